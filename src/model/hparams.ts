@@ -1,0 +1,139 @@
+// Hyperparameters of a model, read from GGUF metadata (`{arch}.*` keys, as llama.cpp names them),
+// and written back by the model factory. Scales are 0 when the architecture does not use them.
+import type { GGUFEntry, GGUFFile } from '../gguf/types.ts';
+import { gv } from '../gguf/writer.ts';
+
+export interface HParams {
+  arch: string;
+  nLayer: number;
+  nEmbd: number;
+  nHead: number;
+  nHeadKv: number;
+  headDim: number;      // key/value length per head (elements)
+  nFf: number;          // dense FFN width (elements); 0 when the model has none
+  nCtxTrain: number;
+  nVocab: number;
+  eps: number;          // RMSNorm epsilon
+  ropeDim: number;      // elements of each head that RoPE rotates
+  ropeBase: number;
+  nExpert: number;      // 0 for dense models
+  nExpertUsed: number;
+  nFfExp: number;       // width of one routed expert (elements)
+  nFfShexp: number;     // width of the shared expert, 0 if none
+  expertWeightsScale: number;
+  embeddingScale: number;
+  residualScale: number;
+  attentionScale: number; // kq scale; 0 means 1/sqrt(headDim)
+  logitScale: number;
+  attnOutScale: number;   // grok: multiplier of kq before the soft cap
+  attnSoftcap: number;
+  finalSoftcap: number;
+}
+
+/** A model this build cannot run, or a GGUF missing what its architecture needs. */
+export class ModelFormatError extends Error {
+  override name = 'ModelFormatError';
+}
+
+type Meta = GGUFFile['metadata'];
+
+function num(meta: Meta, key: string): number | undefined {
+  const v = meta.get(key)?.value;
+  if (v === undefined) return undefined;
+  if (Array.isArray(v)) {
+    // Per-layer arrays (e.g. feed_forward_length): WebMoE needs them uniform.
+    const first = Number(v[0]);
+    if (!v.every((x) => Number(x) === first)) throw new ModelFormatError(`${key} varies per layer; WebMoE needs one value`);
+    return first;
+  }
+  if (typeof v === 'string') throw new ModelFormatError(`${key} is a string, expected a number`);
+  return Number(v);
+}
+
+function need(meta: Meta, key: string): number {
+  const v = num(meta, key);
+  if (v === undefined) throw new ModelFormatError(`GGUF metadata lacks ${key}`);
+  return v;
+}
+
+/** Defaults an architecture sets before reading its keys (llama.cpp's load_arch_hparams). */
+export type HParamDefaults = Partial<Pick<HParams,
+  'embeddingScale' | 'residualScale' | 'attentionScale' | 'logitScale' | 'attnOutScale' | 'attnSoftcap' | 'finalSoftcap'>>;
+
+export function readHParams(file: GGUFFile, arch: string, defaults: HParamDefaults = {}): HParams {
+  const m = file.metadata;
+  const k = (s: string) => `${arch}.${s}`;
+  const nEmbd = need(m, k('embedding_length'));
+  const nHead = need(m, k('attention.head_count'));
+  const headDim = num(m, k('attention.key_length')) ?? nEmbd / nHead;
+  const nExpert = num(m, k('expert_count')) ?? 0;
+  const nFf = num(m, k('feed_forward_length')) ?? 0;
+  const tokens = m.get('tokenizer.ggml.tokens')?.value;
+  const hp: HParams = {
+    arch,
+    nLayer: need(m, k('block_count')),
+    nEmbd,
+    nHead,
+    nHeadKv: num(m, k('attention.head_count_kv')) ?? nHead,
+    headDim,
+    nFf,
+    nCtxTrain: need(m, k('context_length')),
+    nVocab: num(m, k('vocab_size')) ?? (Array.isArray(tokens) ? tokens.length : 0),
+    eps: need(m, k('attention.layer_norm_rms_epsilon')),
+    ropeDim: num(m, k('rope.dimension_count')) ?? headDim,
+    ropeBase: num(m, k('rope.freq_base')) ?? 10000,
+    nExpert,
+    nExpertUsed: num(m, k('expert_used_count')) ?? 0,
+    nFfExp: num(m, k('expert_feed_forward_length')) ?? 0,
+    nFfShexp: num(m, k('expert_shared_feed_forward_length')) ?? 0,
+    expertWeightsScale: num(m, k('expert_weights_scale')) ?? 0,
+    embeddingScale: num(m, k('embedding_scale')) ?? defaults.embeddingScale ?? 0,
+    residualScale: num(m, k('residual_scale')) ?? defaults.residualScale ?? 0,
+    attentionScale: num(m, k('attention.scale')) ?? defaults.attentionScale ?? 0,
+    logitScale: num(m, k('logit_scale')) ?? defaults.logitScale ?? 0,
+    attnOutScale: num(m, k('attention.output_scale')) ?? defaults.attnOutScale ?? 0,
+    attnSoftcap: num(m, k('attn_logit_softcapping')) ?? defaults.attnSoftcap ?? 0,
+    finalSoftcap: num(m, k('final_logit_softcapping')) ?? defaults.finalSoftcap ?? 0,
+  };
+  if (hp.nVocab <= 0) throw new ModelFormatError('GGUF metadata gives no vocabulary size (no vocab_size and no tokenizer.ggml.tokens)');
+  if (!Number.isInteger(hp.headDim) || hp.nHead % hp.nHeadKv !== 0) {
+    throw new ModelFormatError(`attention heads do not fit: ${nHead} heads, ${hp.nHeadKv} kv heads, embedding ${nEmbd}`);
+  }
+  if (nExpert > 0 && (hp.nExpertUsed < 1 || hp.nExpertUsed > nExpert)) {
+    throw new ModelFormatError(`${arch}.expert_used_count is ${hp.nExpertUsed}, must be 1..${nExpert}`);
+  }
+  return hp;
+}
+
+/** The `{arch}.*` metadata entries llama.cpp reads for these hyperparameters (factory output). */
+export function hparamsMetadata(hp: HParams): [string, GGUFEntry][] {
+  const k = (s: string) => `${hp.arch}.${s}`;
+  const out: [string, GGUFEntry][] = [
+    [k('context_length'), gv.u32(hp.nCtxTrain)],
+    [k('embedding_length'), gv.u32(hp.nEmbd)],
+    [k('block_count'), gv.u32(hp.nLayer)],
+    [k('attention.head_count'), gv.u32(hp.nHead)],
+    [k('attention.head_count_kv'), gv.u32(hp.nHeadKv)],
+    [k('attention.key_length'), gv.u32(hp.headDim)],
+    [k('attention.value_length'), gv.u32(hp.headDim)],
+    [k('attention.layer_norm_rms_epsilon'), gv.f32(hp.eps)],
+    [k('rope.dimension_count'), gv.u32(hp.ropeDim)],
+    [k('rope.freq_base'), gv.f32(hp.ropeBase)],
+    [k('vocab_size'), gv.u32(hp.nVocab)],
+  ];
+  if (hp.nFf) out.push([k('feed_forward_length'), gv.u32(hp.nFf)]);
+  if (hp.nExpert) {
+    out.push([k('expert_count'), gv.u32(hp.nExpert)], [k('expert_used_count'), gv.u32(hp.nExpertUsed)]);
+  }
+  if (hp.nFfExp) out.push([k('expert_feed_forward_length'), gv.u32(hp.nFfExp)]);
+  if (hp.nFfShexp) out.push([k('expert_shared_feed_forward_length'), gv.u32(hp.nFfShexp)]);
+  const f32s: [keyof HParams, string][] = [
+    ['expertWeightsScale', 'expert_weights_scale'], ['embeddingScale', 'embedding_scale'],
+    ['residualScale', 'residual_scale'], ['attentionScale', 'attention.scale'], ['logitScale', 'logit_scale'],
+    ['attnOutScale', 'attention.output_scale'], ['attnSoftcap', 'attn_logit_softcapping'],
+    ['finalSoftcap', 'final_logit_softcapping'],
+  ];
+  for (const [field, key] of f32s) if (hp[field]) out.push([k(key), gv.f32(hp[field] as number)]);
+  return out;
+}
+
