@@ -1,0 +1,110 @@
+// The model factory: a GGUF file of any supported architecture and weight type, with seeded random
+// weights and a real byte-level BPE vocabulary, made at test time (nothing large is committed).
+import { GGMLType, GGUFValueType, type GGUFEntry } from '../../src/gguf/types.ts';
+import { quantize } from '../../src/gguf/quant.ts';
+import { gv, writeGGUF, type TensorInput } from '../../src/gguf/writer.ts';
+import { tensorSpecs, type TensorSpec } from '../../src/model/arch.ts';
+import { ARCHS } from '../../src/model/archs/index.ts';
+import { hparamsMetadata, type HParams } from '../../src/model/hparams.ts';
+import { gpt2Vocab } from './vocab.ts';
+
+export interface FactoryOptions {
+  arch: string;
+  /** Type of the weight matrices, embeddings and experts; norms, biases and routers stay F32. */
+  type?: GGMLType;
+  seed?: number;
+  /** BPE merges kept from GPT-2's list (vocabulary = 256 + nMerges + 1). */
+  nMerges?: number;
+  /** Leave out output.weight where the arch allows it, so the head reuses token_embd. Random tied
+   *  models mostly repeat the last token (its embedding dominates the final state), so untied is
+   *  the default. */
+  tied?: boolean;
+  /** Overrides of the default tiny hyperparameters. */
+  hp?: Partial<HParams>;
+}
+
+/** Deterministic PRNG (mulberry32) with Gaussian draws. */
+export function seededRandom(seed: number) {
+  let s = seed | 0;
+  const uniform = () => {
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const gauss = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+  return { uniform, gauss };
+}
+
+/** Tiny defaults: every matrix row is a multiple of 256 elements, so K-quants apply everywhere. */
+export function defaultHParams(arch: string, nVocab: number, over: Partial<HParams> = {}): HParams {
+  const spec = ARCHS[arch];
+  if (!spec) throw new Error(`unknown architecture "${arch}"; known: ${Object.keys(ARCHS).join(', ')}`);
+  const moe = spec.experts === 'always';
+  return {
+    arch,
+    // Whole-projection q/k norms (OLMoE) are sized n_embd in llama.cpp: no GQA there.
+    nLayer: 2, nEmbd: 256, nHead: 4, nHeadKv: spec.attention.qkNorm === 'full' ? 4 : 2, headDim: 64,
+    nFf: moe ? 256 : 512, // MoE: the expert width, for the archs that read it from feed_forward_length
+    nCtxTrain: 4096, nVocab, eps: 1e-5, ropeDim: 64, ropeBase: 10000,
+    nExpert: moe ? 8 : 0, nExpertUsed: moe ? 2 : 0, nFfExp: moe ? 256 : 0,
+    nFfShexp: spec.ffn.shared === 'sigmoid-gated' ? 512 : 0,
+    expertWeightsScale: 0,
+    embeddingScale: spec.defaults?.embeddingScale ?? 0,
+    residualScale: 0,
+    attentionScale: 0,
+    logitScale: spec.logitScale === 'none' ? 0 : (spec.defaults?.logitScale ?? 1),
+    attnOutScale: spec.defaults?.attnOutScale ?? 0,
+    attnSoftcap: spec.defaults?.attnSoftcap ?? 0,
+    finalSoftcap: spec.defaults?.finalSoftcap ?? 0,
+    ...over,
+  };
+}
+
+/** Random values for one tensor: norms near 1, matrices scaled by 1/sqrt(fan-in) so activations
+ *  keep unit size, embeddings and the output head at unit scale so logits are well spread. */
+function fill(spec: TensorSpec, hp: HParams, rnd: ReturnType<typeof seededRandom>): Float32Array {
+  const n = spec.shape.reduce((a, b) => a * b, 1);
+  const x = new Float32Array(n);
+  const fanIn = spec.shape[0];
+  const std = spec.role === 'norm' ? 0.1
+    : spec.role === 'bias' ? 0.2
+    : spec.role === 'embedding' || spec.name === 'output.weight' ? 1 / Math.max(1, Math.sqrt(hp.embeddingScale || 1))
+    : 1 / Math.sqrt(fanIn);
+  for (let i = 0; i < n; i++) x[i] = (spec.role === 'norm' ? 1 : 0) + std * rnd.gauss();
+  return x;
+}
+
+/** Makes the GGUF bytes of a random model. */
+export function makeModel(opts: FactoryOptions): Uint8Array {
+  const arch = ARCHS[opts.arch];
+  if (!arch) throw new Error(`unknown architecture "${opts.arch}"; known: ${Object.keys(ARCHS).join(', ')}`);
+  const vocab = gpt2Vocab(opts.nMerges ?? 1000);
+  const hp = defaultHParams(opts.arch, vocab.tokens.length, opts.hp);
+  const type = opts.type ?? GGMLType.F32;
+  const rnd = seededRandom(opts.seed ?? 1);
+
+  const tensors: TensorInput[] = [];
+  for (const spec of tensorSpecs(arch, hp)) {
+    const wanted = spec.required || (spec.name === 'output.weight' && !opts.tied) || (spec.role === 'bias' && arch.attention.qkvBias);
+    if (!wanted) continue;
+    const x = fill(spec, hp, rnd);
+    const t = spec.role === 'norm' || spec.role === 'bias' || spec.role === 'router' ? GGMLType.F32 : type;
+    tensors.push({ name: spec.name, shape: spec.shape, type: t, data: quantize(t, x) });
+  }
+
+  const metadata: [string, GGUFEntry][] = [
+    ['general.architecture', gv.str(opts.arch)],
+    ['general.name', gv.str(`webmoe-factory-${opts.arch}`)],
+    ...hparamsMetadata(hp),
+    ['tokenizer.ggml.model', gv.str(vocab.model)],
+    ['tokenizer.ggml.pre', gv.str(vocab.pre)],
+    ['tokenizer.ggml.tokens', gv.arr(GGUFValueType.STRING, vocab.tokens)],
+    ['tokenizer.ggml.token_type', gv.arr(GGUFValueType.INT32, vocab.types)],
+    ['tokenizer.ggml.merges', gv.arr(GGUFValueType.STRING, vocab.merges)],
+    ['tokenizer.ggml.bos_token_id', gv.u32(vocab.bosId)],
+    ['tokenizer.ggml.eos_token_id', gv.u32(vocab.eosId)],
+    ['tokenizer.ggml.add_bos_token', gv.bool(false)],
+  ];
+  return writeGGUF(metadata, tensors);
+}
