@@ -21,6 +21,10 @@ export interface FactoryOptions {
   tied?: boolean;
   /** Overrides of the default tiny hyperparameters. */
   hp?: Partial<HParams>;
+  /** GGUF version (2 and 3 differ only in that 3 may be big-endian; both little-endian here). */
+  version?: 2 | 3;
+  /** Tensor data alignment in bytes (power of two); 32 is GGUF's default. */
+  alignment?: number;
 }
 
 /** Deterministic PRNG (mulberry32) with Gaussian draws. */
@@ -106,5 +110,5 @@ export function makeModel(opts: FactoryOptions): Uint8Array {
     ['tokenizer.ggml.eos_token_id', gv.u32(vocab.eosId)],
     ['tokenizer.ggml.add_bos_token', gv.bool(false)],
   ];
-  return writeGGUF(metadata, tensors);
+  return writeGGUF(metadata, tensors, { version: opts.version, alignment: opts.alignment });
 }
