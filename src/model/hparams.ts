@@ -95,6 +95,12 @@ export function readHParams(file: GGUFFile, arch: string, defaults: HParamDefaul
     attnSoftcap: num(m, k('attn_logit_softcapping')) ?? defaults.attnSoftcap ?? 0,
     finalSoftcap: num(m, k('final_logit_softcapping')) ?? defaults.finalSoftcap ?? 0,
   };
+  // Sizes count layers, heads, elements or experts: whole numbers. A float, a negative or a value
+  // past 2^53 is a damaged file (found by src/gguf/fuzz.test.ts), refused before anything loops on it.
+  for (const f of ['nLayer', 'nEmbd', 'nHead', 'nHeadKv', 'nFf', 'nCtxTrain', 'nVocab', 'ropeDim', 'nExpert', 'nExpertUsed', 'nFfExp', 'nFfShexp'] as const) {
+    const min = f === 'nLayer' || f === 'nEmbd' || f === 'nHead' || f === 'nHeadKv' ? 1 : 0;
+    if (!Number.isSafeInteger(hp[f]) || hp[f] < min) throw new ModelFormatError(`${arch}: hyperparameter ${f} is ${hp[f]}, must be a whole number >= ${min}`);
+  }
   if (hp.nVocab <= 0) throw new ModelFormatError('GGUF metadata gives no vocabulary size (no vocab_size and no tokenizer.ggml.tokens)');
   if (!Number.isInteger(hp.headDim) || hp.nHead % hp.nHeadKv !== 0) {
     throw new ModelFormatError(`attention heads do not fit: ${nHead} heads, ${hp.nHeadKv} kv heads, embedding ${nEmbd}`);

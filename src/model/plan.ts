@@ -39,6 +39,11 @@ export function archOf(file: GGUFFile): ArchSpec {
 export function planModel(file: GGUFFile): ModelPlan {
   const arch = archOf(file);
   const hp = readHParams(file, arch.name, arch.defaults);
+  // Every layer has tensors of its own: more layers than tensors is a damaged block_count, and
+  // would make tensorSpecs build billions of specs (found by src/gguf/fuzz.test.ts).
+  if (hp.nLayer > file.tensors.length) {
+    throw new ModelFormatError(`${arch.name}.block_count is ${hp.nLayer}, but the file has only ${file.tensors.length} tensors`);
+  }
   const byName = new Map(file.tensors.map((t) => [t.name, t]));
   const hasExperts = arch.experts === 'always' || (arch.experts === 'optional' && hp.nExpert > 0);
   if (arch.experts === 'always' && hp.nExpert === 0) throw new ModelFormatError(`${arch.name} needs ${arch.name}.expert_count > 0`);
