@@ -34,11 +34,12 @@ class NeedMore {
 
 const decoder = new TextDecoder('utf-8');
 
-/** Synchronous cursor over a prefix of the file. `complete` means the prefix is the whole file. */
+/** Synchronous cursor over a prefix of the file. `complete` means the prefix is the whole file;
+ *  `fileSize`, when known, bounds counts even while only a prefix has been fetched. */
 class Cursor {
   pos = 0;
   private view: DataView;
-  constructor(private bytes: Uint8Array, private complete: boolean, private src: string) {
+  constructor(private bytes: Uint8Array, private complete: boolean, private src: string, private fileSize?: number) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
@@ -51,13 +52,19 @@ class Cursor {
     const end = this.pos + n;
     if (end <= this.bytes.length) return;
     if (this.complete) this.fail('truncated', `file ends inside ${what}: needs ${n} bytes, ${this.bytes.length - this.pos} left`);
+    if (this.fileSize !== undefined && end > this.fileSize) {
+      this.fail('truncated', `file ends inside ${what}: needs ${n} bytes, ${this.fileSize - this.pos} left`);
+    }
     if (end > MAX_HEADER_BYTES) this.fail('too-large', `header would exceed ${MAX_HEADER_BYTES} bytes while reading ${what}`);
     throw new NeedMore(end);
   }
 
-  /** Bytes known to exist after the cursor, or Infinity when the file size is unknown. */
+  /** Bytes that can exist after the cursor, or Infinity when the file size is unknown. Using the
+   *  file size (not just the prefix) refuses a count larger than the file at once, instead of
+   *  fetching the whole file first to find out (found by src/gguf/fuzz.test.ts). */
   remainingKnown(): number {
-    return this.complete ? this.bytes.length - this.pos : Infinity;
+    if (this.complete) return this.bytes.length - this.pos;
+    return this.fileSize !== undefined ? this.fileSize - this.pos : Infinity;
   }
 
   u8(what: string) { this.need(1, what); return this.view.getUint8(this.pos++); }
@@ -131,8 +138,10 @@ function entry(c: Cursor, key: string): GGUFEntry {
     const size = SCALAR_SIZE[itemType];
     if (size === undefined) c.fail('bad-value-type', `array "${key}" has item type ${itemType} (nested arrays are not GGUF)`, itemAt);
     const n = c.count(`length of array "${key}"`, size);
-    const value: GGUFScalar[] = new Array(n);
-    for (let i = 0; i < n; i++) value[i] = scalar(c, itemType, `"${key}"[${i}]`);
+    // Grown by push, not new Array(n): n can be large while the file is still being fetched, and
+    // a huge preallocated array is slow dictionary storage in V8.
+    const value: GGUFScalar[] = [];
+    for (let i = 0; i < n; i++) value.push(scalar(c, itemType, `"${key}"[${i}]`));
     return { type, itemType, value };
   }
   if (SCALAR_SIZE[type] === undefined) c.fail('bad-value-type', `"${key}" has unknown value type ${type}`, at);
@@ -225,7 +234,7 @@ export async function readGGUF(source: RangeSource): Promise<GGUFFile> {
   for (;;) {
     const complete = fileSize !== undefined ? bytes.length >= fileSize : false;
     try {
-      return parse(new Cursor(bytes, complete || bytes.length === 0, source.name), fileSize);
+      return parse(new Cursor(bytes, complete || bytes.length === 0, source.name, fileSize), fileSize);
     } catch (e) {
       if (!(e instanceof NeedMore)) throw e;
       // Grow geometrically so a large header costs O(log n) reads; keep what we have.
