@@ -1,5 +1,7 @@
 // Byte-range sources: where GGUF bytes come from. The reader asks only for the ranges it needs,
 // so a header of a multi-gigabyte file costs a few small reads.
+import { ContentRangeError, FetchError, HttpStatusError, RangeNotSupportedError, RetriesExhaustedError } from '../fetch/errors.ts';
+import { remoteSource } from '../fetch/remote-source.ts';
 
 export interface RangeSource {
   /** For messages: a path, URL or label. */
@@ -30,43 +32,27 @@ export function blobSource(blob: Blob, name = 'blob'): RangeSource {
   };
 }
 
-/** Thrown when a server cannot serve the byte ranges the reader needs. */
+/** Thrown when a server cannot serve the byte ranges the reader needs. `cause` is the range
+ *  fetcher's named error (src/fetch/errors.ts); `status` the HTTP status that decided it. */
 export class RangeRequestError extends Error {
   override name = 'RangeRequestError';
-  constructor(message: string, readonly url: string, readonly status?: number) {
-    super(message);
+  constructor(message: string, readonly url: string, readonly status?: number, options?: { cause?: unknown }) {
+    super(message, options);
   }
 }
 
-/** A source over an http(s) URL, read with `Range` requests. A server that answers 200 with the
- *  whole body (ignoring Range) is refused: it would make every header read download the file. */
+/** A source over an http(s) URL, read with `Range` requests through the robust range fetcher
+ *  (retries with backoff, checked answers). A server that answers 200 with the whole body (ignoring
+ *  Range) is refused: it would make every header read download the file. */
 export function urlSource(url: string, init: RequestInit = {}): RangeSource {
-  let total: number | undefined;
-  const read = async (offset: number, length: number): Promise<Uint8Array> => {
-    if (length === 0) return new Uint8Array(0);
-    const res = await fetch(url, {
-      ...init,
-      headers: { ...(init.headers as Record<string, string>), Range: `bytes=${offset}-${offset + length - 1}` },
-    });
-    if (res.status === 416) return new Uint8Array(0); // range starts past the end
-    if (res.status === 200) {
-      await res.body?.cancel();
-      throw new RangeRequestError(`${url} ignored the Range header (status 200): the server must support byte ranges`, url, 200);
-    }
-    if (res.status !== 206) throw new RangeRequestError(`${url} answered ${res.status} ${res.statusText} to a range request`, url, res.status);
-    const m = /bytes (\d+)-(\d+)\/(\d+|\*)/.exec(res.headers.get('Content-Range') ?? '');
-    if (!m || Number(m[1]) !== offset) {
-      throw new RangeRequestError(`${url} answered bytes ${offset}-${offset + length - 1} with Content-Range "${res.headers.get('Content-Range')}"`, url, 206);
-    }
-    if (m[3] !== '*') total = Number(m[3]);
-    return new Uint8Array(await res.arrayBuffer());
-  };
-  return {
-    name: url,
-    size: async () => {
-      if (total === undefined) await read(0, 1);
-      return total;
-    },
-    read,
-  };
+  const src = remoteSource(url, { init });
+  const wrap = <T>(p: Promise<T>): Promise<T> => p.catch((e: unknown) => {
+    if (!(e instanceof FetchError)) throw e;
+    const decisive = e instanceof RetriesExhaustedError ? e.cause : e;
+    const status = decisive instanceof HttpStatusError ? decisive.status
+      : decisive instanceof RangeNotSupportedError ? 200
+      : decisive instanceof ContentRangeError ? 206 : undefined;
+    throw new RangeRequestError(e.message, url, status, { cause: e });
+  });
+  return { name: url, size: () => wrap(src.size()), read: (offset, length) => wrap(src.read(offset, length)) };
 }
