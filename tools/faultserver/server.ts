@@ -47,6 +47,9 @@ export interface RequestLog {
   t: number;
   /** Version of the file served (0 = the original). */
   version: number;
+  /** The request's X-Test-Tag header: tests mark which session sent it (a request can reach the
+   *  server after its client gave up on it). */
+  tag?: string;
 }
 
 interface Served {
@@ -55,6 +58,8 @@ interface Served {
   config: FaultConfig;
   rng: ReturnType<typeof seededRandom>;
   sent: number;
+  active: number;
+  peak: number;
   /** Time (ms) when the rate limiter lets the next byte go. */
   nextFree: number;
 }
@@ -70,6 +75,8 @@ export interface FaultServer {
   log: RequestLog[];
   /** Body bytes sent (all files, or one). */
   bytesSent(path?: string): number;
+  /** Most responses of one file in progress at the same time. */
+  peakConcurrent(path: string): number;
   faults(path?: string): Record<string, number>;
   reset(): void;
   close(): Promise<void>;
@@ -122,19 +129,23 @@ export async function startFaultServer(opts: { port?: number } = {}): Promise<Fa
     if (req.method === 'OPTIONS') {
       if (cors) {
         res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD');
-        res.setHeader('Access-Control-Allow-Headers', 'Range, Authorization');
+        res.setHeader('Access-Control-Allow-Headers', 'Range, Authorization, X-Test-Tag');
       }
       res.writeHead(204).end();
       return;
     }
     const range = req.headers.range ?? null;
-    const entry: RequestLog = { path, range, status: 0, bytes: 0, t: Date.now() - t0, version: f?.version ?? -1 };
+    const tag = req.headers['x-test-tag'];
+    const entry: RequestLog = { path, range, status: 0, bytes: 0, t: Date.now() - t0, version: f?.version ?? -1, tag: typeof tag === 'string' ? tag : undefined };
     log.push(entry);
     if (!f || (req.method !== 'GET' && req.method !== 'HEAD')) {
       entry.status = f ? 405 : 404;
       res.writeHead(entry.status).end();
       return;
     }
+    f.active++;
+    f.peak = Math.max(f.peak, f.active);
+    res.on('close', () => f.active--);
     const c = f.config;
     if (c.replacement && c.replaceAfterBytes !== undefined && f.sent >= c.replaceAfterBytes && f.version === 0) {
       f.bytes = c.replacement;
@@ -240,7 +251,7 @@ export async function startFaultServer(opts: { port?: number } = {}): Promise<Fa
     origin,
     url: (path) => origin + path,
     serve(path, bytes, config = {}) {
-      files.set(path, { bytes, version: 0, config, rng: seededRandom(config.seed ?? 1), sent: 0, nextFree: 0 });
+      files.set(path, { bytes, version: 0, config, rng: seededRandom(config.seed ?? 1), sent: 0, active: 0, peak: 0, nextFree: 0 });
     },
     configure(path, config) {
       const f = files.get(path);
@@ -250,6 +261,7 @@ export async function startFaultServer(opts: { port?: number } = {}): Promise<Fa
     },
     log,
     bytesSent: (path) => log.filter(count(path)).reduce((n, e) => n + e.bytes, 0),
+    peakConcurrent: (path) => files.get(path)?.peak ?? 0,
     faults(path) {
       const out: Record<string, number> = {};
       for (const e of log.filter(count(path))) if (e.fault) out[e.fault] = (out[e.fault] ?? 0) + 1;
