@@ -1,0 +1,179 @@
+// Matrix-vector products for decoding one token: y[r] = sum_k W[mat][r][k] a[k], for any weight
+// type (half.wgsl, quant_common.wgsl and the q_<type>.wgsl file that supplies load_w32 come
+// before this file). One invocation computes R = 4
+// rows; a workgroup WG invocations. The activation block is read once per 32 columns and used
+// for the 4 rows, which is what makes this faster than one row per invocation on SwiftShader,
+// where every buffer read is a per-lane gather.
+//
+// dispatch (ceil(n / (4 * WG)), slots): slot = workgroup_id.y is the selected expert (MoE: its
+// matrix is ids[ids_off + slot]) or 0; its input is a + slot * act_stride, its output y + y_off +
+// slot * y_stride. A weight split over several buffers is run once per buffer: rows outside
+// [row0, row_end) of the flattened (matrix, row) index are skipped.
+//
+// Entry points: matvec (y = Wa [+ bias]), matvec_add (y += Wa), matvec_glu_silu / _gelu
+// (y = act(Wg a) * (Wu a)): the gate and up matrices are uploaded as one matrix of n rows, gate
+// rows first, so output row r reads rows r and n/2 + r.
+
+struct Params {
+  k: u32,          // columns (elements per row)
+  n: u32,          // rows per matrix
+  q_off: u32,      // word offset of the quant region in w (multiple of 4)
+  h_off: u32,      // word offset of the high-bit region
+  m_off: u32,      // word offset of the meta region
+  row0: u32,       // first flattened row held by this buffer
+  row_end: u32,    // one past the last
+  act_stride: u32, // vec4s between the activations of consecutive slots (0: one shared input)
+  y_off: u32,      // float offset of slot 0's output
+  y_stride: u32,   // floats between consecutive slots' outputs
+  ids_off: u32,    // offset of this token's expert list in ids
+  use_ids: u32,    // 1: matrix = ids[ids_off + slot]; 0: matrix 0
+  has_bias: u32,   // 1: add bias[row] (matvec only)
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> w4: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read> w1: array<u32>;
+@group(0) @binding(3) var<storage, read> act: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> asum: array<vec2<f32>>;
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(6) var<storage, read> ids: array<u32>;
+@group(0) @binding(7) var<storage, read> bias: array<f32>;
+
+override WG: u32 = 16;
+const R: u32 = 4u;
+
+struct A32 {
+  v: array<vec4<f32>, 8>,
+  s: vec2<f32>,
+}
+
+fn load_a32(base: u32, b: u32) -> A32 {
+  var x: A32;
+  let o = base + 8u * b;
+  for (var i = 0u; i < 8u; i++) { x.v[i] = act[o + i]; }
+  x.s = asum[base / 8u + b];
+  return x;
+}
+
+fn dot32(w: W32, x: A32) -> f32 {
+  var lo = w.q[0] * x.v[0];
+  lo = fma(w.q[1], x.v[1], lo);
+  lo = fma(w.q[2], x.v[2], lo);
+  lo = fma(w.q[3], x.v[3], lo);
+  var hi = w.q[4] * x.v[4];
+  hi = fma(w.q[5], x.v[5], hi);
+  hi = fma(w.q[6], x.v[6], hi);
+  hi = fma(w.q[7], x.v[7], hi);
+  let sl = (lo.x + lo.y) + (lo.z + lo.w);
+  let sh = (hi.x + hi.y) + (hi.z + hi.w);
+  return w.d.x * sl + w.d.y * sh + w.m.x * x.s.x + w.m.y * x.s.y;
+}
+
+// Flattened first row of this invocation, or past row_end when the slot's matrix is elsewhere.
+fn first_row(gid: u32, slot: u32) -> u32 {
+  var mat = 0u;
+  if (params.use_ids == 1u) { mat = ids[params.ids_off + slot]; }
+  return mat * params.n + gid * R;
+}
+
+// Dot products of rows fr..fr+3 (clamped into this buffer) with slot's activation.
+fn dot_rows(fr: u32, slot: u32) -> vec4<f32> {
+  let nb = params.k / 32u;
+  let last = params.row_end - 1u - params.row0;
+  let g0 = min(fr - params.row0, last) * nb;
+  let g1 = min(fr + 1u - params.row0, last) * nb;
+  let g2 = min(fr + 2u - params.row0, last) * nb;
+  let g3 = min(fr + 3u - params.row0, last) * nb;
+  let abase = slot * params.act_stride;
+  var acc = vec4<f32>(0.0);
+  for (var b = 0u; b < nb; b++) {
+    let x = load_a32(abase, b);
+    acc += vec4<f32>(dot32(load_w32(g0 + b), x), dot32(load_w32(g1 + b), x), dot32(load_w32(g2 + b), x), dot32(load_w32(g3 + b), x));
+  }
+  return acc;
+}
+
+// Whether row (within the matrix) r0 + i of this invocation exists and lives in this buffer.
+fn owns(fr: u32, r: u32) -> bool {
+  return (fr % params.n) + r < params.n && fr + r >= params.row0 && fr + r < params.row_end;
+}
+
+@compute @workgroup_size(WG)
+fn matvec(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+  let slot = wg.y;
+  let fr = first_row(gid.x, slot);
+  if (fr + R <= params.row0 || fr >= params.row_end || gid.x * R >= params.n) { return; }
+  let v = dot_rows(fr, slot);
+  let r0 = gid.x * R;
+  let o = params.y_off + slot * params.y_stride + r0;
+  for (var i = 0u; i < R; i++) {
+    if (owns(fr, i)) {
+      var out = v[i];
+      if (params.has_bias == 1u) { out += bias[(fr % params.n) + i]; }
+      y[o + i] = out;
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn matvec_add(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+  let slot = wg.y;
+  let fr = first_row(gid.x, slot);
+  if (fr + R <= params.row0 || fr >= params.row_end || gid.x * R >= params.n) { return; }
+  let v = dot_rows(fr, slot);
+  let o = params.y_off + slot * params.y_stride + gid.x * R;
+  for (var i = 0u; i < R; i++) {
+    if (owns(fr, i)) { y[o + i] = v[i] + y[o + i]; }
+  }
+}
+
+// ggml's GELU (tanh form) in f32, in C's evaluation order.
+fn gelu_f32(v: f32) -> f32 {
+  let inner = (0.7978845608028654 * v) * (1.0 + (0.044715 * v) * v);
+  return (0.5 * v) * (1.0 + tanh(inner));
+}
+
+// 1: GELU as ggml's CPU backend computes it (GGML_GELU_FP16): the input rounded to f16 and the
+// result read from a table of f16 values; 0: plain f32 GELU.
+override GGML_GELU: u32 = 1;
+
+fn gelu(v: f32) -> f32 {
+  if (GGML_GELU == 0u) { return gelu_f32(v); }
+  if (v <= -10.0) { return 0.0; }
+  if (v >= 10.0) { return v; }
+  return f16_round(gelu_f32(f16_round(v)));
+}
+
+fn silu(v: f32) -> f32 {
+  return v / (1.0 + exp(-v));
+}
+
+fn glu(gid: vec3<u32>, wg: vec3<u32>, is_gelu: bool) {
+  let slot = wg.y;
+  let half_n = params.n / 2u;
+  var mat = 0u;
+  if (params.use_ids == 1u) { mat = ids[params.ids_off + slot]; }
+  let r0 = gid.x * R;
+  let fg = mat * params.n + r0;
+  // A split buffer holds whole matrices here (gate and up rows of a matrix stay together).
+  if (r0 >= half_n || mat * params.n < params.row0 || mat * params.n + params.n > params.row_end) { return; }
+  let g = dot_rows(fg, slot);
+  let u = dot_rows(fg + half_n, slot);
+  let o = params.y_off + slot * params.y_stride + r0;
+  for (var i = 0u; i < R; i++) {
+    if (r0 + i < half_n) {
+      let a = select(silu(g[i]), gelu(g[i]), is_gelu);
+      y[o + i] = a * u[i];
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn matvec_glu_silu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+  glu(gid, wg, false);
+}
+
+@compute @workgroup_size(WG)
+fn matvec_glu_gelu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+  glu(gid, wg, true);
+}

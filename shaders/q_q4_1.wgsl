@@ -1,0 +1,12 @@
+// Q4_1: x = d * n + m. 4 words per block as Q4_0; meta: one word (d | m << 16) per block.
+// Activations come with S = (s, sum of elements 16..31), s being Q8_1's sum of the whole block.
+fn load_w32(g: u32) -> W32 {
+  let v = w4[params.q_off / 4u + g];
+  let dm = unpack2x16float(w1[params.m_off + g]);
+  var w: W32;
+  w.q[0] = lo4_s24(v.x); w.q[1] = lo4_s24(v.y); w.q[2] = lo4_s24(v.z); w.q[3] = lo4_s24(v.w);
+  w.q[4] = hi4m8_s28(v.x); w.q[5] = hi4m8_s28(v.y); w.q[6] = hi4m8_s28(v.z); w.q[7] = hi4m8_s28(v.w);
+  w.d = vec2<f32>(dm.x * P24, dm.x * P28);
+  w.m = vec2<f32>(dm.y, 8.0 * dm.x); // hi nibbles came as n - 8
+  return w;
+}

@@ -1,0 +1,17 @@
+// Q4_K: super-blocks of 256, x = d * sc_j * n - dmin * m_j for sub-block j (6-bit sc, m).
+// Quant region: per sub-block 4 words of nibbles in Q4_0 order (repacked at upload from GGML's
+// 64-element chunks). Meta region: per super-block one vec4 (d | dmin << 16, scales 0..3, 4..7, 8..11).
+fn load_w32(g: u32) -> W32 {
+  let v = w4[params.q_off / 4u + g];
+  let mw = w4[params.m_off / 4u + g / 8u];
+  let dm = unpack2x16float(mw.x);
+  let sm = scale_min_k4(g % 8u, mw.y, mw.z, mw.w);
+  let d = dm.x * sm.x;
+  let m = -dm.y * sm.y;
+  var w: W32;
+  w.q[0] = lo4_s24(v.x); w.q[1] = lo4_s24(v.y); w.q[2] = lo4_s24(v.z); w.q[3] = lo4_s24(v.w);
+  w.q[4] = hi4m8_s28(v.x); w.q[5] = hi4m8_s28(v.y); w.q[6] = hi4m8_s28(v.z); w.q[7] = hi4m8_s28(v.w);
+  w.d = vec2<f32>(d * P24, d * P28);
+  w.m = vec2<f32>(m, m + 8.0 * d); // hi nibbles came as n - 8
+  return w;
+}

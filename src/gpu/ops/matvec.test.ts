@@ -1,0 +1,108 @@
+// matvec.wgsl for every weight type against plain CPU math: the weight dequantized by src/gguf
+// (checked against gguf-py), the activation converted by the CPU version of ggml's quantizers,
+// the product in float64. Odd row counts, several column counts, experts selected by id.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dequantize } from '../../gguf/dequant.ts';
+import { f16ToF32 } from '../../gguf/half.ts';
+import { quantize } from '../../gguf/quant.ts';
+import { GGMLType, typeName } from '../../gguf/types.ts';
+import { actKind, GPU_TYPES } from '../layout.ts';
+import { runOps } from '../op.ts';
+import type { GPUSession } from '../session.ts';
+import { cpuConvert, readF32, relErr, rng, testSession, upload, zeros } from '../testing.ts';
+import { uploadWeight } from '../weights.ts';
+import { matvecOps, type MatvecMode } from './matvec.ts';
+import { createAct, quantOp } from './quant.ts';
+
+let session: GPUSession;
+beforeAll(async () => { session = await testSession(); });
+afterAll(() => session?.destroy());
+
+const TYPES = Object.keys(GPU_TYPES).map(Number) as GGMLType[];
+const isSuper = (t: GGMLType) => GPU_TYPES[t]!.super;
+
+/** Per-block offsets m of Q4_1/Q5_1 (ggml adds m * s, s = the activation block's f16 sum). */
+function mins(type: GGMLType, bytes: Uint8Array): Float64Array | undefined {
+  const bs = type === GGMLType.Q4_1 ? 20 : type === GGMLType.Q5_1 ? 24 : 0;
+  if (!bs) return undefined;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Float64Array.from({ length: bytes.length / bs }, (_, b) => f16ToF32(dv.getUint16(b * bs + 2, true)));
+}
+
+interface Case { type: GGMLType; k: number; n: number; count: number; mode: MatvecMode; numerics: 'ggml' | 'exact'; slots: number }
+
+function cases(): Case[] {
+  const out: Case[] = [];
+  for (const type of TYPES) {
+    const k1 = isSuper(type) ? 256 : 96, k2 = isSuper(type) ? 512 : 288;
+    out.push({ type, k: k1, n: 37, count: 1, mode: 'store', numerics: 'ggml', slots: 1 });
+    out.push({ type, k: k2, n: 70, count: 3, mode: 'add', numerics: 'ggml', slots: 2 });
+    out.push({ type, k: k1, n: 9, count: 1, mode: 'store', numerics: 'exact', slots: 1 });
+  }
+  out.push({ type: GGMLType.Q4_K, k: 256, n: 2 * 21, count: 4, mode: 'glu_silu', numerics: 'ggml', slots: 2 });
+  out.push({ type: GGMLType.Q8_0, k: 64, n: 2 * 35, count: 1, mode: 'glu_gelu', numerics: 'ggml', slots: 1 });
+  out.push({ type: GGMLType.F32, k: 64, n: 2 * 5, count: 1, mode: 'glu_gelu', numerics: 'exact', slots: 1 });
+  return out;
+}
+
+const silu = (v: number) => v / (1 + Math.exp(-v));
+const gelu = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * v * (1 + 0.044715 * v * v)));
+
+describe('matvec.wgsl', () => {
+  it.each(cases())('$mode $numerics %# type=$type k=$k n=$n count=$count slots=$slots', async (c) => {
+    const r = rng(c.k * 31 + c.n + c.type);
+    const wf = r.vec(c.count * c.n * c.k, 1 / Math.sqrt(c.k));
+    const bytes = quantize(c.type, wf);
+    const wd = dequantize(c.type, bytes, wf.length);
+    const m = mins(c.type, bytes);
+    const weight = uploadWeight(session.device, session.buffers, `w_${typeName(c.type)}`, c.type, c.k, c.n, c.count, bytes, session.limits.maxStorageBufferBindingSize);
+
+    const x = r.vec(c.k);
+    const kind = actKind(c.type, c.numerics);
+    const act = createAct(session, kind, c.k, 1, 'act');
+    const xb = upload(session, x, 'x');
+    const ids = Uint32Array.from({ length: c.slots }, (_, s) => (c.count - 1 - s + c.count) % c.count);
+    const glu = c.mode.startsWith('glu');
+    const outLen = glu ? c.n / 2 : c.n;
+    const y0 = r.vec(c.slots * outLen);
+    const yb = upload(session, y0, 'y');
+    const ops = [
+      await quantOp(session, { x: xb, rows: 1, out: act }),
+      ...(await matvecOps(session, { weight, act, y: yb, mode: c.mode, slots: c.slots, ids: c.count > 1 ? upload(session, ids, 'ids') : undefined, numerics: c.numerics })),
+    ];
+    runOps(session, ops);
+    const got = await readF32(session, yb, c.slots * outLen);
+
+    const { a, s } = cpuConvert(kind, x);
+    const want = new Float64Array(c.slots * outLen);
+    const row = (mat: number, rr: number) => {
+      let acc = 0;
+      const base = (mat * c.n + rr) * c.k;
+      for (let j = 0; j < c.k; j++) acc += wd[base + j] * a[j];
+      // Q8_1 consumers: ggml multiplies m by the stored sum s instead of the block's exact sum
+      if (m && kind === 'q8_1') {
+        for (let b = 0; b < c.k / 32; b++) {
+          let exact = 0;
+          for (let j = 0; j < 32; j++) exact += a[32 * b + j];
+          acc += m[(mat * c.n + rr) * (c.k / 32) + b] * (s[2 * b] - exact);
+        }
+      }
+      return acc;
+    };
+    for (let sl = 0; sl < c.slots; sl++) {
+      const mat = c.count > 1 ? ids[sl] : 0;
+      for (let i = 0; i < outLen; i++) {
+        const o = sl * outLen + i;
+        if (c.mode === 'store') want[o] = row(mat, i);
+        else if (c.mode === 'add') want[o] = y0[o] + row(mat, i);
+        else {
+          const g = row(mat, i), u = row(mat, outLen + i);
+          want[o] = (c.mode === 'glu_silu' ? silu(g) : gelu(g)) * u;
+        }
+      }
+    }
+    // f32 products and sums vs float64; ggml's GELU reads an f16 table (relative step 2^-11)
+    const tol = c.mode === 'glu_gelu' && c.numerics === 'ggml' ? 2e-3 : 2e-5;
+    expect(relErr(got, want)).toBeLessThan(tol);
+  });
+});

@@ -1,0 +1,66 @@
+// Matrix-vector products of one token (matvec.wgsl), for every weight type: plain, accumulate
+// into y, or gated (SwiGLU/GeGLU over a gate+up matrix). With `slots`, one product per selected
+// expert (matrix index from `ids`) or per input row (act stride).
+import { actKind, gpuType } from '../layout.ts';
+import { Op } from '../op.ts';
+import type { GPUSession } from '../session.ts';
+import { DEQUANT_SHADERS, SHADERS } from '../shaders.ts';
+import type { GpuWeight } from '../weights.ts';
+import { ShapeError, type ActBuffers } from './quant.ts';
+
+export type MatvecMode = 'store' | 'add' | 'glu_silu' | 'glu_gelu';
+
+/** Rows per invocation in matvec.wgsl, and invocations per workgroup. */
+export const MATVEC_R = 4;
+export const MATVEC_WG = 16;
+
+export interface MatvecArgs {
+  weight: GpuWeight;
+  act: ActBuffers;
+  y: GPUBuffer;
+  yOff?: number;
+  /** Floats between slots' outputs (default: the output length). */
+  yStride?: number;
+  mode?: MatvecMode;
+  /** Products per launch (workgroup y). */
+  slots?: number;
+  /** Each slot reads its own activation row (MoE down projection) instead of row 0. */
+  perSlotInput?: boolean;
+  /** Matrix index of slot s = ids[idsOff + s] (MoE); otherwise matrix 0. */
+  ids?: GPUBuffer;
+  idsOff?: number;
+  bias?: GPUBuffer;
+  numerics?: 'ggml' | 'exact';
+  label?: string;
+}
+
+export async function matvecOps(session: GPUSession, args: MatvecArgs): Promise<Op[]> {
+  const { weight: w, act } = args;
+  const mode = args.mode ?? 'store';
+  const numerics = args.numerics ?? 'ggml';
+  const t = gpuType(w.type, w.name);
+  const want = actKind(w.type, numerics);
+  if (act.kind !== want) throw new ShapeError(`${w.name}: the activation is converted as ${act.kind}, this weight needs ${want}`);
+  if (act.k !== w.k) throw new ShapeError(`${w.name}: input of ${act.k} values, the weight's rows have ${w.k}`);
+  const glu = mode === 'glu_silu' || mode === 'glu_gelu';
+  if (glu && w.n % 2) throw new ShapeError(`${w.name}: a gated matrix needs gate and up halves`);
+  if (mode === 'add' && args.bias) throw new ShapeError(`${w.name}: bias is only added in store mode`);
+  const outLen = glu ? w.n / 2 : w.n;
+  const slots = args.slots ?? 1;
+  const kernel = await session.pipelines.get({
+    sources: [SHADERS.half, SHADERS.quantCommon, DEQUANT_SHADERS[t.file], SHADERS.matvec],
+    entry: mode === 'store' ? 'matvec' : mode === 'add' ? 'matvec_add' : `matvec_${mode}`,
+    overrides: { WG: MATVEC_WG, ...(mode === 'glu_gelu' ? { GGML_GELU: numerics === 'ggml' ? 1 : 0 } : {}) },
+  });
+  const groups = Math.ceil(outLen / (MATVEC_R * MATVEC_WG));
+  return w.parts.map((p, i) => new Op(session, kernel, {
+    w4: p.buffer, w1: p.buffer, act: act.a, asum: act.s, y: args.y,
+    ids: args.ids ?? session.dummy, bias: args.bias ?? session.dummy,
+  }, {
+    k: w.k, n: w.n, q_off: p.layout.qOff, h_off: p.layout.hOff, m_off: p.layout.mOff,
+    row0: p.row0, row_end: p.rowEnd,
+    act_stride: args.perSlotInput ? w.k / 4 : 0,
+    y_off: args.yOff ?? 0, y_stride: args.yStride ?? outLen,
+    ids_off: args.idsOff ?? 0, use_ids: args.ids ? 1 : 0, has_bias: args.bias ? 1 : 0,
+  }, [groups, slots], `${args.label ?? w.name}${w.parts.length > 1 ? `#${i}` : ''}`));
+}

@@ -1,0 +1,35 @@
+// Every WGSL file, imported as text (Vite's ?raw in the browser and vitest; bin/raw-loader.mjs in
+// Node), as named sources for kernel keys and labels.
+import type { KernelSource } from './kernel.ts';
+import halfWgsl from '../../shaders/half.wgsl?raw';
+import matvecWgsl from '../../shaders/matvec.wgsl?raw';
+import qBf16 from '../../shaders/q_bf16.wgsl?raw';
+import qF16 from '../../shaders/q_f16.wgsl?raw';
+import qF32 from '../../shaders/q_f32.wgsl?raw';
+import qQ4_0 from '../../shaders/q_q4_0.wgsl?raw';
+import qQ4_1 from '../../shaders/q_q4_1.wgsl?raw';
+import qQ4_k from '../../shaders/q_q4_k.wgsl?raw';
+import qQ5_0 from '../../shaders/q_q5_0.wgsl?raw';
+import qQ5_1 from '../../shaders/q_q5_1.wgsl?raw';
+import qQ5_k from '../../shaders/q_q5_k.wgsl?raw';
+import qQ6_k from '../../shaders/q_q6_k.wgsl?raw';
+import qQ8_0 from '../../shaders/q_q8_0.wgsl?raw';
+import quantActWgsl from '../../shaders/quant_act.wgsl?raw';
+import quantCommonWgsl from '../../shaders/quant_common.wgsl?raw';
+
+const src = (name: string, text: string): KernelSource => ({ name, text });
+
+export const SHADERS = {
+  half: src('half.wgsl', halfWgsl),
+  matvec: src('matvec.wgsl', matvecWgsl),
+  quantAct: src('quant_act.wgsl', quantActWgsl),
+  quantCommon: src('quant_common.wgsl', quantCommonWgsl),
+} as const;
+
+/** Dequantizers by file suffix (layout.ts GPU_TYPES[type].file). */
+export const DEQUANT_SHADERS: Readonly<Record<string, KernelSource>> = {
+  f32: src('q_f32.wgsl', qF32), f16: src('q_f16.wgsl', qF16), bf16: src('q_bf16.wgsl', qBf16),
+  q8_0: src('q_q8_0.wgsl', qQ8_0), q4_0: src('q_q4_0.wgsl', qQ4_0), q4_1: src('q_q4_1.wgsl', qQ4_1),
+  q5_0: src('q_q5_0.wgsl', qQ5_0), q5_1: src('q_q5_1.wgsl', qQ5_1),
+  q4_k: src('q_q4_k.wgsl', qQ4_k), q5_k: src('q_q5_k.wgsl', qQ5_k), q6_k: src('q_q6_k.wgsl', qQ6_k),
+};

@@ -1,0 +1,85 @@
+// Weights on the GPU: GGUF bytes repacked (layout.ts) and uploaded, split over several buffers when
+// the tensor is larger than maxStorageBufferBindingSize (a 150k-token vocabulary head, a layer's
+// stacked experts). Parts hold whole matrices when the tensor is a stack (experts), so that an
+// expert's gate and up rows never straddle two buffers; a single matrix splits by rows.
+import type { GGMLType } from '../gguf/types.ts';
+import { USAGE, type BufferPool } from './buffers.ts';
+import { repack, UnsupportedWeightError, weightLayout, type WeightLayout } from './layout.ts';
+
+export interface WeightPart {
+  buffer: GPUBuffer;
+  layout: WeightLayout;
+  /** First flattened row (matrix * n + row) held here, and one past the last. */
+  row0: number;
+  rowEnd: number;
+}
+
+export interface GpuWeight {
+  name: string;
+  type: GGMLType;
+  /** Columns (elements per row). */
+  k: number;
+  /** Rows per matrix. */
+  n: number;
+  /** Stacked matrices (experts); 1 for a plain matrix. */
+  count: number;
+  parts: WeightPart[];
+  /** Bytes on the GPU. */
+  bytes: number;
+}
+
+/** Rows per part so that one part's layout fits in `maxBytes`; whole matrices when `count` > 1. */
+export function partRows(type: GGMLType, k: number, n: number, count: number, maxBytes: number, name: string): number {
+  const total = n * count;
+  const fits = (rows: number) => weightLayout(type, k, rows, name).words * 4 <= maxBytes;
+  if (fits(total)) return total;
+  const unit = count > 1 ? n : 1;
+  if (!fits(unit)) {
+    throw new UnsupportedWeightError(`tensor ${name}: one ${count > 1 ? 'matrix' : 'row'} does not fit in a storage binding of ${maxBytes} bytes`);
+  }
+  // largest multiple of unit that fits (binary search on the count of units)
+  let lo = 1, hi = Math.ceil(total / unit);
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi + 1) / 2);
+    if (fits(mid * unit)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo * unit;
+}
+
+/** Uploads GGUF bytes of a (count, n, k) tensor, or of several same-type tensors concatenated by
+ *  rows per matrix (see concatRows). */
+export function uploadWeight(
+  device: GPUDevice, pool: BufferPool, name: string, type: GGMLType, k: number, n: number, count: number,
+  bytes: Uint8Array, maxBindingBytes: number,
+): GpuWeight {
+  const rowsPer = partRows(type, k, n, count, maxBindingBytes, name);
+  const total = n * count;
+  const rowBytes = bytes.length / total;
+  const parts: WeightPart[] = [];
+  let sum = 0;
+  for (let r0 = 0; r0 < total; r0 += rowsPer) {
+    const rows = Math.min(rowsPer, total - r0);
+    const words = repack(type, bytes.subarray(r0 * rowBytes, (r0 + rows) * rowBytes), k, rows, name);
+    const buffer = pool.create(words.byteLength, USAGE.STORAGE | USAGE.COPY_DST, `${name}[${r0}..${r0 + rows})`, 'weights');
+    device.queue.writeBuffer(buffer, 0, words);
+    parts.push({ buffer, layout: weightLayout(type, k, rows, name), row0: r0, rowEnd: r0 + rows });
+    sum += words.byteLength;
+  }
+  return { name, type, k, n, count, parts, bytes: sum };
+}
+
+/** Row-concatenates same-type tensors per matrix: for each matrix i, the rows of tensors[0]'s
+ *  matrix i, then tensors[1]'s, ... (QKV fusion; gate+up of each expert). Sizes in bytes. */
+export function concatRows(tensors: readonly Uint8Array[], count: number): Uint8Array {
+  const per = tensors.map((t) => t.length / count);
+  const out = new Uint8Array(tensors.reduce((s, t) => s + t.length, 0));
+  let o = 0;
+  for (let i = 0; i < count; i++) {
+    tensors.forEach((t, j) => {
+      out.set(t.subarray(i * per[j], (i + 1) * per[j]), o);
+      o += per[j];
+    });
+  }
+  return out;
+}
