@@ -32,7 +32,10 @@ class NeedMore {
   constructor(readonly upTo: number) {}
 }
 
+// String values are decoded leniently (U+FFFD for bad bytes), as llama.cpp keeps any bytes there;
+// keys and tensor names must be valid UTF-8: a replaced byte could make two names one.
 const decoder = new TextDecoder('utf-8');
+const strictDecoder = new TextDecoder('utf-8', { fatal: true });
 
 /** Synchronous cursor over a prefix of the file. `complete` means the prefix is the whole file;
  *  `fileSize`, when known, bounds counts even while only a prefix has been fetched. */
@@ -89,10 +92,16 @@ class Cursor {
     return v;
   }
 
-  str(what: string): string {
+  str(what: string, strict = false): string {
     const len = this.count(`length of ${what}`, 1);
     this.need(len, what);
-    const s = decoder.decode(this.bytes.subarray(this.pos, this.pos + len));
+    const bytes = this.bytes.subarray(this.pos, this.pos + len);
+    let s: string;
+    try {
+      s = (strict ? strictDecoder : decoder).decode(bytes);
+    } catch {
+      this.fail('bad-string', `${what} is not valid UTF-8`);
+    }
     this.pos += len;
     return s;
   }
@@ -150,7 +159,7 @@ function entry(c: Cursor, key: string): GGUFEntry {
 
 function tensorInfo(c: Cursor, i: number): Omit<GGUFTensorInfo, 'nBytes'> & { at: number } {
   const at = c.pos;
-  const name = c.str(`name of tensor ${i}`);
+  const name = c.str(`name of tensor ${i}`, true);
   const nDims = c.u32(`dimension count of "${name}"`);
   if (nDims < 1 || nDims > GGML_MAX_DIMS) c.fail('bad-tensor', `tensor "${name}" has ${nDims} dimensions (1 to ${GGML_MAX_DIMS} allowed)`, at);
   const shape: number[] = [];
@@ -190,7 +199,7 @@ function parse(c: Cursor, fileSize: number | undefined): GGUFFile {
   const metadata = new Map<string, GGUFEntry>();
   for (let i = 0; i < nKv; i++) {
     const at = c.pos;
-    const key = c.str(`key of metadata entry ${i}`);
+    const key = c.str(`key of metadata entry ${i}`, true);
     if (metadata.has(key)) c.fail('duplicate-key', `metadata key "${key}" appears twice`, at);
     metadata.set(key, entry(c, key));
   }
