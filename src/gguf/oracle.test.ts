@@ -4,10 +4,10 @@
 import { gguf as hfGGUF } from '@huggingface/gguf';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES, fixtures, type Fixture } from '../../tools/factory/fixtures.ts';
-import { type PyGGUF, pyReadGGUF } from '../../tools/oracle/gguf-py-reader.ts';
+import { diffAgainstPy, type PyGGUF, pyReadGGUF } from '../../tools/oracle/gguf-py-reader.ts';
 import { readGGUF } from './reader.ts';
 import { bytesSource } from './source.ts';
-import { GGUFValueType, typeName, type GGUFFile, type GGUFScalar } from './types.ts';
+import { GGUFValueType, type GGUFFile } from './types.ts';
 
 let files: Fixture[];
 let py: Map<string, PyGGUF>;
@@ -19,56 +19,35 @@ beforeAll(async () => {
   for (const f of files) ours.set(f.label, await readGGUF(bytesSource(f.bytes, f.label)));
 });
 
-const FLOATS = new Set([GGUFValueType.FLOAT32, GGUFValueType.FLOAT64]);
-
-/** Our scalar in gguf-py's JSON encoding: integers as decimal text, floats as numbers to compare. */
-function asPy(type: GGUFValueType, v: GGUFScalar): string | boolean | number {
-  if (type === GGUFValueType.STRING || type === GGUFValueType.BOOL) return v as string | boolean;
-  if (FLOATS.has(type)) return v as number;
-  return (typeof v === 'bigint' ? v : BigInt(v as number)).toString();
-}
-const pyScalar = (type: GGUFValueType, v: string | boolean) => (FLOATS.has(type) ? Number(v) : v);
-
 describe('header reader agrees with gguf-py', () => {
   it.each(FIXTURES.map((f, i) => [f.label, i] as const))('%s', (_label, i) => {
     const f = files[i];
     const p = py.get(f.path)!;
     const g = ours.get(f.label)!;
     expect(p, f.label).toBeDefined();
-    expect(g.version).toBe(p.version);
-    expect(g.alignment).toBe(p.alignment);
-    expect(g.dataOffset).toBe(p.dataOffset);
+    expect(diffAgainstPy(g, p)).toEqual([]);
+    // diffAgainstPy compares what both read; also pin down what it does not: the header is the
+    // data offset, and the last tensor ends inside the file, padded to the alignment at most.
     expect(g.headerBytes).toBe(p.dataOffset);
-    expect(String(g.tensors.length)).toBe(p.tensorCount);
-    expect(String(g.metadata.size)).toBe(p.kvCount);
-    // Metadata: same keys in the same order, same types, same values.
-    expect([...g.metadata.keys()]).toEqual(p.fields.map((x) => x.key));
-    for (const pf of p.fields) {
-      const e = g.metadata.get(pf.key)!;
-      expect(e.type, pf.key).toBe(pf.type);
-      if (pf.type === GGUFValueType.ARRAY) {
-        expect(e.itemType, pf.key).toBe(pf.itemType);
-        const it = pf.itemType as GGUFValueType;
-        expect((e.value as GGUFScalar[]).map((v) => asPy(it, v)), pf.key).toEqual((pf.value as (string | boolean)[]).map((v) => pyScalar(it, v)));
-      } else {
-        expect(asPy(e.type, e.value as GGUFScalar), pf.key).toEqual(pyScalar(pf.type, pf.value as string | boolean));
-      }
-    }
-    // Tensor infos, in file order.
-    expect(g.tensors.map((t) => t.name)).toEqual(p.tensors.map((t) => t.name));
-    g.tensors.forEach((t, k) => {
-      const pt = p.tensors[k];
-      expect(t.shape.map(String), t.name).toEqual(pt.shape);
-      expect(t.type, t.name).toBe(pt.type);
-      expect(typeName(t.type), t.name).toBe(pt.typeName);
-      expect(String(t.nElements), t.name).toBe(pt.nElements);
-      expect(String(t.nBytes), t.name).toBe(pt.nBytes);
-      expect(String(g.dataOffset + t.offset), t.name).toBe(pt.dataOffset);
-    });
-    // The last tensor ends inside the file, padded to the alignment at most.
+    expect(p.fields.length).toBeGreaterThan(15);
+    expect(p.tensors.length).toBeGreaterThan(10);
     const last = p.tensors[p.tensors.length - 1];
     expect(Number(last.dataOffset) + Number(last.nBytes)).toBeLessThanOrEqual(p.fileBytes);
     expect(p.fileBytes - (Number(last.dataOffset) + Number(last.nBytes))).toBeLessThan(p.alignment);
+  });
+
+  it('the comparison itself sees a wrong offset, value or type', () => {
+    const f = files[0];
+    const g = ours.get(f.label)!;
+    const bad: GGUFFile = {
+      ...g,
+      metadata: new Map([...g.metadata].map(([k, e]) => [k, k.endsWith('.block_count') ? { ...e, value: 3 } : e])),
+      tensors: g.tensors.map((t, k) => (k === 1 ? { ...t, offset: t.offset + 32 } : k === 2 ? { ...t, type: t.type + 1 } : t)),
+    };
+    const d = diffAgainstPy(bad, py.get(f.path)!);
+    expect(d.filter((x) => x.startsWith('value of llama.block_count'))).toHaveLength(1);
+    expect(d.filter((x) => x.startsWith(`offset of ${g.tensors[1].name}`))).toHaveLength(1);
+    expect(d.filter((x) => x.startsWith(`type of ${g.tensors[2].name}`))).toHaveLength(1);
   });
 
   it('covers every fixture, both versions and several alignments', () => {

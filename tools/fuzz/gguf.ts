@@ -7,7 +7,7 @@
 //   node bin/run-ts.mjs tools/fuzz/gguf.ts [--seed N] [--cases N] [--only I] [--dump FILE]
 //
 // Prints "ready <bases>" once the base files are made, then one line per case:
-// "<index>\t<outcome>\t<milliseconds>", then "done". src/gguf/fuzz.test.ts runs this in a child
+// "<index>\t<outcome>\t<wall ms>\t<CPU ms>", then "done". src/gguf/fuzz.test.ts runs this in a child
 // process with a heap limit and a watchdog, so an out-of-memory or a hang is caught as such.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -425,10 +425,11 @@ async function cli() {
     if (values.dump) writeFileSync(values.dump, caseBytes(c));
     // Replaying one case: say what it is before running it, in case it hangs.
     if (values.only !== undefined) process.stdout.write(`case ${i}: ${c.base}: ${c.notes.join('; ')}\n`);
-    const t0 = performance.now();
+    const t0 = performance.now(), cpu0 = process.cpuUsage();
     const outcome = await runCase(c);
-    const ms = performance.now() - t0;
-    const line = `${i}\t${outcome}\t${ms.toFixed(2)}` + (outcome.startsWith('CRASH') ? `\t${c.base}: ${c.notes.join('; ')}` : '');
+    const ms = performance.now() - t0, cpu = process.cpuUsage(cpu0);
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    const line = `${i}\t${outcome}\t${ms.toFixed(2)}\t${cpuMs.toFixed(2)}` + (outcome.startsWith('CRASH') ? `\t${c.base}: ${c.notes.join('; ')}` : '');
     // One line per case, written at once (pipes are synchronous on Linux): a watchdog that sees
     // no line for 2 s knows the next case hangs.
     process.stdout.write(line + '\n');
