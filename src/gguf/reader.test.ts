@@ -135,6 +135,8 @@ describe('named errors with byte offsets', () => {
     ['value type 13', writeRaw({ kv: [['a', { type: 13 as GGUFValueType, value: 0 }]] }), 'bad-value-type', 33],
     ['array of arrays', writeRaw({ kv: [['a', { type: GGUFValueType.ARRAY, itemType: GGUFValueType.ARRAY, value: [] }]] }), 'bad-value-type', 37],
     ['bool stored as 2', writeRaw({ kv: [['a', gv.bool(2 as unknown as boolean)]] }), 'bad-value-type', 37],
+    ['key not UTF-8', (() => { const b = writeRaw({ kv: [['a', gv.u32(1)]] }); b[32] = 0xff; return b; })(), 'bad-string', 32],
+    ['tensor name not UTF-8', (() => { const b = writeRaw({ tensors: [t('x', [8n])], pad: 64 }); b[32] = 0xc3; return b; })(), 'bad-string', 32],
     ['duplicate key', writeRaw({ kv: [['a', gv.u32(1)], ['a', gv.u32(2)]] }), 'duplicate-key', 41],
     ['0 dimensions', writeRaw({ tensors: [t('x', [])] }), 'bad-tensor', 24],
     ['5 dimensions', writeRaw({ tensors: [t('x', [1n, 1n, 1n, 1n, 1n])] }), 'bad-tensor', 24],
@@ -153,6 +155,13 @@ describe('named errors with byte offsets', () => {
     expect((err as GGUFError).code).toBe(code);
     expect((err as GGUFError).offset).toBe(offset);
     expect((err as GGUFError).message).toContain('case: ');
+  });
+
+  it('keeps a string value that is not UTF-8, with U+FFFD for the bad byte', async () => {
+    const b = writeRaw({ kv: [['a', gv.str('x?y')]] });
+    b[b.length - 2] = 0xff; // the "?"
+    const g = await readGGUF(bytesSource(b));
+    expect(g.metadata.get('a')?.value).toBe('x\uFFFDy');
   });
 
   it('refuses a header beyond the size limit when the source does not know its size', async () => {
