@@ -40,6 +40,8 @@ export class GPUSession {
   failure?: GPUEngineError;
   /** A small read-only storage buffer for bindings a kernel variant declares but does not read. */
   readonly dummy: GPUBuffer;
+  /** The same for read-write bindings a variant does not write. */
+  readonly dummyRW: GPUBuffer;
   private readonly owned: boolean;
 
   private constructor(readonly ctx: GPUContext, owned: boolean, opts: SessionOptions) {
@@ -52,6 +54,7 @@ export class GPUSession {
     this.pipelines = new PipelineCache(this.device, { dumpShaders: opts.dumpShaders ?? envDump });
     this.buffers = new BufferPool(this.device);
     this.dummy = this.buffers.create(256, GPUBufferUsage.STORAGE, 'dummy', 'io');
+    this.dummyRW = this.buffers.create(256, GPUBufferUsage.STORAGE, 'dummy-rw', 'io');
     this.device.addEventListener('uncapturederror', (ev) => {
       const e = (ev as GPUUncapturedErrorEvent).error;
       const code: GPUEngineErrorCode = e instanceof GPUOutOfMemoryError ? 'out-of-memory' : e instanceof GPUValidationError ? 'validation' : 'internal';

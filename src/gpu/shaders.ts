@@ -1,6 +1,11 @@
 // Every WGSL file, imported as text (Vite's ?raw in the browser and vitest; bin/raw-loader.mjs in
 // Node), as named sources for kernel keys and labels.
 import type { KernelSource } from './kernel.ts';
+import attentionWgsl from '../../shaders/attention.wgsl?raw';
+import elementwiseWgsl from '../../shaders/elementwise.wgsl?raw';
+import embedWgsl from '../../shaders/embed.wgsl?raw';
+import moeWgsl from '../../shaders/moe.wgsl?raw';
+import ropeWgsl from '../../shaders/rope.wgsl?raw';
 import halfWgsl from '../../shaders/half.wgsl?raw';
 import matvecWgsl from '../../shaders/matvec.wgsl?raw';
 import qBf16 from '../../shaders/q_bf16.wgsl?raw';
@@ -20,6 +25,11 @@ import quantCommonWgsl from '../../shaders/quant_common.wgsl?raw';
 const src = (name: string, text: string): KernelSource => ({ name, text });
 
 export const SHADERS = {
+  attention: src('attention.wgsl', attentionWgsl),
+  elementwise: src('elementwise.wgsl', elementwiseWgsl),
+  embed: src('embed.wgsl', embedWgsl),
+  moe: src('moe.wgsl', moeWgsl),
+  rope: src('rope.wgsl', ropeWgsl),
   half: src('half.wgsl', halfWgsl),
   matvec: src('matvec.wgsl', matvecWgsl),
   quantAct: src('quant_act.wgsl', quantActWgsl),

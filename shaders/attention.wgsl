@@ -1,0 +1,149 @@
+// Attention of queries over the KV cache (ggml's non-flash path: kq = K q, optional Grok soft cap,
+// softmax(kq * scale), out = V p), split over the cached positions (flash-decoding): workgroup
+// (head, split, query). Query z of a batch sits at position pos0 + z and sees positions
+// 0..pos0 + z (causal). With one split the output is written directly; with several, each split
+// writes its maximum, sum and unnormalized output to `part`, and attn_combine merges them.
+// Query head h reads KV head h / (n_head / n_head_kv) (GQA).
+
+struct Params {
+  n_head: u32,
+  n_head_kv: u32,
+  head_dim: u32,
+  pos0: u32,       // position of query 0
+  n_split: u32,    // splits per query (dispatch y)
+  chunk: u32,      // positions per split (<= CHUNK)
+  kv_stride: u32,  // floats per position in the caches
+  q_off: u32,      // float offset of query 0 in q
+  out_off: u32,    // float offset of query 0's output
+  scale: f32,      // kq scale inside the softmax
+  softcap: f32,    // Grok: kq = softcap * tanh(kq * cap_scale) first; 0 = off
+  cap_scale: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> kc: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> vc: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;
+// Per (query, head, split): head_dim/4 vec4 of output, then vec4(max, sum, 0, 0).
+@group(0) @binding(5) var<storage, read_write> part: array<vec4<f32>>;
+
+override WG: u32 = 64;
+override CHUNK: u32 = 512;
+const MAX_HD4: u32 = 64u; // head_dim up to 256
+
+var<workgroup> qs: array<vec4<f32>, MAX_HD4>;
+var<workgroup> sc: array<f32, CHUNK>;
+var<workgroup> red: array<f32, WG>;
+var<workgroup> acc: array<vec4<f32>, WG>;
+
+fn reduce_max(t: u32, v: f32) -> f32 {
+  red[t] = v;
+  workgroupBarrier();
+  for (var w = WG / 2u; w > 0u; w /= 2u) {
+    if (t < w) { red[t] = max(red[t], red[t + w]); }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+fn reduce_sum(t: u32, v: f32) -> f32 {
+  red[t] = v;
+  workgroupBarrier();
+  for (var w = WG / 2u; w > 0u; w /= 2u) {
+    if (t < w) { red[t] += red[t + w]; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(WG)
+fn attn(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let h = wg.x;
+  let split = wg.y;
+  let z = wg.z;
+  let hd4 = params.head_dim / 4u;
+  let kvh = h / (params.n_head / params.n_head_kv);
+  let n_kv = params.pos0 + z + 1u;
+  let p0 = split * params.chunk;
+  let p1 = min(n_kv, p0 + params.chunk);
+  let qo = (params.q_off / 4u) + (z * params.n_head + h) * hd4;
+  for (var i = t; i < hd4; i += WG) { qs[i] = q[qo + i]; }
+  workgroupBarrier();
+
+  // scores of this split's positions
+  var m = -3.4028234663852886e38;
+  for (var p = p0 + t; p < p1; p += WG) {
+    let ko = (p * params.kv_stride) / 4u + kvh * hd4;
+    var s4 = vec4<f32>(0.0);
+    for (var i = 0u; i < hd4; i++) { s4 = fma(kc[ko + i], qs[i], s4); }
+    var s = (s4.x + s4.y) + (s4.z + s4.w);
+    if (params.softcap != 0.0) { s = tanh(s * params.cap_scale) * params.softcap; }
+    s *= params.scale;
+    sc[p - p0] = s;
+    m = max(m, s);
+  }
+  m = reduce_max(t, m);
+  var l = 0.0;
+  for (var p = p0 + t; p < p1; p += WG) {
+    let e = exp(sc[p - p0] - m);
+    sc[p - p0] = e;
+    l += e;
+  }
+  l = reduce_sum(t, l); // also orders the writes of sc before the reads below
+
+  // out = sum_p e_p V[p]: invocation t takes column c = t % hd4 of positions p = ph (mod phases)
+  let phases = max(1u, WG / hd4);
+  let c = t % hd4;
+  let ph = t / hd4;
+  var o4 = vec4<f32>(0.0);
+  if (ph < phases && c < hd4) {
+    for (var p = p0 + ph; p < p1; p += phases) {
+      o4 = fma(vc[(p * params.kv_stride) / 4u + kvh * hd4 + c], vec4<f32>(sc[p - p0]), o4);
+    }
+  }
+  acc[t] = o4;
+  workgroupBarrier();
+  // head_dim/4 > WG is not supported (checked on the CPU side)
+  if (t < hd4) {
+    var sum4 = acc[t];
+    for (var j = 1u; j < phases; j++) { sum4 += acc[j * hd4 + t]; }
+    if (params.n_split == 1u) {
+      out[params.out_off / 4u + (z * params.n_head + h) * hd4 + t] = sum4 / l;
+    } else {
+      let base = ((z * params.n_head + h) * params.n_split + split) * (hd4 + 1u);
+      part[base + t] = sum4;
+      if (t == 0u) { part[base + hd4] = vec4<f32>(m, l, 0.0, 0.0); }
+    }
+  }
+}
+
+// Merges the splits of each (query, head): out = sum_s o_s e^(m_s - M) / sum_s l_s e^(m_s - M).
+@compute @workgroup_size(WG)
+fn attn_combine(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let h = wg.x;
+  let z = wg.z;
+  let hd4 = params.head_dim / 4u;
+  let n_kv = params.pos0 + z + 1u;
+  let used = min(params.n_split, (n_kv + params.chunk - 1u) / params.chunk);
+  let base = (z * params.n_head + h) * params.n_split;
+  var mx = -3.4028234663852886e38;
+  for (var s = 0u; s < used; s++) { mx = max(mx, part[(base + s) * (hd4 + 1u) + hd4].x); }
+  var l = 0.0;
+  for (var s = 0u; s < used; s++) {
+    let ml = part[(base + s) * (hd4 + 1u) + hd4];
+    l += ml.y * exp(ml.x - mx);
+  }
+  for (var i = t; i < hd4; i += WG) {
+    var o = vec4<f32>(0.0);
+    for (var s = 0u; s < used; s++) {
+      let f = exp(part[(base + s) * (hd4 + 1u) + hd4].x - mx);
+      o = fma(part[(base + s) * (hd4 + 1u) + i], vec4<f32>(f), o);
+    }
+    out[params.out_off / 4u + (z * params.n_head + h) * hd4 + i] = o / l;
+  }
+}

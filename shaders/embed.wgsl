@@ -1,0 +1,44 @@
+// Embedding lookup (ggml_get_rows): rows of a weight matrix of any type, dequantized, for a list of
+// token ids, times an optional scale. Needs half.wgsl, quant_common.wgsl and a q_<type>.wgsl first.
+// One workgroup per token; invocations over the row's 32-blocks.
+
+struct Params {
+  k: u32,        // elements per row
+  q_off: u32,    // regions of this buffer (words)
+  h_off: u32,
+  m_off: u32,
+  row0: u32,     // rows held by this buffer: [row0, row_end)
+  row_end: u32,
+  tok_off: u32,  // offset of token 0 in tokens
+  y_off: u32,    // float offset of token 0's output row
+  s32: u32,      // 1 for Q4_1/Q5_1, whose m.x applies to the whole block (see quant_common.wgsl)
+  scale: f32,    // multiplier (embedding scale), 1 for none
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> w4: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read> w1: array<u32>;
+@group(0) @binding(3) var<storage, read> tokens: array<u32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+override WG: u32 = 64;
+
+@compute @workgroup_size(WG)
+fn embed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let row = tokens[params.tok_off + wg.x];
+  if (row < params.row0 || row >= params.row_end) { return; }
+  let nb = params.k / 32u;
+  let o = params.y_off + wg.x * params.k;
+  for (var b = t; b < nb; b += WG) {
+    let w = load_w32((row - params.row0) * nb + b);
+    let m_hi = select(w.m.y, w.m.x + w.m.y, params.s32 == 1u);
+    for (var i = 0u; i < 4u; i++) {
+      let lo = w.q[i] * w.d.x + vec4<f32>(w.m.x);
+      let hi = w.q[4u + i] * w.d.y + vec4<f32>(m_hi);
+      for (var c = 0u; c < 4u; c++) {
+        y[o + 32u * b + 4u * i + c] = lo[c] * params.scale;
+        y[o + 32u * b + 16u + 4u * i + c] = hi[c] * params.scale;
+      }
+    }
+  }
+}

@@ -1,0 +1,122 @@
+// Mixture-of-experts routing and combination, one workgroup per token.
+//
+// route (llama-graph.cpp build_moe_ffn): router logits = W_r x (F32 router, x the normed input),
+// softmax, the k largest probabilities (first index on ties), optionally renormalized to sum 1
+// (the sum clamped at 2^-14) and scaled; for Qwen2-MoE also the shared expert's gate
+// sigmoid(w_g . x), computed as silu(g) / g like qwen2moe.cpp. Writes ids[t][0..k) and
+// wts[t][0..k] (slot k: the shared expert's weight, 1 when it is ungated).
+//
+// combine: out = w_0 y_0 + w_1 y_1 + ... in routing order (ggml_mul then ggml_add one by one),
+// plus the shared expert's output times its weight, then the optional post-norm and residual
+// scale, added to x.
+
+struct Params {
+  d: u32,          // model width
+  n_expert: u32,
+  k: u32,          // experts used per token
+  norm_topk: u32,  // 1: renormalize the selected weights
+  w_scale: f32,    // expert_weights_scale; applied unless 0 or 1
+  shexp: u32,      // 0 none, 1 plain shared expert, 2 sigmoid-gated shared expert
+  x_off: u32,      // route: float offset / stride of the normed input rows in `a`
+  x_stride: u32,
+  y_off: u32,      // combine: float offset of token 0's slot outputs in `a` (k + shared rows of d)
+  norm: u32,       // combine: 1 = RMSNorm the sum (Grok)
+  eps: f32,
+  res_scale: f32,  // combine: multiplier before the residual add (1 = none)
+  out_off: u32,    // combine: float offset of token 0 in x
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> router: array<f32>;
+@group(0) @binding(3) var<storage, read> shg: array<f32>;
+@group(0) @binding(4) var<storage, read> nw: array<f32>;
+@group(0) @binding(5) var<storage, read_write> ids: array<u32>;
+@group(0) @binding(6) var<storage, read_write> wts: array<f32>;
+@group(0) @binding(7) var<storage, read_write> x: array<f32>;
+
+override WG: u32 = 64;
+const MAX_EXPERTS: u32 = 512u;
+
+var<workgroup> logit: array<f32, MAX_EXPERTS>;
+var<workgroup> shared_gate: f32;
+var<workgroup> red: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn route(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let tok = wg.x;
+  let xo = params.x_off + tok * params.x_stride;
+  for (var e = t; e <= params.n_expert; e += WG) {
+    var acc = 0.0;
+    if (e < params.n_expert) {
+      for (var i = 0u; i < params.d; i++) { acc = fma(router[e * params.d + i], a[xo + i], acc); }
+      logit[e] = acc;
+    } else if (params.shexp == 2u) {
+      for (var i = 0u; i < params.d; i++) { acc = fma(shg[i], a[xo + i], acc); }
+      shared_gate = (acc / (1.0 + exp(-acc))) / acc;
+    }
+  }
+  workgroupBarrier();
+  if (t != 0u) { return; }
+  var mx = logit[0];
+  for (var e = 1u; e < params.n_expert; e++) { mx = max(mx, logit[e]); }
+  var sum = 0.0;
+  for (var e = 0u; e < params.n_expert; e++) { let v = exp(logit[e] - mx); logit[e] = v; sum += v; }
+  let inv = 1.0 / sum;
+  for (var e = 0u; e < params.n_expert; e++) { logit[e] = logit[e] * inv; }
+  // top-k by repeated selection; a taken expert is marked -1 (probabilities are >= 0)
+  var wsum = 0.0;
+  for (var j = 0u; j < params.k; j++) {
+    var best = 0u;
+    for (var e = 1u; e < params.n_expert; e++) { if (logit[e] > logit[best]) { best = e; } }
+    ids[tok * params.k + j] = best;
+    wts[tok * (params.k + 1u) + j] = logit[best];
+    wsum += logit[best];
+    logit[best] = -1.0;
+  }
+  if (params.norm_topk == 1u) {
+    let s = max(wsum, 6.103515625e-5);
+    for (var j = 0u; j < params.k; j++) { wts[tok * (params.k + 1u) + j] = wts[tok * (params.k + 1u) + j] / s; }
+  }
+  if (params.w_scale != 0.0 && params.w_scale != 1.0) {
+    for (var j = 0u; j < params.k; j++) { wts[tok * (params.k + 1u) + j] = wts[tok * (params.k + 1u) + j] * params.w_scale; }
+  }
+  wts[tok * (params.k + 1u) + params.k] = select(1.0, shared_gate, params.shexp == 2u);
+}
+
+// Element i of the combined expert outputs: ((w0 y0 + w1 y1) + ...) + shared.
+fn combined(yo: u32, wo: u32, i: u32) -> f32 {
+  var v = a[yo + i] * wts[wo];
+  for (var s = 1u; s < params.k; s++) { v = v + a[yo + s * params.d + i] * wts[wo + s]; }
+  if (params.shexp == 2u) { v = v + a[yo + params.k * params.d + i] * wts[wo + params.k]; }
+  if (params.shexp == 1u) { v = v + a[yo + params.k * params.d + i]; }
+  return v;
+}
+
+@compute @workgroup_size(WG)
+fn combine(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let tok = wg.x;
+  let slots = params.k + select(0u, 1u, params.shexp != 0u);
+  let yo = params.y_off + tok * slots * params.d;
+  let wo = tok * (params.k + 1u);
+  // pass 1 (for the norm only): sum of squares of the combined row; pass 2 recomputes the row
+  var rs = 1.0;
+  if (params.norm == 1u) {
+    var acc = 0.0;
+    for (var i = t; i < params.d; i += WG) { let v = combined(yo, wo, i); acc += v * v; }
+    red[t] = acc;
+    workgroupBarrier();
+    for (var w = WG / 2u; w > 0u; w /= 2u) {
+      if (t < w) { red[t] += red[t + w]; }
+      workgroupBarrier();
+    }
+    rs = 1.0 / sqrt(red[0] / f32(params.d) + params.eps);
+  }
+  let xo = params.out_off + tok * params.d;
+  for (var i = t; i < params.d; i += WG) {
+    var v = combined(yo, wo, i);
+    if (params.norm == 1u) { v = (v * rs) * nw[i]; }
+    if (params.res_scale != 1.0) { v = v * params.res_scale; }
+    x[xo + i] = v + x[xo + i];
+  }
+}

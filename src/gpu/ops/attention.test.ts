@@ -1,0 +1,62 @@
+// attention.wgsl against float64 math: one query and batches of causal queries, short and long
+// contexts (one split and several merged by attn_combine), GQA, Grok's soft cap.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runOps } from '../op.ts';
+import type { GPUSession } from '../session.ts';
+import { readF32, relErr, rng, testSession, upload, zeros } from '../testing.ts';
+import { AttentionOp, ATTN_CHUNK } from './attention.ts';
+
+let session: GPUSession;
+beforeAll(async () => { session = await testSession(); });
+afterAll(() => session?.destroy());
+
+interface Case { nHead: number; nHeadKv: number; headDim: number; queries: number; pos0: number; softcap: number }
+
+const CASES: Case[] = [
+  { nHead: 4, nHeadKv: 2, headDim: 64, queries: 1, pos0: 0, softcap: 0 },
+  { nHead: 4, nHeadKv: 2, headDim: 64, queries: 1, pos0: 36, softcap: 0 },
+  { nHead: 2, nHeadKv: 1, headDim: 128, queries: 1, pos0: ATTN_CHUNK + 187, softcap: 0 },
+  { nHead: 3, nHeadKv: 3, headDim: 32, queries: 5, pos0: 3, softcap: 30 },
+  { nHead: 4, nHeadKv: 1, headDim: 16, queries: 4, pos0: 2 * ATTN_CHUNK - 2, softcap: 0 },
+];
+
+describe('attention.wgsl', () => {
+  it.each(CASES)('$queries queries at $pos0, $nHead/$nHeadKv heads of $headDim, softcap $softcap', async (c) => {
+    const r = rng(c.pos0 + c.headDim);
+    const nCtx = c.pos0 + c.queries + 3;
+    const kv = c.nHeadKv * c.headDim, qd = c.nHead * c.headDim;
+    const K = r.vec(nCtx * kv), V = r.vec(nCtx * kv), Q = r.vec(c.queries * qd);
+    const scale = 1 / Math.sqrt(c.headDim), capScale = 0.08;
+    const out = zeros(session, 4 * c.queries * qd);
+    const op = await AttentionOp.create(session, {
+      nHead: c.nHead, nHeadKv: c.nHeadKv, headDim: c.headDim, nCtx, maxQueries: c.queries,
+      q: upload(session, Q), kCache: upload(session, K), vCache: upload(session, V), out,
+      scale: c.softcap ? 1 : scale, softcap: c.softcap, capScale,
+    });
+    runOps(session, op.set(c.queries, c.pos0));
+    const got = await readF32(session, out, c.queries * qd);
+
+    const want = new Float64Array(c.queries * qd);
+    const group = c.nHead / c.nHeadKv;
+    for (let z = 0; z < c.queries; z++) {
+      const n = c.pos0 + z + 1;
+      for (let h = 0; h < c.nHead; h++) {
+        const ko = Math.floor(h / group) * c.headDim, qo = z * qd + h * c.headDim;
+        const s = Array.from({ length: n }, (_, p) => {
+          let d = 0;
+          for (let i = 0; i < c.headDim; i++) d += K[p * kv + ko + i] * Q[qo + i];
+          return c.softcap ? Math.tanh(d * capScale) * c.softcap : d * scale;
+        });
+        const m = Math.max(...s);
+        const e = s.map((v) => Math.exp(v - m));
+        const l = e.reduce((a, b) => a + b, 0);
+        for (let i = 0; i < c.headDim; i++) {
+          let acc = 0;
+          for (let p = 0; p < n; p++) acc += e[p] * V[p * kv + ko + i];
+          want[qo + i] = acc / l;
+        }
+      }
+    }
+    expect(relErr(got, want)).toBeLessThan(2e-5);
+  });
+});

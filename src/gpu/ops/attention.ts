@@ -1,0 +1,72 @@
+// Attention over the KV cache (attention.wgsl): split over positions when the context is long,
+// merged by attn_combine. Splits are chosen per call from the longest query's length.
+import { USAGE } from '../buffers.ts';
+import type { Kernel } from '../kernel.ts';
+import { Op } from '../op.ts';
+import type { GPUSession } from '../session.ts';
+import { SHADERS } from '../shaders.ts';
+import { ShapeError } from './quant.ts';
+
+/** Positions per split (workgroup memory for scores: 4 bytes each). */
+export const ATTN_CHUNK = 512;
+const WG = 64;
+
+export interface AttentionArgs {
+  nHead: number;
+  nHeadKv: number;
+  headDim: number;
+  /** Context length: the caches hold this many positions. */
+  nCtx: number;
+  /** Queries per call at most (batch). */
+  maxQueries: number;
+  q: GPUBuffer;
+  kCache: GPUBuffer;
+  vCache: GPUBuffer;
+  out: GPUBuffer;
+  scale: number;
+  softcap: number;
+  capScale: number;
+  label?: string;
+}
+
+export class AttentionOp {
+  private constructor(
+    private readonly attn: Op, private readonly comb: Op, private readonly base: Record<string, number>,
+    private readonly maxSplit: number,
+  ) {}
+
+  static async create(session: GPUSession, a: AttentionArgs): Promise<AttentionOp> {
+    if (a.headDim % 4 || a.headDim / 4 > WG) throw new ShapeError(`head dimension ${a.headDim}: attention.wgsl takes multiples of 4 up to ${4 * WG}`);
+    if (a.nHead % a.nHeadKv) throw new ShapeError(`${a.nHead} query heads do not group over ${a.nHeadKv} KV heads`);
+    const overrides = { WG, CHUNK: ATTN_CHUNK };
+    const [ka, kc]: Kernel[] = await Promise.all([
+      session.pipelines.get({ sources: [SHADERS.attention], entry: 'attn', overrides }),
+      session.pipelines.get({ sources: [SHADERS.attention], entry: 'attn_combine', overrides }),
+    ]);
+    const maxSplit = Math.ceil(a.nCtx / ATTN_CHUNK);
+    const part = maxSplit > 1
+      ? session.buffers.create(16 * a.maxQueries * a.nHead * maxSplit * (a.headDim / 4 + 1), USAGE.STORAGE, `${a.label ?? 'attn'}.part`, 'scratch')
+      : session.dummyRW;
+    const base = {
+      n_head: a.nHead, n_head_kv: a.nHeadKv, head_dim: a.headDim, pos0: 0, n_split: 1, chunk: ATTN_CHUNK,
+      kv_stride: a.nHeadKv * a.headDim, q_off: 0, out_off: 0, scale: a.scale, softcap: a.softcap, cap_scale: a.capScale,
+    };
+    const buffers = { q: a.q, kc: a.kCache, vc: a.vCache, out: a.out, part };
+    const attn = new Op(session, ka, buffers, base, [a.nHead, 1, 1], a.label ?? 'attn');
+    const comb = new Op(session, kc, buffers, base, [0], `${a.label ?? 'attn'}.combine`);
+    return new AttentionOp(attn, comb, base, maxSplit);
+  }
+
+  /** Queries of `queries` tokens at positions pos0..; returns the ops to encode. */
+  set(queries: number, pos0: number): Op[] {
+    const nSplit = Math.ceil((pos0 + queries) / ATTN_CHUNK);
+    if (nSplit > this.maxSplit) throw new ShapeError(`position ${pos0 + queries - 1} is past the context`);
+    const p = { ...this.base, pos0, n_split: nSplit };
+    this.attn.setParams(p);
+    this.attn.workgroups = [this.base.n_head, nSplit, queries];
+    if (nSplit === 1) return [this.attn];
+    this.comb.setParams(p);
+    this.comb.workgroups = [this.base.n_head, 1, queries];
+    return [this.attn, this.comb];
+  }
+}

@@ -1,0 +1,65 @@
+// moe.wgsl against CPU math: routing (softmax, top-k in order, renormalization, weight scale,
+// Qwen2-MoE shared gate) and the combination of slot outputs with post-norm and residual.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runOps } from '../op.ts';
+import type { GPUSession } from '../session.ts';
+import { readF32, readU32, relErr, rng, testSession, upload, zeros } from '../testing.ts';
+import { combineOp, routeOp, type MoeShape } from './moe.ts';
+
+let session: GPUSession;
+beforeAll(async () => { session = await testSession(); });
+afterAll(() => session?.destroy());
+
+const SHAPES: MoeShape[] = [
+  { d: 64, nExpert: 8, k: 2, normTopK: true, weightsScale: 0, shexp: 0 },
+  { d: 96, nExpert: 60, k: 4, normTopK: false, weightsScale: 0, shexp: 2 },
+  { d: 32, nExpert: 64, k: 8, normTopK: false, weightsScale: 2.5, shexp: 1 },
+];
+
+describe('moe.wgsl', () => {
+  it.each(SHAPES)('routes $nExpert experts top-$k norm=$normTopK scale=$weightsScale shexp=$shexp, then combines', async (s) => {
+    const r = rng(s.nExpert), T = 3;
+    const x = r.vec(T * s.d), router = r.vec(s.nExpert * s.d, 0.5), shg = r.vec(s.d, 0.3);
+    const slots = s.k + (s.shexp ? 1 : 0);
+    const y = r.vec(T * slots * s.d), res = r.vec(T * s.d), nw = r.vec(s.d);
+    const ids = zeros(session, 4 * T * s.k), wts = zeros(session, 4 * T * (s.k + 1)), xb = upload(session, res);
+    const norm = s.shexp === 1 ? { w: upload(session, nw), eps: 1e-5 } : undefined;
+    runOps(session, [
+      await routeOp(session, { shape: s, x: upload(session, x), router: upload(session, router), shexpGate: upload(session, shg), ids, wts, tokens: T }),
+      await combineOp(session, { shape: s, y: upload(session, y), wts, ids, x: xb, tokens: T, norm, resScale: 0.7 }),
+    ]);
+    const gotIds = await readU32(session, ids, T * s.k);
+    const gotW = await readF32(session, wts, T * (s.k + 1));
+    const gotX = await readF32(session, xb, T * s.d);
+
+    for (let t = 0; t < T; t++) {
+      const logits = Array.from({ length: s.nExpert }, (_, e) => {
+        let a = 0;
+        for (let i = 0; i < s.d; i++) a += router[e * s.d + i] * x[t * s.d + i];
+        return a;
+      });
+      const m = Math.max(...logits);
+      const e = logits.map((v) => Math.exp(v - m));
+      const sum = e.reduce((a, b) => a + b, 0);
+      const p = e.map((v) => v / sum);
+      const order = p.map((_, i) => i).sort((a, b) => p[b] - p[a] || a - b).slice(0, s.k);
+      let w = order.map((i) => p[i]);
+      if (s.normTopK) { const ws = w.reduce((a, b) => a + b, 0); w = w.map((v) => v / ws); }
+      if (s.weightsScale) w = w.map((v) => v * s.weightsScale);
+      let g = 0;
+      for (let i = 0; i < s.d; i++) g += shg[i] * x[t * s.d + i];
+      const gate = s.shexp === 2 ? 1 / (1 + Math.exp(-g)) : 1;
+      expect(Array.from(gotIds.subarray(t * s.k, (t + 1) * s.k))).toEqual(order);
+      expect(relErr(gotW.subarray(t * (s.k + 1), (t + 1) * (s.k + 1)), [...w, gate])).toBeLessThan(1e-5);
+
+      const comb = new Float64Array(s.d);
+      for (let i = 0; i < s.d; i++) {
+        for (let j = 0; j < s.k; j++) comb[i] += w[j] * y[(t * slots + j) * s.d + i];
+        if (s.shexp) comb[i] += gate * y[(t * slots + s.k) * s.d + i];
+      }
+      const rs = norm ? 1 / Math.sqrt(comb.reduce((a, v) => a + v * v, 0) / s.d + 1e-5) : 1;
+      const want = Array.from(comb, (v, i) => res[t * s.d + i] + (norm ? v * rs * nw[i] : v) * 0.7);
+      expect(relErr(gotX.subarray(t * s.d, (t + 1) * s.d), want)).toBeLessThan(1e-5);
+    }
+  });
+});

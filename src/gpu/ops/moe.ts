@@ -1,0 +1,66 @@
+// MoE routing (router logits, softmax, top-k, renormalization, shared-expert gate) and the
+// combination of the selected experts' outputs with the residual (moe.wgsl).
+import { Op } from '../op.ts';
+import type { GPUSession } from '../session.ts';
+import { SHADERS } from '../shaders.ts';
+import { ShapeError } from './quant.ts';
+
+const WG = 64;
+
+export interface MoeShape {
+  d: number;
+  nExpert: number;
+  k: number;
+  normTopK: boolean;
+  weightsScale: number;
+  /** 0 none, 1 plain shared expert, 2 sigmoid-gated (Qwen2-MoE). */
+  shexp: 0 | 1 | 2;
+}
+
+const base = (s: MoeShape) => ({
+  d: s.d, n_expert: s.nExpert, k: s.k, norm_topk: s.normTopK ? 1 : 0, w_scale: s.weightsScale, shexp: s.shexp,
+  x_off: 0, x_stride: s.d, y_off: 0, norm: 0, eps: 0, res_scale: 1, out_off: 0,
+});
+
+export interface RouteArgs {
+  shape: MoeShape;
+  /** Normed inputs (f32 rows of d). */
+  x: GPUBuffer;
+  router: GPUBuffer;
+  shexpGate?: GPUBuffer;
+  /** Outputs: ids (tokens, k) u32, weights (tokens, k + 1) f32. */
+  ids: GPUBuffer;
+  wts: GPUBuffer;
+  tokens: number;
+  label?: string;
+}
+
+export async function routeOp(session: GPUSession, a: RouteArgs): Promise<Op> {
+  const s = a.shape;
+  if (s.nExpert > 512 || s.k > s.nExpert) throw new ShapeError(`MoE of ${s.nExpert} experts, ${s.k} used: moe.wgsl takes up to 512`);
+  if (s.shexp === 2 && !a.shexpGate) throw new ShapeError('the sigmoid-gated shared expert needs its gate weights');
+  const kernel = await session.pipelines.get({ sources: [SHADERS.moe], entry: 'route', overrides: { WG } });
+  return new Op(session, kernel, {
+    a: a.x, router: a.router, shg: a.shexpGate ?? session.dummy, nw: session.dummy, ids: a.ids, wts: a.wts, x: session.dummyRW,
+  }, base(s), [a.tokens], a.label ?? 'route');
+}
+
+export interface CombineArgs {
+  shape: MoeShape;
+  /** Slot outputs: per token k (+1 shared) rows of d. */
+  y: GPUBuffer;
+  wts: GPUBuffer;
+  ids: GPUBuffer;
+  x: GPUBuffer;
+  norm?: { w: GPUBuffer; eps: number };
+  resScale?: number;
+  tokens: number;
+  label?: string;
+}
+
+export async function combineOp(session: GPUSession, a: CombineArgs): Promise<Op> {
+  const kernel = await session.pipelines.get({ sources: [SHADERS.moe], entry: 'combine', overrides: { WG } });
+  return new Op(session, kernel, {
+    a: a.y, router: session.dummy, shg: session.dummy, nw: a.norm?.w ?? session.dummy, ids: session.dummyRW, wts: a.wts, x: a.x,
+  }, { ...base(a.shape), norm: a.norm ? 1 : 0, eps: a.norm?.eps ?? 0, res_scale: a.resScale ?? 1 }, [a.tokens], a.label ?? 'combine');
+}

@@ -1,0 +1,78 @@
+// q/k norm + RoPE + KV-cache store after the QKV product (rope.wgsl), and the cos/sin table.
+import type { RopeMode } from '../../model/arch.ts';
+import { Op } from '../op.ts';
+import type { GPUSession } from '../session.ts';
+import { SHADERS } from '../shaders.ts';
+import { ShapeError } from './quant.ts';
+
+const fr = Math.fround;
+
+/** cos/sin of every (position, pair) as ggml computes them (ggml_rope_cache_init with no YaRN):
+ *  theta_scale = powf(base, -2/n_dims); theta starts at pos and is multiplied by theta_scale per
+ *  pair, in f32; cos/sin in f32. Layout: (nPos, ropeDim/2) pairs (cos, sin). */
+export function ropeTable(nPos: number, ropeDim: number, base: number): Float32Array {
+  const half = ropeDim / 2;
+  const out = new Float32Array(nPos * half * 2);
+  const thetaScale = fr(Math.pow(base, fr(-2 / ropeDim)));
+  for (let p = 0; p < nPos; p++) {
+    let theta = fr(p);
+    for (let i = 0; i < half; i++) {
+      out[2 * (p * half + i)] = fr(Math.cos(theta));
+      out[2 * (p * half + i) + 1] = fr(Math.sin(theta));
+      theta = fr(theta * thetaScale);
+    }
+  }
+  return out;
+}
+
+export interface RopeArgs {
+  nHead: number;
+  nHeadKv: number;
+  headDim: number;
+  ropeDim: number;
+  mode: RopeMode;
+  qkNorm: 'none' | 'head' | 'full';
+  eps: number;
+  qNorm?: GPUBuffer;
+  kNorm?: GPUBuffer;
+  qkv: GPUBuffer;
+  qkvOff?: number;
+  /** Floats between tokens in qkv (default nHead*headDim + 2*nHeadKv*headDim). */
+  qkvStride?: number;
+  table: GPUBuffer;
+  qOut: GPUBuffer;
+  kCache: GPUBuffer;
+  vCache: GPUBuffer;
+  tokens: number;
+  pos0: number;
+  label?: string;
+}
+
+export class RopeOp {
+  private constructor(readonly op: Op, private readonly base: Record<string, number>) {}
+
+  static async create(session: GPUSession, a: RopeArgs): Promise<RopeOp> {
+    if (a.ropeDim % 2 || a.ropeDim > a.headDim) throw new ShapeError(`rope dimension ${a.ropeDim} does not fit heads of ${a.headDim}`);
+    if (a.qkNorm !== 'none' && (!a.qNorm || !a.kNorm)) throw new ShapeError('q/k norm weights missing');
+    if (a.nHead + a.nHeadKv > 512) throw new ShapeError(`${a.nHead + a.nHeadKv} heads; rope.wgsl takes up to 512`);
+    const kernel = await session.pipelines.get({ sources: [SHADERS.rope], entry: 'qk_rope' });
+    const kv = a.nHeadKv * a.headDim;
+    const base = {
+      n_head: a.nHead, n_head_kv: a.nHeadKv, head_dim: a.headDim, rope_dim: a.ropeDim,
+      neox: a.mode === 'neox' ? 1 : 0, qk_norm: { none: 0, head: 1, full: 2 }[a.qkNorm], eps: a.eps,
+      qkv_off: a.qkvOff ?? 0, qkv_stride: a.qkvStride ?? a.nHead * a.headDim + 2 * kv,
+      pos0: a.pos0, q_off: 0, kv_stride: kv,
+    };
+    const op = new Op(session, kernel, {
+      qkv: a.qkv, qn: a.qNorm ?? session.dummy, kn: a.kNorm ?? session.dummy, rope: a.table,
+      q_out: a.qOut, kc: a.kCache, vc: a.vCache,
+    }, base, [a.tokens], a.label ?? 'qk_rope');
+    return new RopeOp(op, base);
+  }
+
+  /** Tokens at positions pos0.. */
+  set(tokens: number, pos0: number): void {
+    this.op.setParams({ ...this.base, pos0 });
+    this.op.workgroups = [tokens];
+  }
+}
