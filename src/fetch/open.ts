@@ -121,6 +121,9 @@ async function fresh(id: string, ctx: FetchContext, opts: OpenModelOptions, ev: 
   const src = remoteSource(opts.url, { ctx });
   const file = await readGGUF(src);
   const identity = ctx.identity!;
+  if (!identity.etag && !identity.lastModified) {
+    ev.emit({ type: 'notice', what: 'no-validators', message: `${opts.url} sends neither ETag nor Last-Modified: if the file is replaced by one of the same length during the download, only a SHA-256 given to openModel can tell` });
+  }
   const chunks = planChunks(file, identity.size, opts.chunkBytes ?? DEFAULT_CHUNK_BYTES);
   await checkQuota(s, identity.size, chunks.length);
   const persisted = s.persist ? await s.persist() : false;

@@ -65,8 +65,9 @@ export interface ErrorEvent {
 export interface NoticeEvent {
   type: 'notice';
   /** persisted: whether the browser promised to keep the data; restarted: the stored file was
-   *  another version and its chunks were discarded. */
-  what: 'persisted' | 'not-persisted' | 'restarted' | 'offline';
+   *  another version and its chunks were discarded; offline: a stored model is used unchecked;
+   *  no-validators: the server cannot show a same-length replacement of the file. */
+  what: 'persisted' | 'not-persisted' | 'restarted' | 'offline' | 'no-validators';
   message: string;
 }
 
