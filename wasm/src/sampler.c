@@ -286,10 +286,16 @@ static int32_t top_p_all(wm_sampler *s, float max) {
   }
   if (m < s->min_keep && s->min_keep < n) return top_k(s, s->min_keep);
   sort_cands(s->cand, s->cval, m);
+  // The nucleus is the shortest best-first prefix reaching top_p of the whole vocabulary's mass.
+  cum = 0;
+  for (int32_t i = 0; i < m; i++) {
+    cum += s->work[s->cand[i]];
+    if (cum >= target && i + 1 >= s->min_keep) return i + 1;
+  }
   return m;
 }
 
-// Cut a best-first candidate list to its nucleus.
+// Cut a best-first candidate list (the top-k) to its nucleus.
 static int32_t top_p_sorted(wm_sampler *s, int32_t m) {
   double total = exp_all(s->cval, s->work, m, s->cval[0], 1.0f), cum = 0, target = (double)s->top_p * total;
   for (int32_t i = 0; i < m; i++) {
@@ -328,8 +334,8 @@ int32_t wm_sampler_sample(wm_sampler *s) {
   int listed = 0;          // candidates are in cand/cval (sorted best first)
   if (s->top_k > 0 && s->top_k < n) { m = top_k(s, s->top_k); listed = 1; }
   if (s->top_p < 1.0f) {
-    if (!listed) { m = top_p_all(s, max); listed = 1; }
-    m = top_p_sorted(s, m);
+    if (listed) m = top_p_sorted(s, m);
+    else { m = top_p_all(s, max); listed = 1; }
   }
   if (s->min_p > 0.0f) {
     float floor_ = max + logf(s->min_p);
