@@ -1,0 +1,90 @@
+// The `webmoe` command line (run by bin/webmoe.mjs). Each command lives in its own file and is
+// imported only when it runs, so `inspect` never loads the factory's vocabulary files.
+// Errors become one line on stderr and a non-zero exit code; `--debug` (or WEBMOE_DEBUG=1) adds
+// the stack.
+import { readFileSync } from 'node:fs';
+import { type CliIO, processIO, UsageError } from './io.ts';
+
+type Command = (argv: string[], io: CliIO) => Promise<number>;
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Command; help: string }> }> = {
+  inspect: {
+    summary: 'print what a GGUF file is (architecture, sizes, experts, tensors), from its header only',
+    load: async () => { const m = await import('./inspect.ts'); return { run: m.inspectCommand, help: m.INSPECT_HELP }; },
+  },
+  generate: {
+    summary: 'generate token ids from a prompt of token ids (CPU reference, greedy)',
+    load: async () => { const m = await import('./generate.ts'); return { run: m.generateCommand, help: m.GENERATE_HELP }; },
+  },
+  'make-model': {
+    summary: 'write a GGUF model of any supported architecture and type, with seeded random weights',
+    load: async () => {
+      const [m, f] = await Promise.all([import('./make-model.ts'), import('../../tools/factory/cli.ts')]);
+      return { run: m.makeModelCommand, help: f.MAKE_MODEL_HELP };
+    },
+  },
+};
+
+export const HELP = `Usage: webmoe COMMAND [options]
+
+Runs LLMs, Mixture-of-Experts above all, from GGUF files (local paths or URLs serving byte ranges).
+
+Commands:
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`).join('\n')}
+  help COMMAND  a command's options (also: webmoe COMMAND --help)
+
+Global options:
+  --debug        print the stack trace of an error (also: WEBMOE_DEBUG=1)
+  -h, --help     this text
+  -v, --version  the version of webmoe
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Runs the CLI on `argv` (without node and script) and returns the exit code:
+ *  0 success, 1 the command failed, 2 the command line is wrong. */
+export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
+  const debug = argv.includes('--debug') || !!process.env.WEBMOE_DEBUG;
+  const args = argv.filter((a) => a !== '--debug');
+  const [name, ...rest] = args;
+  try {
+    if (name === undefined) {
+      io.err(HELP);
+      return 2;
+    }
+    if (name === '--help' || name === '-h') {
+      io.out(HELP);
+      return 0;
+    }
+    if (name === '--version' || name === '-v') {
+      io.out(version() + '\n');
+      return 0;
+    }
+    if (name === 'help') {
+      const topic = rest[0];
+      if (topic === undefined) {
+        io.out(HELP);
+        return 0;
+      }
+      const c = COMMANDS[topic];
+      if (!c) throw new UsageError(`no command "${topic}"; commands: ${Object.keys(COMMANDS).join(', ')}`);
+      io.out((await c.load()).help);
+      return 0;
+    }
+    const c = COMMANDS[name];
+    if (!c) throw new UsageError(`no command "${name}"; commands: ${Object.keys(COMMANDS).join(', ')} (see: webmoe --help)`);
+    return await (await c.load()).run(rest, io);
+  } catch (err) {
+    const e = err instanceof Error ? err : new Error(String(err));
+    const code = (e as { code?: unknown }).code;
+    // Named errors carry their class (GGUFError, ModelFormatError, ...) and a code when they have one.
+    // Node's system errors (ENOENT, EACCES...) are plain Errors whose message starts with the code.
+    const label = e.name === 'Error' ? '' : `${e.name}${typeof code === 'string' ? ` [${code}]` : ''}: `;
+    io.err(`webmoe${name && COMMANDS[name] ? ' ' + name : ''}: ${label}${e.message}\n`);
+    if (debug && e.stack) io.err(e.stack + '\n');
+    return e instanceof UsageError ? 2 : 1;
+  }
+}
