@@ -34,6 +34,8 @@ export interface FaultConfig {
   lastModified?: boolean;
   /** Answer cross-origin requests (default true). */
   cors?: boolean;
+  /** With cors, list Content-Range and ETag in Access-Control-Expose-Headers (default true). */
+  expose?: boolean;
 }
 
 export interface RequestLog {
@@ -124,7 +126,7 @@ export async function startFaultServer(opts: { port?: number } = {}): Promise<Fa
     const cors = f?.config.cors ?? true;
     if (cors) {
       res.setHeader('Access-Control-Allow-Origin', '*');
-      res.setHeader('Access-Control-Expose-Headers', EXPOSE);
+      if (f?.config.expose ?? true) res.setHeader('Access-Control-Expose-Headers', EXPOSE);
     }
     if (req.method === 'OPTIONS') {
       if (cors) {
