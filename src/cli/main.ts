@@ -31,7 +31,7 @@ Runs LLMs, Mixture-of-Experts above all, from GGUF files (local paths or URLs se
 
 Commands:
 ${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`).join('\n')}
-  help COMMAND  a command's options (also: webmoe COMMAND --help)
+  ${'help COMMAND'.padEnd(12)} a command's options (also: webmoe COMMAND --help)
 
 Global options:
   --debug        print the stack trace of an error (also: WEBMOE_DEBUG=1)

@@ -1,0 +1,133 @@
+// The model plan on factory files of every architecture: hyperparameters equal what gguf-py reads
+// from the same metadata keys, every planned tensor is the file's tensor (shape as gguf-py reads
+// it), and each way a header can describe a model wrongly gives a ModelFormatError that names it.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURES, fixtures, type Fixture } from '../../tools/factory/fixtures.ts';
+import { makeModel } from '../../tools/factory/make-model.ts';
+import { type PyGGUF, pyReadGGUF } from '../../tools/oracle/gguf-py-reader.ts';
+import { readGGUF } from '../gguf/reader.ts';
+import { bytesSource } from '../gguf/source.ts';
+import { GGUFValueType, type GGUFEntry, type GGUFFile } from '../gguf/types.ts';
+import { gv, writeGGUF } from '../gguf/writer.ts';
+import { ModelFormatError } from './hparams.ts';
+import { planModel, UnsupportedArchError } from './plan.ts';
+
+let files: Fixture[];
+let py: Map<string, PyGGUF>;
+beforeAll(() => {
+  files = fixtures();
+  py = new Map(pyReadGGUF(files.map((f) => f.path)).map((p) => [p.path, p]));
+});
+
+describe('plans every fixture as gguf-py reads it', () => {
+  it.each(FIXTURES.map((f, i) => [f.label, i] as const))('%s', async (_label, i) => {
+    const f = files[i];
+    const p = py.get(f.path)!;
+    const plan = planModel(await readGGUF(bytesSource(f.bytes)));
+    const arch = f.options.arch;
+    const field = (k: string) => p.fields.find((x) => x.key === `${arch}.${k}`);
+    const n = (k: string) => { const x = field(k); return x === undefined ? undefined : Number(x.value); };
+    expect(plan.arch.name).toBe(arch);
+    expect(plan.hp.nLayer).toBe(n('block_count'));
+    expect(plan.hp.nEmbd).toBe(n('embedding_length'));
+    expect(plan.hp.nHead).toBe(n('attention.head_count'));
+    expect(plan.hp.nHeadKv).toBe(n('attention.head_count_kv'));
+    expect(plan.hp.headDim).toBe(n('attention.key_length'));
+    expect(plan.hp.nCtxTrain).toBe(n('context_length'));
+    expect(plan.hp.nVocab).toBe(n('vocab_size'));
+    expect(plan.hp.eps).toBe(n('attention.layer_norm_rms_epsilon'));
+    expect(plan.hp.ropeBase).toBe(n('rope.freq_base'));
+    expect(plan.hp.nExpert).toBe(n('expert_count') ?? 0);
+    expect(plan.hp.nExpertUsed).toBe(n('expert_used_count') ?? 0);
+    expect(plan.hp.nFfExp).toBe(n('expert_feed_forward_length') ?? 0);
+    expect(plan.hasExperts).toBe((n('expert_count') ?? 0) > 0);
+    // Every tensor of the file is planned (the factory writes only what the arch uses), and
+    // each planned tensor is the file's tensor of that name, with gguf-py's shape.
+    const pyTensors = new Map(p.tensors.map((t) => [t.name, t]));
+    expect([...plan.tensors.keys()].sort()).toEqual([...pyTensors.keys()].sort());
+    for (const [name, t] of plan.tensors) {
+      expect(t.name).toBe(name);
+      expect(t.shape.map(String)).toEqual(pyTensors.get(name)!.shape);
+    }
+    expect(plan.outputName).toBe(pyTensors.has('output.weight') ? 'output.weight' : 'token_embd.weight');
+    expect(plan.outputName === 'token_embd.weight').toBe(!!f.options.tied);
+  });
+});
+
+// ---- models described wrongly ------------------------------------------------------------------
+
+/** A factory file, re-written with metadata entries replaced or removed and tensors dropped or
+ *  renamed; planned. */
+async function planEdited(
+  arch: string,
+  edit: { meta?: Record<string, GGUFEntry | null>; drop?: string[]; rename?: Record<string, string>; hp?: Record<string, number> } = {},
+) {
+  const bytes = makeModel({ arch, nMerges: 20, hp: edit.hp });
+  const g = await readGGUF(bytesSource(bytes));
+  const meta: [string, GGUFEntry][] = [];
+  for (const [k, e] of g.metadata) {
+    const r = edit.meta && k in edit.meta ? edit.meta[k] : e;
+    if (r) meta.push([k, r]);
+  }
+  for (const [k, e] of Object.entries(edit.meta ?? {})) if (e && !g.metadata.has(k)) meta.push([k, e]);
+  const tensors = g.tensors.filter((t) => !edit.drop?.includes(t.name)).map((t) => ({
+    name: edit.rename?.[t.name] ?? t.name, shape: t.shape, type: t.type,
+    data: bytes.subarray(g.dataOffset + t.offset, g.dataOffset + t.offset + t.nBytes),
+  }));
+  const file: GGUFFile = await readGGUF(bytesSource(writeGGUF(meta, tensors)));
+  return () => planModel(file);
+}
+
+describe('named errors for models described wrongly', () => {
+  it('an architecture WebMoE does not run: UnsupportedArchError listing those it does', async () => {
+    const plan = await planEdited('llama', { meta: { 'general.architecture': gv.str('mamba') } });
+    expect(plan).toThrow(UnsupportedArchError);
+    expect(plan).toThrow(/"mamba" is not supported; WebMoE runs: llama, qwen2, qwen3, qwen2moe, qwen3moe, olmoe, granitemoe, grok/);
+  });
+
+  it.each([
+    ['no general.architecture', 'llama', { meta: { 'general.architecture': null } }, /lacks general.architecture/],
+    ['no block_count', 'qwen2', { meta: { 'qwen2.block_count': null } }, /lacks qwen2.block_count/],
+    ['head count as a string', 'llama', { meta: { 'llama.attention.head_count': gv.str('4') } }, /head_count is a string/],
+    ['per-layer head_count_kv that varies', 'llama', { meta: { 'llama.attention.head_count_kv': gv.arr(GGUFValueType.UINT32, [2, 4]) } }, /varies per layer/],
+    ['kv heads that do not divide the heads', 'llama', { meta: { 'llama.attention.head_count_kv': gv.u32(3) } }, /attention heads do not fit/],
+    ['embedding not a multiple of heads, no key_length', 'llama', { meta: { 'llama.attention.key_length': null, 'llama.embedding_length': gv.u32(250) } }, /attention heads do not fit: 4 heads, 2 kv heads, embedding 250/],
+    ['MoE arch with 0 experts', 'qwen2moe', { meta: { 'qwen2moe.expert_count': gv.u32(0) } }, /qwen2moe needs qwen2moe.expert_count > 0/],
+    ['more experts used than exist', 'olmoe', { meta: { 'olmoe.expert_used_count': gv.u32(9) } }, /expert_used_count is 9, must be 1..8/],
+    ['no vocabulary size at all', 'llama', { meta: { 'llama.vocab_size': null, 'tokenizer.ggml.tokens': null } }, /no vocabulary size/],
+    ['block_count larger than the tensors', 'llama', { meta: { 'llama.block_count': gv.u32(1000) } }, /block_count is 1000, but the file has only \d+ tensors/],
+    ['a required tensor missing', 'qwen3', { drop: ['blk.1.attn_k_norm.weight'] }, /qwen3 model lacks tensor blk.1.attn_k_norm.weight \[64\]/],
+    ['untied head missing where the arch needs it', 'qwen2moe', { drop: ['output.weight'] }, /lacks tensor output.weight/],
+    ['a tensor of the wrong shape', 'llama', { meta: { 'llama.embedding_length': gv.u32(512), 'llama.attention.head_count': gv.u32(8) } }, /tensor token_embd.weight has shape \[256,277\] \(F32\), llama with these hyperparameters needs \[512,277\]/],
+  ] as [string, string, Parameters<typeof planEdited>[1], RegExp][])('%s', async (_label, arch, edit, message) => {
+    const plan = await planEdited(arch, edit);
+    expect(plan).toThrow(ModelFormatError);
+    expect(plan).toThrow(message);
+  });
+});
+
+describe('what the plan accepts', () => {
+  it('a per-layer array that is uniform counts as one value', async () => {
+    const plan = (await planEdited('llama', { meta: { 'llama.feed_forward_length': gv.arr(GGUFValueType.UINT32, [512, 512]) } }))();
+    expect(plan.hp.nFf).toBe(512);
+  });
+
+  it('grok\'s layer_output_norm under llama.cpp\'s other name post_ffw_norm', async () => {
+    const plan = (await planEdited('grok', { rename: { 'blk.0.layer_output_norm.weight': 'blk.0.post_ffw_norm.weight' } }))();
+    expect(plan.tensors.get('blk.0.layer_output_norm.weight')?.name).toBe('blk.0.post_ffw_norm.weight');
+  });
+
+  it('grok without its scale keys takes llama.cpp\'s defaults', async () => {
+    const plan = (await planEdited('grok', { meta: { 'grok.embedding_scale': null, 'grok.attn_logit_softcapping': null } }))();
+    expect(plan.hp.embeddingScale).toBeCloseTo(78.38367176906169, 12);
+    expect(plan.hp.attnSoftcap).toBe(30);
+  });
+
+  it('a tied llama uses token_embd as the head; vocab size from the tokens when vocab_size is absent', async () => {
+    const bytes = makeModel({ arch: 'llama', nMerges: 20, tied: true });
+    const plan = planModel(await readGGUF(bytesSource(bytes)));
+    expect(plan.outputName).toBe('token_embd.weight');
+    const noSize = (await planEdited('llama', { meta: { 'llama.vocab_size': null } }))();
+    expect(noSize.hp.nVocab).toBe(256 + 20 + 1);
+  });
+});
