@@ -7,7 +7,10 @@ import { listModels, type StoredModel } from '../../src/storage/models.ts';
 import { Sha256, toHex } from '../../src/storage/sha256.ts';
 
 export interface StorageReport {
+  /** The page's own progress: opening, download, complete (verified and listed) or failed. */
   phase: string;
+  /** The download's phase, from its progress events. */
+  downloadPhase?: string;
   chunksDone: number;
   chunksTotal: number;
   /** Chunks found in IndexedDB when the page opened the model. */
@@ -42,7 +45,7 @@ try {
     retry: { baseDelayMs: 50, maxDelayMs: 500 },
     onEvent: (e) => {
       if (e.type === 'progress') {
-        report.phase = e.phase;
+        report.downloadPhase = e.phase;
         out.textContent = `${e.phase}: ${e.chunksDone}/${e.chunksTotal} chunks, ${(e.rate / 1e6).toFixed(2)} MB/s`;
       }
       if (e.type === 'chunk' && e.status === 'stored') report.chunksDone++;
