@@ -27,7 +27,7 @@ const FLAGS = [
 
 const TARGETS = [
   { name: 'tokenizer.wasm', sources: ['unicode.c', 'vocab.c', 'merge.c', 'pretok.c', 'bpe.c', 'spm.c', 'partition.c', 'detok.c', 'tok_api.c'], needsTables: true },
-  { name: 'sampler.wasm', sources: ['sampler.c', 'stop.c', 'smp_api.c'], needsTables: false },
+  { name: 'sampler.wasm', sources: ['vecmath.c', 'sampler.c', 'stop.c', 'smp_api.c'], needsTables: false },
 ];
 
 const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : -1);

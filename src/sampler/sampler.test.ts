@@ -28,13 +28,17 @@ function intended(logits: Float32Array, o: SamplingOptions): Map<number, number>
     const z = e.reduce((a, b) => a + b, 0);
     return e.map((x) => x / z);
   };
+  const minKeep = o.minKeep ?? 1;
   if (o.topP !== undefined && o.topP < 1) {
     const p = softmax(ids, 1);
     let cum = 0, k = 0;
-    while (k < ids.length) { cum += p[k++]; if (cum >= o.topP) break; }
+    while (k < ids.length) { cum += p[k++]; if (cum >= o.topP && k >= minKeep) break; }
     ids = ids.slice(0, k);
   }
-  if (o.minP) ids = ids.filter((i) => logits[i] >= logits[ids[0]] + Math.log(o.minP!));
+  if (o.minP) {
+    const kept = ids.filter((i) => logits[i] >= logits[ids[0]] + Math.log(o.minP!));
+    ids = kept.length >= minKeep ? kept : ids.slice(0, minKeep);
+  }
   const p = softmax(ids, o.temperature ?? 1);
   return new Map(ids.map((id, k) => [id, p[k]]));
 }
@@ -60,10 +64,12 @@ describe.each([[48, 2], [1000, 0.7]])('distribution of seeded draws, %i tokens',
     ['top-k 100', { topK: 100 }],
     ['top-p 0.7', { topP: 0.7 }],
     ['min-p 0.1', { minP: 0.1 }],
+    ['min-p 0.95, min-keep 3', { minP: 0.95, minKeep: 3 }],
+    ['top-p 0.05, min-keep 4', { topP: 0.05, minKeep: 4 }],
     ['top-k 20, top-p 0.9, min-p 0.05, temperature 0.8', { topK: 20, topP: 0.9, minP: 0.05, temperature: 0.8 }],
   ];
   test.each(configs)('%s', (_, opts) => {
-    sampler.configure({ temperature: 1, topK: 0, topP: 1, minP: 0, ...opts, seed: 12345 });
+    sampler.configure({ temperature: 1, topK: 0, topP: 1, minP: 0, minKeep: 1, ...opts, seed: 12345 });
     const want = intended(logits, opts);
     const counts = new Map<number, number>();
     for (let i = 0; i < DRAWS; i++) {

@@ -1,10 +1,13 @@
 // See sampler.h. Costs per token over a vocabulary of n: one SIMD pass for the maximum, one for
 // top-k (a k-entry heap fed only by values above its minimum) or for exp() (a polynomial, 4 lanes
-// at a time), and a cumulative walk; sorting touches only the candidates that survive.
+// at a time, with partial sums per block so the draw skips whole blocks); sorting touches only
+// the candidates that survive, and top-p over the whole vocabulary sorts only its last bucket.
 #include "sampler.h"
 
 #include <math.h>
 #include <wasm_simd128.h>
+
+#include "vecmath.h"
 
 // ---- random numbers: xoshiro256** seeded through splitmix64 ---------------------------------
 
@@ -29,83 +32,6 @@ void wm_sampler_seed(wm_sampler *s, uint64_t seed) {
   for (int i = 0; i < 4; i++) s->rng[i] = splitmix64(&x);
 }
 
-// ---- exp ------------------------------------------------------------------------------------
-
-// e^x for x <= 0 (Cephes expf: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial; relative error
-// ~1e-7). Below -87 the result is clamped to e^-87 (about 1e-38), which no sum notices.
-#define EXP_LO (-87.0f)
-#define LOG2E 1.44269504088896341f
-#define LN2_HI 0.693359375f
-#define LN2_LO (-2.12194440e-4f)
-#define C0 1.9875691500e-4f
-#define C1 1.3981999507e-3f
-#define C2 8.3334519073e-3f
-#define C3 4.1665795894e-2f
-#define C4 1.6666665459e-1f
-#define C5 5.0000001201e-1f
-
-static inline float exp_neg(float x) {
-  if (!(x >= EXP_LO)) x = EXP_LO;  // also maps NaN to the clamp
-  float n = __builtin_nearbyintf(x * LOG2E);
-  float r = x - n * LN2_HI - n * LN2_LO;
-  float p = ((((C0 * r + C1) * r + C2) * r + C3) * r + C4) * r + C5;
-  p = p * r * r + r + 1.0f;
-  union { float f; int32_t i; } u = {p};
-  u.i += (int32_t)n << 23;
-  return u.f;
-}
-
-static inline v128_t exp_neg4(v128_t x) {
-  x = wasm_f32x4_pmax(x, wasm_f32x4_splat(EXP_LO));
-  v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(LOG2E)));
-  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(LN2_HI)));
-  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(LN2_LO)));
-  v128_t p = wasm_f32x4_splat(C0);
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(C1));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(C2));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(C3));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(C4));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(C5));
-  p = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, r), r), r), wasm_f32x4_splat(1.0f));
-  v128_t e = wasm_i32x4_shl(wasm_i32x4_trunc_sat_f32x4(n), 23);
-  return wasm_i32x4_add(p, e);
-}
-
-// out[i] = e^((v[i] - max) * inv_t); returns the sum (in double).
-static double exp_all(const float *v, float *out, int32_t n, float max, float inv_t) {
-  v128_t m = wasm_f32x4_splat(max), it = wasm_f32x4_splat(inv_t);
-  v128_t acc0 = wasm_f64x2_splat(0), acc1 = wasm_f64x2_splat(0);
-  int32_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    v128_t e = exp_neg4(wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(v + i), m), it));
-    wasm_v128_store(out + i, e);
-    acc0 = wasm_f64x2_add(acc0, wasm_f64x2_promote_low_f32x4(e));
-    acc1 = wasm_f64x2_add(acc1, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(e, e, 2, 3, 0, 1)));
-  }
-  double sum = wasm_f64x2_extract_lane(acc0, 0) + wasm_f64x2_extract_lane(acc0, 1) +
-               wasm_f64x2_extract_lane(acc1, 0) + wasm_f64x2_extract_lane(acc1, 1);
-  for (; i < n; i++) {
-    out[i] = exp_neg((v[i] - max) * inv_t);
-    sum += out[i];
-  }
-  return sum;
-}
-
-// Maximum of v[0..n) (NaN ignored).
-static float max_all(const float *v, int32_t n) {
-  v128_t m = wasm_f32x4_splat(-INFINITY);
-  int32_t i = 0;
-  for (; i + 4 <= n; i += 4) m = wasm_f32x4_pmax(m, wasm_v128_load(v + i));
-  float r = -INFINITY;
-  for (int k = 0; k < 4; k++) {
-    float x = wasm_f32x4_extract_lane(m, 0);
-    if (x > r) r = x;
-    m = wasm_i32x4_shuffle(m, m, 1, 2, 3, 0);
-  }
-  for (; i < n; i++) if (v[i] > r) r = v[i];
-  return r;
-}
-
 // ---- state ----------------------------------------------------------------------------------
 
 int wm_sampler_init(wm_sampler *s, int32_t n) {
@@ -120,13 +46,16 @@ int wm_sampler_init(wm_sampler *s, int32_t n) {
   s->cval = calloc(sz, sizeof(float));
   s->count = calloc(sz, sizeof(int32_t));
   s->stamp = calloc(sz, sizeof(uint32_t));
-  if (!s->logits || !s->work || !s->cand || !s->cval || !s->count || !s->stamp) return WM_ERR_NOMEM;
+  s->blk = calloc((size_t)n / WM_BLOCK + 2, sizeof(double));
+  s->bidx = calloc(sz, sizeof(uint16_t));
+  if (!s->logits || !s->work || !s->cand || !s->cval || !s->count || !s->stamp || !s->blk || !s->bidx) return WM_ERR_NOMEM;
   wm_sampler_seed(s, 0);
   return WM_OK;
 }
 
 void wm_sampler_free(wm_sampler *s) {
   free(s->logits); free(s->work); free(s->cand); free(s->cval); free(s->count); free(s->stamp);
+  free(s->blk); free(s->bidx);
   free(s->ring); free(s->bias_id); free(s->bias_val);
   memset(s, 0, sizeof(*s));
 }
@@ -173,19 +102,31 @@ int wm_sampler_accept(wm_sampler *s, int32_t id) {
 
 // ---- sampling -------------------------------------------------------------------------------
 
-static void apply_bias_and_penalties(wm_sampler *s) {
+// Sets l[id] = x (NaN as -inf), keeping *max the maximum or flagging that it must be recomputed.
+static inline void update(float *l, int32_t id, float x, float *max, int *stale) {
+  if (x != x) x = -INFINITY;
+  if (l[id] == *max && x < *max) *stale = 1;
+  if (x > *max) *max = x;
+  l[id] = x;
+}
+
+// Logit bias, then the penalties; returns the new maximum given the old one.
+static float apply_bias_and_penalties(wm_sampler *s, float max) {
   float *l = s->logits;
-  for (int32_t i = 0; i < s->n_bias; i++) l[s->bias_id[i]] += s->bias_val[i];
-  if (!s->ring_n || (s->repeat == 1.0f && s->presence == 0.0f && s->frequency == 0.0f)) return;
-  s->epoch++;
-  for (int32_t j = 0; j < s->ring_n; j++) {
-    int32_t id = s->ring[j];
-    if (s->stamp[id] == s->epoch) continue;
-    s->stamp[id] = s->epoch;
-    float x = l[id];
-    x = x <= 0 ? x * s->repeat : x / s->repeat;
-    l[id] = x - (float)s->count[id] * s->frequency - s->presence;
+  int stale = 0;
+  for (int32_t i = 0; i < s->n_bias; i++) update(l, s->bias_id[i], l[s->bias_id[i]] + s->bias_val[i], &max, &stale);
+  if (s->ring_n && (s->repeat != 1.0f || s->presence != 0.0f || s->frequency != 0.0f)) {
+    s->epoch++;
+    for (int32_t j = 0; j < s->ring_n; j++) {
+      int32_t id = s->ring[j];
+      if (s->stamp[id] == s->epoch) continue;
+      s->stamp[id] = s->epoch;
+      float x = l[id];
+      x = x <= 0 ? x * s->repeat : x / s->repeat;
+      update(l, id, x - (float)s->count[id] * s->frequency - s->presence, &max, &stale);
+    }
   }
+  return stale ? wm_max_sanitize(l, s->n_vocab) : max;
 }
 
 // "a ranks before b": higher logit, then lower id.
@@ -259,45 +200,47 @@ static int32_t top_k(wm_sampler *s, int32_t k) {
 }
 
 // Nucleus over the whole vocabulary: the best tokens whose probabilities (at temperature 1) sum
-// to at least top_p. Tokens are bucketed by distance from the maximum so only the buckets that
-// can hold the nucleus are sorted.
+// to at least top_p. Tokens are bucketed by distance below the maximum; every bucket before the
+// one where the mass reaches top_p is taken whole (those tokens all rank above the rest), and
+// only that last bucket is sorted to find where the nucleus ends. Candidates end up in cand/cval:
+// the whole buckets in id order, then the sorted part. Returns their number.
 #define NB 1024
 #define BUCKETS_PER_NAT 16.0f
 static int32_t top_p_all(wm_sampler *s, float max) {
   int32_t n = s->n_vocab;
-  double total = exp_all(s->logits, s->work, n, max, 1.0f);
-  double target = (double)s->top_p * total, bsum[NB] = {0};
-  for (int32_t i = 0; i < n; i++) {
-    float d = (max - s->logits[i]) * BUCKETS_PER_NAT;
-    int b = d < (float)(NB - 1) ? (int)d : NB - 1;
-    bsum[b] += s->work[i];
-  }
+  double total = wm_exp_blocks(s->logits, s->work, n, max, 1.0f, s->blk);
+  double target = (double)s->top_p * total, bsum[NB] = {0}, cum = 0;
+  wm_buckets(s->logits, s->bidx, n, max, BUCKETS_PER_NAT, NB);
+  for (int32_t i = 0; i < n; i++) bsum[s->bidx[i]] += s->work[i];
   int last = NB - 1;
-  double cum = 0;
   for (int b = 0; b < NB; b++) {
+    if (cum + bsum[b] >= target) { last = b; break; }
     cum += bsum[b];
-    if (cum >= target) { last = b; break; }
   }
-  int32_t m = 0;
+  // One pass: whole buckets to the front of cand (id order), the last bucket to the back of
+  // cand/cval (reversed id order: it is sorted next anyway).
+  int32_t m = 0, k = 0;
   for (int32_t i = 0; i < n; i++) {
-    float d = (max - s->logits[i]) * BUCKETS_PER_NAT;
-    int b = d < (float)(NB - 1) ? (int)d : NB - 1;
-    if (b <= last) { s->cand[m] = i; s->cval[m] = s->logits[i]; m++; }
+    uint16_t b = s->bidx[i];
+    if (b < last) { s->cand[m] = i; s->cval[m] = s->logits[i]; m++; }
+    else if (b == last) { k++; s->cand[n - k] = i; s->cval[n - k] = s->logits[i]; }
   }
-  if (m < s->min_keep && s->min_keep < n) return top_k(s, s->min_keep);
-  sort_cands(s->cand, s->cval, m);
-  // The nucleus is the shortest best-first prefix reaching top_p of the whole vocabulary's mass.
-  cum = 0;
-  for (int32_t i = 0; i < m; i++) {
-    cum += s->work[s->cand[i]];
-    if (cum >= target && i + 1 >= s->min_keep) return i + 1;
+  memmove(s->cand + m, s->cand + n - k, (size_t)k * sizeof(int32_t));
+  memmove(s->cval + m, s->cval + n - k, (size_t)k * sizeof(float));
+  sort_cands(s->cand + m, s->cval + m, k);
+  int32_t end = m;
+  for (int32_t j = 0; j < k; j++) {
+    cum += s->work[s->cand[m + j]];
+    end = m + j + 1;
+    if (cum >= target && end >= s->min_keep) break;
   }
-  return m;
+  if (end < s->min_keep && s->min_keep < n) return top_k(s, s->min_keep);
+  return end;
 }
 
 // Cut a best-first candidate list (the top-k) to its nucleus.
 static int32_t top_p_sorted(wm_sampler *s, int32_t m) {
-  double total = exp_all(s->cval, s->work, m, s->cval[0], 1.0f), cum = 0, target = (double)s->top_p * total;
+  double total = wm_exp_blocks(s->cval, s->work, m, s->cval[0], 1.0f, s->blk), cum = 0, target = (double)s->top_p * total;
   for (int32_t i = 0; i < m; i++) {
     cum += s->work[i];
     if (cum >= target && i + 1 >= s->min_keep) return i + 1;
@@ -306,50 +249,48 @@ static int32_t top_p_sorted(wm_sampler *s, int32_t m) {
 }
 
 static int32_t draw(wm_sampler *s, const float *v, const int32_t *ids, int32_t m, float max) {
-  float inv_t = 1.0f / s->temperature;
-  double total = exp_all(v, s->work, m, max, inv_t);
-  double target = wm_rng_uniform(s->rng) * total, cum = 0;
-  int32_t last = -1;
-  for (int32_t i = 0; i < m; i++) {
-    if (s->work[i] <= 0) continue;
-    cum += s->work[i];
-    last = i;
-    if (cum > target) break;
-  }
-  if (last < 0) return WM_ERR_ARG;
-  return ids ? ids[last] : last;
+  double total = wm_exp_blocks(v, s->work, m, max, 1.0f / s->temperature, s->blk);
+  int32_t i = wm_walk(s->work, s->blk, m, wm_rng_uniform(s->rng) * total);
+  if (i < 0) return WM_ERR_ARG;
+  return ids ? ids[i] : i;
 }
 
 int32_t wm_sampler_sample(wm_sampler *s) {
   int32_t n = s->n_vocab;
   float *l = s->logits;
-  for (int32_t i = 0; i < n; i++) if (l[i] != l[i]) l[i] = -INFINITY;  // NaN: never sampled
-  apply_bias_and_penalties(s);
-  float max = max_all(l, n);
+  float max = wm_max_sanitize(l, n);  // NaN logits become -inf: never sampled
+  max = apply_bias_and_penalties(s, max);
   if (max == -INFINITY) return WM_ERR_ARG;  // every token is banned
-  if (s->temperature <= 0 || max == INFINITY) {
-    for (int32_t i = 0; i < n; i++) if (l[i] == max) return i;
-  }
+  if (s->temperature <= 0 || max == INFINITY) return wm_first_equal(l, n, max);
   int32_t m = n;           // candidates: the whole vocabulary until a filter runs
-  int listed = 0;          // candidates are in cand/cval (sorted best first)
-  if (s->top_k > 0 && s->top_k < n) { m = top_k(s, s->top_k); listed = 1; }
+  int listed = 0;          // candidates are in cand/cval
+  int sorted = 0;          // ... and sorted best first
+  if (s->top_k > 0 && s->top_k < n) { m = top_k(s, s->top_k); listed = sorted = 1; }
   if (s->top_p < 1.0f) {
     if (listed) m = top_p_sorted(s, m);
     else { m = top_p_all(s, max); listed = 1; }
   }
   if (s->min_p > 0.0f) {
     float floor_ = max + logf(s->min_p);
+    int32_t k = 0;
     if (listed) {
-      int32_t k = 0;
-      while (k < m && (s->cval[k] >= floor_ || k < s->min_keep)) k++;
-      m = k;
+      // Keep the candidates at or above the floor, or the min_keep best if fewer are.
+      for (int32_t i = 0; i < m; i++) k += s->cval[i] >= floor_;
+      if (k < s->min_keep) {
+        if (!sorted) sort_cands(s->cand, s->cval, m);
+        k = s->min_keep < m ? s->min_keep : m;
+      } else {
+        k = 0;
+        for (int32_t i = 0; i < m; i++) {
+          if (s->cval[i] >= floor_) { s->cand[k] = s->cand[i]; s->cval[k] = s->cval[i]; k++; }
+        }
+      }
     } else {
-      int32_t k = 0;
       for (int32_t i = 0; i < n; i++) if (l[i] >= floor_) { s->cand[k] = i; s->cval[k] = l[i]; k++; }
       if (k < s->min_keep) k = top_k(s, s->min_keep);
-      m = k;
-      listed = 1;
     }
+    m = k;
+    listed = 1;
   }
   if (!listed) return draw(s, l, NULL, n, max);
   return draw(s, s->cval, s->cand, m, max);  // every filter keeps the maximum

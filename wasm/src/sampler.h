@@ -39,6 +39,8 @@ typedef struct {
   float *work;          // n_vocab: exp values
   int32_t *cand;        // n_vocab: candidate ids
   float *cval;          // n_vocab: candidate logits
+  double *blk;          // partial sums of `work` per block (vecmath.h)
+  uint16_t *bidx;       // n_vocab: top-p bucket of each token
 } wm_sampler;
 
 int wm_sampler_init(wm_sampler *s, int32_t n_vocab);
