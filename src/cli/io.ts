@@ -23,9 +23,26 @@ export class NotAvailableError extends Error {
   override name = 'NotAvailableError';
 }
 
-/** Prints a value as JSON on one document: bigints as numbers when exact, else as strings. */
+/** Prints a value as indented JSON, arrays of numbers on one line (token ids, shapes); bigints as
+ *  numbers when exact, else as strings. */
 export function printJson(io: CliIO, value: unknown): void {
-  io.out(JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? bigintJson(v) : v), 2) + '\n');
+  io.out(formatJson(value, '') + '\n');
+}
+
+function formatJson(v: unknown, pad: string): string {
+  if (typeof v === 'bigint') return JSON.stringify(bigintJson(v));
+  if (v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') v = (v as { toJSON(): unknown }).toJSON();
+  if (Array.isArray(v)) {
+    if (v.length === 0) return '[]';
+    if (v.every((x) => typeof x === 'number' || typeof x === 'bigint')) return `[${v.map((x) => formatJson(x, pad)).join(', ')}]`;
+    return `[\n${v.map((x) => `${pad}  ${formatJson(x === undefined ? null : x, pad + '  ')}`).join(',\n')}\n${pad}]`;
+  }
+  if (v !== null && typeof v === 'object') {
+    const entries = Object.entries(v).filter(([, x]) => x !== undefined);
+    if (entries.length === 0) return '{}';
+    return `{\n${entries.map(([k, x]) => `${pad}  ${JSON.stringify(k)}: ${formatJson(x, pad + '  ')}`).join(',\n')}\n${pad}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
 }
 
 function bigintJson(v: bigint): number | string {
