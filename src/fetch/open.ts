@@ -4,7 +4,7 @@
 // restarts the download), and the manifest is reconciled with the chunks actually in the store.
 import { readGGUF } from '../gguf/reader.ts';
 import { ChunkCorruptError, decodeChunk, encodeChunk } from '../storage/chunk.ts';
-import { chunksFromEnds, kindLetters, chunkEnds, planChunks, type Chunk, DEFAULT_CHUNK_BYTES } from '../storage/layout.ts';
+import { chunksFromEnds, kindLetters, chunkEnds, planChunks, type Chunk, DEFAULT_CHUNK_BYTES, DEFAULT_EXPERT_CHUNK_BYTES } from '../storage/layout.ts';
 import {
   chunkIndexOf, decodeBitmap, encodeBitmap, keys, loadManifest, MANIFEST_FORMAT, modelId, saveManifest, type ModelManifest,
 } from '../storage/manifest.ts';
@@ -25,6 +25,8 @@ export interface OpenModelOptions extends Partial<SchedulerOptions> {
   sha256?: string;
   /** Target chunk size in bytes (a new download only; a stored one keeps its own). */
   chunkBytes?: number;
+  /** Target size of chunks of expert weights, bytes (default 1 MiB; never above chunkBytes). */
+  expertChunkBytes?: number;
   retry?: Partial<RetryPolicy>;
   /** fetch to use (tests); default globalThis.fetch. */
   fetch?: typeof fetch;
@@ -124,7 +126,7 @@ async function fresh(id: string, ctx: FetchContext, opts: OpenModelOptions, ev: 
   if (!identity.etag && !identity.lastModified) {
     ev.emit({ type: 'notice', what: 'no-validators', message: `${opts.url} sends neither ETag nor Last-Modified: if the file is replaced by one of the same length during the download, only a SHA-256 given to openModel can tell` });
   }
-  const chunks = planChunks(file, identity.size, opts.chunkBytes ?? DEFAULT_CHUNK_BYTES);
+  const chunks = planChunks(file, identity.size, opts.chunkBytes ?? DEFAULT_CHUNK_BYTES, opts.expertChunkBytes ?? DEFAULT_EXPERT_CHUNK_BYTES);
   await checkQuota(s, identity.size, chunks.length);
   const persisted = s.persist ? await s.persist() : false;
   ev.emit({

@@ -36,6 +36,8 @@ describe('chunk layout', () => {
     }
     // Chunks stay within the target unless one unit alone is larger.
     for (const c of chunks) if (c.length > target) throw new Error(`chunk ${c.index} of ${c.length} bytes exceeds ${target}`);
+    // Expert chunks stay within the (smaller) expert target: 1 MiB by default.
+    for (const c of chunks.filter((x) => x.kind === 'expert')) expect(c.length).toBeLessThanOrEqual(Math.min(target, 1 << 20));
     // The manifest's form gives the same chunks back.
     expect(chunksFromEnds(chunkEnds(chunks), kindLetters(chunks))).toEqual(chunks);
   });
@@ -48,6 +50,13 @@ describe('chunk layout', () => {
     expect(r.gate.length).toBe(per); // gate/up/down are the same size in this model
     expect(() => expertRanges(file, 1, 8)).toThrow(/experts 0..7, not 8/);
     expect(() => expertRanges(file, 9, 0)).toThrow(/no expert 0 in layer 9/);
+  });
+
+  it('keeps expert chunks to the expert target', () => {
+    const chunks = planChunks(file, bytes.length, 1 << 20, 40_000); // one 36 KiB expert per chunk
+    const experts = chunks.filter((c) => c.kind === 'expert');
+    expect(experts.length).toBe(2 * 3 * 8);
+    expect(chunks.filter((c) => c.kind === 'dense').some((c) => c.length > 40_000)).toBe(true); // dense ones pack to 1 MiB
   });
 
   it('puts header and dense chunks before any expert chunk is needed', () => {

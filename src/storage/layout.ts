@@ -1,9 +1,11 @@
 // How a GGUF file is cut into chunks. The file is split into units (the header; each dense tensor;
 // each expert of a 3-D expert tensor, whose expert index is outermost so one expert is one contiguous
-// range) and units are packed in file order into chunks of at most `target` bytes. A unit never
-// straddles a chunk boundary unless it is larger than `target`, and then it is cut into the fewest
-// pieces. Header, dense and expert bytes never share a chunk, so "dense first" fetches no expert
-// bytes and an expert fetched on demand brings no dense bytes.
+// range) and units are packed in file order into chunks of at most `target` bytes (expert chunks:
+// at most `expertTarget`, smaller, because an expert fetched on demand brings its whole chunk and the
+// other experts in it are rarely the ones the router wants next). A unit never straddles a chunk
+// boundary unless it is larger than the target, and then it is cut into the fewest pieces. Header,
+// dense and expert bytes never share a chunk, so "dense first" fetches no expert bytes and an expert
+// fetched on demand brings no dense bytes.
 import type { GGUFFile, GGUFTensorInfo } from '../gguf/types.ts';
 
 export type ChunkKind = 'header' | 'dense' | 'expert';
@@ -18,6 +20,9 @@ export interface Chunk {
 }
 
 export const DEFAULT_CHUNK_BYTES = 4 << 20; // 4 MiB: a few per second on a fast link, ~1.5k for a 6 GB model
+/** Expert chunks: 1 MiB holds one expert slice of most MoE models (Qwen3-30B-A3B Q4_K: 0.9 MB) and
+ *  packs tiny ones so their requests are not all overhead. */
+export const DEFAULT_EXPERT_CHUNK_BYTES = 1 << 20;
 
 /** Merged 3-D expert tensors (blk.N.ffn_gate_exps.weight) and llama.cpp's older per-expert 2-D
  *  tensors (blk.N.ffn_gate.E.weight). */
@@ -54,9 +59,10 @@ function units(file: GGUFFile, size: number): Unit[] {
   return out.filter((u, i) => u.end > (i > 0 ? out[i - 1].end : 0));
 }
 
-/** The chunks of `file` (of `size` bytes) for a target chunk size in bytes. */
-export function planChunks(file: GGUFFile, size: number, target = DEFAULT_CHUNK_BYTES): Chunk[] {
-  if (!(target >= 256)) throw new RangeError(`chunk size ${target} bytes is too small`);
+/** The chunks of `file` (of `size` bytes) for target chunk sizes in bytes. */
+export function planChunks(file: GGUFFile, size: number, target = DEFAULT_CHUNK_BYTES, expertTarget = DEFAULT_EXPERT_CHUNK_BYTES): Chunk[] {
+  if (!(target >= 256 && expertTarget >= 256)) throw new RangeError(`chunk sizes ${target} and ${expertTarget} bytes: too small`);
+  const limit = (kind: ChunkKind) => (kind === 'expert' ? Math.min(target, expertTarget) : target);
   const chunks: Chunk[] = [];
   const push = (offset: number, end: number, kind: ChunkKind) => chunks.push({ index: chunks.length, offset, length: end - offset, kind });
   let start = 0; // of the open chunk
@@ -65,14 +71,14 @@ export function planChunks(file: GGUFFile, size: number, target = DEFAULT_CHUNK_
   for (const u of units(file, size)) {
     const uStart = end;
     const len = u.end - uStart;
-    if (end > start && (u.kind !== kind || end - start + len > target)) {
+    if (end > start && (u.kind !== kind || end - start + len > limit(kind))) {
       push(start, end, kind);
       start = end;
     }
     kind = u.kind;
-    if (len > target) {
+    if (len > limit(kind)) {
       // Cut into the fewest pieces of near-equal size (multiples of 256 bytes but the last).
-      const pieces = Math.ceil(len / target);
+      const pieces = Math.ceil(len / limit(kind));
       const step = Math.ceil(len / pieces / 256) * 256;
       for (let p = uStart; p < u.end; p += step) push(p, Math.min(u.end, p + step), u.kind);
       start = end = u.end;
