@@ -16,6 +16,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Com
     summary: 'generate token ids from a prompt of token ids (CPU reference, greedy)',
     load: async () => { const m = await import('./generate.ts'); return { run: m.generateCommand, help: m.GENERATE_HELP }; },
   },
+  tokenize: {
+    summary: 'print the token ids of a text with a model\'s vocabulary (as llama.cpp tokenizes)',
+    load: async () => { const m = await import('./tokenize.ts'); return { run: m.tokenizeCommand, help: m.TOKENIZE_HELP }; },
+  },
   'make-model': {
     summary: 'write a GGUF model of any supported architecture and type, with seeded random weights',
     load: async () => {
