@@ -126,8 +126,7 @@ describe.each(stores)('download into the %s store', (_kind, make) => {
   it('detects a flipped bit in a stored chunk, drops it and fetches it again', async () => {
     const store = await make();
     const { path, url } = serve();
-    const { p, events } = open(url, store);
-    const dl = await p;
+    const dl = await open(url, store).p;
     await dl.start();
     const t = dl.file.tensors.find((x) => x.name === 'blk.1.attn_q.weight')!;
     const at = dl.file.dataOffset + t.offset + 100;
@@ -286,6 +285,23 @@ describe('a file that changes', () => {
 });
 
 describe('stored models', () => {
+  it('catches a flipped bit in a chunk record\'s own checksum or header too', async () => {
+    const store = memoryStore();
+    const { path, url } = serve();
+    const dl = await open(url, store).p;
+    await dl.start();
+    await dl.close();
+    const [a, b] = dl.chunks.filter((c) => c.kind === 'expert');
+    store.map.get(keys.chunk(dl.id, a.index))![30] ^= 1; // inside the stored SHA-256
+    store.map.get(keys.chunk(dl.id, b.index))![9] ^= 1; // inside the stored file offset
+    const again = open(url, store);
+    const dl2 = await again.p;
+    const logFrom = server.log.length;
+    expect(sameBytes(await dl2.ensureRange(a.offset, b.offset + b.length - a.offset), model.subarray(a.offset, b.offset + b.length))).toBe(true);
+    expect(again.events.filter((e) => e.type === 'chunk' && e.status === 'corrupt').map((e) => (e as ChunkEvent).index).sort()).toEqual([a.index, b.index]);
+    expect(rangesAsked(path, logFrom).sort((x, y) => x[0] - y[0])).toEqual([[a.offset, a.offset + a.length - 1], [b.offset, b.offset + b.length - 1]]);
+  });
+
   it('adopts chunks written before a crash kept the manifest from listing them, rejects stale ones', async () => {
     const store = memoryStore();
     const { path, url } = serve();
