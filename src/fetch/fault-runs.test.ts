@@ -183,7 +183,8 @@ describe('seeded fault runs', () => {
   it(`${RUNS} downloads end complete and identical, or with a named error`, async () => {
     const outcomes: Record<string, Record<string, number>> = {};
     const sleptFor: number[] = [];
-    let servedBytes = 0, handedOut = 0, retryAfterHonoured = 0;
+    let servedBytes = 0, handedOut = 0, retryAfterHonoured = 0, requests = 0;
+    const injected: Record<string, number> = {}; // faults the server injected, by kind
     const t0 = performance.now();
     const only = process.env.FAULT_SEEDS?.split(',').map(Number); // to replay some runs
     for (let seed = 1; seed <= RUNS; seed++) {
@@ -204,6 +205,8 @@ describe('seeded fault runs', () => {
       handedOut += r.handedOut;
       const served = server.log.filter((e) => e.path === path);
       servedBytes += served.reduce((s, e) => s + e.bytes, 0);
+      for (const [k, v] of Object.entries(server.faults(path))) injected[k] = (injected[k] ?? 0) + v;
+      requests += served.length;
       if (pl.config.retryAfter === '1' && served.some((e) => e.status === 429 || e.status === 503)) retryAfterHonoured++;
       server.reset();
       if (process.env.FAULT_TRACE) console.log('run', seed, pl.scenario, pl.storeKind, r.outcome, (performance.now() - tRun).toFixed(0), 'ms');
@@ -213,7 +216,7 @@ describe('seeded fault runs', () => {
     const total = Object.values(outcomes).flatMap((o) => Object.values(o)).reduce((a, b) => a + b, 0);
     const byKind: Record<string, number> = {};
     for (const o of Object.values(outcomes)) for (const [k, v] of Object.entries(o)) byKind[k] = (byKind[k] ?? 0) + v;
-    const report = { runs: total, byKind, byScenario: outcomes, servedBytes, handedOutBytes: handedOut, seconds: Number(seconds.toFixed(1)) };
+    const report = { runs: total, byKind, byScenario: outcomes, requests, faultsInjected: injected, servedBytes, handedOutBytes: handedOut, seconds: Number(seconds.toFixed(1)) };
     mkdirSync('.cache/reports', { recursive: true });
     writeFileSync('.cache/reports/fault-runs.json', JSON.stringify(report, null, 2));
     console.log('fault runs:', JSON.stringify(report));
