@@ -27,21 +27,59 @@ static inline int active(const wm_tok *t, int32_t id, int parse_special) {
   return parse_special || !(t->attr[id] & (WM_ATTR_CONTROL | WM_ATTR_UNKNOWN));
 }
 
+int wm_special_trie_build(wm_tok *t) {
+  size_t nodes = 1;
+  for (int32_t r = 0; r < t->n_sp; r++) nodes += t->str_len[t->sp_cache[r]];
+  t->trie = malloc(nodes * sizeof(wm_trie_node));
+  t->term_next = malloc(((size_t)t->n_sp + 1) * sizeof(int32_t));
+  if (!t->trie || !t->term_next) return WM_ERR_NOMEM;
+  for (int b = 0; b < 256; b++) t->trie_root[b] = -1;
+  t->n_trie = 0;
+  for (int32_t r = 0; r < t->n_sp; r++) {
+    int32_t id = t->sp_cache[r], node = -1;
+    const uint8_t *txt = t->blob.p + t->str_off[id];
+    for (uint32_t i = 0; i < t->str_len[id]; i++) {
+      int32_t *link = node < 0 ? &t->trie_root[txt[i]] : &t->trie[node].child;
+      int32_t c = *link;
+      if (node >= 0) while (c >= 0 && t->trie[c].byte != txt[i]) c = t->trie[c].sibling;
+      if (c < 0) {
+        c = t->n_trie++;
+        t->trie[c] = (wm_trie_node){-1, node < 0 ? -1 : t->trie[node].child, -1, txt[i]};
+        *link = c;
+      }
+      node = c;
+    }
+    // Ranks ending at a node, in rank order (texts are unique unless the GGUF repeats one).
+    t->term_next[r] = -1;
+    if (t->trie[node].term < 0) t->trie[node].term = r;
+    else {
+      int32_t q = t->trie[node].term;
+      while (t->term_next[q] >= 0) q = t->term_next[q];
+      t->term_next[q] = r;
+    }
+  }
+  return WM_OK;
+}
+
 int wm_partition(wm_tok *t, const uint8_t *s, size_t n, int parse_special) {
   t->n_frags = 0;
   if (n == 0) return WM_OK;
   if (n > 0x7FFFFFFF) return WM_ERR_TOO_LARGE;
+  if (!(parse_special ? t->n_sp : t->n_sp_plain)) return add_frag(t, 0, (uint32_t)n, -1);
   size_t n_rec = 0;
   int st;
   for (size_t p = 0; p < n; p++) {
-    int32_t a = t->sp_head[s[p]], b = t->sp_head[s[p] + 1];
-    for (int32_t k = a; k < b; k++) {
-      int32_t r = t->sp_first[k], id = t->sp_cache[r];
-      uint32_t len = t->str_len[id];
-      if (len > n - p || !active(t, id, parse_special)) continue;
-      if (memcmp(s + p, t->blob.p + t->str_off[id], len) != 0) continue;
-      if (n_rec == t->recs_cap && (st = wm_grow((void **)&t->recs, &t->recs_cap, n_rec + 1, sizeof(int64_t)))) return st;
-      t->recs[n_rec++] = ((int64_t)r << 32) | (int64_t)p;
+    int32_t node = t->trie_root[s[p]];
+    for (size_t q = p + 1; node >= 0; q++) {
+      for (int32_t r = t->trie[node].term; r >= 0; r = t->term_next[r]) {
+        if (!active(t, t->sp_cache[r], parse_special)) continue;
+        if (n_rec == t->recs_cap && (st = wm_grow((void **)&t->recs, &t->recs_cap, n_rec + 1, sizeof(int64_t)))) return st;
+        t->recs[n_rec++] = ((int64_t)r << 32) | (int64_t)p;
+      }
+      if (q >= n) break;
+      int32_t c = t->trie[node].child;
+      while (c >= 0 && t->trie[c].byte != s[q]) c = t->trie[c].sibling;
+      node = c;
     }
   }
   if (n_rec == 0) return add_frag(t, 0, (uint32_t)n, -1);

@@ -65,6 +65,13 @@ typedef struct {
   int32_t token;       // -1 for raw text
 } wm_frag;
 
+// Node of the special-token trie: children form a sibling list; `term` is the first rank (index
+// in sp_cache) whose text ends here, or -1.
+typedef struct {
+  int32_t child, sibling, term;
+  uint8_t byte;
+} wm_trie_node;
+
 typedef struct wm_tok {
   int model, split;
   int add_bos, add_eos, add_space_prefix, clean_spaces, ignore_merges;
@@ -89,8 +96,11 @@ typedef struct wm_tok {
 
   int32_t *sp_cache;       // special tokens, longest text first (tokenizer_st_partition order)
   int32_t n_sp;
-  int32_t *sp_first;       // sp_cache ranks grouped by first byte: sp_first[sp_head[b]..sp_head[b+1])
-  int32_t sp_head[257];
+  int32_t n_sp_plain;      // how many of them split text without parse_special (user-defined)
+  wm_trie_node *trie;      // byte trie of their texts (partition.c)
+  int32_t n_trie;
+  int32_t trie_root[256];  // first-level node per byte, -1 for none
+  int32_t *term_next;      // per rank: the next rank whose text ends at the same node, or -1
 
   wm_bytes piece;          // token_to_piece(id, special = true) of every token
   uint32_t *piece_off;     // n_vocab + 1
@@ -132,8 +142,9 @@ int wm_merge(wm_tok *t, const uint8_t *buf, size_t n, wm_pair_fn pair);
 typedef int (*wm_word_fn)(void *ctx, size_t start, size_t end);
 int wm_pretok_split(int split, const uint32_t *cp, size_t n, wm_word_fn word, void *ctx);
 
-// partition.c: special tokens in the text -> t->frags.
+// partition.c: special tokens in the text -> t->frags; the trie it matches with.
 int wm_partition(wm_tok *t, const uint8_t *s, size_t n, int parse_special);
+int wm_special_trie_build(wm_tok *t);
 
 // detok.c
 int32_t wm_piece(const wm_tok *t, int32_t id, int special, const uint8_t **p);

@@ -267,8 +267,7 @@ static int build_specials(wm_tok *t) {
     if (t->attr[id] & (WM_ATTR_CONTROL | WM_ATTR_USER_DEFINED | WM_ATTR_UNKNOWN)) k++;
   }
   t->sp_cache = malloc(((size_t)k + 1) * sizeof(int32_t));
-  t->sp_first = malloc(((size_t)k + 1) * sizeof(int32_t));
-  if (!t->sp_cache || !t->sp_first) return WM_ERR_NOMEM;
+  if (!t->sp_cache) return WM_ERR_NOMEM;
   k = 0;
   for (int32_t id = 0; id < n; id++) {
     if (t->attr[id] & (WM_ATTR_CONTROL | WM_ATTR_USER_DEFINED | WM_ATTR_UNKNOWN)) t->sp_cache[k++] = id;
@@ -276,15 +275,9 @@ static int build_specials(wm_tok *t) {
   t->n_sp = k;
   g_sort_len = (int32_t *)t->str_len;
   qsort(t->sp_cache, (size_t)k, sizeof(int32_t), cmp_special);
-  // Group ranks by first byte, keeping rank order inside each group (counting sort).
-  int32_t count[257] = {0};
-  for (int32_t r = 0; r < k; r++) count[str_ptr(t, t->sp_cache[r])[0] + 1]++;
-  t->sp_head[0] = 0;
-  for (int b = 0; b < 256; b++) t->sp_head[b + 1] = t->sp_head[b] + count[b + 1];
-  int32_t fill[256];
-  for (int b = 0; b < 256; b++) fill[b] = t->sp_head[b];
-  for (int32_t r = 0; r < k; r++) t->sp_first[fill[str_ptr(t, t->sp_cache[r])[0]]++] = r;
-  return WM_OK;
+  t->n_sp_plain = 0;
+  for (int32_t r = 0; r < k; r++) t->n_sp_plain += !(t->attr[t->sp_cache[r]] & (WM_ATTR_CONTROL | WM_ATTR_UNKNOWN));
+  return wm_special_trie_build(t);
 }
 
 // ---- load -----------------------------------------------------------------------------------
@@ -514,7 +507,7 @@ int wm_tok_load(wm_tok *t, const wm_tok_config *c) {
 void wm_tok_destroy(wm_tok *t) {
   wm_bytes_free(&t->blob);
   free(t->str_off); free(t->str_len); free(t->map); free(t->attr); free(t->score);
-  free(t->pairs); free(t->is_eog); free(t->sp_cache); free(t->sp_first);
+  free(t->pairs); free(t->is_eog); free(t->sp_cache); free(t->trie); free(t->term_next);
   wm_bytes_free(&t->piece); free(t->piece_off);
   wm_ints_free(&t->out);
   wm_bytes_free(&t->text); wm_bytes_free(&t->word); wm_bytes_free(&t->dec);
