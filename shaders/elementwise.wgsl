@@ -5,6 +5,7 @@
 //   logits_post: logits * scale (or / scale), then an optional tanh soft cap.
 //   argmax:     index of the largest logit of a row (first on ties, as llama.cpp's greedy
 //               sampler), one workgroup.
+// Needs sum.wgsl before it.
 
 struct Params {
   n: u32,          // elements per row
@@ -28,6 +29,7 @@ struct Params {
 override WG: u32 = 64;
 
 var<workgroup> red: array<f32, WG>;
+var<workgroup> red2: array<vec2<f32>, WG>;
 var<workgroup> redi: array<u32, WG>;
 
 @compute @workgroup_size(WG)
@@ -36,15 +38,15 @@ fn residual(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_inde
   let xo = params.x_off + wg.x * params.x_stride;
   var rs = 1.0;
   if (params.norm == 1u) {
-    var acc = 0.0;
-    for (var i = t; i < params.n; i += WG) { let v = a[ao + i]; acc += v * v; }
-    red[t] = acc;
+    var acc = vec2<f32>(0.0);
+    for (var i = t; i < params.n; i += WG) { let v = a[ao + i]; acc = two_sum(acc, vec2<f32>(v * v, 0.0)); }
+    red2[t] = acc;
     workgroupBarrier();
     for (var w = WG / 2u; w > 0u; w /= 2u) {
-      if (t < w) { red[t] += red[t + w]; }
+      if (t < w) { red2[t] = two_sum(red2[t], red2[t + w]); }
       workgroupBarrier();
     }
-    rs = 1.0 / sqrt(red[0] / f32(params.n) + params.eps);
+    rs = rms_scale_of(red2[0], params.n, params.eps);
   }
   for (var i = t; i < params.n; i += WG) {
     var v = a[ao + i];

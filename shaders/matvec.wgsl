@@ -5,9 +5,11 @@
 // for the 4 rows, which is what makes this faster than one row per invocation on SwiftShader,
 // where every buffer read is a per-lane gather.
 //
-// dispatch (ceil(n / (4 * WG)), slots): slot = workgroup_id.y is the selected expert (MoE: its
-// matrix is ids[ids_off + slot]) or 0; its input is a + slot * act_stride, its output y + y_off +
-// slot * y_stride. A weight split over several buffers is run once per buffer: rows outside
+// dispatch (ceil(n / (4 * WG)), slots, tokens): slot = workgroup_id.y is the selected expert
+// (MoE: its matrix is ids[ids_off + z * ids_tok + slot]) or 0, z = workgroup_id.z the token; the
+// input is act + z * act_tok + slot * act_stride, the output y + y_off + z * y_tok + slot * y_stride.
+// (A batch of tokens through this kernel reads the weights once per token: matmul.wgsl is the
+// batched kernel for dense weights.) A weight split over several buffers is run once per buffer: rows outside
 // [row0, row_end) of the flattened (matrix, row) index are skipped.
 //
 // Entry points: matvec (y = Wa [+ bias]), matvec_add (y += Wa), matvec_glu_silu / _gelu
@@ -28,6 +30,9 @@ struct Params {
   ids_off: u32,    // offset of this token's expert list in ids
   use_ids: u32,    // 1: matrix = ids[ids_off + slot]; 0: matrix 0
   has_bias: u32,   // 1: add bias[row] (matvec only)
+  act_tok: u32,    // vec4s between tokens' activations
+  y_tok: u32,      // floats between tokens' outputs
+  ids_tok: u32,    // entries between tokens' expert lists
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -66,31 +71,52 @@ fn dot32(w: W32, x: A32) -> f32 {
   hi = fma(w.q[7], x.v[7], hi);
   let sl = (lo.x + lo.y) + (lo.z + lo.w);
   let sh = (hi.x + hi.y) + (hi.z + hi.w);
-  return w.d.x * sl + w.d.y * sh + w.m.x * x.s.x + w.m.y * x.s.y;
+  // one rounding of the block's exact sum when both halves share a scale (see quant_common.wgsl)
+  let ds = select(w.d.x * sl + w.d.y * sh, w.d.x * (sl + sh), w.d.x == w.d.y);
+  return ds + w.m.x * x.s.x + w.m.y * x.s.y;
+}
+
+// a + b as (sum, error) for 4 rows at once (TwoSum): block results are summed with their
+// rounding errors carried, so a row's dot product is close to correctly rounded, as the CPU
+// reference's float64 sums are; llama.cpp's own sum is within an ulp or two of it.
+fn two_sum4(a: vec4<f32>, b: vec4<f32>, err: ptr<function, vec4<f32>>) -> vec4<f32> {
+  let s = a + b;
+  let bb = s - a;
+  *err += (a - (s - bb)) + (b - bb);
+  return s;
 }
 
 // Flattened first row of this invocation, or past row_end when the slot's matrix is elsewhere.
-fn first_row(gid: u32, slot: u32) -> u32 {
+fn first_row(gid: u32, slot: u32, z: u32) -> u32 {
   var mat = 0u;
-  if (params.use_ids == 1u) { mat = ids[params.ids_off + slot]; }
+  if (params.use_ids == 1u) { mat = ids[params.ids_off + z * params.ids_tok + slot]; }
   return mat * params.n + gid * R;
 }
 
-// Dot products of rows fr..fr+3 (clamped into this buffer) with slot's activation.
-fn dot_rows(fr: u32, slot: u32) -> vec4<f32> {
+// Dot products of rows fr..fr+3 (clamped into this buffer) with the activation at vec4 abase.
+fn dot_rows(fr: u32, abase: u32) -> vec4<f32> {
   let nb = params.k / 32u;
   let last = params.row_end - 1u - params.row0;
   let g0 = min(fr - params.row0, last) * nb;
   let g1 = min(fr + 1u - params.row0, last) * nb;
   let g2 = min(fr + 2u - params.row0, last) * nb;
   let g3 = min(fr + 3u - params.row0, last) * nb;
-  let abase = slot * params.act_stride;
   var acc = vec4<f32>(0.0);
+  var err = vec4<f32>(0.0);
   for (var b = 0u; b < nb; b++) {
     let x = load_a32(abase, b);
-    acc += vec4<f32>(dot32(load_w32(g0 + b), x), dot32(load_w32(g1 + b), x), dot32(load_w32(g2 + b), x), dot32(load_w32(g3 + b), x));
+    let v = vec4<f32>(dot32(load_w32(g0 + b), x), dot32(load_w32(g1 + b), x), dot32(load_w32(g2 + b), x), dot32(load_w32(g3 + b), x));
+    acc = two_sum4(acc, v, &err);
   }
-  return acc;
+  return acc + err;
+}
+
+fn act_base(wg: vec3<u32>) -> u32 {
+  return wg.z * params.act_tok + wg.y * params.act_stride;
+}
+
+fn out_base(wg: vec3<u32>) -> u32 {
+  return params.y_off + wg.z * params.y_tok + wg.y * params.y_stride;
 }
 
 // Whether row (within the matrix) r0 + i of this invocation exists and lives in this buffer.
@@ -101,11 +127,11 @@ fn owns(fr: u32, r: u32) -> bool {
 @compute @workgroup_size(WG)
 fn matvec(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
   let slot = wg.y;
-  let fr = first_row(gid.x, slot);
+  let fr = first_row(gid.x, slot, wg.z);
   if (fr + R <= params.row0 || fr >= params.row_end || gid.x * R >= params.n) { return; }
-  let v = dot_rows(fr, slot);
+  let v = dot_rows(fr, act_base(wg));
   let r0 = gid.x * R;
-  let o = params.y_off + slot * params.y_stride + r0;
+  let o = out_base(wg) + r0;
   for (var i = 0u; i < R; i++) {
     if (owns(fr, i)) {
       var out = v[i];
@@ -118,10 +144,10 @@ fn matvec(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) 
 @compute @workgroup_size(WG)
 fn matvec_add(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
   let slot = wg.y;
-  let fr = first_row(gid.x, slot);
+  let fr = first_row(gid.x, slot, wg.z);
   if (fr + R <= params.row0 || fr >= params.row_end || gid.x * R >= params.n) { return; }
-  let v = dot_rows(fr, slot);
-  let o = params.y_off + slot * params.y_stride + gid.x * R;
+  let v = dot_rows(fr, act_base(wg));
+  let o = out_base(wg) + gid.x * R;
   for (var i = 0u; i < R; i++) {
     if (owns(fr, i)) { y[o + i] = v[i] + y[o + i]; }
   }
@@ -149,17 +175,16 @@ fn silu(v: f32) -> f32 {
 }
 
 fn glu(gid: vec3<u32>, wg: vec3<u32>, is_gelu: bool) {
-  let slot = wg.y;
   let half_n = params.n / 2u;
   var mat = 0u;
-  if (params.use_ids == 1u) { mat = ids[params.ids_off + slot]; }
+  if (params.use_ids == 1u) { mat = ids[params.ids_off + wg.z * params.ids_tok + wg.y]; }
   let r0 = gid.x * R;
   let fg = mat * params.n + r0;
   // A split buffer holds whole matrices here (gate and up rows of a matrix stay together).
   if (r0 >= half_n || mat * params.n < params.row0 || mat * params.n + params.n > params.row_end) { return; }
-  let g = dot_rows(fg, slot);
-  let u = dot_rows(fg + half_n, slot);
-  let o = params.y_off + slot * params.y_stride + r0;
+  let g = dot_rows(fg, act_base(wg));
+  let u = dot_rows(fg + half_n, act_base(wg));
+  let o = out_base(wg) + r0;
   for (var i = 0u; i < R; i++) {
     if (r0 + i < half_n) {
       let a = select(silu(g[i]), gelu(g[i]), is_gelu);

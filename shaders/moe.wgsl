@@ -6,6 +6,8 @@
 // sigmoid(w_g . x), computed as silu(g) / g like qwen2moe.cpp. Writes ids[t][0..k) and
 // wts[t][0..k] (slot k: the shared expert's weight, 1 when it is ungated).
 //
+// Needs sum.wgsl before it.
+//
 // combine: out = w_0 y_0 + w_1 y_1 + ... in routing order (ggml_mul then ggml_add one by one),
 // plus the shared expert's output times its weight, then the optional post-norm and residual
 // scale, added to x.
@@ -40,7 +42,7 @@ const MAX_EXPERTS: u32 = 512u;
 
 var<workgroup> logit: array<f32, MAX_EXPERTS>;
 var<workgroup> shared_gate: f32;
-var<workgroup> red: array<f32, WG>;
+var<workgroup> red2: array<vec2<f32>, WG>;
 
 @compute @workgroup_size(WG)
 fn route(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
@@ -102,15 +104,15 @@ fn combine(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
   // pass 1 (for the norm only): sum of squares of the combined row; pass 2 recomputes the row
   var rs = 1.0;
   if (params.norm == 1u) {
-    var acc = 0.0;
-    for (var i = t; i < params.d; i += WG) { let v = combined(yo, wo, i); acc += v * v; }
-    red[t] = acc;
+    var acc = vec2<f32>(0.0);
+    for (var i = t; i < params.d; i += WG) { let v = combined(yo, wo, i); acc = two_sum(acc, vec2<f32>(v * v, 0.0)); }
+    red2[t] = acc;
     workgroupBarrier();
     for (var w = WG / 2u; w > 0u; w /= 2u) {
-      if (t < w) { red[t] += red[t + w]; }
+      if (t < w) { red2[t] = two_sum(red2[t], red2[t + w]); }
       workgroupBarrier();
     }
-    rs = 1.0 / sqrt(red[0] / f32(params.d) + params.eps);
+    rs = rms_scale_of(red2[0], params.d, params.eps);
   }
   let xo = params.out_off + tok * params.d;
   for (var i = t; i < params.d; i += WG) {

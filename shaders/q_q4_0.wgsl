@@ -4,9 +4,9 @@ fn load_w32(g: u32) -> W32 {
   let v = w4[params.q_off / 4u + g];
   let d = half_of(w1[params.m_off + g / 2u], g % 2u);
   var w: W32;
-  w.q[0] = lo4_s24(v.x); w.q[1] = lo4_s24(v.y); w.q[2] = lo4_s24(v.z); w.q[3] = lo4_s24(v.w);
+  w.q[0] = lo4m8_s28(v.x); w.q[1] = lo4m8_s28(v.y); w.q[2] = lo4m8_s28(v.z); w.q[3] = lo4m8_s28(v.w);
   w.q[4] = hi4m8_s28(v.x); w.q[5] = hi4m8_s28(v.y); w.q[6] = hi4m8_s28(v.z); w.q[7] = hi4m8_s28(v.w);
-  w.d = vec2<f32>(d * P24, d * P28);
-  w.m = vec2<f32>(-8.0 * d, 0.0);
+  w.d = vec2<f32>(d * P28);
+  w.m = vec2<f32>(0.0);
   return w;
 }

@@ -5,8 +5,8 @@ fn load_w32(g: u32) -> W32 {
   let dm = unpack2x16float(w1[params.m_off + g]);
   var w: W32;
   w.q[0] = lo4_s24(v.x); w.q[1] = lo4_s24(v.y); w.q[2] = lo4_s24(v.z); w.q[3] = lo4_s24(v.w);
-  w.q[4] = hi4m8_s28(v.x); w.q[5] = hi4m8_s28(v.y); w.q[6] = hi4m8_s28(v.z); w.q[7] = hi4m8_s28(v.w);
-  w.d = vec2<f32>(dm.x * P24, dm.x * P28);
-  w.m = vec2<f32>(dm.y, 8.0 * dm.x); // hi nibbles came as n - 8
+  w.q[4] = hi4_s24(v.x); w.q[5] = hi4_s24(v.y); w.q[6] = hi4_s24(v.z); w.q[7] = hi4_s24(v.w);
+  w.d = vec2<f32>(dm.x * P24);
+  w.m = vec2<f32>(dm.y, 0.0);
   return w;
 }

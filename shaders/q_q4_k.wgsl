@@ -10,8 +10,8 @@ fn load_w32(g: u32) -> W32 {
   let m = -dm.y * sm.y;
   var w: W32;
   w.q[0] = lo4_s24(v.x); w.q[1] = lo4_s24(v.y); w.q[2] = lo4_s24(v.z); w.q[3] = lo4_s24(v.w);
-  w.q[4] = hi4m8_s28(v.x); w.q[5] = hi4m8_s28(v.y); w.q[6] = hi4m8_s28(v.z); w.q[7] = hi4m8_s28(v.w);
-  w.d = vec2<f32>(d * P24, d * P28);
-  w.m = vec2<f32>(m, m + 8.0 * d); // hi nibbles came as n - 8
+  w.q[4] = hi4_s24(v.x); w.q[5] = hi4_s24(v.y); w.q[6] = hi4_s24(v.z); w.q[7] = hi4_s24(v.w);
+  w.d = vec2<f32>(d * P24);
+  w.m = vec2<f32>(m);
   return w;
 }

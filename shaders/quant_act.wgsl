@@ -7,7 +7,7 @@
 //   "s32" family (q8_1, none_s32):                S = (s of the whole block, sum of values 16..31)
 // where Q8_1's s is f16(d * sum q) with the unrounded d, as ggml stores it.
 //
-// Needs half.wgsl before it. Entry points: quant_none, quant_none_s32, quant_q8_0, quant_q8_1, quant_q8_k, quant_f16, quant_bf16.
+// Needs half.wgsl and sum.wgsl before it. Entry points: quant_none, quant_none_s32, quant_q8_0, quant_q8_1, quant_q8_k, quant_f16, quant_bf16.
 
 struct Params {
   k: u32,        // elements per row
@@ -25,7 +25,7 @@ struct Params {
 
 override WG: u32 = 64;
 
-var<workgroup> red: array<f32, WG>;
+var<workgroup> red: array<vec2<f32>, WG>;
 var<workgroup> row_scale: f32;
 
 // Sets row_scale for row r: 1/sqrt(mean(x^2) + eps) (f32, as ggml_compute_forward_rms_norm_f32), or 1.
@@ -36,20 +36,19 @@ fn prepare(r: u32, t: u32) {
     return;
   }
   let base = params.x_off + r * params.x_stride;
-  var acc = 0.0;
+  var acc = vec2<f32>(0.0);
   for (var i = t; i < params.k; i += WG) {
     let v = x[base + i];
-    acc += v * v;
+    acc = two_sum(acc, vec2<f32>(v * v, 0.0));
   }
   red[t] = acc;
   workgroupBarrier();
   for (var w = WG / 2u; w > 0u; w /= 2u) {
-    if (t < w) { red[t] += red[t + w]; }
+    if (t < w) { red[t] = two_sum(red[t], red[t + w]); }
     workgroupBarrier();
   }
   if (t == 0u) {
-    let mean = red[0] / f32(params.k);
-    row_scale = 1.0 / sqrt(mean + params.eps);
+    row_scale = rms_scale_of(red[0], params.k, params.eps);
   }
   workgroupBarrier();
 }

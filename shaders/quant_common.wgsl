@@ -5,6 +5,12 @@
 // writes for the weight type's family (see there). q holds small integers, possibly times a power
 // of two that d undoes: the byte tricks below move a field to the top of a word with a multiply
 // (shifts are slow on SwiftShader) and convert it as a signed integer.
+//
+// Exactness: a Q8 activation is d_a * q_a with an f16 d_a, so the products and partial sums of a
+// block are exact multiples of d_a (integers below 2^24 of them), and when d.x == d.y the block's
+// value d * (sum) is rounded once, as ggml's (d_w * d_a) * sumi. Types give both halves the same
+// d and power of two whenever their format allows it, and offsets such as Q4_0's -8 go into q
+// (not into m), so that no large correction term cancels against the sum.
 struct W32 {
   q: array<vec4<f32>, 8>, // elements 4i..4i+3 in q[i]
   d: vec2<f32>,           // scale of elements 0..15 and 16..31
@@ -27,10 +33,22 @@ fn lo4_s24(w: u32) -> vec4<f32> {
   return vec4<f32>(bitcast<vec4<i32>>((vec4<u32>(w) * TO_TOP) & vec4<u32>(0x0f000000u)));
 }
 
+// High nibbles of the 4 bytes of w times 2^24 (one shift per word: unsigned nibbles must not be
+// offset by 8 as below, or the block's sum would cancel against a large correction term).
+fn hi4_s24(w: u32) -> vec4<f32> {
+  return lo4_s24(w >> 4u);
+}
+
 // High nibbles of the 4 bytes of w, minus 8, times 2^28 (the xor turns n into n - 8 as a signed
 // top nibble, so no shift is needed).
 fn hi4m8_s28(w: u32) -> vec4<f32> {
   return vec4<f32>(bitcast<vec4<i32>>(((vec4<u32>(w) * TO_TOP) & vec4<u32>(0xf0000000u)) ^ vec4<u32>(0x80000000u)));
+}
+
+// Low nibbles of the 4 bytes of w, minus 8, times 2^28 (the nibble moved to the top with a
+// multiply 16 times larger, then the same xor).
+fn lo4m8_s28(w: u32) -> vec4<f32> {
+  return vec4<f32>(bitcast<vec4<i32>>(((vec4<u32>(w) * (TO_TOP * 16u)) & vec4<u32>(0xf0000000u)) ^ vec4<u32>(0x80000000u)));
 }
 
 // Bits 0..3 of x spread to bit 0 of bytes 0..3 (x < 16): the 4 shifted copies do not overlap.

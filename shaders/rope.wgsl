@@ -31,25 +31,21 @@ struct Params {
 
 override WG: u32 = 64;
 
-var<workgroup> red: array<f32, WG>;
+var<workgroup> red: array<vec2<f32>, WG>;
 var<workgroup> full_scale: vec2<f32>; // whole-q and whole-k norm scales
 const MAX_HEADS: u32 = 512u;
 var<workgroup> head_scales: array<f32, MAX_HEADS>; // per-head norm scales: q heads, then k heads
 
-fn reduce(t: u32, v: f32) -> f32 {
+fn reduce(t: u32, v: vec2<f32>) -> vec2<f32> {
   red[t] = v;
   workgroupBarrier();
   for (var w = WG / 2u; w > 0u; w /= 2u) {
-    if (t < w) { red[t] += red[t + w]; }
+    if (t < w) { red[t] = two_sum(red[t], red[t + w]); }
     workgroupBarrier();
   }
   let r = red[0];
   workgroupBarrier();
   return r;
-}
-
-fn rms_scale(sum_sq: f32, n: u32) -> f32 {
-  return 1.0 / sqrt(sum_sq / f32(n) + params.eps);
 }
 
 // Normalized value e of head h (elements at src + h*head_dim), as ggml: (x * scale) * w.
@@ -62,12 +58,12 @@ fn normed(src: u32, h: u32, e: u32, scale: f32, nw_is_q: bool) -> f32 {
 }
 
 fn head_scale(src: u32, h: u32) -> f32 {
-  var acc = 0.0;
+  var acc = vec2<f32>(0.0);
   for (var e = 0u; e < params.head_dim; e++) {
     let v = qkv[src + h * params.head_dim + e];
-    acc += v * v;
+    acc = two_sum(acc, vec2<f32>(v * v, 0.0));
   }
-  return rms_scale(acc, params.head_dim);
+  return rms_scale_of(acc, params.head_dim, params.eps);
 }
 
 // Rotates heads [0, n) at src and writes them at dst[h * head_dim + e]; their per-head norm
@@ -111,13 +107,13 @@ fn qk_rope(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
   let ksrc = qsrc + nq;
   let vsrc = ksrc + nk;
   if (params.qk_norm == 2u) {
-    var aq = 0.0;
-    for (var i = t; i < nq; i += WG) { let v = qkv[qsrc + i]; aq += v * v; }
+    var aq = vec2<f32>(0.0);
+    for (var i = t; i < nq; i += WG) { let v = qkv[qsrc + i]; aq = two_sum(aq, vec2<f32>(v * v, 0.0)); }
     let sq = reduce(t, aq);
-    var ak = 0.0;
-    for (var i = t; i < nk; i += WG) { let v = qkv[ksrc + i]; ak += v * v; }
+    var ak = vec2<f32>(0.0);
+    for (var i = t; i < nk; i += WG) { let v = qkv[ksrc + i]; ak = two_sum(ak, vec2<f32>(v * v, 0.0)); }
     let sk = reduce(t, ak);
-    if (t == 0u) { full_scale = vec2<f32>(rms_scale(sq, nq), rms_scale(sk, nk)); }
+    if (t == 0u) { full_scale = vec2<f32>(rms_scale_of(sq, nq, params.eps), rms_scale_of(sk, nk, params.eps)); }
     workgroupBarrier();
   }
   if (params.qk_norm == 1u) {

@@ -44,14 +44,14 @@ export class GPUSession {
   readonly dummyRW: GPUBuffer;
   private readonly owned: boolean;
 
-  private constructor(readonly ctx: GPUContext, owned: boolean, opts: SessionOptions) {
+  private constructor(readonly ctx: GPUContext, owned: boolean, opts: SessionOptions, parent?: GPUSession) {
     this.device = ctx.device;
     this.owned = owned;
     this.adapterName = describeAdapter(ctx.info);
     const has = (f: GPUFeatureName) => ctx.device.features.has(f);
     this.features = { f16: (opts.allowF16 ?? true) && has('shader-f16'), subgroups: has('subgroups'), timestamps: has('timestamp-query') };
     const envDump = typeof process !== 'undefined' && process.env?.WEBMOE_DUMP_WGSL === '1';
-    this.pipelines = new PipelineCache(this.device, { dumpShaders: opts.dumpShaders ?? envDump });
+    this.pipelines = parent?.pipelines ?? new PipelineCache(this.device, { dumpShaders: opts.dumpShaders ?? envDump });
     this.buffers = new BufferPool(this.device);
     this.dummy = this.buffers.create(256, GPUBufferUsage.STORAGE, 'dummy', 'io');
     this.dummyRW = this.buffers.create(256, GPUBufferUsage.STORAGE, 'dummy-rw', 'io');
@@ -89,6 +89,12 @@ export class GPUSession {
       onLost: () => {},
     });
     return new GPUSession(ctx, true, opts);
+  }
+
+  /** A session on the same device and pipeline cache with buffers of its own (destroying it frees
+   *  only those): engines loaded one after another on a shared device. */
+  child(): GPUSession {
+    return new GPUSession(this.ctx, false, {}, this);
   }
 
   get limits(): GPUSupportedLimits {

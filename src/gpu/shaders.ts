@@ -6,6 +6,7 @@ import elementwiseWgsl from '../../shaders/elementwise.wgsl?raw';
 import embedWgsl from '../../shaders/embed.wgsl?raw';
 import moeWgsl from '../../shaders/moe.wgsl?raw';
 import ropeWgsl from '../../shaders/rope.wgsl?raw';
+import sumWgsl from '../../shaders/sum.wgsl?raw';
 import halfWgsl from '../../shaders/half.wgsl?raw';
 import matvecWgsl from '../../shaders/matvec.wgsl?raw';
 import qBf16 from '../../shaders/q_bf16.wgsl?raw';
@@ -30,6 +31,7 @@ export const SHADERS = {
   embed: src('embed.wgsl', embedWgsl),
   moe: src('moe.wgsl', moeWgsl),
   rope: src('rope.wgsl', ropeWgsl),
+  sum: src('sum.wgsl', sumWgsl),
   half: src('half.wgsl', halfWgsl),
   matvec: src('matvec.wgsl', matvecWgsl),
   quantAct: src('quant_act.wgsl', quantActWgsl),

@@ -9,7 +9,7 @@ const WG = 64;
 const BASE = { n: 0, a_off: 0, a_stride: 0, x_off: 0, x_stride: 0, norm: 0, eps: 0, scale: 1, softcap: 0, out_off: 0 };
 
 function kernel(session: GPUSession, entry: string): Promise<Kernel> {
-  return session.pipelines.get({ sources: [SHADERS.elementwise], entry, overrides: { WG: entry === 'argmax' ? 256 : WG } });
+  return session.pipelines.get({ sources: [SHADERS.sum, SHADERS.elementwise], entry, overrides: { WG: entry === 'argmax' ? 256 : WG } });
 }
 
 export interface ResidualArgs {

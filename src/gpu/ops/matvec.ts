@@ -22,8 +22,15 @@ export interface MatvecArgs {
   /** Floats between slots' outputs (default: the output length). */
   yStride?: number;
   mode?: MatvecMode;
-  /** Products per launch (workgroup y). */
+  /** Products per token (workgroup y). */
   slots?: number;
+  /** Tokens (workgroup z; set per call with op.workgroups) and their strides: activation rows
+   *  between tokens (default slots if perSlotInput, else 1), output floats (default slots *
+   *  yStride), ids entries (default slots). */
+  tokens?: number;
+  actTokRows?: number;
+  yTok?: number;
+  idsTok?: number;
   /** Each slot reads its own activation row (MoE down projection) instead of row 0. */
   perSlotInput?: boolean;
   /** Matrix index of slot s = ids[idsOff + s] (MoE); otherwise matrix 0. */
@@ -62,5 +69,8 @@ export async function matvecOps(session: GPUSession, args: MatvecArgs): Promise<
     act_stride: args.perSlotInput ? w.k / 4 : 0,
     y_off: args.yOff ?? 0, y_stride: args.yStride ?? outLen,
     ids_off: args.idsOff ?? 0, use_ids: args.ids ? 1 : 0, has_bias: args.bias ? 1 : 0,
-  }, [groups, slots], `${args.label ?? w.name}${w.parts.length > 1 ? `#${i}` : ''}`));
+    act_tok: (args.actTokRows ?? (args.perSlotInput ? slots : 1)) * (w.k / 4),
+    y_tok: args.yTok ?? slots * (args.yStride ?? outLen),
+    ids_tok: args.idsTok ?? slots,
+  }, [groups, slots, args.tokens ?? 1], `${args.label ?? w.name}${w.parts.length > 1 ? `#${i}` : ''}`));
 }

@@ -39,7 +39,7 @@ export async function routeOp(session: GPUSession, a: RouteArgs): Promise<Op> {
   const s = a.shape;
   if (s.nExpert > 512 || s.k > s.nExpert) throw new ShapeError(`MoE of ${s.nExpert} experts, ${s.k} used: moe.wgsl takes up to 512`);
   if (s.shexp === 2 && !a.shexpGate) throw new ShapeError('the sigmoid-gated shared expert needs its gate weights');
-  const kernel = await session.pipelines.get({ sources: [SHADERS.moe], entry: 'route', overrides: { WG } });
+  const kernel = await session.pipelines.get({ sources: [SHADERS.sum, SHADERS.moe], entry: 'route', overrides: { WG } });
   return new Op(session, kernel, {
     a: a.x, router: a.router, shg: a.shexpGate ?? session.dummy, nw: session.dummy, ids: a.ids, wts: a.wts, x: session.dummyRW,
   }, base(s), [a.tokens], a.label ?? 'route');
@@ -59,7 +59,7 @@ export interface CombineArgs {
 }
 
 export async function combineOp(session: GPUSession, a: CombineArgs): Promise<Op> {
-  const kernel = await session.pipelines.get({ sources: [SHADERS.moe], entry: 'combine', overrides: { WG } });
+  const kernel = await session.pipelines.get({ sources: [SHADERS.sum, SHADERS.moe], entry: 'combine', overrides: { WG } });
   return new Op(session, kernel, {
     a: a.y, router: session.dummy, shg: session.dummy, nw: a.norm?.w ?? session.dummy, ids: session.dummyRW, wts: a.wts, x: a.x,
   }, { ...base(a.shape), norm: a.norm ? 1 : 0, eps: a.norm?.eps ?? 0, res_scale: a.resScale ?? 1 }, [a.tokens], a.label ?? 'combine');

@@ -46,7 +46,7 @@ export async function quantOp(session: GPUSession, args: QuantArgs): Promise<Op>
   const kind = out.kind;
   if (kind === 'q8_k' && out.k % 256) throw new ShapeError(`Q8_K activations need a multiple of 256 values, not ${out.k}`);
   if (args.rows > out.rows) throw new ShapeError(`${args.rows} rows do not fit an activation buffer of ${out.rows}`);
-  const kernel = await session.pipelines.get({ sources: [SHADERS.half, SHADERS.quantAct], entry: `quant_${kind}` });
+  const kernel = await session.pipelines.get({ sources: [SHADERS.half, SHADERS.sum, SHADERS.quantAct], entry: `quant_${kind}` });
   return new Op(session, kernel, { x: args.x, nw: args.norm?.w ?? session.dummy, a: out.a, s: out.s }, {
     k: out.k, x_off: args.xOff ?? 0, x_stride: args.xStride ?? out.k, norm: args.norm ? 1 : 0, eps: args.norm?.eps ?? 0,
   }, [args.rows], args.label ?? `quant_${kind}`);

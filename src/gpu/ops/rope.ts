@@ -10,7 +10,7 @@ const fr = Math.fround;
 /** cos/sin of every (position, pair) as ggml computes them (ggml_rope_cache_init with no YaRN):
  *  theta_scale = powf(base, -2/n_dims); theta starts at pos and is multiplied by theta_scale per
  *  pair, in f32; cos/sin in f32. Layout: (nPos, ropeDim/2) pairs (cos, sin). */
-export function ropeTable(nPos: number, ropeDim: number, base: number): Float32Array {
+export function ropeTable(nPos: number, ropeDim: number, base: number): Float32Array<ArrayBuffer> {
   const half = ropeDim / 2;
   const out = new Float32Array(nPos * half * 2);
   const thetaScale = fr(Math.pow(base, fr(-2 / ropeDim)));
@@ -55,7 +55,7 @@ export class RopeOp {
     if (a.ropeDim % 2 || a.ropeDim > a.headDim) throw new ShapeError(`rope dimension ${a.ropeDim} does not fit heads of ${a.headDim}`);
     if (a.qkNorm !== 'none' && (!a.qNorm || !a.kNorm)) throw new ShapeError('q/k norm weights missing');
     if (a.nHead + a.nHeadKv > 512) throw new ShapeError(`${a.nHead + a.nHeadKv} heads; rope.wgsl takes up to 512`);
-    const kernel = await session.pipelines.get({ sources: [SHADERS.rope], entry: 'qk_rope' });
+    const kernel = await session.pipelines.get({ sources: [SHADERS.sum, SHADERS.rope], entry: 'qk_rope' });
     const kv = a.nHeadKv * a.headDim;
     const base = {
       n_head: a.nHead, n_head_kv: a.nHeadKv, head_dim: a.headDim, rope_dim: a.ropeDim,

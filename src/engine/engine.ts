@@ -1,0 +1,191 @@
+// The WebGPU engine: a GGUF model from any RangeSource, every layer on the GPU, greedy decoding
+// with the argmax on the GPU (4 bytes read back per token), logits on request. The same code runs
+// in Node (npm `webgpu`) and in a browser worker.
+import { readGGUF } from '../gguf/reader.ts';
+import type { RangeSource } from '../gguf/source.ts';
+import { USAGE } from '../gpu/buffers.ts';
+import { runOps } from '../gpu/op.ts';
+import { GPUEngineError, GPUSession, type SessionOptions } from '../gpu/session.ts';
+import type { HParams } from '../model/hparams.ts';
+import { planModel, type ModelPlan } from '../model/plan.ts';
+import { ForwardGraph } from './graph.ts';
+import { loadWeights, type LoadProgress, type ModelWeights } from './weights.ts';
+
+export interface EngineOptions {
+  /** KV cache length in positions (default: min(2048, the model's training context)). */
+  nCtx?: number;
+  /** Tokens per prefill step (default 64): activation buffers are sized for it. */
+  maxBatch?: number;
+  /** 'ggml' (default): convert matmul inputs as llama.cpp's CPU backend does (Q8_0/Q8_1/Q8_K,
+   *  f16, bf16) and read GELU from an f16 table; 'exact': f32 activations throughout. */
+  numerics?: 'ggml' | 'exact';
+  /** A device to share (its pipeline cache too); the engine's buffers live in a child session
+   *  that destroy() frees. By default the engine makes and owns a device. */
+  session?: GPUSession;
+  sessionOptions?: SessionOptions;
+  onProgress?: LoadProgress;
+}
+
+export interface EngineStats {
+  prefillTokens: number;
+  prefillMs: number;
+  decodeTokens: number;
+  decodeMs: number;
+  /** Kernel launches of the last one-token step. */
+  launchesPerToken: number;
+  gpuBytes: { weights: number; kv: number; scratch: number; io: number };
+  bytesRead: number;
+}
+
+export interface ForwardResult {
+  /** The argmax of the last token's logits (greedy choice). */
+  next: number;
+  /** Logits of the last token, or of every token with logits: 'all'. */
+  logits?: Float32Array[];
+}
+
+export class ContextFullError extends Error {
+  override name = 'ContextFullError';
+}
+
+export class WebGPUEngine {
+  /** Positions in the KV cache. */
+  nPast = 0;
+  readonly stats: EngineStats;
+  private readonly nextRead: GPUBuffer;
+  private logitsRead?: GPUBuffer;
+
+  private constructor(
+    readonly session: GPUSession,
+    readonly plan: ModelPlan,
+    weights: ModelWeights,
+    private readonly graph: ForwardGraph,
+    readonly nCtx: number,
+    readonly maxBatch: number,
+    private readonly source: RangeSource,
+    private readonly opts: EngineOptions,
+  ) {
+    this.nextRead = session.device.createBuffer({ size: 16, usage: USAGE.MAP_READ | USAGE.COPY_DST, label: 'next.read' });
+    const b = session.buffers.stats.bytes;
+    this.stats = {
+      prefillTokens: 0, prefillMs: 0, decodeTokens: 0, decodeMs: 0, launchesPerToken: 0,
+      gpuBytes: { ...b }, bytesRead: weights.bytesRead,
+    };
+  }
+
+  get hp(): HParams {
+    return this.plan.hp;
+  }
+
+  /** Reads the header and every weight from `source` onto a GPU device. */
+  static async load(source: RangeSource, opts: EngineOptions = {}): Promise<WebGPUEngine> {
+    const plan = planModel(await readGGUF(source));
+    const session = opts.session ? opts.session.child() : await GPUSession.create(opts.sessionOptions);
+    try {
+      const nCtx = opts.nCtx ?? Math.min(2048, plan.hp.nCtxTrain);
+      const maxBatch = Math.max(1, Math.min(opts.maxBatch ?? 64, nCtx));
+      const weights = await loadWeights(session, source, plan, opts.onProgress);
+      const graph = await ForwardGraph.build(session, plan, weights, { nCtx, maxBatch, numerics: opts.numerics ?? 'ggml' });
+      session.check();
+      return new WebGPUEngine(session, plan, weights, graph, nCtx, maxBatch, source, opts);
+    } catch (e) {
+      session.destroy();
+      throw e;
+    }
+  }
+
+  /** A fresh engine on a new device (after a GPUEngineError 'device-lost'); this one is destroyed. */
+  async recreate(): Promise<WebGPUEngine> {
+    this.destroy();
+    return WebGPUEngine.load(this.source, this.opts);
+  }
+
+  /** Forgets the KV cache: the next token is at position 0. */
+  reset(): void {
+    this.nPast = 0;
+  }
+
+  /** Runs tokens at positions nPast.. in batches of maxBatch; returns the greedy next token and,
+   *  if asked, logits. */
+  async forward(tokens: readonly number[], opts: { logits?: 'none' | 'last' | 'all' } = {}): Promise<ForwardResult> {
+    this.session.check();
+    if (tokens.length === 0) throw new RangeError('forward() needs at least one token');
+    const { nVocab } = this.hp;
+    for (const t of tokens) {
+      if (!Number.isInteger(t) || t < 0 || t >= nVocab) throw new RangeError(`token id ${t} is outside the vocabulary (0..${nVocab - 1})`);
+    }
+    if (this.nPast + tokens.length > this.nCtx) {
+      throw new ContextFullError(`context full: ${this.nPast} + ${tokens.length} tokens exceed the ${this.nCtx} positions of the KV cache`);
+    }
+    const t0 = performance.now();
+    const want = opts.logits ?? 'none';
+    const logits: Float32Array[] = [];
+    let next = -1;
+    for (let i = 0; i < tokens.length; i += this.maxBatch) {
+      const chunk = tokens.slice(i, i + this.maxBatch);
+      const last = i + this.maxBatch >= tokens.length;
+      const T = chunk.length;
+      this.session.device.queue.writeBuffer(this.graph.io.tokens, 0, Uint32Array.from(chunk));
+      const all = want === 'all';
+      const ops = this.graph.ops(T, this.nPast, all);
+      runOps(this.session, ops, `forward ${T}@${this.nPast}`);
+      this.nPast += T;
+      const rows = all ? T : 1;
+      if (last || all) {
+        const enc = this.session.device.createCommandEncoder({ label: 'readback' });
+        enc.copyBufferToBuffer(this.graph.io.next, 0, this.nextRead, 0, 16);
+        const logitBytes = 4 * rows * nVocab;
+        if (want !== 'none' && (last || all)) {
+          if (!this.logitsRead || this.logitsRead.size < logitBytes) {
+            this.logitsRead?.destroy();
+            this.logitsRead = this.session.device.createBuffer({ size: 4 * this.maxBatch * nVocab, usage: USAGE.MAP_READ | USAGE.COPY_DST, label: 'logits.read' });
+          }
+          enc.copyBufferToBuffer(this.graph.io.logits, 0, this.logitsRead, 0, logitBytes);
+        }
+        this.session.device.queue.submit([enc.finish()]);
+        if (want !== 'none' && (last || all) && this.logitsRead) {
+          await this.logitsRead.mapAsync(GPUMapMode.READ, 0, logitBytes);
+          const all32 = new Float32Array(this.logitsRead.getMappedRange(0, logitBytes).slice(0));
+          this.logitsRead.unmap();
+          for (let r = 0; r < rows; r++) logits.push(all32.subarray(r * nVocab, (r + 1) * nVocab));
+        }
+        if (last) {
+          await this.nextRead.mapAsync(GPUMapMode.READ);
+          next = new Uint32Array(this.nextRead.getMappedRange().slice(0))[0];
+          this.nextRead.unmap();
+        }
+      }
+      this.session.check();
+    }
+    const ms = performance.now() - t0;
+    if (tokens.length === 1) {
+      this.stats.decodeTokens++;
+      this.stats.decodeMs += ms;
+      this.stats.launchesPerToken = this.graph.lastOps;
+    } else {
+      this.stats.prefillTokens += tokens.length;
+      this.stats.prefillMs += ms;
+    }
+    if (next < 0 || next >= nVocab) throw new GPUEngineError('internal', `the GPU argmax returned ${next} for a vocabulary of ${nVocab}`);
+    return { next, logits: want === 'none' ? undefined : logits };
+  }
+
+  /** Greedy generation: resets, runs the prompt, then nTokens argmax choices. */
+  async generate(prompt: readonly number[], nTokens: number, onToken?: (id: number) => void): Promise<number[]> {
+    this.reset();
+    const ids: number[] = [];
+    let { next } = await this.forward(prompt);
+    for (let i = 0; i < nTokens; i++) {
+      ids.push(next);
+      onToken?.(next);
+      if (i + 1 < nTokens) ({ next } = await this.forward([next]));
+    }
+    return ids;
+  }
+
+  destroy(): void {
+    this.nextRead.destroy();
+    this.logitsRead?.destroy();
+    this.session.destroy(); // a child session frees its buffers and leaves the shared device
+  }
+}

@@ -1,0 +1,238 @@
+// The forward pass as recorded kernel launches. Everything is built once for a maximum batch;
+// a call for T tokens at positions pos0.. only updates a few parameters (positions, token counts)
+// and encodes the launches into one compute pass. Architecture differences come from the
+// ArchSpec options only.
+//
+// Per layer (d = nEmbd, q = nHead*headDim, kv = nHeadKv*headDim, T tokens):
+//   quant(rmsnorm(x) * attn_norm)             → act        (T, d) as Wqkv's vec_dot_type
+//   Wqkv act (+ bias)                         → qkv        (T, q + 2kv)
+//   q/k norm, RoPE, K/V into the cache        → q          (T, q)
+//   attention over the cache                  → att        (T, q)
+//   x += post(Wo quant(att))                  → x          (T, d)   post: Grok norm, Granite scale
+//   quant(rmsnorm(x) * ffn_norm)              → act
+//   dense: h = act(Wg act) * (Wu act)         → h          (T, ff);  x += post(Wd quant(h))
+//   MoE:   route(rmsnorm(x))                  → ids, wts   (T, k), (T, k+1)
+//          h_s = glu(W_e[s] act)              → h          (T, k, ffExp); y_s = W_e[s] quant(h_s)
+//          shared expert into slot k; x += post(sum_s w_s y_s)
+// then logits = Wout quant(rmsnorm(x) * output_norm) for the last token (or all), scaled,
+// soft-capped, and their argmax.
+import { USAGE } from '../gpu/buffers.ts';
+import { actKind, type ActKind } from '../gpu/layout.ts';
+import type { Op } from '../gpu/op.ts';
+import { AttentionOp } from '../gpu/ops/attention.ts';
+import { argmaxOp, logitsPostOp, residualOp } from '../gpu/ops/elementwise.ts';
+import { embedOps } from '../gpu/ops/embed.ts';
+import { matvecOps, type MatvecMode } from '../gpu/ops/matvec.ts';
+import { combineOp, routeOp, type MoeShape } from '../gpu/ops/moe.ts';
+import { createAct, quantOp, type ActBuffers } from '../gpu/ops/quant.ts';
+import { RopeOp, ropeTable } from '../gpu/ops/rope.ts';
+import type { GPUSession } from '../gpu/session.ts';
+import type { GpuWeight } from '../gpu/weights.ts';
+import type { ModelPlan } from '../model/plan.ts';
+import type { GatedWeights, ModelWeights } from './weights.ts';
+
+export interface GraphOptions {
+  nCtx: number;
+  maxBatch: number;
+  numerics: 'ggml' | 'exact';
+}
+
+/** One call's launches, in order; `set` updates them for T tokens at pos0 and returns them. */
+type Stage = (T: number, pos0: number, allLogits: boolean) => Op[];
+
+export interface GraphIO {
+  /** Token ids in (maxBatch u32). */
+  tokens: GPUBuffer;
+  /** Logits out: (maxBatch, nVocab) f32; the last token's row is row 0 unless all are asked. */
+  logits: GPUBuffer;
+  /** The greedy choice: u32 at word 0. */
+  next: GPUBuffer;
+}
+
+const fr = Math.fround;
+
+export class ForwardGraph {
+  readonly io: GraphIO;
+  /** Launches of the last call (for stats). */
+  lastOps = 0;
+
+  private constructor(private readonly stages: Stage[], io: GraphIO) {
+    this.io = io;
+  }
+
+  ops(T: number, pos0: number, allLogits: boolean): Op[] {
+    const out = this.stages.flatMap((s) => s(T, pos0, allLogits));
+    this.lastOps = out.length;
+    return out;
+  }
+
+  static async build(session: GPUSession, plan: ModelPlan, w: ModelWeights, opts: GraphOptions): Promise<ForwardGraph> {
+    const { hp, arch } = plan;
+    const B = opts.maxBatch, d = hp.nEmbd, hd = hp.headDim;
+    const qDim = hp.nHead * hd, kvDim = hp.nHeadKv * hd, qkvDim = qDim + 2 * kvDim;
+    const num = opts.numerics;
+    const buf = (bytes: number, label: string, cat: 'scratch' | 'kv' | 'io' = 'scratch') =>
+      session.buffers.create(bytes, USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST, label, cat);
+
+    const io: GraphIO = {
+      tokens: buf(4 * B, 'tokens', 'io'),
+      logits: buf(4 * B * hp.nVocab, 'logits', 'io'),
+      next: buf(16, 'next', 'io'),
+    };
+    const x = buf(4 * B * d, 'x');
+    const qkv = buf(4 * B * qkvDim, 'qkv');
+    const qBuf = buf(4 * B * qDim, 'q');
+    const att = buf(4 * B * qDim, 'att');
+    const tmp = buf(4 * B * d, 'tmp'); // matmul outputs that need post-processing before the add
+    const table = buf(4 * opts.nCtx * hp.ropeDim, 'rope-table', 'io');
+    session.device.queue.writeBuffer(table, 0, ropeTable(opts.nCtx, hp.ropeDim, hp.ropeBase));
+
+    // Converted activations, shared by every matmul with the same (kind, width, rows).
+    const acts = new Map<string, ActBuffers>();
+    const act = (kind: ActKind, k: number, rows: number): ActBuffers => {
+      const key = `${kind}:${k}:${rows}`;
+      let a = acts.get(key);
+      if (!a) { a = createAct(session, kind, k, rows, `act.${key}`); acts.set(key, a); }
+      return a;
+    };
+    const kindOf = (wt: GpuWeight) => actKind(wt.type, num);
+
+    const stages: Stage[] = [];
+    const fixed = (ops: Op[], rowsFromT?: (o: Op, T: number) => void): Stage => (T) => {
+      for (const o of ops) rowsFromT?.(o, T);
+      return ops;
+    };
+    /** quant over T * perToken rows of src. */
+    const quantT = async (src: GPUBuffer, a: ActBuffers, norm?: { w: GPUBuffer; eps: number }, perToken = 1) => {
+      const op = await quantOp(session, { x: src, rows: a.rows, out: a, norm });
+      return fixed([op], (o, T) => { o.workgroups = [T * perToken]; });
+    };
+    /** matvecs over T tokens (workgroup z). */
+    const mv = async (args: Parameters<typeof matvecOps>[1]) => {
+      const ops = await matvecOps(session, { numerics: num, ...args, tokens: B });
+      return fixed(ops, (o, T) => { o.workgroups = [o.workgroups[0], o.workgroups[1], T]; });
+    };
+
+    // embedding
+    const emb = await embedOps(session, { weight: w.embd, tokens: io.tokens, count: B, y: x, scale: hp.embeddingScale ? fr(hp.embeddingScale) : 1 });
+    stages.push(fixed(emb, (o, T) => { o.workgroups = [T]; }));
+
+    const eps = hp.eps;
+    const resScale = hp.residualScale ? fr(hp.residualScale) : 1;
+    const kqScale = arch.attention.grokSoftcap ? 1 : hp.attentionScale || fr(1 / fr(Math.sqrt(hd)));
+    const moeShape: MoeShape | undefined = plan.hasExperts ? {
+      d, nExpert: hp.nExpert, k: hp.nExpertUsed, normTopK: arch.ffn.normTopK, weightsScale: hp.expertWeightsScale,
+      shexp: arch.ffn.shared === 'sigmoid-gated' ? 2 : w.layers[0].moe?.shared ? 1 : 0,
+    } : undefined;
+    const kUsed = hp.nExpertUsed;
+    const slotsOut = moeShape ? kUsed + (moeShape.shexp ? 1 : 0) : 0;
+    const ySlots = moeShape ? buf(4 * B * slotsOut * d, 'moe.y') : undefined;
+    const ids = moeShape ? buf(4 * B * kUsed, 'moe.ids') : undefined;
+    const wts = moeShape ? buf(4 * B * (kUsed + 1), 'moe.wts') : undefined;
+    const glu: MatvecMode = arch.ffn.act === 'gelu' ? 'glu_gelu' : 'glu_silu';
+
+    /** A gated FFN (dense or one selected expert per slot) from `a` into its down output. */
+    const gatedStages = async (g: GatedWeights, aIn: ActBuffers, slots: number, useIds: boolean, out: { y: GPUBuffer; mode: 'add' | 'store'; yTok: number; yOff: number }, label: string) => {
+      const width = g.gateUp.n / 2;
+      const h = buf(4 * B * slots * width, `${label}.h`);
+      const aH = act(kindOf(g.down), width, B * slots);
+      return [
+        await mv({ weight: g.gateUp, act: aIn, y: h, mode: glu, slots, ids: useIds ? ids : undefined, yStride: width, yTok: slots * width, idsTok: kUsed, label: `${label}.gate_up` }),
+        await quantT(h, aH, undefined, slots),
+        await mv({ weight: g.down, act: aH, y: out.y, mode: out.mode, slots, perSlotInput: true, ids: useIds ? ids : undefined, yOff: out.yOff, yStride: d, yTok: out.yTok, idsTok: kUsed, label: `${label}.down` }),
+      ];
+    };
+
+    for (let il = 0; il < hp.nLayer; il++) {
+      const L = w.layers[il];
+      const name = `blk.${il}`;
+      // attention
+      for (let j = 0; j < L.qkv.length; j++) {
+        const wq = L.qkv[j];
+        const a = act(kindOf(wq), d, B);
+        if (j === 0 || kindOf(wq) !== kindOf(L.qkv[j - 1])) stages.push(await quantT(x, a, { w: L.attnNorm, eps }));
+        const yOff = L.qkv.length === 1 ? 0 : [0, qDim, qDim + kvDim][j];
+        stages.push(await mv({ weight: wq, act: a, y: qkv, yOff, yTok: qkvDim, bias: L.qkvBias?.[j], label: `${name}.qkv${L.qkv.length > 1 ? j : ''}` }));
+      }
+      const kc = buf(4 * opts.nCtx * kvDim, `${name}.k`, 'kv'), vc = buf(4 * opts.nCtx * kvDim, `${name}.v`, 'kv');
+      const rope = await RopeOp.create(session, {
+        nHead: hp.nHead, nHeadKv: hp.nHeadKv, headDim: hd, ropeDim: hp.ropeDim, mode: arch.rope, qkNorm: arch.attention.qkNorm,
+        eps, qNorm: L.qNorm, kNorm: L.kNorm, qkv, table, qOut: qBuf, kCache: kc, vCache: vc, tokens: B, pos0: 0, label: `${name}.rope`,
+      });
+      stages.push((T, pos0) => { rope.set(T, pos0); return [rope.op]; });
+      const attn = await AttentionOp.create(session, {
+        nHead: hp.nHead, nHeadKv: hp.nHeadKv, headDim: hd, nCtx: opts.nCtx, maxQueries: B, q: qBuf, kCache: kc, vCache: vc, out: att,
+        scale: kqScale, softcap: arch.attention.grokSoftcap ? hp.attnSoftcap : 0,
+        capScale: arch.attention.grokSoftcap ? fr(hp.attnOutScale / hp.attnSoftcap) : 0, label: `${name}.attn`,
+      });
+      stages.push((T, pos0) => attn.set(T, pos0));
+      const aO = act(kindOf(L.wo), qDim, B);
+      stages.push(await quantT(att, aO));
+      const postAttn = L.attnOutNorm !== undefined || resScale !== 1;
+      stages.push(await mv({ weight: L.wo, act: aO, y: postAttn ? tmp : x, mode: postAttn ? 'store' : 'add', yTok: d, label: `${name}.wo` }));
+      if (postAttn) {
+        const r = await residualOp(session, { n: d, rows: B, a: tmp, x, norm: L.attnOutNorm ? { w: L.attnOutNorm, eps } : undefined, scale: resScale });
+        stages.push(fixed([r], (o, T) => { o.workgroups = [T]; }));
+      }
+
+      // feed-forward
+      if (L.ffn) {
+        const aF = act(kindOf(L.ffn.gateUp), d, B);
+        stages.push(await quantT(x, aF, { w: L.ffnNorm, eps }));
+        const post = L.postNorm !== undefined || resScale !== 1;
+        stages.push(...await gatedStages(L.ffn, aF, 1, false, { y: post ? tmp : x, mode: post ? 'store' : 'add', yTok: d, yOff: 0 }, `${name}.ffn`));
+        if (post) {
+          const r = await residualOp(session, { n: d, rows: B, a: tmp, x, norm: L.postNorm ? { w: L.postNorm, eps } : undefined, scale: resScale });
+          stages.push(fixed([r], (o, T) => { o.workgroups = [T]; }));
+        }
+      } else if (L.moe && moeShape && ids && wts && ySlots) {
+        const m = L.moe;
+        const aR = act('none', d, B);
+        stages.push(await quantT(x, aR, { w: L.ffnNorm, eps }));
+        const route = await routeOp(session, { shape: moeShape, x: aR.a, router: m.router, shexpGate: m.sharedGate, ids, wts, tokens: B, label: `${name}.route` });
+        stages.push(fixed([route], (o, T) => { o.workgroups = [T]; }));
+        const kE = kindOf(m.experts.gateUp);
+        const aE = kE === 'none' ? aR : act(kE, d, B);
+        if (aE !== aR) stages.push(await quantT(x, aE, { w: L.ffnNorm, eps }));
+        stages.push(...await gatedStages(m.experts, aE, kUsed, true, { y: ySlots, mode: 'store', yTok: slotsOut * d, yOff: 0 }, `${name}.exps`));
+        if (m.shared) {
+          const kS = kindOf(m.shared.gateUp);
+          const aS = kS === kE ? aE : kS === 'none' ? aR : act(kS, d, B);
+          if (aS !== aE && aS !== aR) stages.push(await quantT(x, aS, { w: L.ffnNorm, eps }));
+          stages.push(...await gatedStages(m.shared, aS, 1, false, { y: ySlots, mode: 'store', yTok: slotsOut * d, yOff: kUsed * d }, `${name}.shexp`));
+        }
+        const comb = await combineOp(session, {
+          shape: moeShape, y: ySlots, wts, ids, x, tokens: B, norm: L.postNorm ? { w: L.postNorm, eps } : undefined, resScale, label: `${name}.combine`,
+        });
+        stages.push(fixed([comb], (o, T) => { o.workgroups = [T]; }));
+      }
+    }
+
+    // output head: the last token's row (or every row)
+    const aOut = act(kindOf(w.output), d, B);
+    const headQuant = await quantOp(session, { x, rows: B, out: aOut, norm: { w: w.outNorm, eps } });
+    const headMv = await matvecOps(session, { weight: w.output, act: aOut, y: io.logits, yTok: hp.nVocab, tokens: B, numerics: num, label: 'output' });
+    const scale = arch.logitScale === 'multiply' ? fr(hp.logitScale) : arch.logitScale === 'divide' ? fr(1 / fr(hp.logitScale)) : 1;
+    const softcap = hp.finalSoftcap ? fr(hp.finalSoftcap) : 0;
+    const post = scale !== 1 || softcap !== 0 ? await logitsPostOp(session, io.logits, hp.nVocab, scale, softcap) : undefined;
+    const amax = await argmaxOp(session, io.logits, hp.nVocab, io.next);
+    const quantBase = { k: d, x_off: 0, x_stride: d, norm: 1, eps };
+    stages.push((T, _pos0, all) => {
+      const rows = all ? T : 1;
+      headQuant.setParams({ ...quantBase, x_off: all ? 0 : (T - 1) * d });
+      headQuant.workgroups = [rows];
+      for (const o of headMv) o.workgroups = [o.workgroups[0], 1, rows];
+      const lastRow = (rows - 1) * hp.nVocab;
+      const ops: Op[] = [headQuant, ...headMv];
+      if (post) {
+        post.setParams({ n: rows * hp.nVocab, a_off: 0, a_stride: 0, x_off: 0, x_stride: 0, norm: 0, eps: 0, scale, softcap, out_off: 0 });
+        post.workgroups = [Math.ceil((rows * hp.nVocab) / 64)];
+        ops.push(post);
+      }
+      amax.setParams({ n: hp.nVocab, a_off: 0, a_stride: 0, x_off: lastRow, x_stride: 0, norm: 0, eps: 0, scale: 1, softcap: 0, out_off: 0 });
+      ops.push(amax);
+      return ops;
+    });
+    return new ForwardGraph(stages, io);
+  }
+}
