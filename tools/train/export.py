@@ -8,7 +8,6 @@ Linear (out, in) -> [in, out]; experts (E, F, D) -> [D, F, E] with the expert in
 import json
 import os
 
-import numpy as np
 import torch
 
 ALIGN = 32  # bytes
@@ -53,14 +52,3 @@ def export(model, config: dict, out_dir: str) -> None:
         json.dump(config, f, indent=2)
     print(f'exported {len(index)} tensors, {offset / 1e6:.2f} MB f32 -> {out_dir}')
 
-
-def load_export(out_dir: str) -> dict[str, np.ndarray]:
-    """Reads an export back as {name: array in torch layout}; used to check the round trip."""
-    with open(os.path.join(out_dir, 'tensors.json')) as f:
-        index = json.load(f)
-    raw = np.fromfile(os.path.join(out_dir, 'weights.bin'), dtype='<f4')
-    out = {}
-    for t in index:
-        n = int(np.prod(t['shape']))
-        out[t['name']] = raw[t['offset'] // 4: t['offset'] // 4 + n].reshape(list(reversed(t['shape'])))
-    return out
