@@ -16,6 +16,7 @@ debs=(
   unicode-data    # Unicode tables for the tokenizer's pre-tokenizer
   fortunes        # text corpora to train tiny models on
   fortunes-min
+  libopenblas0-openmp # fast BLAS for Debian's torch (tools/train switches to it: ~10x the reference BLAS)
 )
 
 missing=()
