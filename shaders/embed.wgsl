@@ -32,9 +32,10 @@ fn embed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
   for (var b = t; b < nb; b += WG) {
     let w = load_w32((row - params.row0) * nb + b);
     let m_hi = select(w.m.y, w.m.x + w.m.y, params.s32 == 1u);
+    let q = array<vec4<f32>, 8>(w.q0, w.q1, w.q2, w.q3, w.q4, w.q5, w.q6, w.q7);
     for (var i = 0u; i < 4u; i++) {
-      let lo = w.q[i] * w.d.x + vec4<f32>(w.m.x);
-      let hi = w.q[4u + i] * w.d.y + vec4<f32>(m_hi);
+      let lo = q[i] * w.d.x + vec4<f32>(w.m.x);
+      let hi = q[4u + i] * w.d.y + vec4<f32>(m_hi);
       for (var c = 0u; c < 4u; c++) {
         y[o + 32u * b + 4u * i + c] = lo[c] * params.scale;
         y[o + 32u * b + 16u + 4u * i + c] = hi[c] * params.scale;

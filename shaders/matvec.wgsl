@@ -47,28 +47,27 @@ struct Params {
 override WG: u32 = 16;
 const R: u32 = 4u;
 
+// 32 activation values and their sums S (see quant_common.wgsl); a value, never a `var`.
 struct A32 {
-  v: array<vec4<f32>, 8>,
+  v0: vec4<f32>,
+  v1: vec4<f32>,
+  v2: vec4<f32>,
+  v3: vec4<f32>,
+  v4: vec4<f32>,
+  v5: vec4<f32>,
+  v6: vec4<f32>,
+  v7: vec4<f32>,
   s: vec2<f32>,
 }
 
 fn load_a32(base: u32, b: u32) -> A32 {
-  var x: A32;
   let o = base + 8u * b;
-  for (var i = 0u; i < 8u; i++) { x.v[i] = act[o + i]; }
-  x.s = asum[base / 8u + b];
-  return x;
+  return A32(act[o], act[o + 1u], act[o + 2u], act[o + 3u], act[o + 4u], act[o + 5u], act[o + 6u], act[o + 7u], asum[base / 8u + b]);
 }
 
 fn dot32(w: W32, x: A32) -> f32 {
-  var lo = w.q[0] * x.v[0];
-  lo = fma(w.q[1], x.v[1], lo);
-  lo = fma(w.q[2], x.v[2], lo);
-  lo = fma(w.q[3], x.v[3], lo);
-  var hi = w.q[4] * x.v[4];
-  hi = fma(w.q[5], x.v[5], hi);
-  hi = fma(w.q[6], x.v[6], hi);
-  hi = fma(w.q[7], x.v[7], hi);
+  let lo = fma(w.q3, x.v3, fma(w.q2, x.v2, fma(w.q1, x.v1, w.q0 * x.v0)));
+  let hi = fma(w.q7, x.v7, fma(w.q6, x.v6, fma(w.q5, x.v5, w.q4 * x.v4)));
   let sl = (lo.x + lo.y) + (lo.z + lo.w);
   let sh = (hi.x + hi.y) + (hi.z + hi.w);
   // one rounding of the block's exact sum when both halves share a scale (see quant_common.wgsl)

@@ -3,10 +3,16 @@
 fn load_w32(g: u32) -> W32 {
   let v = w4[params.q_off / 4u + g];
   let d = half_of(w1[params.m_off + g / 2u], g % 2u);
-  var w: W32;
-  w.q[0] = lo4m8_s28(v.x); w.q[1] = lo4m8_s28(v.y); w.q[2] = lo4m8_s28(v.z); w.q[3] = lo4m8_s28(v.w);
-  w.q[4] = hi4m8_s28(v.x); w.q[5] = hi4m8_s28(v.y); w.q[6] = hi4m8_s28(v.z); w.q[7] = hi4m8_s28(v.w);
-  w.d = vec2<f32>(d * P28);
-  w.m = vec2<f32>(0.0);
-  return w;
+  return W32(
+    lo4m8_s28(v.x),
+    lo4m8_s28(v.y),
+    lo4m8_s28(v.z),
+    lo4m8_s28(v.w),
+    hi4m8_s28(v.x),
+    hi4m8_s28(v.y),
+    hi4m8_s28(v.z),
+    hi4m8_s28(v.w),
+    vec2<f32>(d * P28),
+    vec2<f32>(0.0),
+  );
 }

@@ -3,10 +3,16 @@
 fn load_w32(g: u32) -> W32 {
   let v = w4[params.q_off / 4u + g];
   let dm = unpack2x16float(w1[params.m_off + g]);
-  var w: W32;
-  w.q[0] = lo4_s24(v.x); w.q[1] = lo4_s24(v.y); w.q[2] = lo4_s24(v.z); w.q[3] = lo4_s24(v.w);
-  w.q[4] = hi4_s24(v.x); w.q[5] = hi4_s24(v.y); w.q[6] = hi4_s24(v.z); w.q[7] = hi4_s24(v.w);
-  w.d = vec2<f32>(dm.x * P24);
-  w.m = vec2<f32>(dm.y, 0.0);
-  return w;
+  return W32(
+    lo4_s24(v.x),
+    lo4_s24(v.y),
+    lo4_s24(v.z),
+    lo4_s24(v.w),
+    hi4_s24(v.x),
+    hi4_s24(v.y),
+    hi4_s24(v.z),
+    hi4_s24(v.w),
+    vec2<f32>(dm.x * P24),
+    vec2<f32>(dm.y, 0.0),
+  );
 }

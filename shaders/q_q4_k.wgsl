@@ -8,10 +8,16 @@ fn load_w32(g: u32) -> W32 {
   let sm = scale_min_k4(g % 8u, mw.y, mw.z, mw.w);
   let d = dm.x * sm.x;
   let m = -dm.y * sm.y;
-  var w: W32;
-  w.q[0] = lo4_s24(v.x); w.q[1] = lo4_s24(v.y); w.q[2] = lo4_s24(v.z); w.q[3] = lo4_s24(v.w);
-  w.q[4] = hi4_s24(v.x); w.q[5] = hi4_s24(v.y); w.q[6] = hi4_s24(v.z); w.q[7] = hi4_s24(v.w);
-  w.d = vec2<f32>(d * P24);
-  w.m = vec2<f32>(m);
-  return w;
+  return W32(
+    lo4_s24(v.x),
+    lo4_s24(v.y),
+    lo4_s24(v.z),
+    lo4_s24(v.w),
+    hi4_s24(v.x),
+    hi4_s24(v.y),
+    hi4_s24(v.z),
+    hi4_s24(v.w),
+    vec2<f32>(d * P24),
+    vec2<f32>(m),
+  );
 }

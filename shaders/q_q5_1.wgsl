@@ -8,16 +8,16 @@ fn load_w32(g: u32) -> W32 {
   let v = w4[params.q_off / 4u + g];
   let dm = unpack2x16float(w1[params.m_off + 2u * g]);
   let h = w1[params.m_off + 2u * g + 1u];
-  var w: W32;
-  w.q[0] = q5x4(v.x, h & 15u);
-  w.q[1] = q5x4(v.y, (h >> 4u) & 15u);
-  w.q[2] = q5x4(v.z, (h >> 8u) & 15u);
-  w.q[3] = q5x4(v.w, (h >> 12u) & 15u);
-  w.q[4] = q5x4(v.x >> 4u, (h >> 16u) & 15u);
-  w.q[5] = q5x4(v.y >> 4u, (h >> 20u) & 15u);
-  w.q[6] = q5x4(v.z >> 4u, (h >> 24u) & 15u);
-  w.q[7] = q5x4(v.w >> 4u, h >> 28u);
-  w.d = vec2<f32>(dm.x * P24);
-  w.m = vec2<f32>(dm.y, 0.0);
-  return w;
+  return W32(
+    q5x4(v.x, h & 15u),
+    q5x4(v.y, (h >> 4u) & 15u),
+    q5x4(v.z, (h >> 8u) & 15u),
+    q5x4(v.w, (h >> 12u) & 15u),
+    q5x4(v.x >> 4u, (h >> 16u) & 15u),
+    q5x4(v.y >> 4u, (h >> 20u) & 15u),
+    q5x4(v.z >> 4u, (h >> 24u) & 15u),
+    q5x4(v.w >> 4u, h >> 28u),
+    vec2<f32>(dm.x * P24),
+    vec2<f32>(dm.y, 0.0),
+  );
 }

@@ -18,16 +18,16 @@ fn load_w32(g: u32) -> W32 {
   let scw = w1[mo + j / 2u]; // scales 2j and 2j + 1
   let d0 = d * i8_at(scw, 2u * (j % 2u));
   let d1 = d * i8_at(scw, 2u * (j % 2u) + 1u);
-  var w: W32;
-  w.q[0] = q6x4(v.x, ha * 16u);
-  w.q[1] = q6x4(v.y, ha * 4u);
-  w.q[2] = q6x4(v.z, ha);
-  w.q[3] = q6x4(v.w, ha >> 2u);
-  w.q[4] = q6x4(v.x >> 4u, hb * 16u);
-  w.q[5] = q6x4(v.y >> 4u, hb * 4u);
-  w.q[6] = q6x4(v.z >> 4u, hb);
-  w.q[7] = q6x4(v.w >> 4u, hb >> 2u);
-  w.d = vec2<f32>(d0 * P24, d1 * P24);
-  w.m = vec2<f32>(-32.0 * d0, -32.0 * d1);
-  return w;
+  return W32(
+    q6x4(v.x, ha * 16u),
+    q6x4(v.y, ha * 4u),
+    q6x4(v.z, ha),
+    q6x4(v.w, ha >> 2u),
+    q6x4(v.x >> 4u, hb * 16u),
+    q6x4(v.y >> 4u, hb * 4u),
+    q6x4(v.z >> 4u, hb),
+    q6x4(v.w >> 4u, hb >> 2u),
+    vec2<f32>(d0 * P24, d1 * P24),
+    vec2<f32>(-32.0 * d0, -32.0 * d1),
+  );
 }

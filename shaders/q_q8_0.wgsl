@@ -5,10 +5,16 @@ fn load_w32(g: u32) -> W32 {
   let d = half_of(w1[params.m_off + g / 2u], g % 2u) * P24;
   let a = w4[o];
   let b = w4[o + 1u];
-  var w: W32;
-  w.q[0] = i8x4_s24(a.x); w.q[1] = i8x4_s24(a.y); w.q[2] = i8x4_s24(a.z); w.q[3] = i8x4_s24(a.w);
-  w.q[4] = i8x4_s24(b.x); w.q[5] = i8x4_s24(b.y); w.q[6] = i8x4_s24(b.z); w.q[7] = i8x4_s24(b.w);
-  w.d = vec2<f32>(d);
-  w.m = vec2<f32>(0.0);
-  return w;
+  return W32(
+    i8x4_s24(a.x),
+    i8x4_s24(a.y),
+    i8x4_s24(a.z),
+    i8x4_s24(a.w),
+    i8x4_s24(b.x),
+    i8x4_s24(b.y),
+    i8x4_s24(b.z),
+    i8x4_s24(b.w),
+    vec2<f32>(d),
+    vec2<f32>(0.0),
+  );
 }

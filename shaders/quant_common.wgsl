@@ -11,10 +11,19 @@
 // value d * (sum) is rounded once, as ggml's (d_w * d_a) * sumi. Types give both halves the same
 // d and power of two whenever their format allows it, and offsets such as Q4_0's -8 go into q
 // (not into m), so that no large correction term cancels against the sum.
+// Built with a constructor expression, never as a `var`: SwiftShader keeps a composite value in
+// registers, but a function variable (and any array indexed in a loop) in per-lane memory.
 struct W32 {
-  q: array<vec4<f32>, 8>, // elements 4i..4i+3 in q[i]
-  d: vec2<f32>,           // scale of elements 0..15 and 16..31
-  m: vec2<f32>,           // multiplier of S.x and S.y
+  q0: vec4<f32>, // elements 4i..4i+3 in qi
+  q1: vec4<f32>,
+  q2: vec4<f32>,
+  q3: vec4<f32>,
+  q4: vec4<f32>,
+  q5: vec4<f32>,
+  q6: vec4<f32>,
+  q7: vec4<f32>,
+  d: vec2<f32>,  // scale of elements 0..15 and 16..31
+  m: vec2<f32>,  // multiplier of S.x and S.y
 }
 
 const P24: f32 = 5.9604644775390625e-8;  // 2^-24

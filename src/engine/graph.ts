@@ -22,6 +22,7 @@ import type { Op } from '../gpu/op.ts';
 import { AttentionOp } from '../gpu/ops/attention.ts';
 import { argmaxOp, logitsPostOp, residualOp } from '../gpu/ops/elementwise.ts';
 import { embedOps } from '../gpu/ops/embed.ts';
+import { MatmulOp } from '../gpu/ops/matmul.ts';
 import { matvecOps, type MatvecMode } from '../gpu/ops/matvec.ts';
 import { combineOp, routeOp, type MoeShape } from '../gpu/ops/moe.ts';
 import { createAct, quantOp, type ActBuffers } from '../gpu/ops/quant.ts';
@@ -107,10 +108,17 @@ export class ForwardGraph {
       const op = await quantOp(session, { x: src, rows: a.rows, out: a, norm });
       return fixed([op], (o, T) => { o.workgroups = [T * perToken]; });
     };
-    /** matvecs over T tokens (workgroup z). */
-    const mv = async (args: Parameters<typeof matvecOps>[1]) => {
+    /** A product over T tokens: matvec (one token, or stacked experts: workgroup z = token), or
+     *  matmul for a dense weight and T > 1 (each dequantized block serves 4 tokens). */
+    const mv = async (args: Parameters<typeof matvecOps>[1]): Promise<Stage> => {
       const ops = await matvecOps(session, { numerics: num, ...args, tokens: B });
-      return fixed(ops, (o, T) => { o.workgroups = [o.workgroups[0], o.workgroups[1], T]; });
+      const dense = args.weight.count === 1 && !args.ids && (args.slots ?? 1) === 1;
+      const mm = dense ? await MatmulOp.create(session, { weight: args.weight, act: args.act, y: args.y, yOff: args.yOff, yTok: args.yTok, mode: args.mode, bias: args.bias, numerics: num, label: args.label }) : undefined;
+      return (T) => {
+        if (mm && T > 1) return mm.set(T);
+        for (const o of ops) o.workgroups = [o.workgroups[0], o.workgroups[1], T];
+        return ops;
+      };
     };
 
     // embedding
@@ -212,6 +220,7 @@ export class ForwardGraph {
     const aOut = act(kindOf(w.output), d, B);
     const headQuant = await quantOp(session, { x, rows: B, out: aOut, norm: { w: w.outNorm, eps } });
     const headMv = await matvecOps(session, { weight: w.output, act: aOut, y: io.logits, yTok: hp.nVocab, tokens: B, numerics: num, label: 'output' });
+    const headMm = await MatmulOp.create(session, { weight: w.output, act: aOut, y: io.logits, yTok: hp.nVocab, numerics: num, label: 'output' });
     const scale = arch.logitScale === 'multiply' ? fr(hp.logitScale) : arch.logitScale === 'divide' ? fr(1 / fr(hp.logitScale)) : 1;
     const softcap = hp.finalSoftcap ? fr(hp.finalSoftcap) : 0;
     const post = scale !== 1 || softcap !== 0 ? await logitsPostOp(session, io.logits, hp.nVocab, scale, softcap) : undefined;
@@ -223,7 +232,7 @@ export class ForwardGraph {
       headQuant.workgroups = [rows];
       for (const o of headMv) o.workgroups = [o.workgroups[0], 1, rows];
       const lastRow = (rows - 1) * hp.nVocab;
-      const ops: Op[] = [headQuant, ...headMv];
+      const ops: Op[] = [headQuant, ...(rows > 1 ? headMm.set(rows) : headMv)];
       if (post) {
         post.setParams({ n: rows * hp.nVocab, a_off: 0, a_stride: 0, x_off: 0, x_stride: 0, norm: 0, eps: 0, scale, softcap, out_off: 0 });
         post.workgroups = [Math.ceil((rows * hp.nVocab) / 64)];

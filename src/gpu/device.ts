@@ -63,7 +63,8 @@ async function createNodeGPU(): Promise<GPU> {
     );
   }
   Object.assign(globalThis, mod.globals);
-  return mod.create([]);
+  const flags = process.env.WEBMOE_DAWN_FLAGS ? process.env.WEBMOE_DAWN_FLAGS.split(" ") : [];
+  return mod.create(flags);
 }
 
 /** A limit value, or 'max' for the adapter's own value (e.g. to allow the largest buffers it can). */

@@ -8,6 +8,7 @@ import moeWgsl from '../../shaders/moe.wgsl?raw';
 import ropeWgsl from '../../shaders/rope.wgsl?raw';
 import sumWgsl from '../../shaders/sum.wgsl?raw';
 import halfWgsl from '../../shaders/half.wgsl?raw';
+import matmulWgsl from '../../shaders/matmul.wgsl?raw';
 import matvecWgsl from '../../shaders/matvec.wgsl?raw';
 import qBf16 from '../../shaders/q_bf16.wgsl?raw';
 import qF16 from '../../shaders/q_f16.wgsl?raw';
@@ -33,6 +34,7 @@ export const SHADERS = {
   rope: src('rope.wgsl', ropeWgsl),
   sum: src('sum.wgsl', sumWgsl),
   half: src('half.wgsl', halfWgsl),
+  matmul: src('matmul.wgsl', matmulWgsl),
   matvec: src('matvec.wgsl', matvecWgsl),
   quantAct: src('quant_act.wgsl', quantActWgsl),
   quantCommon: src('quant_common.wgsl', quantCommonWgsl),

@@ -28,12 +28,15 @@ export interface GpuWeight {
   bytes: number;
 }
 
-/** Rows per part so that one part's layout fits in `maxBytes`; whole matrices when `count` > 1. */
+/** Rows per part so that one part's layout fits in `maxBytes`; whole matrices when `count` > 1,
+ *  multiples of 64 rows otherwise. */
 export function partRows(type: GGMLType, k: number, n: number, count: number, maxBytes: number, name: string): number {
   const total = n * count;
   const fits = (rows: number) => weightLayout(type, k, rows, name).words * 4 <= maxBytes;
   if (fits(total)) return total;
-  const unit = count > 1 ? n : 1;
+  // Whole matrices of a stack; 64-row steps of a single matrix (matvec/matmul tiles of 4 rows
+  // never straddle two parts).
+  const unit = count > 1 ? n : Math.min(64, total);
   if (!fits(unit)) {
     throw new UnsupportedWeightError(`tensor ${name}: one ${count > 1 ? 'matrix' : 'row'} does not fit in a storage binding of ${maxBytes} bytes`);
   }

@@ -34,13 +34,14 @@ describe('embed.wgsl', () => {
   });
 
   it('looks rows up across a table split over several buffers', async () => {
-    const k = 64, vocab = 50, type = GGMLType.Q8_0;
+    const k = 64, vocab = 300, type = GGMLType.Q8_0;
     const bytes = quantize(type, rng(3).vec(vocab * k));
     const table = dequantize(type, bytes, vocab * k);
-    // 16 rows of 64 Q8_0 values = 16*2 blocks * 34 B: a binding limit of 1200 B forces 4 parts
-    const w = uploadWeight(session.device, session.buffers, 'emb', type, k, vocab, 1, bytes, 1200);
+    // parts hold multiples of 64 rows: 64 rows of 64 Q8_0 values take 4352 B, so a binding limit
+    // of 5000 B splits 300 rows into 5 parts
+    const w = uploadWeight(session.device, session.buffers, 'emb', type, k, vocab, 1, bytes, 5000);
     expect(w.parts.length).toBeGreaterThan(2);
-    const toks = Uint32Array.from([0, 49, 17, 33]);
+    const toks = Uint32Array.from([0, 299, 17, 130, 64, 63]);
     const y = zeros(session, 4 * toks.length * k);
     runOps(session, await embedOps(session, { weight: w, tokens: upload(session, toks), count: toks.length, y }));
     const got = await readF32(session, y, toks.length * k);

@@ -1,0 +1,99 @@
+// Decode kernels on their own: each one timed over many launches in one submit, with napkin math
+// (bytes it must read, achieved GB/s, fraction of the adapter's measured buffer-copy bandwidth).
+// Run: node bin/run-ts.mjs tools/bench/gpu-kernels.ts [filter]   (or via npm run bench)
+import { quantize } from '../../src/gguf/quant.ts';
+import { GGMLType, typeName } from '../../src/gguf/types.ts';
+import { USAGE } from '../../src/gpu/buffers.ts';
+import { actKind, GPU_TYPES } from '../../src/gpu/layout.ts';
+import { runOps, type Op } from '../../src/gpu/op.ts';
+import { AttentionOp } from '../../src/gpu/ops/attention.ts';
+import { matvecOps } from '../../src/gpu/ops/matvec.ts';
+import { createAct, quantOp } from '../../src/gpu/ops/quant.ts';
+import { GPUSession } from '../../src/gpu/session.ts';
+import { uploadWeight } from '../../src/gpu/weights.ts';
+
+export interface KernelResult {
+  kernel: string;
+  shape: string;
+  ms: number;
+  bytes: number;
+  gbs: number;
+  /** Achieved bandwidth over the adapter's copy bandwidth. */
+  ofCopy: number;
+}
+
+/** Wall time per launch of `ops`, over `reps` launches in one submit (best of `rounds`). */
+async function time(session: GPUSession, ops: Op[], reps: number, rounds = 3): Promise<number> {
+  let best = Infinity;
+  runOps(session, ops);
+  await session.device.queue.onSubmittedWorkDone();
+  for (let r = 0; r < rounds; r++) {
+    const all = Array.from({ length: reps }, () => ops).flat();
+    const t0 = performance.now();
+    runOps(session, all);
+    await session.device.queue.onSubmittedWorkDone();
+    best = Math.min(best, (performance.now() - t0) / reps);
+  }
+  session.check();
+  return best;
+}
+
+/** Read+write bandwidth of buffer copies on the device (GB/s, bytes read + written). */
+export async function copyBandwidth(session: GPUSession, bytes = 64 << 20): Promise<number> {
+  const mk = () => session.buffers.create(bytes, USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST, 'copy', 'scratch');
+  const a = mk(), b = mk();
+  let best = Infinity;
+  for (let r = 0; r < 3; r++) {
+    const enc = session.device.createCommandEncoder();
+    for (let i = 0; i < 4; i++) enc.copyBufferToBuffer(a, 0, b, 0, bytes);
+    const t0 = performance.now();
+    session.device.queue.submit([enc.finish()]);
+    await session.device.queue.onSubmittedWorkDone();
+    best = Math.min(best, (performance.now() - t0) / 4);
+  }
+  session.buffers.destroy(a);
+  session.buffers.destroy(b);
+  return (2 * bytes) / best / 1e6;
+}
+
+export default async function bench(filter = ''): Promise<{ copyGBs: number; kernels: KernelResult[] }> {
+  const session = await GPUSession.create();
+  const out: KernelResult[] = [];
+  try {
+    const copyGBs = await copyBandwidth(session);
+    const add = (kernel: string, shape: string, ms: number, bytes: number) => {
+      const gbs = bytes / ms / 1e6;
+      out.push({ kernel, shape, ms: +ms.toFixed(3), bytes, gbs: +gbs.toFixed(3), ofCopy: +(gbs / copyGBs).toFixed(3) });
+    };
+    const K = 2048, N = 2048;
+    for (const type of Object.keys(GPU_TYPES).map(Number) as GGMLType[]) {
+      const name = `matvec_${typeName(type).toLowerCase()}`;
+      if (filter && !name.includes(filter)) continue;
+      const bytes = quantize(type, Float32Array.from({ length: K * N }, (_, i) => Math.sin(i) * 0.05));
+      const w = uploadWeight(session.device, session.buffers, name, type, K, N, 1, bytes, session.limits.maxStorageBufferBindingSize);
+      const act = createAct(session, actKind(type, 'ggml'), K, 1, 'act');
+      const x = session.buffers.create(4 * K, USAGE.STORAGE | USAGE.COPY_DST, 'x', 'scratch');
+      const y = session.buffers.create(4 * N, USAGE.STORAGE, 'y', 'scratch');
+      const ops = await matvecOps(session, { weight: w, act, y });
+      add(name, `${N}x${K}`, await time(session, ops, 10), w.bytes);
+      const q = await quantOp(session, { x, rows: 1, out: act });
+      add(`quant_${act.kind}`, `1x${K}`, await time(session, [q], 50), 4 * K);
+    }
+    if (!filter || 'attention'.includes(filter)) {
+      const nHead = 16, nHeadKv = 4, hd = 64, nKv = 1024;
+      const kv = session.buffers.create(4 * nKv * nHeadKv * hd, USAGE.STORAGE, 'kv', 'scratch');
+      const q = session.buffers.create(4 * nHead * hd, USAGE.STORAGE, 'q', 'scratch');
+      const o = session.buffers.create(4 * nHead * hd, USAGE.STORAGE, 'o', 'scratch');
+      const att = await AttentionOp.create(session, { nHead, nHeadKv, headDim: hd, nCtx: nKv, maxQueries: 1, q, kCache: kv, vCache: kv, out: o, scale: 0.125, softcap: 0, capScale: 0 });
+      add('attention', `${nHead}/${nHeadKv} heads x ${hd}, ${nKv} positions`, await time(session, att.set(1, nKv - 1), 10), 2 * 4 * nKv * nHeadKv * hd);
+    }
+    return { copyGBs: +copyGBs.toFixed(2), kernels: out };
+  } finally {
+    session.destroy();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const r = await bench(process.argv[2] ?? '');
+  console.log(JSON.stringify(r, null, 1));
+}
