@@ -34,8 +34,9 @@ class NeedMore {
 
 // String values are decoded leniently (U+FFFD for bad bytes), as llama.cpp keeps any bytes there;
 // keys and tensor names must be valid UTF-8: a replaced byte could make two names one.
-const decoder = new TextDecoder('utf-8');
-const strictDecoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a string may begin with U+FEFF (Llama 2's token 30143 is exactly that); keep it.
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Synchronous cursor over a prefix of the file. `complete` means the prefix is the whole file;
  *  `fileSize`, when known, bounds counts even while only a prefix has been fetched. */
