@@ -7,6 +7,8 @@ struct Params {
   q_off: u32,    // regions of this buffer (words)
   h_off: u32,
   m_off: u32,
+  q4: u32,       // q_off / 4, m_off / 4 (vec4 offsets)
+  m4: u32,
   row0: u32,     // rows held by this buffer: [row0, row_end)
   row_end: u32,
   tok_off: u32,  // offset of token 0 in tokens
@@ -22,24 +24,33 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 override WG: u32 = 64;
+// The weight type's positional scaling and byte-3 sums (see quant_act.wgsl): q of element j
+// comes 1/pos_scale(j) too large, and c applies to the elements in the sums.
+override POS: u32 = 0;
+override B3: u32 = 0;
+
+fn pos_scale(j: u32) -> f32 {
+  let b = j & 3u;
+  let e = select(8u * b, select(8u * b + 4u, 0u, b == 3u), j >= 16u && POS == 1u);
+  if (POS == 0u) { return 1.0; }
+  return bitcast<f32>((127u - e) << 23u);
+}
 
 @compute @workgroup_size(WG)
 fn embed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
   let row = tokens[params.tok_off + wg.x];
   if (row < params.row0 || row >= params.row_end) { return; }
-  let nb = params.k / 32u;
+  let nb = (params.k >> 5u);
   let o = params.y_off + wg.x * params.k;
   for (var b = t; b < nb; b += WG) {
     let w = load_w32((row - params.row0) * nb + b);
     let m_hi = select(w.m.y, w.m.x + w.m.y, params.s32 == 1u);
     let q = array<vec4<f32>, 8>(w.q0, w.q1, w.q2, w.q3, w.q4, w.q5, w.q6, w.q7);
-    for (var i = 0u; i < 4u; i++) {
-      let lo = q[i] * w.d.x + vec4<f32>(w.m.x);
-      let hi = q[4u + i] * w.d.y + vec4<f32>(m_hi);
-      for (var c = 0u; c < 4u; c++) {
-        y[o + 32u * b + 4u * i + c] = lo[c] * params.scale;
-        y[o + 32u * b + 16u + 4u * i + c] = hi[c] * params.scale;
-      }
+    for (var j = 0u; j < 32u; j++) {
+      let hi = j >= 16u;
+      let c = select(0.0, w.c, B3 == 0u || (j & 3u) != 3u);
+      let v = select(w.d.x, w.d.y, hi) * (q[j / 4u][j % 4u] * pos_scale(j) + c) + select(w.m.x, m_hi, hi);
+      y[o + 32u * b + j] = v * params.scale;
     }
   }
 }

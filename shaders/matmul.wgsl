@@ -14,10 +14,12 @@ struct Params {
   q_off: u32,      // regions of this buffer (words)
   h_off: u32,
   m_off: u32,
+  q4: u32,         // q_off / 4, m_off / 4 (vec4 offsets)
+  m4: u32,
   row0: u32,       // rows held by this buffer
   row_end: u32,
   tokens: u32,     // tokens in the batch
-  act_tok: u32,    // vec4s between tokens' activations
+  act_tok: u32,    // blocks between tokens' activations
   y_off: u32,      // float offset of token 0's output
   y_tok: u32,      // floats between tokens' outputs
   has_bias: u32,
@@ -26,14 +28,15 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> w4: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> w1: array<u32>;
-@group(0) @binding(3) var<storage, read> act: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> asum: array<vec2<f32>>;
+@group(0) @binding(3) var<storage, read> act: array<A32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<storage, read> bias: array<f32>;
 
 override WG: u32 = 16;
 const R: u32 = 4u;
 
+// 32 activation values and their sums S (quant_act.wgsl): one struct per block, read in one
+// access (see quant_act.wgsl); a value, never a `var`.
 struct A32 {
   v0: vec4<f32>,
   v1: vec4<f32>,
@@ -43,12 +46,11 @@ struct A32 {
   v5: vec4<f32>,
   v6: vec4<f32>,
   v7: vec4<f32>,
-  s: vec2<f32>,
+  s: vec4<f32>, // (S.x, S.y, 0, 0)
 }
 
 fn load_a32(base: u32, b: u32) -> A32 {
-  let o = base + 8u * b;
-  return A32(act[o], act[o + 1u], act[o + 2u], act[o + 3u], act[o + 4u], act[o + 5u], act[o + 6u], act[o + 7u], asum[base / 8u + b]);
+  return act[base + b];
 }
 
 fn dot32(w: W32, x: A32) -> f32 {
@@ -56,7 +58,9 @@ fn dot32(w: W32, x: A32) -> f32 {
   let hi = fma(w.q7, x.v7, fma(w.q6, x.v6, fma(w.q5, x.v5, w.q4 * x.v4)));
   let sl = (lo.x + lo.y) + (lo.z + lo.w);
   let sh = (hi.x + hi.y) + (hi.z + hi.w);
-  let ds = select(w.d.x * sl + w.d.y * sh, w.d.x * (sl + sh), w.d.x == w.d.y);
+  // one rounding of the block's exact sum when both halves share a scale (see quant_common.wgsl)
+  let split = w.d.x * (sl + w.c * x.s.x) + w.d.y * (sh + w.c * x.s.y);
+  let ds = select(split, w.d.x * ((sl + sh) + w.c * (x.s.x + x.s.y)), w.d.x == w.d.y);
   return ds + w.m.x * x.s.x + w.m.y * x.s.y;
 }
 
@@ -77,7 +81,7 @@ struct Tile {
 }
 
 fn tile(r: u32, t: u32) -> Tile {
-  let nb = params.k / 32u;
+  let nb = (params.k >> 5u);
   let last = params.row_end - 1u - params.row0;
   let g0 = min(r, last) * nb;
   let g1 = min(r + 1u, last) * nb;

@@ -1,7 +1,6 @@
 // Matrix-vector products for decoding one token: y[r] = sum_k W[mat][r][k] a[k], for any weight
 // type (half.wgsl, quant_common.wgsl and the q_<type>.wgsl file that supplies load_w32 come
-// before this file). One invocation computes R = 4
-// rows; a workgroup WG invocations. The activation block is read once per 32 columns and used
+// before this file). One invocation computes R = 8 rows; a workgroup WG invocations. The activation block is read once per 32 columns and used
 // for the 4 rows, which is what makes this faster than one row per invocation on SwiftShader,
 // where every buffer read is a per-lane gather.
 //
@@ -22,15 +21,17 @@ struct Params {
   q_off: u32,      // word offset of the quant region in w (multiple of 4)
   h_off: u32,      // word offset of the high-bit region
   m_off: u32,      // word offset of the meta region
+  q4: u32,         // q_off / 4 and m_off / 4: vec4 offsets (a division per read costs ~8 adds on SwiftShader)
+  m4: u32,
   row0: u32,       // first flattened row held by this buffer
   row_end: u32,    // one past the last
-  act_stride: u32, // vec4s between the activations of consecutive slots (0: one shared input)
+  act_stride: u32, // blocks between the activations of consecutive slots (0: one shared input)
   y_off: u32,      // float offset of slot 0's output
   y_stride: u32,   // floats between consecutive slots' outputs
   ids_off: u32,    // offset of this token's expert list in ids
   use_ids: u32,    // 1: matrix = ids[ids_off + slot]; 0: matrix 0
   has_bias: u32,   // 1: add bias[row] (matvec only)
-  act_tok: u32,    // vec4s between tokens' activations
+  act_tok: u32,    // blocks between tokens' activations
   y_tok: u32,      // floats between tokens' outputs
   ids_tok: u32,    // entries between tokens' expert lists
 }
@@ -38,16 +39,16 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> w4: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> w1: array<u32>;
-@group(0) @binding(3) var<storage, read> act: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> asum: array<vec2<f32>>;
+@group(0) @binding(3) var<storage, read> act: array<A32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<storage, read> ids: array<u32>;
 @group(0) @binding(7) var<storage, read> bias: array<f32>;
 
 override WG: u32 = 16;
-const R: u32 = 4u;
+const R: u32 = 8u;
 
-// 32 activation values and their sums S (see quant_common.wgsl); a value, never a `var`.
+// 32 activation values and their sums S (quant_act.wgsl): one struct per block, read in one
+// access (see quant_act.wgsl); a value, never a `var`.
 struct A32 {
   v0: vec4<f32>,
   v1: vec4<f32>,
@@ -57,12 +58,11 @@ struct A32 {
   v5: vec4<f32>,
   v6: vec4<f32>,
   v7: vec4<f32>,
-  s: vec2<f32>,
+  s: vec4<f32>, // (S.x, S.y, 0, 0)
 }
 
 fn load_a32(base: u32, b: u32) -> A32 {
-  let o = base + 8u * b;
-  return A32(act[o], act[o + 1u], act[o + 2u], act[o + 3u], act[o + 4u], act[o + 5u], act[o + 6u], act[o + 7u], asum[base / 8u + b]);
+  return act[base + b];
 }
 
 fn dot32(w: W32, x: A32) -> f32 {
@@ -71,7 +71,8 @@ fn dot32(w: W32, x: A32) -> f32 {
   let sl = (lo.x + lo.y) + (lo.z + lo.w);
   let sh = (hi.x + hi.y) + (hi.z + hi.w);
   // one rounding of the block's exact sum when both halves share a scale (see quant_common.wgsl)
-  let ds = select(w.d.x * sl + w.d.y * sh, w.d.x * (sl + sh), w.d.x == w.d.y);
+  let split = w.d.x * (sl + w.c * x.s.x) + w.d.y * (sh + w.c * x.s.y);
+  let ds = select(split, w.d.x * ((sl + sh) + w.c * (x.s.x + x.s.y)), w.d.x == w.d.y);
   return ds + w.m.x * x.s.x + w.m.y * x.s.y;
 }
 
@@ -93,21 +94,39 @@ fn first_row(gid: u32, slot: u32, z: u32) -> u32 {
 }
 
 // Dot products of rows fr..fr+3 (clamped into this buffer) with the activation at vec4 abase.
-fn dot_rows(fr: u32, abase: u32) -> vec4<f32> {
-  let nb = params.k / 32u;
+// 8 rows' results.
+struct Rows {
+  a: vec4<f32>, // rows 0..3
+  b: vec4<f32>, // rows 4..7
+}
+
+fn row_at(v: Rows, i: u32) -> f32 {
+  return select(v.b[i & 3u], v.a[i & 3u], i < 4u);
+}
+
+fn dot_rows(fr: u32, abase: u32) -> Rows {
+  let nb = (params.k >> 5u);
   let last = params.row_end - 1u - params.row0;
-  let g0 = min(fr - params.row0, last) * nb;
-  let g1 = min(fr + 1u - params.row0, last) * nb;
-  let g2 = min(fr + 2u - params.row0, last) * nb;
-  let g3 = min(fr + 3u - params.row0, last) * nb;
-  var acc = vec4<f32>(0.0);
-  var err = vec4<f32>(0.0);
+  let l0 = fr - params.row0;
+  let g0 = min(l0, last) * nb;
+  let g1 = min(l0 + 1u, last) * nb;
+  let g2 = min(l0 + 2u, last) * nb;
+  let g3 = min(l0 + 3u, last) * nb;
+  let g4 = min(l0 + 4u, last) * nb;
+  let g5 = min(l0 + 5u, last) * nb;
+  let g6 = min(l0 + 6u, last) * nb;
+  let g7 = min(l0 + 7u, last) * nb;
+  var acc = Rows(vec4<f32>(0.0), vec4<f32>(0.0));
+  var err = Rows(vec4<f32>(0.0), vec4<f32>(0.0));
   for (var b = 0u; b < nb; b++) {
+    // the activation block (the costly read: a gather per lane) serves all 8 rows
     let x = load_a32(abase, b);
-    let v = vec4<f32>(dot32(load_w32(g0 + b), x), dot32(load_w32(g1 + b), x), dot32(load_w32(g2 + b), x), dot32(load_w32(g3 + b), x));
-    acc = two_sum4(acc, v, &err);
+    let va = vec4<f32>(dot32(load_w32(g0 + b), x), dot32(load_w32(g1 + b), x), dot32(load_w32(g2 + b), x), dot32(load_w32(g3 + b), x));
+    let vb = vec4<f32>(dot32(load_w32(g4 + b), x), dot32(load_w32(g5 + b), x), dot32(load_w32(g6 + b), x), dot32(load_w32(g7 + b), x));
+    acc.a = two_sum4(acc.a, va, &err.a);
+    acc.b = two_sum4(acc.b, vb, &err.b);
   }
-  return acc + err;
+  return Rows(acc.a + err.a, acc.b + err.b);
 }
 
 fn act_base(wg: vec3<u32>) -> u32 {
@@ -133,7 +152,7 @@ fn matvec(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) 
   let o = out_base(wg) + r0;
   for (var i = 0u; i < R; i++) {
     if (owns(fr, i)) {
-      var out = v[i];
+      var out = row_at(v, i);
       if (params.has_bias == 1u) { out += bias[(fr % params.n) + i]; }
       y[o + i] = out;
     }
@@ -148,7 +167,7 @@ fn matvec_add(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_
   let v = dot_rows(fr, act_base(wg));
   let o = out_base(wg) + gid.x * R;
   for (var i = 0u; i < R; i++) {
-    if (owns(fr, i)) { y[o + i] = v[i] + y[o + i]; }
+    if (owns(fr, i)) { y[o + i] = row_at(v, i) + y[o + i]; }
   }
 }
 
@@ -186,8 +205,9 @@ fn glu(gid: vec3<u32>, wg: vec3<u32>, is_gelu: bool) {
   let o = out_base(wg) + r0;
   for (var i = 0u; i < R; i++) {
     if (r0 + i < half_n) {
-      let a = select(silu(g[i]), gelu(g[i]), is_gelu);
-      y[o + i] = a * u[i];
+      let gi = row_at(g, i);
+      let a = select(silu(gi), gelu(gi), is_gelu);
+      y[o + i] = a * row_at(u, i);
     }
   }
 }

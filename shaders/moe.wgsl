@@ -19,7 +19,7 @@ struct Params {
   norm_topk: u32,  // 1: renormalize the selected weights
   w_scale: f32,    // expert_weights_scale; applied unless 0 or 1
   shexp: u32,      // 0 none, 1 plain shared expert, 2 sigmoid-gated shared expert
-  x_off: u32,      // route: float offset / stride of the normed input rows in `a`
+  x_off: u32,      // route: unused (the normed input rows are an activation of kind none)
   x_stride: u32,
   y_off: u32,      // combine: float offset of token 0's slot outputs in `a` (k + shared rows of d)
   norm: u32,       // combine: 1 = RMSNorm the sum (Grok)
@@ -47,14 +47,15 @@ var<workgroup> red2: array<vec2<f32>, WG>;
 @compute @workgroup_size(WG)
 fn route(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
   let tok = wg.x;
-  let xo = params.x_off + tok * params.x_stride;
+  // a: the normed input as an activation of kind none (quant_act.wgsl): 36 floats per 32 values
+  let xo = tok * (params.d / 32u) * 36u;
   for (var e = t; e <= params.n_expert; e += WG) {
     var acc = 0.0;
     if (e < params.n_expert) {
-      for (var i = 0u; i < params.d; i++) { acc = fma(router[e * params.d + i], a[xo + i], acc); }
+      for (var i = 0u; i < params.d; i++) { acc = fma(router[e * params.d + i], a[xo + (i / 32u) * 36u + (i % 32u)], acc); }
       logit[e] = acc;
     } else if (params.shexp == 2u) {
-      for (var i = 0u; i < params.d; i++) { acc = fma(shg[i], a[xo + i], acc); }
+      for (var i = 0u; i < params.d; i++) { acc = fma(shg[i], a[xo + (i / 32u) * 36u + (i % 32u)], acc); }
       shared_gate = (acc / (1.0 + exp(-acc))) / acc;
     }
   }

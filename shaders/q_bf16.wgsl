@@ -5,7 +5,7 @@ fn bf16x4(a: u32, b: u32) -> vec4<f32> {
 }
 
 fn load_w32(g: u32) -> W32 {
-  let o = params.q_off / 4u + g * 4u;
+  let o = params.q4 + g * 4u;
   let v0 = w4[o];
   let v1 = w4[o + 1u];
   let v2 = w4[o + 2u];
@@ -13,6 +13,6 @@ fn load_w32(g: u32) -> W32 {
   return W32(
     bf16x4(v0.x, v0.y), bf16x4(v0.z, v0.w), bf16x4(v1.x, v1.y), bf16x4(v1.z, v1.w),
     bf16x4(v2.x, v2.y), bf16x4(v2.z, v2.w), bf16x4(v3.x, v3.y), bf16x4(v3.z, v3.w),
-    vec2<f32>(1.0), vec2<f32>(0.0),
+    vec2<f32>(1.0), vec2<f32>(0.0), 0.0,
   );
 }

@@ -2,10 +2,20 @@
 // row (token). llama.cpp's CPU backend converts the activation to the weight type's vec_dot_type
 // before every quantized matmul; doing the same here makes the products see the same numbers.
 //
-// Output: a = the converted values (f32), and per 32-block s = (S.x, S.y) for quant_common.wgsl:
+// Output: per 32-block of each row, 36 floats: the 32 converted values, then (S.x, S.y, 0, 0) for
+// quant_common.wgsl (one struct per block, so a matrix kernel reads a block in one access: each
+// access to a runtime-sized array costs a bounds clamp, and on SwiftShader that is expensive):
 //   "split" family (q8_0, q8_k, f16, bf16, none): S = (sum of values 0..15, sum of values 16..31)
 //   "s32" family (q8_1, none_s32):                S = (s of the whole block, sum of values 16..31)
-// where Q8_1's s is f16(d * sum q) with the unrounded d, as ggml stores it.
+// where Q8_1's s is f16(d * sum q) with the unrounded d, as ggml stores it. With B3 = 1 the sums
+// leave out elements 3, 7, 11, ... (byte 3 of each word: see q_q8_0.wgsl).
+//
+// Positional scaling (POS): the weight kernels take a field from a word with a mask, leaving it
+// 2^(8b) or 2^(8b+4) too large (b = its byte), instead of shifting it down (shifts are slow on
+// SwiftShader); the activation a value meets is stored 2^-(8b) (or 2^-(8b+4)) times smaller
+// instead, exactly (a power of two). POS 0: none; 1 ("nib", 4-bit layouts): element j < 16 of a
+// block gets 2^-(8b), j >= 16 gets 2^-(8b+4), except b = 3 (1: that nibble is shifted down);
+// 2 ("byte", 5-, 6- and 8-bit layouts): 2^-(8b). b = j % 4. Sums are of the unscaled values.
 //
 // Needs half.wgsl and sum.wgsl before it. Entry points: quant_none, quant_none_s32, quant_q8_0, quant_q8_1, quant_q8_k, quant_f16, quant_bf16.
 
@@ -21,9 +31,36 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> nw: array<f32>;
 @group(0) @binding(3) var<storage, read_write> a: array<f32>;
-@group(0) @binding(4) var<storage, read_write> s: array<vec2<f32>>;
+
+// Float offset of block blk of row r in a.
+fn aidx(r: u32, blk: u32) -> u32 {
+  return (r * (params.k >> 5u) + blk) * 36u;
+}
+
+fn put_sums(r: u32, blk: u32, v: vec2<f32>) {
+  let o = aidx(r, blk) + 32u;
+  a[o] = v.x;
+  a[o + 1u] = v.y;
+  a[o + 2u] = 0.0;
+  a[o + 3u] = 0.0;
+}
 
 override WG: u32 = 64;
+override POS: u32 = 0;
+override B3: u32 = 0;
+
+// The factor element j (0..31) of a block is stored with (see POS above).
+fn pos_scale(j: u32) -> f32 {
+  let b = j & 3u;
+  let e = select(8u * b, select(8u * b + 4u, 0u, b == 3u), j >= 16u && POS == 1u);
+  if (POS == 0u) { return 1.0; }
+  return bitcast<f32>((127u - e) << 23u); // 2^-e
+}
+
+// Whether element j counts in the block's sums.
+fn in_sum(j: u32) -> bool {
+  return B3 == 0u || (j & 3u) != 3u;
+}
 
 var<workgroup> red: array<vec2<f32>, WG>;
 var<workgroup> row_scale: f32;
@@ -70,10 +107,10 @@ fn convert_plain(r: u32, t: u32, mode: u32, s32: bool) {
       var v = val(r, 32u * b + j);
       if (mode == 1u) { v = f16_round(v); }
       if (mode == 2u) { v = bf16_round(v); }
-      a[r * params.k + 32u * b + j] = v;
-      if (j < 16u) { lo += v; } else { hi += v; }
+      a[aidx(r, b) + j] = v * pos_scale(j);
+      if (in_sum(j)) { if (j < 16u) { lo += v; } else { hi += v; } }
     }
-    s[r * nb + b] = select(vec2<f32>(lo, hi), vec2<f32>(lo + hi, hi), s32);
+    put_sums(r, b, select(vec2<f32>(lo, hi), vec2<f32>(lo + hi, hi), s32));
   }
 }
 
@@ -88,15 +125,17 @@ fn convert_q8(r: u32, t: u32, with_s: bool) {
     let d16 = f16_round(d);
     var lo = 0.0; // sums of q: exact small integers
     var hi = 0.0;
+    var all = 0.0; // Q8_1's s is over the whole block
     for (var j = 0u; j < 32u; j++) {
       let q = round(val(r, 32u * b + j) * id);
-      a[r * params.k + 32u * b + j] = d16 * q;
-      if (j < 16u) { lo += q; } else { hi += q; }
+      a[aidx(r, b) + j] = (d16 * q) * pos_scale(j);
+      all += q;
+      if (in_sum(j)) { if (j < 16u) { lo += q; } else { hi += q; } }
     }
     if (with_s) {
-      s[r * nb + b] = vec2<f32>(f16_round(d * (lo + hi)), d16 * hi);
+      put_sums(r, b, vec2<f32>(f16_round(d * all), d16 * hi));
     } else {
-      s[r * nb + b] = vec2<f32>(d16 * lo, d16 * hi);
+      put_sums(r, b, vec2<f32>(d16 * lo, d16 * hi));
     }
   }
 }
@@ -120,10 +159,10 @@ fn convert_q8_k(r: u32, t: u32) {
       for (var j = 0u; j < 32u; j++) {
         let i = 256u * b + 32u * sb + j;
         let q = min(127.0, round(iscale * val(r, i)));
-        a[r * params.k + i] = d * q;
-        if (j < 16u) { lo += q; } else { hi += q; }
+        a[aidx(r, 8u * b + sb) + j] = (d * q) * pos_scale(j);
+        if (in_sum(j)) { if (j < 16u) { lo += q; } else { hi += q; } }
       }
-      s[r * (params.k / 32u) + 8u * b + sb] = vec2<f32>(d * lo, d * hi);
+      put_sums(r, 8u * b + sb, vec2<f32>(d * lo, d * hi));
     }
   }
 }

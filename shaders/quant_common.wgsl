@@ -1,16 +1,15 @@
 // Shared by every weight type: one 32-element block of a weight row, dequantized to floats.
 //
-// A block contributes  d.x * sum_{i<16} q_i a_i + d.y * sum_{i>=16} q_i a_i + m.x * S.x + m.y * S.y
-// where a are the (converted) activations and S the per-block activation sums that quant_act.wgsl
-// writes for the weight type's family (see there). q holds small integers, possibly times a power
-// of two that d undoes: the byte tricks below move a field to the top of a word with a multiply
-// (shifts are slow on SwiftShader) and convert it as a signed integer.
+// A block contributes  d.x * (sum_{i<16} q_i a_i + c S.x) + d.y * (sum_{i>=16} q_i a_i + c S.y)
+// + m.x S.x + m.y S.y, where a are the (converted) activations and S the per-block activation
+// sums that quant_act.wgsl writes for the weight type's family (see there). q holds small
+// integers times 2^(8b) or 2^(8b+4) (b: the field's byte in its word): fields are taken with a
+// mask and no shift (shifts are slow on SwiftShader), and the activations come scaled by the
+// inverse power of two (quant_act.wgsl POS), so the products are the plain ones, exactly.
 //
-// Exactness: a Q8 activation is d_a * q_a with an f16 d_a, so the products and partial sums of a
-// block are exact multiples of d_a (integers below 2^24 of them), and when d.x == d.y the block's
-// value d * (sum) is rounded once, as ggml's (d_w * d_a) * sumi. Types give both halves the same
-// d and power of two whenever their format allows it, and offsets such as Q4_0's -8 go into q
-// (not into m), so that no large correction term cancels against the sum.
+// Exactness: a Q8 activation is d_a * q_a with an f16 d_a, so the products, partial sums and c*S
+// of a block are exact multiples of d_a (integers below 2^24 of them), and when d.x == d.y the
+// block's value d * (sum + c S) is rounded once, as ggml's (d_w * d_a) * sumi.
 // Built with a constructor expression, never as a `var`: SwiftShader keeps a composite value in
 // registers, but a function variable (and any array indexed in a loop) in per-lane memory.
 struct W32 {
@@ -24,40 +23,28 @@ struct W32 {
   q7: vec4<f32>,
   d: vec2<f32>,  // scale of elements 0..15 and 16..31
   m: vec2<f32>,  // multiplier of S.x and S.y
+  c: f32,        // integer offset of q (Q4_0's -8, Q8_0's -128), applied to S inside d
 }
 
-const P24: f32 = 5.9604644775390625e-8;  // 2^-24
-const P28: f32 = 3.7252902984809875e-9;  // 2^-28
-// Multipliers that move byte b of a word to byte 3 (b = 0, 1, 2, 3).
-const TO_TOP: vec4<u32> = vec4<u32>(16777216u, 65536u, 256u, 1u);
+const BYTE_MASK: vec4<u32> = vec4<u32>(0xffu, 0xff00u, 0xff0000u, 0xff000000u);
+const LO_MASK: vec4<u32> = vec4<u32>(0x0fu, 0x0f00u, 0x0f0000u, 0x0f000000u);
+const HI_MASK: vec4<u32> = vec4<u32>(0xf0u, 0xf000u, 0xf00000u, 0x0fu);
 
-// The 4 bytes of w as signed 8-bit integers times 2^24, byte 0 first (also 5- and 6-bit values,
-// which are below 128 and so read the same signed or not).
-fn i8x4_s24(w: u32) -> vec4<f32> {
-  return vec4<f32>(bitcast<vec4<i32>>((vec4<u32>(w) * TO_TOP) & vec4<u32>(0xff000000u)));
+// The 4 bytes of w, byte b times 2^(8b); byte 3 as a signed byte (two's complement), bytes 0..2
+// unsigned. (5- and 6-bit fields, below 128, read the same either way.)
+fn bytes_pos(w: u32) -> vec4<f32> {
+  return vec4<f32>(bitcast<vec4<i32>>(vec4<u32>(w) & BYTE_MASK));
 }
 
-// Low nibbles of the 4 bytes of w times 2^24.
-fn lo4_s24(w: u32) -> vec4<f32> {
-  return vec4<f32>(bitcast<vec4<i32>>((vec4<u32>(w) * TO_TOP) & vec4<u32>(0x0f000000u)));
+// Low nibbles of the 4 bytes of w, byte b's times 2^(8b).
+fn lo4_pos(w: u32) -> vec4<f32> {
+  return vec4<f32>(bitcast<vec4<i32>>(vec4<u32>(w) & LO_MASK));
 }
 
-// High nibbles of the 4 bytes of w times 2^24 (one shift per word: unsigned nibbles must not be
-// offset by 8 as below, or the block's sum would cancel against a large correction term).
-fn hi4_s24(w: u32) -> vec4<f32> {
-  return lo4_s24(w >> 4u);
-}
-
-// High nibbles of the 4 bytes of w, minus 8, times 2^28 (the xor turns n into n - 8 as a signed
-// top nibble, so no shift is needed).
-fn hi4m8_s28(w: u32) -> vec4<f32> {
-  return vec4<f32>(bitcast<vec4<i32>>(((vec4<u32>(w) * TO_TOP) & vec4<u32>(0xf0000000u)) ^ vec4<u32>(0x80000000u)));
-}
-
-// Low nibbles of the 4 bytes of w, minus 8, times 2^28 (the nibble moved to the top with a
-// multiply 16 times larger, then the same xor).
-fn lo4m8_s28(w: u32) -> vec4<f32> {
-  return vec4<f32>(bitcast<vec4<i32>>(((vec4<u32>(w) * (TO_TOP * 16u)) & vec4<u32>(0xf0000000u)) ^ vec4<u32>(0x80000000u)));
+// High nibbles of the 4 bytes of w: byte b's times 2^(8b+4) for b < 3; byte 3's shifted down
+// (masked in place it would be a negative i32).
+fn hi4_pos(w: u32) -> vec4<f32> {
+  return vec4<f32>(bitcast<vec4<i32>>(vec4<u32>(w, w, w, w >> 28u) & HI_MASK));
 }
 
 // Bits 0..3 of x spread to bit 0 of bytes 0..3 (x < 16): the 4 shifted copies do not overlap.
@@ -73,20 +60,13 @@ fn half_of(word: u32, h: u32) -> f32 {
 
 // Signed byte b (0..3) of w as f32.
 fn i8_at(w: u32, b: u32) -> f32 {
-  return f32(bitcast<i32>((w * TO_TOP[b]) & 0xff000000u)) * P24;
+  let top = array<u32, 4>(16777216u, 65536u, 256u, 1u); // moves byte b to byte 3
+  return f32(bitcast<i32>((w * top[b]) & 0xff000000u)) * 5.9604644775390625e-8;
 }
 
-// Byte b (0..3) of w.
-fn u8_at(w: u32, b: u32) -> u32 {
-  return (w >> (8u * b)) & 0xffu;
-}
-
-// K-quant 6-bit scale and min of sub-block j (0..7) from the 12 scale bytes in s0, s1, s2.
-fn scale_min_k4(j: u32, s0: u32, s1: u32, s2: u32) -> vec2<f32> {
-  if (j < 4u) {
-    return vec2<f32>(f32(u8_at(s0, j) & 63u), f32(u8_at(s1, j) & 63u));
-  }
-  let b = j - 4u;
-  let t = u8_at(s2, b);
-  return vec2<f32>(f32((t & 15u) | ((u8_at(s0, b) >> 6u) << 4u)), f32((t >> 4u) | ((u8_at(s1, b) >> 6u) << 4u)));
+// (scale, min) of K-quant sub-block j from the word holding sub-blocks j & ~1 and j | 1 as bytes
+// (sc, m, sc', m'), as layout.ts repacks them.
+fn scale_min_pair(word: u32, j: u32) -> vec2<f32> {
+  let t = select(word, word >> 16u, (j & 1u) == 1u);
+  return vec2<f32>(f32(t & 0xffu), f32((t >> 8u) & 0xffu));
 }

@@ -8,6 +8,7 @@
 //   q: the low bits of every block (vec4-aligned per block where the kernel reads vec4s)
 //   h: high bits (Q5_0, Q6_K)
 //   m: scales and other per-block or per-super-block metadata
+import { scaleMinK4 } from '../gguf/dequant.ts';
 import { GGMLType, typeName } from '../gguf/types.ts';
 
 export class UnsupportedWeightError extends Error {
@@ -25,33 +26,55 @@ export interface WeightLayout {
   words: number;
 }
 
+/** How quant_act.wgsl converts a matmul's input for a weight type: ggml's vec_dot_type ('none'
+ *  in exact numerics; 'none_s32' keeps the Q8_1 sum layout), the positional scaling its
+ *  dequantizer expects (pos: 0 none, 1 nib, 2 byte; see quant_act.wgsl) and whether the block
+ *  sums skip byte 3 of each word (b3, Q8_0: see q_q8_0.wgsl). */
+export type ActConv = 'none' | 'none_s32' | 'f16' | 'bf16' | 'q8_0' | 'q8_1' | 'q8_k';
+
+export interface GpuTypeInfo {
+  file: string;
+  act: ActConv;
+  pos: 0 | 1 | 2;
+  b3: boolean;
+  super: boolean;
+}
+
 /** The types the GPU kernels read, with their shader file suffix and activation conversion. */
-export const GPU_TYPES: Partial<Record<GGMLType, { file: string; act: ActKind; super: boolean }>> = {
-  [GGMLType.F32]: { file: 'f32', act: 'none', super: false },
-  [GGMLType.F16]: { file: 'f16', act: 'f16', super: false },
-  [GGMLType.BF16]: { file: 'bf16', act: 'bf16', super: false },
-  [GGMLType.Q8_0]: { file: 'q8_0', act: 'q8_0', super: false },
-  [GGMLType.Q4_0]: { file: 'q4_0', act: 'q8_0', super: false },
-  [GGMLType.Q4_1]: { file: 'q4_1', act: 'q8_1', super: false },
-  [GGMLType.Q5_0]: { file: 'q5_0', act: 'q8_0', super: false },
-  [GGMLType.Q5_1]: { file: 'q5_1', act: 'q8_1', super: false },
-  [GGMLType.Q4_K]: { file: 'q4_k', act: 'q8_k', super: true },
-  [GGMLType.Q5_K]: { file: 'q5_k', act: 'q8_k', super: true },
-  [GGMLType.Q6_K]: { file: 'q6_k', act: 'q8_k', super: true },
+export const GPU_TYPES: Partial<Record<GGMLType, GpuTypeInfo>> = {
+  [GGMLType.F32]: { file: 'f32', act: 'none', pos: 0, b3: false, super: false },
+  [GGMLType.F16]: { file: 'f16', act: 'f16', pos: 0, b3: false, super: false },
+  [GGMLType.BF16]: { file: 'bf16', act: 'bf16', pos: 0, b3: false, super: false },
+  [GGMLType.Q8_0]: { file: 'q8_0', act: 'q8_0', pos: 2, b3: true, super: false },
+  [GGMLType.Q4_0]: { file: 'q4_0', act: 'q8_0', pos: 1, b3: false, super: false },
+  [GGMLType.Q4_1]: { file: 'q4_1', act: 'q8_1', pos: 1, b3: false, super: false },
+  [GGMLType.Q5_0]: { file: 'q5_0', act: 'q8_0', pos: 2, b3: false, super: false },
+  [GGMLType.Q5_1]: { file: 'q5_1', act: 'q8_1', pos: 2, b3: false, super: false },
+  [GGMLType.Q4_K]: { file: 'q4_k', act: 'q8_k', pos: 1, b3: false, super: true },
+  [GGMLType.Q5_K]: { file: 'q5_k', act: 'q8_k', pos: 2, b3: false, super: true },
+  [GGMLType.Q6_K]: { file: 'q6_k', act: 'q8_k', pos: 2, b3: false, super: true },
 };
 
-/** How quant_act.wgsl converts a matmul's input for a weight type (its ggml vec_dot_type). */
-export type ActKind = 'none' | 'none_s32' | 'f16' | 'bf16' | 'q8_0' | 'q8_1' | 'q8_k';
+/** An activation conversion as a key: "q8_0", "q8_k.pos1", "q8_0.pos2.b3", ... */
+export type ActKind = string;
+
+export function actKindOf(conv: ActConv, pos = 0, b3 = false): ActKind {
+  return conv + (pos ? `.pos${pos}` : '') + (b3 ? '.b3' : '');
+}
+
+export function parseActKind(kind: ActKind): { conv: ActConv; pos: number; b3: boolean } {
+  const [conv, ...rest] = kind.split('.');
+  return { conv: conv as ActConv, pos: Number(rest.find((r) => r.startsWith('pos'))?.slice(3) ?? 0), b3: rest.includes('b3') };
+}
 
 /** The conversion for `type` in 'ggml' numerics, or the exact one ('exact' numerics). */
 export function actKind(type: GGMLType, numerics: 'ggml' | 'exact'): ActKind {
   const t = gpuType(type);
-  if (numerics === 'ggml') return t.act;
-  // Q4_1/Q5_1 read S.x as the sum of the whole block: keep that layout with exact values.
-  return t.act === 'q8_1' ? 'none_s32' : 'none';
+  const conv: ActConv = numerics === 'ggml' ? t.act : t.act === 'q8_1' ? 'none_s32' : 'none';
+  return actKindOf(conv, t.pos, t.b3);
 }
 
-export function gpuType(type: GGMLType, tensor?: string) {
+export function gpuType(type: GGMLType, tensor?: string): GpuTypeInfo {
   const t = GPU_TYPES[type];
   if (!t) {
     throw new UnsupportedWeightError(`${tensor ? `tensor ${tensor}: ` : ''}type ${typeName(type)} has no WebGPU kernel; ` +
@@ -78,8 +101,8 @@ export function weightLayout(type: GGMLType, k: number, rows: number, tensor?: s
     q4_1: [nb * 4, 0, nb],
     q5_0: [nb * 4, nb, Math.ceil(nb / 2)],
     q5_1: [nb * 4, 0, nb * 2],
-    q4_k: [nb * 4, 0, ns * 4],
-    q5_k: [nb * 4, 0, ns * 12],
+    q4_k: [nb * 4, 0, ns * 5],
+    q5_k: [nb * 4, 0, ns * 13],
     q6_k: [nb * 4, nb * 2, ns * 5],
   };
   const [q, h, m] = sizes[t.file];
@@ -105,7 +128,8 @@ export function repack(type: GGMLType, src: Uint8Array, k: number, rows: number,
       for (let g = 0; g < nb; g++) {
         const o = g * 34;
         setHalf(mOff, g, u16(o));
-        for (let i = 0; i < 8; i++) out[qOff + 8 * g + i] = (src[o + 2 + 4 * i] | (src[o + 3 + 4 * i] << 8) | (src[o + 4 + 4 * i] << 16) | (src[o + 5 + 4 * i] << 24)) >>> 0;
+        // bytes 0..2 of each word as q + 128 (top bit flipped), byte 3 as q: see q_q8_0.wgsl
+        for (let i = 0; i < 8; i++) out[qOff + 8 * g + i] = ((src[o + 2 + 4 * i] | (src[o + 3 + 4 * i] << 8) | (src[o + 4 + 4 * i] << 16) | (src[o + 5 + 4 * i] << 24)) ^ 0x808080) >>> 0;
       }
       break;
     case GGMLType.Q4_0:
@@ -145,8 +169,14 @@ export function repack(type: GGMLType, src: Uint8Array, k: number, rows: number,
       const nib = new Uint8Array(256);
       for (let s = 0; s < nb / 8; s++) {
         const o = s * bs;
-        const mo = mOff + (five ? 12 : 4) * s;
-        for (let i = 0; i < 4; i++) out[mo + i] = u32(o + 4 * i); // d|dmin, 12 scale bytes
+        const mo = mOff + (five ? 13 : 5) * s;
+        // d | dmin << 16, then the 6-bit (scale, min) of sub-blocks 2i, 2i+1 as bytes of word 1 + i
+        // (GGML packs them in 12 bytes; unpacking that per sub-block costs shifts by a
+        // sub-block-dependent amount, slow on SwiftShader, for 4 extra bytes per 256 elements)
+        out[mo] = u32(o);
+        const sc = new Uint8Array(8), mn = new Uint8Array(8);
+        for (let j = 0; j < 8; j++) [sc[j], mn[j]] = scaleMinK4(j, src, o + 4);
+        for (let i = 0; i < 4; i++) out[mo + 1 + i] = (sc[2 * i] | (mn[2 * i] << 8) | (sc[2 * i + 1] << 16) | (mn[2 * i + 1] << 24)) >>> 0;
         // GGML: chunk c of 64 elements = bytes 32c..32c+31: low nibbles elements 64c+l, high 64c+32+l
         for (let c = 0; c < 4; c++) {
           for (let l = 0; l < 32; l++) {
@@ -161,7 +191,7 @@ export function repack(type: GGMLType, src: Uint8Array, k: number, rows: number,
           for (let j = 0; j < 8; j++) {
             let w = 0;
             for (let l = 0; l < 32; l++) w |= ((src[o + 16 + l] >> j) & 1) << l;
-            out[mo + 4 + j] = w >>> 0;
+            out[mo + 5 + j] = w >>> 0;
           }
         }
       }

@@ -3,7 +3,7 @@
 // Math.fround), written from ggml's C code independently of the kernels.
 import { roundF16, f32ToBf16, bf16ToF32 } from '../gguf/half.ts';
 import { USAGE } from './buffers.ts';
-import type { ActKind } from './layout.ts';
+import { parseActKind, type ActKind } from './layout.ts';
 import { GPUSession } from './session.ts';
 
 const fr = Math.fround;
@@ -66,8 +66,10 @@ export function rne(x: number): number {
   return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-/** CPU version of quant_act.wgsl: converted values and per-32-block sums (S.x, S.y). */
-export function cpuConvert(kind: ActKind, x: Float32Array): { a: Float64Array; s: Float64Array } {
+/** CPU version of quant_act.wgsl: converted values (without the positional scaling, which the
+ *  dequantizers undo) and per-32-block sums (S.x, S.y) of the split or s32 layout. */
+export function cpuConvert(actKind: ActKind, x: Float32Array): { a: Float64Array; s: Float64Array } {
+  const kind = parseActKind(actKind).conv;
   const n = x.length, a = new Float64Array(n), s = new Float64Array((n / 32) * 2);
   const blockSums = (b: number, s32: boolean) => {
     let lo = 0, hi = 0;

@@ -5,7 +5,10 @@ import { Op } from '../op.ts';
 import type { GPUSession } from '../session.ts';
 import { DEQUANT_SHADERS, SHADERS } from '../shaders.ts';
 import type { GpuWeight } from '../weights.ts';
-import { MATVEC_R, MATVEC_WG, type MatvecMode } from './matvec.ts';
+import { MATVEC_WG, type MatvecMode } from './matvec.ts';
+
+/** Rows per invocation in matmul.wgsl (by 4 tokens). */
+const MATMUL_R = 4;
 import { ShapeError, type ActBuffers } from './quant.ts';
 
 export interface MatmulArgs {
@@ -41,13 +44,13 @@ export class MatmulOp {
       entry: mode === 'store' ? 'matmul' : mode === 'add' ? 'matmul_add' : `matmul_${mode}`,
       overrides: { WG: MATVEC_WG, ...(mode === 'glu_gelu' ? { GGML_GELU: numerics === 'ggml' ? 1 : 0 } : {}) },
     });
-    const groups = Math.ceil(outLen / (MATVEC_R * MATVEC_WG));
+    const groups = Math.ceil(outLen / (MATMUL_R * MATVEC_WG));
     const base = w.parts.map((p) => ({
-      k: w.k, n: w.n, q_off: p.layout.qOff, h_off: p.layout.hOff, m_off: p.layout.mOff, row0: p.row0, row_end: p.rowEnd,
-      tokens: 1, act_tok: w.k / 4, y_off: args.yOff ?? 0, y_tok: args.yTok ?? outLen, has_bias: args.bias ? 1 : 0,
+      k: w.k, n: w.n, q_off: p.layout.qOff, h_off: p.layout.hOff, m_off: p.layout.mOff, q4: p.layout.qOff / 4, m4: p.layout.mOff / 4, row0: p.row0, row_end: p.rowEnd,
+      tokens: 1, act_tok: w.k / 32, y_off: args.yOff ?? 0, y_tok: args.yTok ?? outLen, has_bias: args.bias ? 1 : 0,
     }));
     const ops = w.parts.map((p, i) => new Op(session, kernel, {
-      w4: p.buffer, w1: p.buffer, act: act.a, asum: act.s, y: args.y, bias: args.bias ?? session.dummy,
+      w4: p.buffer, w1: p.buffer, act: act.a, y: args.y, bias: args.bias ?? session.dummy,
     }, base[i], [groups, 1], `${args.label ?? w.name}${w.parts.length > 1 ? `#${i}` : ''}`));
     return new MatmulOp(ops, base, outLen);
   }

@@ -6,7 +6,7 @@ import { dequantize } from '../../gguf/dequant.ts';
 import { f16ToF32 } from '../../gguf/half.ts';
 import { quantize } from '../../gguf/quant.ts';
 import { GGMLType, typeName } from '../../gguf/types.ts';
-import { actKind, GPU_TYPES } from '../layout.ts';
+import { actKind, GPU_TYPES, parseActKind } from '../layout.ts';
 import { runOps } from '../op.ts';
 import type { GPUSession } from '../session.ts';
 import { cpuConvert, readF32, relErr, rng, testSession, upload, zeros } from '../testing.ts';
@@ -80,7 +80,7 @@ describe('matvec.wgsl', () => {
       const base = (mat * c.n + rr) * c.k;
       for (let j = 0; j < c.k; j++) acc += wd[base + j] * a[j];
       // Q8_1 consumers: ggml multiplies m by the stored sum s instead of the block's exact sum
-      if (m && kind === 'q8_1') {
+      if (m && parseActKind(kind).conv === 'q8_1') {
         for (let b = 0; b < c.k / 32; b++) {
           let exact = 0;
           for (let j = 0; j < 32; j++) exact += a[32 * b + j];

@@ -11,7 +11,7 @@ import { ShapeError, type ActBuffers } from './quant.ts';
 export type MatvecMode = 'store' | 'add' | 'glu_silu' | 'glu_gelu';
 
 /** Rows per invocation in matvec.wgsl, and invocations per workgroup. */
-export const MATVEC_R = 4;
+export const MATVEC_R = 8;
 export const MATVEC_WG = 16;
 
 export interface MatvecArgs {
@@ -61,15 +61,15 @@ export async function matvecOps(session: GPUSession, args: MatvecArgs): Promise<
   });
   const groups = Math.ceil(outLen / (MATVEC_R * MATVEC_WG));
   return w.parts.map((p, i) => new Op(session, kernel, {
-    w4: p.buffer, w1: p.buffer, act: act.a, asum: act.s, y: args.y,
+    w4: p.buffer, w1: p.buffer, act: act.a, y: args.y,
     ids: args.ids ?? session.dummy, bias: args.bias ?? session.dummy,
   }, {
-    k: w.k, n: w.n, q_off: p.layout.qOff, h_off: p.layout.hOff, m_off: p.layout.mOff,
+    k: w.k, n: w.n, q_off: p.layout.qOff, h_off: p.layout.hOff, m_off: p.layout.mOff, q4: p.layout.qOff / 4, m4: p.layout.mOff / 4,
     row0: p.row0, row_end: p.rowEnd,
-    act_stride: args.perSlotInput ? w.k / 4 : 0,
+    act_stride: args.perSlotInput ? w.k / 32 : 0,
     y_off: args.yOff ?? 0, y_stride: args.yStride ?? outLen,
     ids_off: args.idsOff ?? 0, use_ids: args.ids ? 1 : 0, has_bias: args.bias ? 1 : 0,
-    act_tok: (args.actTokRows ?? (args.perSlotInput ? slots : 1)) * (w.k / 4),
+    act_tok: (args.actTokRows ?? (args.perSlotInput ? slots : 1)) * (w.k / 32),
     y_tok: args.yTok ?? slots * (args.yStride ?? outLen),
     ids_tok: args.idsTok ?? slots,
   }, [groups, slots, args.tokens ?? 1], `${args.label ?? w.name}${w.parts.length > 1 ? `#${i}` : ''}`));

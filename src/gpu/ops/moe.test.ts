@@ -5,6 +5,7 @@ import { runOps } from '../op.ts';
 import type { GPUSession } from '../session.ts';
 import { readF32, readU32, relErr, rng, testSession, upload, zeros } from '../testing.ts';
 import { combineOp, routeOp, type MoeShape } from './moe.ts';
+import { actIndex } from './quant.ts';
 
 let session: GPUSession;
 beforeAll(async () => { session = await testSession(); });
@@ -23,9 +24,12 @@ describe('moe.wgsl', () => {
     const slots = s.k + (s.shexp ? 1 : 0);
     const y = r.vec(T * slots * s.d), res = r.vec(T * s.d), nw = r.vec(s.d);
     const ids = zeros(session, 4 * T * s.k), wts = zeros(session, 4 * T * (s.k + 1)), xb = upload(session, res);
+    // the router reads its input as an activation of kind none (36 floats per 32 values)
+    const xa = new Float32Array(T * (s.d / 32) * 36);
+    for (let t = 0; t < T; t++) for (let i = 0; i < s.d; i++) xa[actIndex(s.d, t, i)] = x[t * s.d + i];
     const norm = s.shexp === 1 ? { w: upload(session, nw), eps: 1e-5 } : undefined;
     runOps(session, [
-      await routeOp(session, { shape: s, x: upload(session, x), router: upload(session, router), shexpGate: upload(session, shg), ids, wts, tokens: T }),
+      await routeOp(session, { shape: s, x: upload(session, xa), router: upload(session, router), shexpGate: upload(session, shg), ids, wts, tokens: T }),
       await combineOp(session, { shape: s, y: upload(session, y), wts, ids, x: xb, tokens: T, norm, resScale: 0.7 }),
     ]);
     const gotIds = await readU32(session, ids, T * s.k);
