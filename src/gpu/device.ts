@@ -63,7 +63,9 @@ async function createNodeGPU(): Promise<GPU> {
     );
   }
   Object.assign(globalThis, mod.globals);
-  const flags = process.env.WEBMOE_DAWN_FLAGS ? process.env.WEBMOE_DAWN_FLAGS.split(" ") : [];
+  // Dawn options, space-separated, e.g. "enable-dawn-features=dump_shaders" (for measurements:
+  // "enable-dawn-features=disable_robustness" drops the bounds checks browsers always keep).
+  const flags = process.env.WEBMOE_DAWN_FLAGS?.split(' ').filter(Boolean) ?? [];
   return mod.create(flags);
 }
 

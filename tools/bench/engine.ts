@@ -66,8 +66,10 @@ function llamaCpp(model: string, backend: 'cpu' | 'vulkan' | 'vulkan-default'): 
 
 async function webgpu(path: string): Promise<Speed> {
   const t0 = performance.now();
-  const engine = await WebGPUEngine.load(fileSource(path), { nCtx: 256, maxBatch: 64 });
+  const source = fileSource(path);
+  const engine = await WebGPUEngine.load(source, { nCtx: 256, maxBatch: 64 });
   const loadS = (performance.now() - t0) / 1000;
+  await source.close?.();
   try {
     await engine.forward(PROMPT.slice(0, 4)); // compile and warm up
     engine.reset();
