@@ -8,7 +8,7 @@ import type { GpuWeight } from '../weights.ts';
 import { MATVEC_WG, type MatvecMode } from './matvec.ts';
 
 /** Rows per invocation in matmul.wgsl (by 4 tokens). */
-const MATMUL_R = 4;
+const MATMUL_R = 8;
 import { ShapeError, type ActBuffers } from './quant.ts';
 
 export interface MatmulArgs {
