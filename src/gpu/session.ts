@@ -43,6 +43,7 @@ export class GPUSession {
   /** The same for read-write bindings a variant does not write. */
   readonly dummyRW: GPUBuffer;
   private readonly owned: boolean;
+  private destroying = false;
 
   private constructor(readonly ctx: GPUContext, owned: boolean, opts: SessionOptions, parent?: GPUSession) {
     this.device = ctx.device;
@@ -64,7 +65,7 @@ export class GPUSession {
       this.failure ??= new GPUEngineError(code, `WebGPU ${code} error on ${this.adapterName}: ${e.message}\n${hint}`);
     });
     void this.device.lost.then((info) => {
-      if (info.reason === 'destroyed' && !this.failure) return;
+      if (this.destroying) return; // our own destroy(); any other loss, even a destroy() elsewhere, is a failure
       this.failure ??= new GPUEngineError('device-lost',
         `The WebGPU device (${this.adapterName}) was lost (${info.reason}): ${info.message}. ` +
         'Call recreate() on the engine (or load it again) to continue; the KV cache is gone.');
@@ -107,6 +108,7 @@ export class GPUSession {
   }
 
   destroy(): void {
+    this.destroying = true;
     this.buffers.destroyAll();
     if (this.owned) this.device.destroy();
   }
