@@ -1,0 +1,63 @@
+// Grouped-query attention over a KV cache (llama-graph.cpp build_attn_mha, non-flash branch):
+// kq = K·q per head, optional Grok soft cap, softmax(kq * kq_scale) over the cached positions,
+// out = V·p. Query head h reads kv head floor(h / (nHead / nHeadKv)) (ggml_mul_mat broadcast).
+//
+// The oracle runs llama.cpp with an F32 KV cache and no flash attention, so its K and V are the
+// f32 values computed here and both products are plain f32 dot products (see tools/oracle).
+import { SIMD_F32, type Num, type Vec } from './numerics.ts';
+import { softmax, tanh } from './ops.ts';
+
+/** Keys and values of one layer for positions 0..nCtx-1: (nCtx, nHeadKv * headDim) each. */
+export interface LayerCache {
+  k: Vec;
+  v: Vec;
+}
+
+export interface AttentionShape {
+  nHead: number;
+  nHeadKv: number;
+  headDim: number;
+  /** Multiplier of kq inside the softmax. */
+  kqScale: number;
+  /** Grok: kq = softcap * tanh(kq * (outScale / softcap)) before the softmax; 0 = off. */
+  grokSoftcap: number;
+  grokOutScale: number;
+}
+
+/** Stores k and v (nHeadKv * headDim each) of position pos in the cache. */
+export function storeKV(cache: LayerCache, k: Vec, v: Vec, pos: number): void {
+  cache.k.set(k, pos * k.length);
+  cache.v.set(v, pos * v.length);
+}
+
+/** Attention of query q (nHead * headDim) at position pos over cached positions 0..pos.
+ *  Returns (nHead * headDim), heads concatenated as ggml's kqv permute + cont leaves them. */
+export function attend(num: Num, q: Vec, cache: LayerCache, pos: number, s: AttentionShape): Vec {
+  const { nHead, nHeadKv, headDim } = s;
+  const kvDim = nHeadKv * headDim;
+  const group = nHead / nHeadKv;
+  const n = pos + 1;
+  // ggml runs the softmax over the KV cache's padded length (a multiple of 256 cells); the
+  // masked cells are -inf and add nothing, but they keep every vector of 16 full, so pad to 16.
+  const nPad = num.mode === 'ggml' ? Math.ceil(n / SIMD_F32) * SIMD_F32 : n;
+  const out = num.vec(nHead * headDim);
+  const kq = num.vec(nPad);
+  const capScale = num.r(s.grokOutScale / s.grokSoftcap); // f_attn_out_scale / f_attn_logit_softcapping in f32
+  for (let h = 0; h < nHead; h++) {
+    const qo = h * headDim, ko = Math.floor(h / group) * headDim;
+    for (let t = 0; t < n; t++) {
+      let dot = 0;
+      for (let d = 0; d < headDim; d++) dot += cache.k[t * kvDim + ko + d] * q[qo + d];
+      kq[t] = dot; // (n_kv) per head: f32 result of the K·q dot product
+      if (s.grokSoftcap) kq[t] = tanh(num, num.r(kq[t] * capScale)) * s.grokSoftcap;
+    }
+    kq.fill(-Infinity, n);
+    const p = softmax(num, kq, s.kqScale);
+    for (let d = 0; d < headDim; d++) {
+      let acc = 0;
+      for (let t = 0; t < n; t++) acc += cache.v[t * kvDim + ko + d] * p[t];
+      out[qo + d] = acc;
+    }
+  }
+  return out;
+}

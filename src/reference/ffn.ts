@@ -1,0 +1,91 @@
+// Feed-forward blocks (llama-graph.cpp build_ffn, build_moe_ffn): a gated FFN (SwiGLU or GeGLU,
+// gate and up in parallel), and a routed mixture of experts with an optional shared expert.
+import type { FfnOptions } from '../model/arch.ts';
+import { convertActivation, matvec, type Weight } from './matmul.ts';
+import { ulpF32, type Num, type Vec } from './numerics.ts';
+import { add, geglu, silu, softmax, swiglu } from './ops.ts';
+
+export interface GatedFfn {
+  gate: Weight; // (nFf, nEmbd) per matrix; stacked experts for routed experts
+  up: Weight;
+  down: Weight; // (nEmbd, nFf)
+}
+
+/** down · act(gate · x) * (up · x), using matrix `mat` of each weight (the expert index). */
+export function gatedFfn(num: Num, f: GatedFfn, x: Vec, act: FfnOptions['act'], mat = 0): Vec {
+  // gate and up read the same activation; ggml converts it once per matmul, with equal results.
+  const a = convertActivation(num, f.up.type, x);
+  const up = matvec(num, f.up, x, mat, a);
+  const gate = matvec(num, f.gate, x, mat, f.gate.type === f.up.type ? a : undefined);
+  const h = act === 'silu' ? swiglu(num, gate, up) : geglu(num, gate, up);
+  return matvec(num, f.down, h, mat);
+}
+
+export interface MoeWeights {
+  router: Weight; // ffn_gate_inp: (nExpert, nEmbd)
+  experts: GatedFfn; // ffn_{gate,up,down}_exps: (nExpert, ...) stacked
+  shared?: GatedFfn;
+  sharedGate?: Weight; // ffn_gate_inp_shexp: (1, nEmbd), Qwen2-MoE
+}
+
+export interface MoeParams {
+  nExpertUsed: number;
+  opts: FfnOptions;
+  /** expert_weights_scale: applied when neither 0 nor 1, as build_moe_ffn does. */
+  weightsScale: number;
+}
+
+/** The experts routing picks for x, best first, with their mixing weights. */
+export interface Routing {
+  experts: number[];
+  weights: number[];
+}
+
+/** Softmax over the router logits, the nExpertUsed largest probabilities (ggml_argsort_top_k,
+ *  descending), optionally renormalized to sum 1 (sum clamped at 2^-14 as build_moe_ffn does)
+ *  and scaled. */
+export function route(num: Num, router: Weight, x: Vec, p: MoeParams): Routing {
+  const probs = softmax(num, matvec(num, router, x));
+  const order = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a] || a - b);
+  const k = p.nExpertUsed;
+  if (num.probe && k < order.length) {
+    // The last expert picked and the first left out are an ambiguous choice when their
+    // probabilities are within the probe's window (in f32 ulps): llama.cpp may pick the other.
+    const [a, b] = [order[k - 1], order[k]];
+    const dist = (probs[a] - probs[b]) / ulpF32(probs[a]);
+    if (dist <= num.probe.window && num.probe.ambiguous(dist, 'route')) [order[k - 1], order[k]] = [b, a];
+  }
+  const experts = order.slice(0, k);
+  let weights = experts.map((e) => probs[e]);
+  if (p.opts.normTopK) {
+    // ggml_sum_rows (double sum, stored f32), ggml_clamp, ggml_div
+    const sum = Math.max(num.r(weights.reduce((s, w) => s + w, 0)), 6.103515625e-5);
+    weights = weights.map((w) => num.r(w / sum));
+  }
+  const ws = p.weightsScale;
+  if (ws !== 0 && ws !== 1) weights = weights.map((w) => num.r(w * num.r(ws)));
+  return { experts, weights };
+}
+
+/** Routed experts (weighted, summed in routing order) plus the shared expert, if any. */
+export function moeFfn(num: Num, m: MoeWeights, x: Vec, p: MoeParams): Vec {
+  const { experts, weights } = route(num, m.router, x, p);
+  let out: Vec | undefined;
+  for (let i = 0; i < experts.length; i++) {
+    const y = gatedFfn(num, m.experts, x, p.opts.act, experts[i]);
+    for (let j = 0; j < y.length; j++) y[j] = y[j] * weights[i]; // ggml_mul(experts, weights)
+    out = out ? add(num, out, y) : y; // ((e0 + e1) + e2) ...
+  }
+  if (!out) throw new Error('MoE layer routed to no expert');
+  if (m.shared) {
+    const s = gatedFfn(num, m.shared, x, p.opts.act);
+    if (m.sharedGate) {
+      // Qwen2-MoE: sigmoid(g) computed as silu(g) / g (qwen2moe.cpp), g = gate_inp_shexp · x.
+      const g = matvec(num, m.sharedGate, x);
+      const gate = num.r(silu(num, g)[0] / g[0]);
+      for (let j = 0; j < s.length; j++) s[j] = s[j] * gate;
+    }
+    out = add(num, out, s);
+  }
+  return out;
+}

@@ -1,0 +1,201 @@
+// The CPU reference model: weights read from a RangeSource through the ModelPlan, then a plain
+// forward pass (one token at a time; a batch is the same computation token by token, since each
+// token only sees the keys and values of earlier ones). Every ArchSpec option is honoured here;
+// nothing switches on architecture names.
+//
+// Per layer (shapes in elements, d = nEmbd, q = nHead*headDim, kv = nHeadKv*headDim):
+//   h  = rmsnorm(x) * attn_norm                              (d)
+//   Q, K, V = Wq h (+bq), Wk h (+bk), Wv h (+bv)             (q), (kv), (kv)
+//   qk norm: per head (headDim) or over the whole Q / K      [qwen3*, olmoe]
+//   rope(Q), rope(K) at pos; K, V into the cache
+//   a  = Wo · attend(Q, cache)                               (d)
+//   a  = rmsnorm(a) * attn_output_norm                       [grok]
+//   x  = x + a * residual_scale                              [granite scale]
+//   h  = rmsnorm(x) * ffn_norm
+//   f  = FFN(h) | MoE(h) (+ shared expert)
+//   f  = rmsnorm(f) * layer_output_norm                      [grok]
+//   x  = x + f * residual_scale
+// then logits = Wout · rmsnorm(x) * output_norm, scaled and soft-capped as the arch says.
+import { readGGUF } from '../gguf/reader.ts';
+import type { RangeSource } from '../gguf/source.ts';
+import type { GGUFTensorInfo } from '../gguf/types.ts';
+import { ModelFormatError, type HParams } from '../model/hparams.ts';
+import { planModel, type ModelPlan } from '../model/plan.ts';
+import { attend, storeKV, type AttentionShape, type LayerCache } from './attention.ts';
+import { gatedFfn, moeFfn, type GatedFfn, type MoeParams, type MoeWeights } from './ffn.ts';
+import { makeWeight, matvec, weightRow, type Weight } from './matmul.ts';
+import { numerics, type Num, type Numerics, type RoundingProbe, type Vec } from './numerics.ts';
+import { add, rmsNorm, rope, scale, tanh } from './ops.ts';
+
+export interface ReferenceOptions {
+  /** 'ggml' (default): reproduce llama.cpp's CPU numerics; 'exact': float64 math. */
+  numerics?: Numerics;
+  /** KV cache length in positions (default: min(2048, the model's training context)). */
+  nCtx?: number;
+  /** 'ggml' numerics: sees (and may overturn) roundings near a boundary; for diagnosis. */
+  probe?: RoundingProbe;
+}
+
+interface Layer {
+  attnNorm: Weight;
+  wq: Weight; wk: Weight; wv: Weight; wo: Weight;
+  bq?: Weight; bk?: Weight; bv?: Weight;
+  qNorm?: Weight; kNorm?: Weight;
+  attnOutNorm?: Weight;
+  ffnNorm: Weight;
+  ffn?: GatedFfn;
+  moe?: MoeWeights;
+  postNorm?: Weight;
+}
+
+/** Reads and dequantizes every tensor the plan names, once. */
+async function loadWeights(source: RangeSource, plan: ModelPlan): Promise<Map<string, Weight>> {
+  const out = new Map<string, Weight>();
+  const byInfo = new Map<GGUFTensorInfo, Weight>(); // a tied head reuses token_embd's Weight
+  for (const [name, t] of plan.tensors) {
+    let w = byInfo.get(t);
+    if (!w) {
+      const bytes = await source.read(plan.file.dataOffset + t.offset, t.nBytes);
+      if (bytes.length < t.nBytes) throw new ModelFormatError(`${source.name}: tensor ${t.name} is cut short (${bytes.length} of ${t.nBytes} bytes)`);
+      w = makeWeight(t.name, t.type, t.shape, bytes);
+      byInfo.set(t, w);
+    }
+    out.set(name, w);
+  }
+  return out;
+}
+
+export class ReferenceModel {
+  readonly num: Num;
+  readonly hp: HParams;
+  readonly nCtx: number;
+  /** Positions already in the KV cache. */
+  nPast = 0;
+  private readonly layers: Layer[];
+  private readonly cache: LayerCache[];
+  private readonly embd: Weight;
+  private readonly outNorm: Weight;
+  private readonly output: Weight;
+  private readonly attn: AttentionShape;
+  private readonly moeParams: MoeParams;
+
+  private constructor(readonly plan: ModelPlan, w: Map<string, Weight>, opts: ReferenceOptions) {
+    this.num = numerics(opts.numerics ?? 'ggml', opts.probe);
+    const hp = (this.hp = plan.hp);
+    const { arch } = plan;
+    this.nCtx = opts.nCtx ?? Math.min(2048, hp.nCtxTrain);
+    const get = (n: string) => {
+      const t = w.get(n);
+      if (!t) throw new ModelFormatError(`${arch.name} model lacks tensor ${n}`);
+      return t;
+    };
+    this.embd = get('token_embd.weight');
+    this.outNorm = get('output_norm.weight');
+    this.output = get(plan.outputName);
+    this.layers = [];
+    for (let i = 0; i < hp.nLayer; i++) {
+      const b = `blk.${i}.`;
+      const opt = (n: string) => w.get(b + n);
+      const gated = (s: string): GatedFfn => ({ gate: get(b + `ffn_gate${s}.weight`), up: get(b + `ffn_up${s}.weight`), down: get(b + `ffn_down${s}.weight`) });
+      const layer: Layer = {
+        attnNorm: get(b + 'attn_norm.weight'),
+        wq: get(b + 'attn_q.weight'), wk: get(b + 'attn_k.weight'), wv: get(b + 'attn_v.weight'), wo: get(b + 'attn_output.weight'),
+        bq: opt('attn_q.bias'), bk: opt('attn_k.bias'), bv: opt('attn_v.bias'),
+        qNorm: opt('attn_q_norm.weight'), kNorm: opt('attn_k_norm.weight'),
+        attnOutNorm: arch.attention.outNorm ? get(b + 'attn_output_norm.weight') : undefined,
+        ffnNorm: get(b + 'ffn_norm.weight'),
+        postNorm: arch.ffn.postNorm ? get(b + 'layer_output_norm.weight') : undefined,
+      };
+      if (plan.hasExperts) {
+        layer.moe = { router: get(b + 'ffn_gate_inp.weight'), experts: gated('_exps') };
+        if (w.has(b + 'ffn_up_shexp.weight')) layer.moe.shared = gated('_shexp');
+        if (arch.ffn.shared === 'sigmoid-gated') layer.moe.sharedGate = get(b + 'ffn_gate_inp_shexp.weight');
+      } else {
+        layer.ffn = gated('');
+      }
+      this.layers.push(layer);
+    }
+    const kvDim = hp.nHeadKv * hp.headDim;
+    this.cache = this.layers.map(() => ({ k: this.num.vec(this.nCtx * kvDim), v: this.num.vec(this.nCtx * kvDim) }));
+    const r = this.num.r;
+    this.attn = {
+      nHead: hp.nHead, nHeadKv: hp.nHeadKv, headDim: hp.headDim,
+      // llama.cpp: grok passes kq_scale 1; others attention.scale if set, else 1/sqrtf(headDim)
+      kqScale: arch.attention.grokSoftcap ? 1 : hp.attentionScale || r(1 / r(Math.sqrt(hp.headDim))),
+      grokSoftcap: arch.attention.grokSoftcap ? hp.attnSoftcap : 0,
+      grokOutScale: hp.attnOutScale,
+    };
+    this.moeParams = { nExpertUsed: hp.nExpertUsed, opts: arch.ffn, weightsScale: hp.expertWeightsScale };
+  }
+
+  /** Reads the GGUF header and every weight from `source` (each byte range once). */
+  static async load(source: RangeSource, opts: ReferenceOptions = {}): Promise<ReferenceModel> {
+    const plan = planModel(await readGGUF(source));
+    return new ReferenceModel(plan, await loadWeights(source, plan), opts);
+  }
+
+  /** Forgets the KV cache: the next token is at position 0. */
+  reset(): void {
+    this.nPast = 0;
+  }
+
+  /** Runs tokens at positions nPast, nPast+1, ...; returns the logits (nVocab) after the last
+   *  token, or after every token when `all` is set. */
+  forward(tokens: readonly number[], all = false): Vec[] {
+    const out: Vec[] = [];
+    tokens.forEach((t, i) => {
+      const logits = this.step(t);
+      if (all || i === tokens.length - 1) out.push(logits);
+    });
+    return out;
+  }
+
+  /** One token through the whole model at position nPast; returns its logits (nVocab). */
+  private step(token: number): Vec {
+    const { num, hp, plan } = this;
+    const { arch } = plan;
+    if (!Number.isInteger(token) || token < 0 || token >= hp.nVocab) throw new RangeError(`token id ${token} is outside the vocabulary (0..${hp.nVocab - 1})`);
+    if (this.nPast >= this.nCtx) throw new RangeError(`context full: ${this.nCtx} positions`);
+    const pos = this.nPast++;
+    const r = num.r;
+    let x = weightRow(num, this.embd, token); // (d)
+    if (hp.embeddingScale) x = scale(num, x, r(hp.embeddingScale));
+    const resScale = hp.residualScale ? r(hp.residualScale) : 0;
+    for (let il = 0; il < this.layers.length; il++) {
+      const L = this.layers[il];
+      const h = rmsNorm(num, x, L.attnNorm.data, hp.eps); // (d)
+      let q = matvec(num, L.wq, h), k = matvec(num, L.wk, h); // (q), (kv)
+      let v = matvec(num, L.wv, h); // (kv)
+      if (L.bq) q = add(num, q, L.bq.data);
+      if (L.bk) k = add(num, k, L.bk.data);
+      if (L.bv) v = add(num, v, L.bv.data);
+      if (L.qNorm && L.kNorm) {
+        // 'head': weight (headDim), norm per head; 'full': weight (q) / (kv), norm over all heads
+        const full = arch.attention.qkNorm === 'full';
+        q = rmsNorm(num, q, L.qNorm.data, hp.eps, full ? q.length : hp.headDim);
+        k = rmsNorm(num, k, L.kNorm.data, hp.eps, full ? k.length : hp.headDim);
+      }
+      rope(num, q, hp.nHead, hp.headDim, hp.ropeDim, pos, hp.ropeBase, arch.rope);
+      rope(num, k, hp.nHeadKv, hp.headDim, hp.ropeDim, pos, hp.ropeBase, arch.rope);
+      storeKV(this.cache[il], k, v, pos);
+      let a = matvec(num, L.wo, attend(num, q, this.cache[il], pos, this.attn)); // (d)
+      if (L.attnOutNorm) a = rmsNorm(num, a, L.attnOutNorm.data, hp.eps);
+      if (resScale) a = scale(num, a, resScale);
+      x = add(num, a, x);
+
+      const hf = rmsNorm(num, x, L.ffnNorm.data, hp.eps);
+      let f = L.moe ? moeFfn(num, L.moe, hf, this.moeParams) : gatedFfn(num, L.ffn!, hf, arch.ffn.act);
+      if (L.postNorm) f = rmsNorm(num, f, L.postNorm.data, hp.eps);
+      if (resScale) f = scale(num, f, resScale);
+      x = add(num, f, x);
+    }
+    let logits = matvec(num, this.output, rmsNorm(num, x, this.outNorm.data, hp.eps)); // (nVocab)
+    if (arch.logitScale === 'multiply') logits = scale(num, logits, r(hp.logitScale));
+    if (arch.logitScale === 'divide') logits = scale(num, logits, r(1 / r(hp.logitScale)));
+    if (hp.finalSoftcap) {
+      const cap = r(hp.finalSoftcap), inv = r(1 / cap);
+      for (let i = 0; i < logits.length; i++) logits[i] = tanh(num, r(logits[i] * inv)) * cap;
+    }
+    return logits;
+  }
+}
