@@ -4,6 +4,11 @@
 // 0..pos0 + z (causal). With one split the output is written directly; with several, each split
 // writes its maximum, sum and unnormalized output to `part`, and attn_combine merges them.
 // Query head h reads KV head h / (n_head / n_head_kv) (GQA).
+//
+// attn_tile (batches): workgroup (head group, split, token tile) takes qh heads of one KV head
+// times tq tokens (at most 16 queries, head_dim at most 128) over a chunk of TCH positions, so
+// each K and V row read serves up to 16 queries and a workgroup's fixed costs (barriers, the
+// softmax) are paid once for all of them. Same partial format as attn.
 
 struct Params {
   n_head: u32,
@@ -18,6 +23,9 @@ struct Params {
   scale: f32,      // kq scale inside the softmax
   softcap: f32,    // Grok: kq = softcap * tanh(kq * cap_scale) first; 0 = off
   cap_scale: f32,
+  qh: u32,         // attn_tile: heads per workgroup (a divisor of n_head / n_head_kv)
+  tq: u32,         // attn_tile: tokens per workgroup (qh * tq <= 16)
+  n_tok: u32,      // attn_tile: tokens in the batch
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -145,5 +153,106 @@ fn attn_combine(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
       o = fma(part[(base + s) * (hd4 + 1u) + i], vec4<f32>(f), o);
     }
     out[params.out_off / 4u + (z * params.n_head + h) * hd4 + i] = o / l;
+  }
+}
+
+override TCH: u32 = 256;
+const QN_MAX: u32 = 16u;
+const THD4: u32 = 32u; // head_dim / 4 up to 32 in attn_tile
+
+var<workgroup> tq_q: array<vec4<f32>, 512>;   // QN_MAX * THD4 query vectors
+var<workgroup> tq_s: array<f32, 4096>;        // QN_MAX * TCH scores, then exp(score - max)
+var<workgroup> tq_ml: array<vec2<f32>, 16>;   // per query (max, sum)
+
+const NEG_INF: f32 = -3.4028234663852886e38;
+
+@compute @workgroup_size(WG)
+fn attn_tile(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let hd4 = params.head_dim / 4u;
+  let h0 = wg.x * params.qh;
+  let kvh = h0 / (params.n_head / params.n_head_kv);
+  let z0 = wg.z * params.tq;
+  let ntok = min(params.tq, params.n_tok - z0);
+  let nq = params.qh * ntok; // query qi: head h0 + qi % qh, token z0 + qi / qh
+  for (var i = t; i < nq * hd4; i += WG) {
+    let qi = i / hd4;
+    let c = i % hd4;
+    let z = z0 + qi / params.qh;
+    tq_q[qi * THD4 + c] = q[params.q_off / 4u + (z * params.n_head + h0 + qi % params.qh) * hd4 + c];
+  }
+  workgroupBarrier();
+
+  let p0 = wg.y * TCH;
+  let last = params.pos0 + z0 + ntok - 1u; // the last position any of these queries sees
+  let p1 = min(last + 1u, p0 + TCH);
+  // scores: each K row is read once into registers and met by every query
+  for (var p = p0 + t; p < p1; p += WG) {
+    let ko = (p * params.kv_stride) / 4u + kvh * hd4;
+    var kr: array<vec4<f32>, 32>;
+    for (var c = 0u; c < hd4; c++) { kr[c] = kc[ko + c]; }
+    for (var qi = 0u; qi < nq; qi++) {
+      var s = NEG_INF;
+      if (p <= params.pos0 + z0 + qi / params.qh) {
+        var s4 = vec4<f32>(0.0);
+        for (var c = 0u; c < hd4; c++) { s4 = fma(kr[c], tq_q[qi * THD4 + c], s4); }
+        s = (s4.x + s4.y) + (s4.z + s4.w);
+        if (params.softcap != 0.0) { s = tanh(s * params.cap_scale) * params.softcap; }
+        s *= params.scale;
+      }
+      tq_s[qi * TCH + (p - p0)] = s;
+    }
+  }
+  workgroupBarrier();
+  // softmax statistics, one invocation per query
+  if (t < nq) {
+    var m = NEG_INF;
+    for (var p = p0; p < p1; p++) { m = max(m, tq_s[t * TCH + (p - p0)]); }
+    var l = 0.0;
+    for (var p = p0; p < p1; p++) {
+      let v = tq_s[t * TCH + (p - p0)];
+      let e = select(exp(v - m), 0.0, v == NEG_INF);
+      tq_s[t * TCH + (p - p0)] = e;
+      l += e;
+    }
+    tq_ml[t] = vec2<f32>(m, l);
+  }
+  workgroupBarrier();
+  // out = sum_p e_p V[p]: invocation t takes column c = t % hd4 for queries g, g + groups, ...,
+  // four at a time, so each V read serves four queries
+  let groups = max(1u, WG / hd4);
+  let c = t % hd4;
+  let g = t / hd4;
+  if (g >= groups) { return; }
+  for (var qb = g; qb < nq; qb += 4u * groups) {
+    var a0 = vec4<f32>(0.0);
+    var a1 = vec4<f32>(0.0);
+    var a2 = vec4<f32>(0.0);
+    var a3 = vec4<f32>(0.0);
+    let q1 = min(qb + groups, nq - 1u);
+    let q2 = min(qb + 2u * groups, nq - 1u);
+    let q3 = min(qb + 3u * groups, nq - 1u);
+    for (var p = p0; p < p1; p++) {
+      let v = vc[(p * params.kv_stride) / 4u + kvh * hd4 + c];
+      let j = p - p0;
+      a0 = fma(v, vec4<f32>(tq_s[qb * TCH + j]), a0);
+      a1 = fma(v, vec4<f32>(tq_s[q1 * TCH + j]), a1);
+      a2 = fma(v, vec4<f32>(tq_s[q2 * TCH + j]), a2);
+      a3 = fma(v, vec4<f32>(tq_s[q3 * TCH + j]), a3);
+    }
+    for (var k = 0u; k < 4u; k++) {
+      let qi = qb + k * groups;
+      if (qi >= nq) { break; }
+      let a = select(select(select(a0, a1, k == 1u), a2, k == 2u), a3, k == 3u);
+      let z = z0 + qi / params.qh;
+      let h = h0 + qi % params.qh;
+      let ml = tq_ml[qi];
+      if (params.n_split == 1u) {
+        out[params.out_off / 4u + (z * params.n_head + h) * hd4 + c] = a / ml.y;
+      } else {
+        let base = ((z * params.n_head + h) * params.n_split + wg.y) * (hd4 + 1u);
+        part[base + c] = a;
+        if (c == 0u) { part[base + hd4] = vec4<f32>(ml.x, ml.y, 0.0, 0.0); }
+      }
+    }
   }
 }

@@ -1,5 +1,5 @@
-// attention.wgsl against float64 math: one query and batches of causal queries, short and long
-// contexts (one split and several merged by attn_combine), GQA, Grok's soft cap.
+// attention.wgsl against float64 math: one query and batches of causal queries (attn, attn_tile),
+// short and long contexts (one split and several merged by attn_combine), GQA, Grok's soft cap.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runOps } from '../op.ts';
 import type { GPUSession } from '../session.ts';
@@ -18,6 +18,10 @@ const CASES: Case[] = [
   { nHead: 2, nHeadKv: 1, headDim: 128, queries: 1, pos0: ATTN_CHUNK + 187, softcap: 0 },
   { nHead: 3, nHeadKv: 3, headDim: 32, queries: 5, pos0: 3, softcap: 30 },
   { nHead: 4, nHeadKv: 1, headDim: 16, queries: 4, pos0: 2 * ATTN_CHUNK - 2, softcap: 0 },
+  // batches through attn_tile: 4 heads x 4 tokens per workgroup over 2 splits of 256 positions,
+  // 16 heads of one KV head (a group larger than a tile would take whole), ragged last tile
+  { nHead: 8, nHeadKv: 2, headDim: 128, queries: 21, pos0: 300, softcap: 0 },
+  { nHead: 32, nHeadKv: 1, headDim: 16, queries: 3, pos0: 10, softcap: 0 },
 ];
 
 describe('attention.wgsl', () => {

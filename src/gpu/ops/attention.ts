@@ -9,7 +9,12 @@ import { ShapeError } from './quant.ts';
 
 /** Positions per split (workgroup memory for scores: 4 bytes each). */
 export const ATTN_CHUNK = 512;
+/** Positions per split of the tiled batch kernel (16 queries' scores in workgroup memory). */
+export const ATTN_TILE_CHUNK = 256;
 const WG = 64;
+/** Queries per workgroup of attn_tile, and the largest head dimension it takes. */
+const TILE_QUERIES = 16;
+const TILE_MAX_HEAD_DIM = 128;
 
 export interface AttentionArgs {
   nHead: number;
@@ -33,32 +38,61 @@ export class AttentionOp {
   private constructor(
     private readonly attn: Op, private readonly comb: Op, private readonly base: Record<string, number>,
     private readonly maxSplit: number,
+    /** The tiled kernel for batches, and its combine (chunk = ATTN_TILE_CHUNK); absent for heads
+     *  over TILE_MAX_HEAD_DIM. */
+    private readonly tile?: { attn: Op; comb: Op; qh: number; tq: number },
   ) {}
 
   static async create(session: GPUSession, a: AttentionArgs): Promise<AttentionOp> {
     if (a.headDim % 4 || a.headDim / 4 > WG) throw new ShapeError(`head dimension ${a.headDim}: attention.wgsl takes multiples of 4 up to ${4 * WG}`);
     if (a.nHead % a.nHeadKv) throw new ShapeError(`${a.nHead} query heads do not group over ${a.nHeadKv} KV heads`);
-    const overrides = { WG, CHUNK: ATTN_CHUNK };
-    const [ka, kc]: Kernel[] = await Promise.all([
+    const overrides = { WG, CHUNK: ATTN_CHUNK, TCH: ATTN_TILE_CHUNK };
+    const useTile = a.maxQueries > 1 && a.headDim <= TILE_MAX_HEAD_DIM;
+    const [ka, kc, kt]: (Kernel | undefined)[] = await Promise.all([
       session.pipelines.get({ sources: [SHADERS.attention], entry: 'attn', overrides }),
       session.pipelines.get({ sources: [SHADERS.attention], entry: 'attn_combine', overrides }),
+      useTile ? session.pipelines.get({ sources: [SHADERS.attention], entry: 'attn_tile', overrides }) : undefined,
     ]);
     const maxSplit = Math.ceil(a.nCtx / ATTN_CHUNK);
-    const part = maxSplit > 1
-      ? session.buffers.create(16 * a.maxQueries * a.nHead * maxSplit * (a.headDim / 4 + 1), USAGE.STORAGE, `${a.label ?? 'attn'}.part`, 'scratch')
+    const maxSplitTile = useTile && a.maxQueries > 1 ? Math.ceil(a.nCtx / ATTN_TILE_CHUNK) : 0;
+    const splits = Math.max(maxSplit, maxSplitTile);
+    const part = splits > 1
+      ? session.buffers.create(16 * a.maxQueries * a.nHead * splits * (a.headDim / 4 + 1), USAGE.STORAGE, `${a.label ?? 'attn'}.part`, 'scratch')
       : session.dummyRW;
+    // attn_tile: the most heads of one KV group (a divisor of the group, <= 16), then tokens
+    const group = a.nHead / a.nHeadKv;
+    let qh = Math.min(group, TILE_QUERIES);
+    while (group % qh) qh--;
+    const tq = Math.floor(TILE_QUERIES / qh);
     const base = {
       n_head: a.nHead, n_head_kv: a.nHeadKv, head_dim: a.headDim, pos0: 0, n_split: 1, chunk: ATTN_CHUNK,
       kv_stride: a.nHeadKv * a.headDim, q_off: 0, out_off: 0, scale: a.scale, softcap: a.softcap, cap_scale: a.capScale,
+      qh, tq, n_tok: 1,
     };
     const buffers = { q: a.q, kc: a.kCache, vc: a.vCache, out: a.out, part };
-    const attn = new Op(session, ka, buffers, base, [a.nHead, 1, 1], a.label ?? 'attn');
-    const comb = new Op(session, kc, buffers, base, [0], `${a.label ?? 'attn'}.combine`);
-    return new AttentionOp(attn, comb, base, maxSplit);
+    const attn = new Op(session, ka!, buffers, base, [a.nHead, 1, 1], a.label ?? 'attn');
+    const comb = new Op(session, kc!, buffers, base, [0], `${a.label ?? 'attn'}.combine`);
+    const tile = kt ? {
+      attn: new Op(session, kt, buffers, base, [a.nHead / qh, 1, 1], `${a.label ?? 'attn'}.tile`),
+      comb: new Op(session, kc!, buffers, base, [0], `${a.label ?? 'attn'}.tile.combine`),
+      qh, tq,
+    } : undefined;
+    return new AttentionOp(attn, comb, base, maxSplit, tile);
   }
 
   /** Queries of `queries` tokens at positions pos0..; returns the ops to encode. */
   set(queries: number, pos0: number): Op[] {
+    if (queries > 1 && this.tile) {
+      const { qh, tq } = this.tile;
+      const nSplit = Math.ceil((pos0 + queries) / ATTN_TILE_CHUNK);
+      const p = { ...this.base, pos0, n_split: nSplit, chunk: ATTN_TILE_CHUNK, n_tok: queries };
+      this.tile.attn.setParams(p);
+      this.tile.attn.workgroups = [this.base.n_head / qh, nSplit, Math.ceil(queries / tq)];
+      if (nSplit === 1) return [this.tile.attn];
+      this.tile.comb.setParams(p);
+      this.tile.comb.workgroups = [this.base.n_head, 1, queries];
+      return [this.tile.attn, this.tile.comb];
+    }
     const nSplit = Math.ceil((pos0 + queries) / ATTN_CHUNK);
     if (nSplit > this.maxSplit) throw new ShapeError(`position ${pos0 + queries - 1} is past the context`);
     const p = { ...this.base, pos0, n_split: nSplit };
