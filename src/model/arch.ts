@@ -1,7 +1,7 @@
 // Architectures as data: each supported `general.architecture` maps to an ArchSpec (one small file
 // each under archs/), which names its tensors and sets the options of the shared blocks. The CPU
 // reference and the WebGPU engine read these options; nothing switches on architecture names.
-import type { HParamDefaults, HParams } from './hparams.ts';
+import type { HParamDefaults, HParams, ScaleName } from './hparams.ts';
 
 export type RopeMode = 'norm' | 'neox'; // norm: rotate (x[2i], x[2i+1]); neox: (x[i], x[i + d/2])
 
@@ -31,6 +31,8 @@ export interface FfnOptions {
 export interface ArchSpec {
   name: string;
   rope: RopeMode;
+  /** Scale hyperparameters read from the metadata (llama.cpp ignores the others for this arch). */
+  scales?: readonly ScaleName[];
   /** Values set before the metadata is read (llama.cpp's defaults for old GGUFs). */
   defaults?: HParamDefaults;
   /** The final logits are multiplied (grok), divided (granite) by logitScale, or neither. */

@@ -56,11 +56,32 @@ function need(meta: Meta, key: string): number {
   return v;
 }
 
-/** Defaults an architecture sets before reading its keys (llama.cpp's load_arch_hparams). */
-export type HParamDefaults = Partial<Pick<HParams,
-  'embeddingScale' | 'residualScale' | 'attentionScale' | 'logitScale' | 'attnOutScale' | 'attnSoftcap' | 'finalSoftcap'>>;
+/** Scale hyperparameters and their `{arch}.` metadata keys. llama.cpp reads each only for some
+ *  architectures (ArchSpec.scales lists them); elsewhere a key in the file is ignored. */
+export const SCALE_KEYS = {
+  expertWeightsScale: 'expert_weights_scale',
+  embeddingScale: 'embedding_scale',
+  residualScale: 'residual_scale',
+  attentionScale: 'attention.scale',
+  logitScale: 'logit_scale',
+  attnOutScale: 'attention.output_scale',
+  attnSoftcap: 'attn_logit_softcapping',
+  finalSoftcap: 'final_logit_softcapping',
+} as const;
+export type ScaleName = keyof typeof SCALE_KEYS;
 
-export function readHParams(file: GGUFFile, arch: string, defaults: HParamDefaults = {}): HParams {
+/** Defaults an architecture sets before reading its keys (llama.cpp's load_arch_hparams). */
+export type HParamDefaults = Partial<Record<ScaleName, number>>;
+
+function scales(meta: Meta, arch: string, reads: readonly ScaleName[], defaults: HParamDefaults): Record<ScaleName, number> {
+  const out = {} as Record<ScaleName, number>;
+  for (const [name, key] of Object.entries(SCALE_KEYS) as [ScaleName, string][]) {
+    out[name] = (reads.includes(name) ? num(meta, `${arch}.${key}`) : undefined) ?? defaults[name] ?? 0;
+  }
+  return out;
+}
+
+export function readHParams(file: GGUFFile, arch: string, reads: readonly ScaleName[] = [], defaults: HParamDefaults = {}): HParams {
   const m = file.metadata;
   const k = (s: string) => `${arch}.${s}`;
   const nEmbd = need(m, k('embedding_length'));
@@ -86,14 +107,7 @@ export function readHParams(file: GGUFFile, arch: string, defaults: HParamDefaul
     nExpertUsed: num(m, k('expert_used_count')) ?? 0,
     nFfExp: num(m, k('expert_feed_forward_length')) ?? 0,
     nFfShexp: num(m, k('expert_shared_feed_forward_length')) ?? 0,
-    expertWeightsScale: num(m, k('expert_weights_scale')) ?? 0,
-    embeddingScale: num(m, k('embedding_scale')) ?? defaults.embeddingScale ?? 0,
-    residualScale: num(m, k('residual_scale')) ?? defaults.residualScale ?? 0,
-    attentionScale: num(m, k('attention.scale')) ?? defaults.attentionScale ?? 0,
-    logitScale: num(m, k('logit_scale')) ?? defaults.logitScale ?? 0,
-    attnOutScale: num(m, k('attention.output_scale')) ?? defaults.attnOutScale ?? 0,
-    attnSoftcap: num(m, k('attn_logit_softcapping')) ?? defaults.attnSoftcap ?? 0,
-    finalSoftcap: num(m, k('final_logit_softcapping')) ?? defaults.finalSoftcap ?? 0,
+    ...scales(m, arch, reads, defaults),
   };
   // Sizes count layers, heads, elements or experts: whole numbers. A float, a negative or a value
   // past 2^53 is a damaged file (found by src/gguf/fuzz.test.ts), refused before anything loops on it.
@@ -133,13 +147,9 @@ export function hparamsMetadata(hp: HParams): [string, GGUFEntry][] {
   }
   if (hp.nFfExp) out.push([k('expert_feed_forward_length'), gv.u32(hp.nFfExp)]);
   if (hp.nFfShexp) out.push([k('expert_shared_feed_forward_length'), gv.u32(hp.nFfShexp)]);
-  const f32s: [keyof HParams, string][] = [
-    ['expertWeightsScale', 'expert_weights_scale'], ['embeddingScale', 'embedding_scale'],
-    ['residualScale', 'residual_scale'], ['attentionScale', 'attention.scale'], ['logitScale', 'logit_scale'],
-    ['attnOutScale', 'attention.output_scale'], ['attnSoftcap', 'attn_logit_softcapping'],
-    ['finalSoftcap', 'final_logit_softcapping'],
-  ];
-  for (const [field, key] of f32s) if (hp[field]) out.push([k(key), gv.f32(hp[field] as number)]);
+  for (const [field, key] of Object.entries(SCALE_KEYS) as [ScaleName, string][]) {
+    if (hp[field]) out.push([k(key), gv.f32(hp[field])]);
+  }
   return out;
 }
 

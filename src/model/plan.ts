@@ -36,9 +36,18 @@ export function archOf(file: GGUFFile): ArchSpec {
   return arch;
 }
 
+/** The hyperparameters of `file` as its architecture reads them. */
+export function archHParams(file: GGUFFile, arch = archOf(file)): HParams {
+  const hp = readHParams(file, arch.name, arch.scales, arch.defaults);
+  if (arch.logitScale === 'divide' && !hp.logitScale) {
+    throw new ModelFormatError(`${arch.name} needs ${arch.name}.logit_scale (its logits are divided by it)`);
+  }
+  return hp;
+}
+
 export function planModel(file: GGUFFile): ModelPlan {
   const arch = archOf(file);
-  const hp = readHParams(file, arch.name, arch.defaults);
+  const hp = archHParams(file, arch);
   // Every layer has tensors of its own: more layers than tensors is a damaged block_count, and
   // would make tensorSpecs build billions of specs (found by src/gguf/fuzz.test.ts).
   if (hp.nLayer > file.tensors.length) {

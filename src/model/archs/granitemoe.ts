@@ -5,6 +5,7 @@ import type { ArchSpec } from '../arch.ts';
 export const granitemoe: ArchSpec = {
   name: 'granitemoe',
   rope: 'norm',
+  scales: ['logitScale', 'residualScale', 'embeddingScale', 'attentionScale'],
   logitScale: 'divide',
   attention: { qkvBias: false, qkNorm: 'none', grokSoftcap: false, outNorm: false },
   ffn: { act: 'silu', normTopK: true, shared: 'plain', postNorm: false },

@@ -5,6 +5,7 @@ import type { ArchSpec } from '../arch.ts';
 export const grok: ArchSpec = {
   name: 'grok',
   rope: 'neox',
+  scales: ['logitScale', 'embeddingScale', 'attnOutScale', 'attnSoftcap', 'finalSoftcap'],
   defaults: {
     embeddingScale: 78.38367176906169,
     attnOutScale: 0.08838834764831845,
