@@ -1,0 +1,28 @@
+// Messages between e2e/pages/engine-page.ts and its worker, one union tagged by `type`.
+export interface RunRequest {
+  type: 'run';
+  url: string;
+  prompt: number[];
+  nTokens: number;
+  numerics: 'ggml' | 'exact';
+}
+
+export interface RunResult {
+  type: 'result';
+  adapter: string;
+  /** Greedy ids after the prompt. */
+  ids: number[];
+  /** Logits after the prompt (nVocab). */
+  logits: number[];
+  decodeTokS: number;
+  launchesPerToken: number;
+}
+
+export interface RunError {
+  type: 'error';
+  name: string;
+  message: string;
+  code?: string;
+}
+
+export type WorkerReply = RunResult | RunError;
