@@ -16,6 +16,10 @@ import { readGGUF } from '../gguf/reader.ts';
 import { bytesSource } from '../gguf/source.ts';
 import { GGMLType, type GGUFEntry } from '../gguf/types.ts';
 import { writeGGUF } from '../gguf/writer.ts';
+import { greedy } from '../reference/generate.ts';
+import { ReferenceModel } from '../reference/model.ts';
+import { Tokenizer } from '../tokenizer/tokenizer.ts';
+import { WebGPUEngine } from '../engine/engine.ts';
 import { main } from './main.ts';
 
 interface Result { code: number; out: string; err: string }
@@ -283,42 +287,87 @@ describe('make-model', () => {
   });
 });
 
-describe('generate: what is not there yet says so', () => {
+describe('generate', () => {
   let model: string;
+  let bytes: Uint8Array;
   beforeAll(() => {
     model = join(dir, 'gen.gguf');
-    writeFileSync(model, makeModel({ arch: 'llama', nMerges: 20 }));
-  });
-  const base = () => ['generate', '--model', model, '--prompt-ids', '1,2,3', '--json'];
-
-  it.each([
-    [['--prompt', 'hello'], /--prompt needs the WASM tokenizer, which is not available yet/],
-    [['--chat'], /--chat needs the WASM tokenizer/],
-    [['--temperature', '0.7'], /--temperature 0.7 needs the WASM sampler, which is not available yet/],
-    [['--backend', 'webgpu'], /--backend webgpu: the WebGPU engine is not available yet/],
-  ])('%j: exit 1, NotAvailableError', async (extra, message) => {
-    const argv = base();
-    if (extra[0] === '--prompt') argv.splice(3, 2); // --prompt replaces --prompt-ids
-    const r = await run(...argv, ...extra);
-    expect(r.code).toBe(1);
-    expect(r.err).toMatch(/^webmoe generate: NotAvailableError: /);
-    expect(r.err).toMatch(message);
-    expect(r.err.trim().split('\n')).toHaveLength(1);
+    bytes = makeModel({ arch: 'qwen3moe', type: GGMLType.Q8_0, nMerges: 200, seed: 4 });
+    writeFileSync(model, bytes);
   });
 
-  it('text output (no --json) needs the tokenizer and says to add --json', async () => {
-    const r = await run('generate', '--model', model, '--prompt-ids', '1,2');
-    expect(r.code).toBe(1);
-    expect(r.err).toMatch(/text output needs the WASM tokenizer.*add --json/);
+  it('--prompt-ids --json: the reference\'s greedy ids, cut at the first end-of-generation id', async () => {
+    const prompt = [5, 17, 42];
+    const j = await runJson('generate', '--model', model, '--prompt-ids', prompt.join(','), '--max-tokens', '12', '--json');
+    const ref = greedy(await ReferenceModel.load(bytesSource(bytes)), prompt, 12);
+    const eos = 256 + 200; // the factory's <|endoftext|>
+    const cut = ref.indexOf(eos);
+    expect(j.ids).toEqual(cut < 0 ? ref : ref.slice(0, cut));
+    expect(j.stop).toBe(cut < 0 ? 'max-tokens' : 'eog');
+    expect(j.promptIds).toEqual(prompt);
+    expect(j.backend).toBe('cpu');
+    const t = j.timings as Record<string, number>;
+    for (const k of ['loadMs', 'prefillMs', 'decodeMs', 'prefillTokensPerSecond']) expect(t[k]).toBeGreaterThan(0);
+    // --ignore-eos gives the reference's sequence whatever it contains.
+    const all = await runJson('generate', '--model', model, '--prompt-ids', prompt.join(','), '--max-tokens', '12', '--ignore-eos', '--json');
+    expect(all.ids).toEqual(ref);
+  });
+
+  it('--prompt TEXT is tokenized as llama.cpp would (BOS when asked, specials parsed); text streams', async () => {
+    const tok = await Tokenizer.fromGGUF(await readGGUF(bytesSource(bytes)));
+    const text = 'Hello world<|endoftext|> again';
+    const expected = [...tok.encode(text, { addSpecial: true, parseSpecial: true })];
+    expect(expected).toContain(256 + 200); // the special token came out as itself
+    const j = await runJson('generate', '--model', model, '--prompt', text, '--max-tokens', '6', '--ignore-eos', '--json');
+    expect(j.promptIds).toEqual(expected);
+    expect(j.text).toBe(tok.decode(j.ids as number[]));
+    const streamed = await run('generate', '--model', model, '--prompt', text, '--max-tokens', '6', '--ignore-eos');
+    expect(streamed.code).toBe(0);
+    expect(streamed.err).toBe('');
+    expect(streamed.out).toBe(`${j.text}\n`);
+    tok.dispose();
+  });
+
+  it('--temperature > 0 samples: the same seed gives the same ids, in the vocabulary', async () => {
+    const argv = ['generate', '--model', model, '--prompt-ids', '1,2,3', '--max-tokens', '8', '--ignore-eos', '--temperature', '1.5', '--json'];
+    const a = await runJson(...argv, '--seed', '11'), b = await runJson(...argv, '--seed', '11');
+    expect(a.ids).toEqual(b.ids);
+    expect((a.ids as number[]).length).toBe(8);
+    expect((a.ids as number[]).every((id) => Number.isInteger(id) && id >= 0 && id < 256 + 200 + 1)).toBe(true);
+    const seeds = await Promise.all([12, 13, 14].map((seed) => runJson(...argv, '--seed', String(seed))));
+    expect(seeds.some((c) => JSON.stringify(c.ids) !== JSON.stringify(a.ids))).toBe(true);
+  });
+
+  it('--backend webgpu: the engine\'s own greedy ids, and sampling from its logits as on the CPU', { timeout: 180_000 }, async () => {
+    const prompt = [5, 17, 42];
+    const argv = ['generate', '--model', model, '--prompt-ids', prompt.join(','), '--max-tokens', '10', '--ignore-eos', '--json'];
+    const gpu = await runJson(...argv, '--backend', 'webgpu');
+    const engine = await WebGPUEngine.load(bytesSource(bytes), { nCtx: 16 });
+    try {
+      expect(gpu.ids).toEqual(await engine.generate(prompt, 10));
+    } finally {
+      engine.destroy();
+    }
+    expect(gpu.backend).toBe('webgpu');
+    expect((gpu.gpuBytes as Record<string, number>).weights).toBeGreaterThan(0);
+    expect(gpu.launchesPerToken).toBeGreaterThan(0);
+    // Sampling draws from the logits read back; with the same seed it follows the CPU's draws
+    // (logits agree to ~1e-5, far from moving a draw across a token boundary here).
+    const sampled = ['--temperature', '1.2', '--seed', '5'];
+    const a = await runJson(...argv, ...sampled, '--backend', 'webgpu');
+    const b = await runJson(...argv, ...sampled, '--backend', 'cpu');
+    expect(a.ids).toEqual(b.ids);
   });
 
   it.each([
     [['generate', '--prompt-ids', '1', '--json'], /needs --model/],
-    [['generate', '--model', 'm', '--json'], /needs --prompt-ids/],
+    [['generate', '--model', 'm', '--json'], /needs --prompt TEXT or --prompt-ids IDS/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--prompt', 'x', '--json'], /--prompt or --prompt-ids, not both/],
+    [['generate', '--model', 'm', '--prompt-ids', '1', '--chat'], /--chat formats a text prompt/],
     [['generate', '--model', 'm', '--prompt-ids', '1,x', '--json'], /--prompt-ids must be an integer/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--backend', 'cuda', '--json'], /--backend must be cpu or webgpu/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--temperature=-1', '--json'], /--temperature must be 0 or more/],
+    [['generate', '--model', 'm', '--prompt-ids', '1', '--seed', '3', '--json'], /need --temperature above 0/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--max-tokens=-3', '--json'], /--max-tokens must be an integer/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--max-tokens', '-3', '--json'], /argument is ambiguous\. Did you forget/],
   ])('refuses %j (exit 2)', async (argv, message) => {
@@ -328,7 +377,7 @@ describe('generate: what is not there yet says so', () => {
   });
 
   it('a prompt id outside the vocabulary is refused after reading the header', async () => {
-    const vocab = 256 + 20 + 1;
+    const vocab = 256 + 200 + 1;
     const r = await run('generate', '--model', model, '--prompt-ids', `1,${vocab}`, '--json');
     expect(r.code).toBe(2);
     expect(r.err).toMatch(new RegExp(`id ${vocab} is outside the vocabulary of ${vocab} tokens`));

@@ -1,65 +1,143 @@
-// `webmoe generate`: greedy generation from token ids on the CPU reference. Text prompts, chat
-// templates, text output and sampling at temperature > 0 need the WASM tokenizer and sampler, and
-// the WebGPU backend is the engine: their flags exist now and say plainly that they are not here yet.
+// `webmoe generate`: runs a model on the WebGPU engine (src/engine; Dawn in Node) or the CPU
+// reference (src/reference), from token ids or text (the WASM tokenizer), greedy or sampled (the
+// WASM sampler), and prints the generated ids as JSON with timings, or streams the text.
 import { readGGUF } from '../gguf/reader.ts';
 import { openSource } from '../gguf/source-node.ts';
+import type { RangeSource } from '../gguf/source.ts';
+import type { GGUFFile } from '../gguf/types.ts';
 import { planModel } from '../model/plan.ts';
-import { type CliIO, intFlag, NotAvailableError, numFlag, parseFlags, UsageError } from './io.ts';
+import { ReferenceModel } from '../reference/model.ts';
+import { argmax } from '../reference/ops.ts';
+import { Sampler } from '../sampler/sampler.ts';
+import { TextStream } from '../sampler/text-stream.ts';
+import { applyChatTemplate } from '../tokenizer/chat.ts';
+import { Tokenizer } from '../tokenizer/tokenizer.ts';
+import { type CliIO, intFlag, numFlag, parseFlags, printJson, UsageError } from './io.ts';
 
-export const GENERATE_HELP = `Usage: webmoe generate --model MODEL --prompt-ids IDS [options] --json
+export const GENERATE_HELP = `Usage: webmoe generate --model MODEL (--prompt TEXT | --prompt-ids IDS) [options]
 
-Runs the model on the prompt and generates up to --max-tokens tokens, greedily.
+Runs the model on the prompt and generates up to --max-tokens tokens, stopping early at an
+end-of-generation token (EOS, EOT, <|im_end|>...) unless --ignore-eos.
 
 Required:
   --model MODEL        a local .gguf path or an http(s) URL that serves byte ranges
-  --prompt-ids IDS     the prompt as comma-separated token ids, e.g. 5,17,42
-  (or --prompt TEXT    the prompt as text: needs the WASM tokenizer, not available yet)
+  --prompt TEXT        the prompt as text, tokenized as llama.cpp does (special tokens parsed,
+                       BOS added when the model asks for it)
+  --prompt-ids IDS     or the prompt as comma-separated token ids, e.g. 5,17,42
 
 Options:
+  --chat               wrap the prompt as one user message in the model's chat template
   --max-tokens N       tokens to generate at most (default 32)
-  --temperature X      0 = greedy (default); above 0 needs the WASM sampler, not available yet
-  --backend B          cpu (the reference forward) or webgpu (not available yet); default cpu
-  --json               print JSON: "ids" (the generated ids only) and timings; without it the
-                       output is text, which needs the WASM tokenizer (not available yet)
-  --chat               wrap the prompt in the model's chat template (needs the tokenizer)
+  --ignore-eos         do not stop at end-of-generation tokens
+  --temperature X      0 = greedy, the most likely token (default); above 0 samples
+  --top-k N  --top-p X  --min-p X  --seed N    sampling filters and seed (temperature > 0)
+  --repeat-penalty X   divide (multiply if negative) the logits of the last --repeat-last-n
+                       tokens by X, prompt included (default 1: off); greedy too
+  --repeat-last-n N    how many recent tokens the penalty looks at (default 64)
+  --stop TEXT          stop when the text contains TEXT, which is left out (repeatable)
+  --backend B          cpu: the reference forward, plain TypeScript (default); webgpu: the
+                       engine (Dawn's WebGPU in Node; on a machine without a GPU, SwiftShader)
+  --json               print JSON: "ids" (the generated ids only), "promptIds", "text" when the
+                       vocabulary loads, "stop" (eog, stop-string or max-tokens) and timings;
+                       without it the generated text is streamed to stdout
   -h, --help           this text
 `;
 
 export interface GenerateArgs {
   model: string;
-  promptIds: number[];
+  prompt: { ids: number[] } | { text: string; chat: boolean };
   maxTokens: number;
+  ignoreEos: boolean;
+  json: boolean;
+  sampling: { temperature: number; topK?: number; topP?: number; minP?: number; seed?: number; repeatPenalty?: number; penaltyLastN?: number };
+  stop: string[];
+  backend: 'cpu' | 'webgpu';
 }
 
-const TOKENIZER_LATER = 'needs the WASM tokenizer, which is not available yet';
+/** One forward pass of either backend: the greedy next token, and the last logits if asked. */
+interface Backend {
+  forward(ids: number[], wantLogits: boolean): Promise<{ next: number; logits?: ArrayLike<number> }>;
+  /** What the backend measured itself (GPU bytes, launches), for the JSON. */
+  stats(): Record<string, unknown>;
+  destroy(): void;
+}
+
+async function cpuBackend(source: RangeSource, nCtx: number): Promise<Backend> {
+  const model = await ReferenceModel.load(source, { nCtx });
+  return {
+    forward: async (ids) => {
+      const [logits] = model.forward(ids);
+      return { next: argmax(logits), logits };
+    },
+    stats: () => ({}),
+    destroy: () => {},
+  };
+}
+
+async function webgpuBackend(source: RangeSource, nCtx: number): Promise<Backend> {
+  // Imported here: loading Dawn costs time, and the CPU path must not need it.
+  const { WebGPUEngine } = await import('../engine/engine.ts');
+  const engine = await WebGPUEngine.load(source, { nCtx });
+  return {
+    forward: async (ids, wantLogits) => {
+      const r = await engine.forward(ids, { logits: wantLogits ? 'last' : 'none' });
+      return { next: r.next, logits: r.logits?.[0] };
+    },
+    stats: () => ({ gpuBytes: engine.stats.gpuBytes, launchesPerToken: engine.stats.launchesPerToken, bytesRead: engine.stats.bytesRead }),
+    destroy: () => engine.destroy(),
+  };
+}
 
 /** Parses and checks the flags, refusing what is not built yet before any byte is read. */
 export function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' {
-  const str = { type: 'string' } as const;
+  const str = { type: 'string' } as const, bool = { type: 'boolean' } as const;
   const { values: v } = parseFlags('generate', argv, {
     model: str, 'prompt-ids': str, prompt: str, 'max-tokens': str, temperature: str, backend: str,
-    json: { type: 'boolean' }, chat: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    'top-k': str, 'top-p': str, 'min-p': str, seed: str, 'repeat-penalty': str, 'repeat-last-n': str,
+    stop: { type: 'string', multiple: true },
+    json: bool, chat: bool, 'ignore-eos': bool, help: { type: 'boolean', short: 'h' },
   });
   if (v.help) return 'help';
   if (!v.model) throw new UsageError('generate needs --model MODEL (a .gguf path or URL)');
   if (v.prompt !== undefined && v['prompt-ids'] !== undefined) throw new UsageError('give --prompt or --prompt-ids, not both');
-  if (v.prompt === undefined && v['prompt-ids'] === undefined) throw new UsageError('generate needs --prompt-ids IDS (comma-separated token ids)');
+  if (v.prompt === undefined && v['prompt-ids'] === undefined) throw new UsageError('generate needs --prompt TEXT or --prompt-ids IDS');
+  if (v.chat && v.prompt === undefined) throw new UsageError('--chat formats a text prompt: give --prompt TEXT');
   const maxTokens = v['max-tokens'] !== undefined ? intFlag('max-tokens', v['max-tokens'], 0, 1 << 20) : 32;
   const temperature = v.temperature !== undefined ? numFlag('temperature', v.temperature) : 0;
   if (temperature < 0) throw new UsageError(`--temperature must be 0 or more, got ${temperature}`);
+  const sampling: GenerateArgs['sampling'] = { temperature };
+  if (v['top-k'] !== undefined) sampling.topK = intFlag('top-k', v['top-k'], 0);
+  if (v['top-p'] !== undefined) sampling.topP = numFlag('top-p', v['top-p']);
+  if (v['min-p'] !== undefined) sampling.minP = numFlag('min-p', v['min-p']);
+  if (v.seed !== undefined) sampling.seed = intFlag('seed', v.seed, 0);
+  if (temperature === 0 && Object.keys(sampling).length > 1) throw new UsageError('--top-k, --top-p, --min-p and --seed need --temperature above 0');
+  // Penalties apply before greedy as before sampling (llama.cpp's order).
+  if (v['repeat-penalty'] !== undefined) {
+    sampling.repeatPenalty = numFlag('repeat-penalty', v['repeat-penalty']);
+    if (sampling.repeatPenalty <= 0) throw new UsageError(`--repeat-penalty must be above 0, got ${sampling.repeatPenalty}`);
+  }
+  if (v['repeat-last-n'] !== undefined) sampling.penaltyLastN = intFlag('repeat-last-n', v['repeat-last-n'], 0, 1 << 20);
+  const stop = v.stop ?? [];
+  if (stop.some((s) => s.length === 0)) throw new UsageError('--stop needs a non-empty text');
   const backend = v.backend ?? 'cpu';
   if (backend !== 'cpu' && backend !== 'webgpu') throw new UsageError(`--backend must be cpu or webgpu, got "${backend}"`);
 
-  if (v.prompt !== undefined) throw new NotAvailableError(`--prompt ${TOKENIZER_LATER}; pass token ids with --prompt-ids`);
-  if (v.chat) throw new NotAvailableError(`--chat ${TOKENIZER_LATER}`);
-  if (temperature !== 0) throw new NotAvailableError(`--temperature ${temperature} needs the WASM sampler, which is not available yet; use --temperature 0 (greedy)`);
-  if (backend === 'webgpu') throw new NotAvailableError('--backend webgpu: the WebGPU engine is not available yet; use --backend cpu');
-  if (!v.json) throw new NotAvailableError(`text output ${TOKENIZER_LATER}; add --json to print the generated token ids`);
-
-  const promptIds = v['prompt-ids']!.split(',').map((s) => intFlag('prompt-ids', s, 0, 2 ** 31 - 1));
-  if (promptIds.length === 0) throw new UsageError('--prompt-ids is empty');
-  return { model: v.model, promptIds, maxTokens };
+  let prompt: GenerateArgs['prompt'];
+  if (v.prompt !== undefined) prompt = { text: v.prompt, chat: !!v.chat };
+  else {
+    const ids = v['prompt-ids']!.split(',').map((s) => intFlag('prompt-ids', s, 0, 2 ** 31 - 1));
+    prompt = { ids };
+  }
+  return { model: v.model, prompt, maxTokens, ignoreEos: !!v['ignore-eos'], json: !!v.json, sampling, stop, backend };
 }
+
+/** End-of-generation ids from the metadata, for when the tokenizer cannot be loaded. */
+function metadataEog(file: GGUFFile): Set<number> {
+  const ids = ['eos', 'eot', 'eom'].map((s) => file.metadata.get(`tokenizer.ggml.${s}_token_id`)?.value);
+  return new Set(ids.filter((x): x is number => typeof x === 'number'));
+}
+
+const ms = (t: number) => Math.round(t * 100) / 100;
 
 export async function generateCommand(argv: string[], io: CliIO): Promise<number> {
   const args = parseGenerateArgs(argv);
@@ -68,16 +146,106 @@ export async function generateCommand(argv: string[], io: CliIO): Promise<number
     return 0;
   }
   const source = openSource(args.model);
+  let tok: Tokenizer | undefined;
+  let sampler: Sampler | undefined;
+  let backend: Backend | undefined;
   try {
     const t0 = performance.now();
-    const plan = planModel(await readGGUF(source));
-    const bad = args.promptIds.find((id) => id >= plan.hp.nVocab);
-    if (bad !== undefined) throw new UsageError(`--prompt-ids: id ${bad} is outside the vocabulary of ${plan.hp.nVocab} tokens`);
-    const headerMs = performance.now() - t0;
-    void headerMs;
-    // The CPU reference (src/reference) is written in parallel; this is where it plugs in.
-    throw new NotAvailableError('generate --backend cpu needs the CPU reference forward (src/reference), which has not landed yet');
+    const file = await readGGUF(source);
+    const plan = planModel(file);
+    // Text in or out needs the vocabulary; ids in and JSON out use it when it loads (for the
+    // text and llama.cpp's end-of-generation set), else the metadata's EOS/EOT ids.
+    const needText = 'text' in args.prompt || !args.json || args.stop.length > 0;
+    tok = needText ? await Tokenizer.fromGGUF(file) : await Tokenizer.fromGGUF(file).catch(() => undefined);
+
+    let promptIds: number[];
+    if ('text' in args.prompt) {
+      const text = args.prompt.chat ? applyChatTemplate([{ role: 'user', content: args.prompt.text }], tok!.chatTemplate) : args.prompt.text;
+      promptIds = [...tok!.encode(text, { addSpecial: true, parseSpecial: true })];
+      if (promptIds.length === 0) throw new UsageError('the prompt is empty: it gives no tokens');
+    } else {
+      promptIds = args.prompt.ids;
+      const bad = promptIds.find((id) => id >= plan.hp.nVocab);
+      if (bad !== undefined) throw new UsageError(`--prompt-ids: id ${bad} is outside the vocabulary of ${plan.hp.nVocab} tokens`);
+    }
+    const eog = metadataEog(file);
+    const isEog = (id: number) => (tok ? tok.isEog(id) : eog.has(id));
+
+    // Either backend reads the header again (cheap) and every weight the plan names.
+    const nCtx = promptIds.length + args.maxTokens;
+    backend = args.backend === 'webgpu' ? await webgpuBackend(source, nCtx) : await cpuBackend(source, nCtx);
+    const loadMs = performance.now() - t0;
+    // Plain greedy takes the backend's argmax (on the GPU: 4 bytes read back); sampling and the
+    // repetition penalty need the logits. Stop strings are matched by the sampler module too.
+    const choose = args.sampling.temperature > 0 || (args.sampling.repeatPenalty ?? 1) !== 1;
+    if (choose || args.stop.length) sampler = await Sampler.create(plan.hp.nVocab, args.sampling);
+    if (choose) for (const p of promptIds) sampler!.accept(p);
+    const step = async (ids: number[]) => {
+      const r = await backend!.forward(ids, choose);
+      const next = choose ? sampler!.sample(r.logits!) : r.next;
+      if (choose) sampler!.accept(next);
+      return next;
+    };
+    // The text (streamed, or kept for the JSON) when there is a vocabulary: stop strings end it.
+    const text = tok ? new TextStream(tok, sampler, { stop: args.stop, ignoreEog: true }) : undefined;
+    let out = '';
+    const emit = (s: string) => { if (args.json) out += s; else io.out(s); };
+
+    const t1 = performance.now();
+    let id = await step(promptIds);
+    const prefillMs = performance.now() - t1;
+    const ids: number[] = [];
+    let stop: 'eog' | 'stop-string' | 'max-tokens' = 'max-tokens';
+    let decoded = 0; // forward passes after the prompt, one token each
+    const t2 = performance.now();
+    while (ids.length < args.maxTokens) {
+      if (!args.ignoreEos && isEog(id)) {
+        stop = 'eog';
+        break;
+      }
+      ids.push(id);
+      if (text) emit(text.push(id));
+      if (text?.stopped === 'stop-string') {
+        stop = 'stop-string';
+        break;
+      }
+      if (ids.length < args.maxTokens) {
+        id = await step([id]);
+        decoded++;
+      }
+    }
+    const decodeMs = performance.now() - t2;
+    if (text) {
+      emit(text.finish());
+      text.dispose();
+    }
+    if (!args.json) {
+      io.out('\n');
+      return 0;
+    }
+    printJson(io, {
+      model: source.name,
+      backend: args.backend,
+      promptIds,
+      ids,
+      // When a stop string ended the generation, the text before it (the ids include the token
+      // that completed it); otherwise the ids detokenized.
+      ...(tok ? { text: stop === 'stop-string' ? out : tok.decode(ids) } : {}),
+      stop,
+      timings: {
+        loadMs: ms(loadMs),
+        prefillMs: ms(prefillMs),
+        decodeMs: ms(decodeMs),
+        prefillTokensPerSecond: ms((promptIds.length * 1000) / Math.max(prefillMs, 1e-3)),
+        decodeTokensPerSecond: decoded > 0 ? ms((decoded * 1000) / Math.max(decodeMs, 1e-3)) : null,
+      },
+      ...backend.stats(),
+    });
+    return 0;
   } finally {
+    tok?.dispose();
+    sampler?.dispose();
+    backend?.destroy();
     await source.close?.();
   }
 }

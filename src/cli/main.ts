@@ -13,7 +13,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Com
     load: async () => { const m = await import('./inspect.ts'); return { run: m.inspectCommand, help: m.INSPECT_HELP }; },
   },
   generate: {
-    summary: 'generate token ids from a prompt of token ids (CPU reference, greedy)',
+    summary: 'generate text or token ids from a prompt (WebGPU engine or CPU reference; greedy or sampled)',
     load: async () => { const m = await import('./generate.ts'); return { run: m.generateCommand, help: m.GENERATE_HELP }; },
   },
   tokenize: {
