@@ -1,15 +1,15 @@
 // Matrix-vector products for decoding one token: y[r] = sum_k W[mat][r][k] a[k], for any weight
 // type (half.wgsl, quant_common.wgsl and the q_<type>.wgsl file that supplies load_w32 come
-// before this file). One invocation computes R = 8 rows; a workgroup WG invocations. The activation block is read once per 32 columns and used
-// for the 4 rows, which is what makes this faster than one row per invocation on SwiftShader,
-// where every buffer read is a per-lane gather.
+// before this file). One invocation computes R = 8 rows; a workgroup WG invocations. The
+// activation block is read once per 32 columns and used for the 8 rows, which is what makes this
+// faster than one row per invocation on SwiftShader, where every buffer read is a per-lane gather.
 //
-// dispatch (ceil(n / (4 * WG)), slots, tokens): slot = workgroup_id.y is the selected expert
+// dispatch (ceil(n / (8 * WG)), slots, tokens): slot = workgroup_id.y is the selected expert
 // (MoE: its matrix is ids[ids_off + z * ids_tok + slot]) or 0, z = workgroup_id.z the token; the
 // input is act + z * act_tok + slot * act_stride, the output y + y_off + z * y_tok + slot * y_stride.
 // (A batch of tokens through this kernel reads the weights once per token: matmul.wgsl is the
-// batched kernel for dense weights.) A weight split over several buffers is run once per buffer: rows outside
-// [row0, row_end) of the flattened (matrix, row) index are skipped.
+// batched kernel for dense weights.) A weight split over several buffers is run once per buffer:
+// rows outside [row0, row_end) of the flattened (matrix, row) index are skipped.
 //
 // Entry points: matvec (y = Wa [+ bias]), matvec_add (y += Wa), matvec_glu_silu / _gelu
 // (y = act(Wg a) * (Wu a)): the gate and up matrices are uploaded as one matrix of n rows, gate

@@ -34,7 +34,7 @@ export function partRows(type: GGMLType, k: number, n: number, count: number, ma
   const total = n * count;
   const fits = (rows: number) => weightLayout(type, k, rows, name).words * 4 <= maxBytes;
   if (fits(total)) return total;
-  // Whole matrices of a stack; 64-row steps of a single matrix (matvec/matmul tiles of 4 rows
+  // Whole matrices of a stack; 64-row steps of a single matrix (matvec/matmul tiles of 8 rows
   // never straddle two parts).
   const unit = count > 1 ? n : Math.min(64, total);
   if (!fits(unit)) {

@@ -1,5 +1,5 @@
 // Batched products for prefill (matmul.wgsl): a dense weight times T token activations, tiles of
-// 4 rows by 4 tokens. Same modes as matvec (store [+ bias], add, gated).
+// 8 rows by 4 tokens. Same modes as matvec (store [+ bias], add, gated).
 import { actKind, gpuType } from '../layout.ts';
 import { Op } from '../op.ts';
 import type { GPUSession } from '../session.ts';
