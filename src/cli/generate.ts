@@ -8,8 +8,7 @@ import type { GGUFFile } from '../gguf/types.ts';
 import { planModel } from '../model/plan.ts';
 import { ReferenceModel } from '../reference/model.ts';
 import { argmax } from '../reference/ops.ts';
-import { Sampler } from '../sampler/sampler.ts';
-import { TextStream } from '../sampler/text-stream.ts';
+import { runGeneration } from '../generate/loop.ts';
 import { applyChatTemplate } from '../tokenizer/chat.ts';
 import { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { type CliIO, intFlag, numFlag, parseFlags, printJson, UsageError } from './io.ts';
@@ -147,7 +146,6 @@ export async function generateCommand(argv: string[], io: CliIO): Promise<number
   }
   const source = openSource(args.model);
   let tok: Tokenizer | undefined;
-  let sampler: Sampler | undefined;
   let backend: Backend | undefined;
   try {
     const t0 = performance.now();
@@ -176,49 +174,13 @@ export async function generateCommand(argv: string[], io: CliIO): Promise<number
     backend = args.backend === 'webgpu' ? await webgpuBackend(source, nCtx) : await cpuBackend(source, nCtx);
     const loadMs = performance.now() - t0;
     // Plain greedy takes the backend's argmax (on the GPU: 4 bytes read back); sampling and the
-    // repetition penalty need the logits. Stop strings are matched by the sampler module too.
-    const choose = args.sampling.temperature > 0 || (args.sampling.repeatPenalty ?? 1) !== 1;
-    if (choose || args.stop.length) sampler = await Sampler.create(plan.hp.nVocab, args.sampling);
-    if (choose) for (const p of promptIds) sampler!.accept(p);
-    const step = async (ids: number[]) => {
-      const r = await backend!.forward(ids, choose);
-      const next = choose ? sampler!.sample(r.logits!) : r.next;
-      if (choose) sampler!.accept(next);
-      return next;
-    };
-    // The text (streamed, or kept for the JSON) when there is a vocabulary: stop strings end it.
-    const text = tok ? new TextStream(tok, sampler, { stop: args.stop, ignoreEog: true }) : undefined;
-    let out = '';
-    const emit = (s: string) => { if (args.json) out += s; else io.out(s); };
-
-    const t1 = performance.now();
-    let id = await step(promptIds);
-    const prefillMs = performance.now() - t1;
-    const ids: number[] = [];
-    let stop: 'eog' | 'stop-string' | 'max-tokens' = 'max-tokens';
-    let decoded = 0; // forward passes after the prompt, one token each
-    const t2 = performance.now();
-    while (ids.length < args.maxTokens) {
-      if (!args.ignoreEos && isEog(id)) {
-        stop = 'eog';
-        break;
-      }
-      ids.push(id);
-      if (text) emit(text.push(id));
-      if (text?.stopped === 'stop-string') {
-        stop = 'stop-string';
-        break;
-      }
-      if (ids.length < args.maxTokens) {
-        id = await step([id]);
-        decoded++;
-      }
-    }
-    const decodeMs = performance.now() - t2;
-    if (text) {
-      emit(text.finish());
-      text.dispose();
-    }
+    // repetition penalty need the logits. The loop is the one the engine worker runs too.
+    const r = await runGeneration(backend, {
+      promptIds, maxTokens: args.maxTokens, nVocab: plan.hp.nVocab, sampling: args.sampling, stop: args.stop,
+      ignoreEos: args.ignoreEos, tokenizer: tok, isEog,
+      onToken: args.json ? undefined : (_id, s) => io.out(s),
+    });
+    const { ids, stop, prefillMs, decodeMs, decodeTokens: decoded } = r;
     if (!args.json) {
       io.out('\n');
       return 0;
@@ -230,7 +192,7 @@ export async function generateCommand(argv: string[], io: CliIO): Promise<number
       ids,
       // When a stop string ended the generation, the text before it (the ids include the token
       // that completed it); otherwise the ids detokenized.
-      ...(tok ? { text: stop === 'stop-string' ? out : tok.decode(ids) } : {}),
+      ...(tok ? { text: stop === 'stop-string' ? r.text : tok.decode(ids) } : {}),
       stop,
       timings: {
         loadMs: ms(loadMs),
@@ -244,7 +206,6 @@ export async function generateCommand(argv: string[], io: CliIO): Promise<number
     return 0;
   } finally {
     tok?.dispose();
-    sampler?.dispose();
     backend?.destroy();
     await source.close?.();
   }
