@@ -5,6 +5,7 @@ import { readGGUF } from '../../src/gguf/reader.ts';
 import { bytesSource } from '../../src/gguf/source.ts';
 import { Sampler, type SamplingOptions } from '../../src/sampler/sampler.ts';
 import { Tokenizer } from '../../src/tokenizer/tokenizer.ts';
+import { seededRandom } from '../../src/util/random.ts';
 
 export interface WasmInput {
   vocab: Uint8Array;
@@ -22,16 +23,9 @@ export interface WasmReport {
   full: string[];
 }
 
-/** Deterministic logits (mulberry32, Box-Muller), a fresh vector per step. */
+/** Deterministic logits (src/util/random.ts), a fresh vector per step. */
 export function logits(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const u = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return Float32Array.from({ length: n }, () => 3 * Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u()));
+  return seededRandom(seed).vec(n, 3);
 }
 
 export const SAMPLER_CASES: Record<string, SamplingOptions> = {

@@ -6,17 +6,8 @@ import { dequantize } from './dequant.ts';
 import { f32ToF16 } from './half.ts';
 import { quantize } from './quant.ts';
 import { GGMLType, TYPE_TRAITS, typeName } from './types.ts';
+import { seededRandom, type Random } from '../util/random.ts';
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const gauss = (r: () => number) => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
 
 /** Byte offsets of f16 scale fields per block, so random blocks carry finite, sane scales. */
 const F16_FIELDS: Partial<Record<GGMLType, number[]>> = {
@@ -26,16 +17,16 @@ const F16_FIELDS: Partial<Record<GGMLType, number[]>> = {
   [GGMLType.Q6_K]: [208],
 };
 
-function randomBlocks(type: GGMLType, nBlocks: number, r: () => number): Uint8Array {
+function randomBlocks(type: GGMLType, nBlocks: number, r: Random): Uint8Array {
   const tr = TYPE_TRAITS[type]!;
   const b = new Uint8Array(nBlocks * tr.typeSize);
-  for (let i = 0; i < b.length; i++) b[i] = Math.floor(r() * 256);
+  for (let i = 0; i < b.length; i++) b[i] = r.int(256);
   const v = new DataView(b.buffer);
-  if (type === GGMLType.F32) for (let i = 0; i < b.length; i += 4) v.setFloat32(i, gauss(r), true);
-  if (type === GGMLType.F16) for (let i = 0; i < b.length; i += 2) v.setUint16(i, f32ToF16(gauss(r)), true);
+  if (type === GGMLType.F32) for (let i = 0; i < b.length; i += 4) v.setFloat32(i, r.gauss(), true);
+  if (type === GGMLType.F16) for (let i = 0; i < b.length; i += 2) v.setUint16(i, f32ToF16(r.gauss()), true);
   if (type === GGMLType.BF16) for (let i = 0; i < b.length; i += 2) v.setUint16(i, b[i + 1] & 0x7f ? v.getUint16(i, true) & 0xbfff : 0, true);
   for (let blk = 0; blk < nBlocks; blk++) {
-    for (const f of F16_FIELDS[type] ?? []) v.setUint16(blk * tr.typeSize + f, f32ToF16((r() - 0.3) * 0.1), true);
+    for (const f of F16_FIELDS[type] ?? []) v.setUint16(blk * tr.typeSize + f, f32ToF16((r.uniform() - 0.3) * 0.1), true);
   }
   return b;
 }
@@ -62,7 +53,7 @@ const DEQUANT_TYPES = [GGMLType.F32, GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0,
 
 describe('dequantize equals gguf-py', () => {
   it.each(DEQUANT_TYPES.map((t) => [typeName(t), t] as const))('%s', (_n, type) => {
-    const r = rng(type + 1);
+    const r = seededRandom(type + 1);
     const nBlocks = 37; // odd on purpose
     const bytes = randomBlocks(type, nBlocks, r);
     const n = nBlocks * TYPE_TRAITS[type]!.blockSize;
@@ -78,8 +69,8 @@ describe('dequantize equals gguf-py', () => {
 describe('quantize equals gguf-py byte for byte (the types it quantizes)', () => {
   it.each([GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1]
     .map((t) => [typeName(t), t] as const))('%s', (_n, type) => {
-    const r = rng(100 + type);
-    const x = Float32Array.from({ length: 32 * 41 }, () => gauss(r) * 0.05);
+    const r = seededRandom(100 + type);
+    const x = Float32Array.from({ length: 32 * 41 }, () => r.gauss() * 0.05);
     const ours = quantize(type, x), theirs = pyQuant(type, x);
     expect(ours.length).toBe(theirs.length);
     let diff = 0;
@@ -96,8 +87,8 @@ describe('quantize round trip stays within the type resolution', () => {
     [GGMLType.Q6_K, 0.04], [GGMLType.Q5_K, 0.06], [GGMLType.Q4_K, 0.12],
   ];
   it.each(BOUND.map(([t, b]) => [typeName(t), t, b] as const))('%s', (_n, type, bound) => {
-    const r = rng(7 + type);
-    const x = Float32Array.from({ length: 256 * 9 }, () => gauss(r) * 0.02);
+    const r = seededRandom(7 + type);
+    const x = Float32Array.from({ length: 256 * 9 }, () => r.gauss() * 0.02);
     const y = dequantize(type, quantize(type, x), x.length);
     let se = 0, ss = 0;
     for (let i = 0; i < x.length; i++) { se += (x[i] - y[i]) ** 2; ss += x[i] ** 2; }

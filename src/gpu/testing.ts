@@ -45,20 +45,8 @@ export async function readBytes(session: GPUSession, b: GPUBuffer, bytes: number
   return out;
 }
 
-/** Seeded PRNG (mulberry32) with Gaussian draws. */
-export function rng(seed: number) {
-  let s = seed | 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-  const int = (n: number) => Math.floor(uniform() * n);
-  const vec = (n: number, scale = 1) => Float32Array.from({ length: n }, () => gauss() * scale);
-  return { uniform, gauss, int, vec };
-}
+/** The shared seeded PRNG (src/util/random.ts). */
+export { seededRandom as rng } from '../util/random.ts';
 
 /** Round half to even (ggml's nearest_int and _mm_round_ps). */
 export function rne(x: number): number {

@@ -10,13 +10,14 @@ import { expf, numerics, roundHalfEven, roundQ, roundTo, ulpF32, vExpf, type Num
 import { roundF16 } from '../gguf/half.ts';
 import { f16Neighbours } from './matmul.ts';
 import { geluScalar, rmsNorm, rope, softmax, swiglu } from './ops.ts';
+import { seededRandom } from '../util/random.ts';
 
 const EXACT = numerics('exact'), GGML = numerics('ggml');
 
+/** n values uniform in [-scale, scale), from the shared seeded PRNG. */
 function rng(seed: number) {
-  let s = seed >>> 0;
-  const u = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-  return (n: number, scale = 1) => Float64Array.from({ length: n }, () => (u() * 2 - 1) * scale);
+  const r = seededRandom(seed);
+  return (n: number, scale = 1) => Float64Array.from({ length: n }, () => (r.uniform() * 2 - 1) * scale);
 }
 
 /** |a - b| <= tol * max(1, |b|) elementwise. */

@@ -3,17 +3,11 @@
 // against their definitions, and stop strings split across pushes.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Sampler, type SamplingOptions } from './sampler.ts';
+import { seededRandom } from '../util/random.ts';
 
-// Deterministic Gaussian logits (Box-Muller over mulberry32), so the tests do not depend on Math.random.
+// Deterministic Gaussian logits, so the tests do not depend on Math.random.
 function gaussians(n: number, seed: number, scale = 2): Float32Array {
-  let s = seed >>> 0;
-  const u = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return Float32Array.from({ length: n }, () => scale * Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u()));
+  return seededRandom(seed).vec(n, scale);
 }
 
 // The intended distribution, from the definitions: top-k keeps the k largest logits; top-p the

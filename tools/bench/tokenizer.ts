@@ -5,6 +5,7 @@ import { Sampler, type SamplingOptions } from '../../src/sampler/sampler.ts';
 import { tokenizerFromFile } from '../../src/tokenizer/testing.ts';
 import { ALL_TEXTS, brownText } from '../vocab/corpus.ts';
 import { realVocab, vocabFile, type VocabName } from '../vocab/index.ts';
+import { seededRandom } from '../../src/util/random.ts';
 
 const enc = new TextEncoder();
 
@@ -50,14 +51,7 @@ async function tokenizerBench(name: VocabName, texts: Record<string, string>) {
 }
 
 function gaussians(n: number, seed: number, scale: number): Float32Array {
-  let s = seed >>> 0;
-  const u = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return Float32Array.from({ length: n }, () => scale * Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u()));
+  return seededRandom(seed).vec(n, scale);
 }
 
 // Two kinds of logits over the vocabulary: "peaked" is model-like (a Gaussian background with a

@@ -6,6 +6,7 @@ import { gv, writeGGUF, type TensorInput } from '../../src/gguf/writer.ts';
 import { tensorSpecs, type TensorSpec } from '../../src/model/arch.ts';
 import { ARCHS } from '../../src/model/archs/index.ts';
 import { hparamsMetadata, type HParams } from '../../src/model/hparams.ts';
+import { seededRandom, type Random } from '../../src/util/random.ts';
 import { gpt2Vocab } from './vocab.ts';
 
 export interface FactoryOptions {
@@ -27,18 +28,7 @@ export interface FactoryOptions {
   alignment?: number;
 }
 
-/** Deterministic PRNG (mulberry32) with Gaussian draws. */
-export function seededRandom(seed: number) {
-  let s = seed | 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-  return { uniform, gauss };
-}
+export { seededRandom } from '../../src/util/random.ts';
 
 /** Tiny defaults: every matrix row is a multiple of 256 elements, so K-quants apply everywhere. */
 export function defaultHParams(arch: string, nVocab: number, over: Partial<HParams> = {}): HParams {
@@ -67,7 +57,7 @@ export function defaultHParams(arch: string, nVocab: number, over: Partial<HPara
 
 /** Random values for one tensor: norms near 1, matrices scaled by 1/sqrt(fan-in) so activations
  *  keep unit size, embeddings and the output head at unit scale so logits are well spread. */
-function fill(spec: TensorSpec, hp: HParams, rnd: ReturnType<typeof seededRandom>): Float32Array {
+function fill(spec: TensorSpec, hp: HParams, rnd: Random): Float32Array {
   const n = spec.shape.reduce((a, b) => a * b, 1);
   const x = new Float32Array(n);
   const fanIn = spec.shape[0];

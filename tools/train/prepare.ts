@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { gpt2Vocab } from '../factory/vocab.ts';
 import { BpeEncoder } from './bpe.ts';
 import { brownDocuments, fortuneDocuments, type Doc } from './corpus.ts';
+import { seededRandom } from '../../src/util/random.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -20,16 +21,9 @@ const { values: args } = parseArgs({
 const nMerges = Number(args.merges);
 const valFraction = Number(args.val);
 
-/** mulberry32: a tiny seeded PRNG so the split and the order are reproducible. */
+/** The shared seeded PRNG (src/util/random.ts), so the split and the order are reproducible. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+  return seededRandom(seed).uniform;
 }
 
 function shuffle<T>(xs: T[], rand: () => number): T[] {
