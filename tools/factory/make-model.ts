@@ -1,13 +1,13 @@
 // The model factory: a GGUF file of any supported architecture and weight type, with seeded random
 // weights and a real byte-level BPE vocabulary, made at test time (nothing large is committed).
-import { GGMLType, GGUFValueType, type GGUFEntry } from '../../src/gguf/types.ts';
+import { GGMLType, type GGUFEntry } from '../../src/gguf/types.ts';
 import { quantize } from '../../src/gguf/quant.ts';
 import { gv, writeGGUF, type TensorInput } from '../../src/gguf/writer.ts';
 import { tensorSpecs, type TensorSpec } from '../../src/model/arch.ts';
 import { ARCHS } from '../../src/model/archs/index.ts';
 import { hparamsMetadata, type HParams } from '../../src/model/hparams.ts';
 import { seededRandom, type Random } from '../../src/util/random.ts';
-import { gpt2Vocab } from './vocab.ts';
+import { gpt2Vocab, vocabMetadata } from './vocab.ts';
 
 export interface FactoryOptions {
   arch: string;
@@ -91,14 +91,7 @@ export function makeModel(opts: FactoryOptions): Uint8Array {
     ['general.architecture', gv.str(opts.arch)],
     ['general.name', gv.str(`webmoe-factory-${opts.arch}`)],
     ...hparamsMetadata(hp),
-    ['tokenizer.ggml.model', gv.str(vocab.model)],
-    ['tokenizer.ggml.pre', gv.str(vocab.pre)],
-    ['tokenizer.ggml.tokens', gv.arr(GGUFValueType.STRING, vocab.tokens)],
-    ['tokenizer.ggml.token_type', gv.arr(GGUFValueType.INT32, vocab.types)],
-    ['tokenizer.ggml.merges', gv.arr(GGUFValueType.STRING, vocab.merges)],
-    ['tokenizer.ggml.bos_token_id', gv.u32(vocab.bosId)],
-    ['tokenizer.ggml.eos_token_id', gv.u32(vocab.eosId)],
-    ['tokenizer.ggml.add_bos_token', gv.bool(false)],
+    ...vocabMetadata(vocab),
   ];
   return writeGGUF(metadata, tensors, { version: opts.version, alignment: opts.alignment });
 }

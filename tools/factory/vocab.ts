@@ -4,6 +4,8 @@
 // GPT-2 ids 0..255 are the 256 byte symbols, id 256 + r is the token made by merge r.
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
+import { GGUFValueType, type GGUFEntry } from '../../src/gguf/types.ts';
+import { gv } from '../../src/gguf/writer.ts';
 
 export const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
 
@@ -39,4 +41,18 @@ export function gpt2Vocab(nMerges: number): Vocab {
   tokens.push('<|endoftext|>');
   const types = tokens.map((_, i) => (i === eos ? TOKEN_TYPE.control : TOKEN_TYPE.normal));
   return { model: 'gpt2', pre: 'gpt-2', tokens, types, merges, bosId: eos, eosId: eos };
+}
+
+/** The tokenizer.ggml.* metadata entries llama.cpp reads for this vocabulary. */
+export function vocabMetadata(vocab: Vocab): [string, GGUFEntry][] {
+  return [
+    ['tokenizer.ggml.model', gv.str(vocab.model)],
+    ['tokenizer.ggml.pre', gv.str(vocab.pre)],
+    ['tokenizer.ggml.tokens', gv.arr(GGUFValueType.STRING, vocab.tokens)],
+    ['tokenizer.ggml.token_type', gv.arr(GGUFValueType.INT32, vocab.types)],
+    ['tokenizer.ggml.merges', gv.arr(GGUFValueType.STRING, vocab.merges)],
+    ['tokenizer.ggml.bos_token_id', gv.u32(vocab.bosId)],
+    ['tokenizer.ggml.eos_token_id', gv.u32(vocab.eosId)],
+    ['tokenizer.ggml.add_bos_token', gv.bool(false)],
+  ];
 }

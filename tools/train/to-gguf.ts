@@ -6,10 +6,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { GGMLType, GGUFValueType, type GGUFEntry } from '../../src/gguf/types.ts';
+import { GGMLType, type GGUFEntry } from '../../src/gguf/types.ts';
 import { quantize } from '../../src/gguf/quant.ts';
 import { gv, writeGGUF, type TensorInput } from '../../src/gguf/writer.ts';
-import { gpt2Vocab } from '../factory/vocab.ts';
+import { gpt2Vocab, vocabMetadata } from '../factory/vocab.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -71,14 +71,7 @@ const metadata: [string, GGUFEntry][] = [
   [L('expert_count'), gv.u32(cfg.n_expert)],
   [L('expert_used_count'), gv.u32(cfg.n_expert_used)],
   [L('vocab_size'), gv.u32(cfg.n_vocab)],
-  ['tokenizer.ggml.model', gv.str(vocab.model)],
-  ['tokenizer.ggml.pre', gv.str(vocab.pre)],
-  ['tokenizer.ggml.tokens', gv.arr(GGUFValueType.STRING, vocab.tokens)],
-  ['tokenizer.ggml.token_type', gv.arr(GGUFValueType.INT32, vocab.types)],
-  ['tokenizer.ggml.merges', gv.arr(GGUFValueType.STRING, vocab.merges)],
-  ['tokenizer.ggml.bos_token_id', gv.u32(vocab.bosId)],
-  ['tokenizer.ggml.eos_token_id', gv.u32(vocab.eosId)],
-  ['tokenizer.ggml.add_bos_token', gv.bool(false)],
+  ...vocabMetadata(vocab),
 ];
 
 const bytes = writeGGUF(metadata, tensors);
