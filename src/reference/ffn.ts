@@ -23,7 +23,7 @@ export function gatedFfn(num: Num, f: GatedFfn, x: Vec, act: FfnOptions['act'], 
 
 export interface MoeWeights {
   router: Weight; // ffn_gate_inp: (nExpert, nEmbd)
-  experts: GatedFfn; // ffn_{gate,up,down}_exps: (nExpert, ...) stacked
+  experts?: GatedFfn; // ffn_{gate,up,down}_exps: (nExpert, ...) stacked; absent when loaded on demand
   shared?: GatedFfn;
   sharedGate?: Weight; // ffn_gate_inp_shexp: (1, nEmbd), Qwen2-MoE
 }
@@ -67,12 +67,25 @@ export function route(num: Num, router: Weight, x: Vec, p: MoeParams): Routing {
   return { experts, weights };
 }
 
-/** Routed experts (weighted, summed in routing order) plus the shared expert, if any. */
-export function moeFfn(num: Num, m: MoeWeights, x: Vec, p: MoeParams): Vec {
-  const { experts, weights } = route(num, m.router, x, p);
+/** Where routed expert e's matrices are: a GatedFfn and the matrix index in it (e itself in the
+ *  stacked _exps weights; 0 for an expert loaded on its own, see experts.ts). */
+export type ExpertLookup = (e: number) => { ffn: GatedFfn; mat: number };
+
+function stacked(m: MoeWeights): ExpertLookup {
+  return (e) => {
+    if (!m.experts) throw new Error('MoE layer without stacked experts needs an expert lookup');
+    return { ffn: m.experts, mat: e };
+  };
+}
+
+/** Routed experts (weighted, summed in routing order) plus the shared expert, if any. `r` is the
+ *  routing when already computed; `expert` finds each routed expert's weights. */
+export function moeFfn(num: Num, m: MoeWeights, x: Vec, p: MoeParams, r: Routing = route(num, m.router, x, p), expert: ExpertLookup = stacked(m)): Vec {
+  const { experts, weights } = r;
   let out: Vec | undefined;
   for (let i = 0; i < experts.length; i++) {
-    const y = gatedFfn(num, m.experts, x, p.opts.act, experts[i]);
+    const { ffn, mat } = expert(experts[i]);
+    const y = gatedFfn(num, ffn, x, p.opts.act, mat);
     for (let j = 0; j < y.length; j++) y[j] = y[j] * weights[i]; // ggml_mul(experts, weights)
     out = out ? add(num, out, y) : y; // ((e0 + e1) + e2) ...
   }

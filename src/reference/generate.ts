@@ -30,3 +30,19 @@ export function forcedLogits(model: ReferenceModel, prompt: readonly number[], f
   }
   return out;
 }
+
+/** greedy() through forwardAsync(): routed experts load on demand (a model loaded with option
+ *  `experts`). `onToken` sees each token as it is picked (index 0 = the first generated). */
+export async function greedyAsync(model: ReferenceModel, prompt: readonly number[], nTokens: number, onToken?: (id: number, i: number) => void): Promise<number[]> {
+  if (prompt.length === 0) throw new RangeError('greedyAsync() needs at least one prompt token');
+  model.reset();
+  const ids: number[] = [];
+  let [logits] = await model.forwardAsync(prompt);
+  for (let i = 0; i < nTokens; i++) {
+    const id = argmax(logits);
+    ids.push(id);
+    onToken?.(id, i);
+    if (i + 1 < nTokens) [logits] = await model.forwardAsync([id]);
+  }
+  return ids;
+}

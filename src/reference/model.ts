@@ -16,13 +16,19 @@
 //   f  = rmsnorm(f) * layer_output_norm                      [grok]
 //   x  = x + f * residual_scale
 // then logits = Wout · rmsnorm(x) * output_norm, scaled and soft-capped as the arch says.
+//
+// Routed experts are read at load, or (option `experts`, a provider) on demand: the first time the
+// router picks an expert, its bytes are requested, dequantized and kept. The forward pass is one
+// generator per token that yields at a MoE layer whose routed experts are not loaded yet;
+// forwardAsync() loads them and resumes, forward() (synchronous) throws ExpertsNotLoadedError.
 import { readGGUF } from '../gguf/reader.ts';
 import type { RangeSource } from '../gguf/source.ts';
 import type { GGUFTensorInfo } from '../gguf/types.ts';
 import { ModelFormatError, type HParams } from '../model/hparams.ts';
 import { planModel, type ModelPlan } from '../model/plan.ts';
 import { attend, storeKV, type AttentionShape, type LayerCache } from './attention.ts';
-import { gatedFfn, moeFfn, type GatedFfn, type MoeParams, type MoeWeights } from './ffn.ts';
+import { ExpertCache, ExpertsNotLoadedError, isRoutedExpert, type ExpertProvider } from './experts.ts';
+import { gatedFfn, moeFfn, route, type GatedFfn, type MoeParams, type MoeWeights } from './ffn.ts';
 import { makeWeight, matvec, weightRow, type Weight } from './matmul.ts';
 import { numerics, type Num, type Numerics, type RoundingProbe, type Vec } from './numerics.ts';
 import { add, rmsNorm, rope, scale, tanh } from './ops.ts';
@@ -34,6 +40,15 @@ export interface ReferenceOptions {
   nCtx?: number;
   /** 'ggml' numerics: sees (and may overturn) roundings near a boundary; for diagnosis. */
   probe?: RoundingProbe;
+  /** Routed experts on demand from this provider (e.g. a download's ensureExpert), not read at
+   *  load; run the model with forwardAsync(). Default: every expert read at load. */
+  experts?: ExpertProvider;
+}
+
+/** What a step waits for: routed experts of one layer that are not loaded yet. */
+interface ExpertNeed {
+  layer: number;
+  experts: number[];
 }
 
 interface Layer {
@@ -48,11 +63,12 @@ interface Layer {
   postNorm?: Weight;
 }
 
-/** Reads and dequantizes every tensor the plan names, once. */
-async function loadWeights(source: RangeSource, plan: ModelPlan): Promise<Map<string, Weight>> {
+/** Reads and dequantizes every tensor the plan names (but routed experts when `lazy`), once. */
+async function loadWeights(source: RangeSource, plan: ModelPlan, lazy: boolean): Promise<Map<string, Weight>> {
   const out = new Map<string, Weight>();
   const byInfo = new Map<GGUFTensorInfo, Weight>(); // a tied head reuses token_embd's Weight
   for (const [name, t] of plan.tensors) {
+    if (lazy && isRoutedExpert(name)) continue;
     let w = byInfo.get(t);
     if (!w) {
       const bytes = await source.read(plan.file.dataOffset + t.offset, t.nBytes);
@@ -78,12 +94,15 @@ export class ReferenceModel {
   private readonly output: Weight;
   private readonly attn: AttentionShape;
   private readonly moeParams: MoeParams;
+  /** Routed experts loaded on demand (option `experts`); undefined when all are read at load. */
+  readonly experts?: ExpertCache;
 
   private constructor(readonly plan: ModelPlan, w: Map<string, Weight>, opts: ReferenceOptions) {
     this.num = numerics(opts.numerics ?? 'ggml', opts.probe);
     const hp = (this.hp = plan.hp);
     const { arch } = plan;
     this.nCtx = opts.nCtx ?? Math.min(2048, hp.nCtxTrain);
+    if (opts.experts && plan.hasExperts) this.experts = new ExpertCache(plan, opts.experts);
     const get = (n: string) => {
       const t = w.get(n);
       if (!t) throw new ModelFormatError(`${arch.name} model lacks tensor ${n}`);
@@ -107,7 +126,7 @@ export class ReferenceModel {
         postNorm: arch.ffn.postNorm ? get(b + 'layer_output_norm.weight') : undefined,
       };
       if (plan.hasExperts) {
-        layer.moe = { router: get(b + 'ffn_gate_inp.weight'), experts: gated('_exps') };
+        layer.moe = { router: get(b + 'ffn_gate_inp.weight'), experts: this.experts ? undefined : gated('_exps') };
         if (w.has(b + 'ffn_up_shexp.weight')) layer.moe.shared = gated('_shexp');
         if (arch.ffn.shared === 'sigmoid-gated') layer.moe.sharedGate = get(b + 'ffn_gate_inp_shexp.weight');
       } else {
@@ -128,10 +147,11 @@ export class ReferenceModel {
     this.moeParams = { nExpertUsed: hp.nExpertUsed, opts: arch.ffn, weightsScale: hp.expertWeightsScale };
   }
 
-  /** Reads the GGUF header and every weight from `source` (each byte range once). */
+  /** Reads the GGUF header and every weight from `source` (each byte range once); with option
+   *  `experts`, every weight but the routed experts. */
   static async load(source: RangeSource, opts: ReferenceOptions = {}): Promise<ReferenceModel> {
     const plan = planModel(await readGGUF(source));
-    return new ReferenceModel(plan, await loadWeights(source, plan), opts);
+    return new ReferenceModel(plan, await loadWeights(source, plan, !!opts.experts && plan.hasExperts), opts);
   }
 
   /** Forgets the KV cache: the next token is at position 0. */
@@ -140,18 +160,48 @@ export class ReferenceModel {
   }
 
   /** Runs tokens at positions nPast, nPast+1, ...; returns the logits (nVocab) after the last
-   *  token, or after every token when `all` is set. */
+   *  token, or after every token when `all` is set. With experts on demand, throws
+   *  ExpertsNotLoadedError (and leaves nPast as it was) if the router picks one not loaded yet. */
   forward(tokens: readonly number[], all = false): Vec[] {
+    const start = this.nPast;
     const out: Vec[] = [];
     tokens.forEach((t, i) => {
-      const logits = this.step(t);
-      if (all || i === tokens.length - 1) out.push(logits);
+      const r = this.step(t).next();
+      if (!r.done) {
+        this.nPast = start; // the cache entries past it are overwritten by the next run
+        throw new ExpertsNotLoadedError(r.value.layer, r.value.experts);
+      }
+      if (all || i === tokens.length - 1) out.push(r.value);
     });
     return out;
   }
 
-  /** One token through the whole model at position nPast; returns its logits (nVocab). */
-  private step(token: number): Vec {
+  /** forward(), loading routed experts from the provider when the router first picks them. The
+   *  same computation in the same order, so the same logits as with every expert read at load.
+   *  If loading fails, nPast is left as it was and the error is thrown: the call can be retried. */
+  async forwardAsync(tokens: readonly number[], all = false): Promise<Vec[]> {
+    const start = this.nPast;
+    const out: Vec[] = [];
+    try {
+      for (let i = 0; i < tokens.length; i++) {
+        const s = this.step(tokens[i]);
+        let r = s.next();
+        while (!r.done) {
+          await this.experts!.load(r.value.layer, r.value.experts);
+          r = s.next();
+        }
+        if (all || i === tokens.length - 1) out.push(r.value);
+      }
+    } catch (e) {
+      this.nPast = start;
+      throw e;
+    }
+    return out;
+  }
+
+  /** One token through the whole model at position nPast; returns its logits (nVocab). Yields
+   *  (once per MoE layer at most) the routed experts it needs that are not loaded yet. */
+  private *step(token: number): Generator<ExpertNeed, Vec, void> {
     const { num, hp, plan } = this;
     const { arch } = plan;
     if (!Number.isInteger(token) || token < 0 || token >= hp.nVocab) throw new RangeError(`token id ${token} is outside the vocabulary (0..${hp.nVocab - 1})`);
@@ -184,7 +234,16 @@ export class ReferenceModel {
       x = add(num, a, x);
 
       const hf = rmsNorm(num, x, L.ffnNorm.data, hp.eps);
-      let f = L.moe ? moeFfn(num, L.moe, hf, this.moeParams) : gatedFfn(num, L.ffn!, hf, arch.ffn.act);
+      let f: Vec;
+      if (L.moe && this.experts) {
+        const routing = route(num, L.moe.router, hf, this.moeParams);
+        const missing = this.experts.missing(il, routing.experts);
+        if (missing.length) yield { layer: il, experts: missing };
+        const cache = this.experts;
+        f = moeFfn(num, L.moe, hf, this.moeParams, routing, (e) => ({ ffn: cache.get(il, e), mat: 0 }));
+      } else {
+        f = L.moe ? moeFfn(num, L.moe, hf, this.moeParams) : gatedFfn(num, L.ffn!, hf, arch.ffn.act);
+      }
       if (L.postNorm) f = rmsNorm(num, f, L.postNorm.data, hp.eps);
       if (resScale) f = scale(num, f, resScale);
       x = add(num, f, x);
