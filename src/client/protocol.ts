@@ -1,0 +1,190 @@
+// What the page and the engine worker say to each other: one union of requests, one of events
+// (download progress, load steps, generated tokens) and one of replies, each tagged by `type`, so
+// both sides narrow them without casts. comlink carries them: the worker exposes one `call`
+// function; events come back through a callback the page passes as a comlink proxy.
+// Everything here is plain data (structured-clone safe).
+import type { ChunkEvent, DownloadEvent } from '../fetch/progress.ts';
+import type { StopReason } from '../generate/loop.ts';
+import type { StoredModel } from '../storage/models.ts';
+import type { ChatMessage } from '../tokenizer/chat.ts';
+
+export type { ChatMessage, StopReason, StoredModel };
+
+export interface LoadOptions {
+  /** The whole file's SHA-256 (hex), checked once every byte is stored. */
+  sha256?: string;
+  /** KV cache length in positions (default: min(2048, the model's training context)). */
+  nCtx?: number;
+  /** Tokens per prefill step (default 64). */
+  maxBatch?: number;
+  /** Extra request headers, e.g. { Authorization: 'Bearer hf_…' } for a gated model. */
+  headers?: Record<string, string>;
+}
+
+export interface SamplingParams {
+  /** 0: greedy (the most likely token). Default 0.8. */
+  temperature?: number;
+  /** Keep the k most likely tokens; 0: off. Default 40. */
+  topK?: number;
+  /** Keep the most likely tokens whose probabilities sum to p; 1: off. Default 0.95. */
+  topP?: number;
+  /** Drop tokens below minP times the most likely one's probability; 0: off. Default 0.05. */
+  minP?: number;
+  /** Penalize the last repeatLastN tokens (prompt included); 1: off. Default 1. */
+  repeatPenalty?: number;
+  /** Default 64. */
+  repeatLastN?: number;
+  /** Seed of the sampler's generator (an integer below 2^53). Default: a random one, reported back. */
+  seed?: number;
+}
+
+export interface GenerateParams extends SamplingParams {
+  /** Tokens to generate at most. Default 128. */
+  maxTokens?: number;
+  /** Stop when the text contains one of these; it is left out. */
+  stop?: string[];
+  /** Keep going past end-of-generation tokens. */
+  ignoreEos?: boolean;
+}
+
+/** What to run: text as it is, a conversation in the model's chat template, or token ids. */
+export type PromptInput =
+  | { kind: 'text'; text: string }
+  | { kind: 'chat'; messages: ChatMessage[] }
+  | { kind: 'ids'; ids: number[] };
+
+// ---- requests (page → worker) ----
+
+export interface LoadRequest { type: 'load'; id: number; url: string; options: LoadOptions }
+export interface GenerateRequest { type: 'generate'; id: number; input: PromptInput; params: GenerateParams }
+/** Ends the load or generation started by request `id` (a generation within one token). */
+export interface CancelRequest { type: 'cancel'; id: number }
+export interface StatsRequest { type: 'stats' }
+export interface UnloadRequest { type: 'unload' }
+export interface ListModelsRequest { type: 'list-models' }
+export interface DeleteModelRequest { type: 'delete-model'; idOrUrl: string }
+
+export type Request =
+  | LoadRequest | GenerateRequest | CancelRequest | StatsRequest | UnloadRequest | ListModelsRequest | DeleteModelRequest;
+
+// ---- events (worker → page, during a request) ----
+
+/** Steps of a load after (and overlapping) the download: WebGPU device, weights to the GPU,
+ *  tokenizer. `done`/`total` are bytes for 'weights', else 0/0. */
+export interface LoadStepEvent {
+  type: 'load';
+  step: 'gpu' | 'weights' | 'tokenizer' | 'ready';
+  done: number;
+  total: number;
+}
+
+/** Generated tokens and the text they release ('' while a character or a stop string is incomplete;
+ *  the final held-back text comes with no ids). */
+export interface TokensEvent {
+  type: 'tokens';
+  /** The generate request's id. */
+  id: number;
+  ids: number[];
+  text: string;
+}
+
+/** Download events as src/fetch emits them, without the per-chunk ones. */
+export type DownloadEventOut = Exclude<DownloadEvent, ChunkEvent>;
+
+export type WorkerEvent = DownloadEventOut | LoadStepEvent | TokensEvent;
+
+/** The page's event callback. Through comlink the worker gets a function returning a promise that
+ *  settles once the page has handled the event: the worker awaits the last one before it replies,
+ *  because events (the callback's port) and replies (the worker's port) are not ordered together. */
+export type EventSink = (e: WorkerEvent) => void | Promise<void>;
+
+// ---- replies (worker → page, one per request) ----
+
+export interface ModelInfo {
+  /** The storage id (from the URL). */
+  id: string;
+  url: string;
+  name?: string;
+  architecture: string;
+  nLayer: number;
+  nEmbd: number;
+  nVocab: number;
+  /** 0 for dense models. */
+  nExpert: number;
+  nExpertUsed: number;
+  /** Positions of the KV cache, and the context the model was trained with. */
+  nCtx: number;
+  nCtxTrain: number;
+  /** Bytes of the GGUF file. */
+  fileBytes: number;
+  /** The GPU adapter, e.g. "google swiftshader". */
+  adapter: string;
+  /** Kernels use shader-f16. */
+  f16: boolean;
+  /** The tokenizer's chat template is present (chat() uses it; else a plain User/Assistant form). */
+  chatTemplate: boolean;
+}
+
+export interface GenerationResult {
+  promptIds: number[];
+  /** Generated ids (an end-of-generation id excluded). */
+  ids: number[];
+  /** The text shown (a stop string excluded). */
+  text: string;
+  stop: StopReason;
+  stopString?: string;
+  /** The seed used when sampling (give it back to repeat the same tokens). */
+  seed?: number;
+  prefillMs: number;
+  decodeMs: number;
+  /** Tokens per second of the prompt pass and of the one-token passes (null without any). */
+  prefillTokS: number;
+  decodeTokS: number | null;
+}
+
+export interface WorkerStats {
+  model: ModelInfo;
+  /** Wall times of the last load, ms: until the weights were stored, until the engine ran. */
+  load: { storedMs: number; readyMs: number };
+  download: {
+    bytesTotal: number;
+    /** Stored in IndexedDB (resumed or fetched). */
+    bytesStored: number;
+    /** Received from the network by this load (0 for a model opened from IndexedDB). */
+    bytesFetched: number;
+    chunksResumed: number;
+    complete: boolean;
+  };
+  engine: {
+    prefillTokens: number;
+    prefillMs: number;
+    decodeTokens: number;
+    decodeMs: number;
+    launchesPerToken: number;
+    /** Bytes on the GPU by role. */
+    gpuBytes: { weights: number; kv: number; scratch: number; io: number };
+  };
+  last?: GenerationResult;
+}
+
+/** An error as it crosses the boundary: its name, message, stack and code kept. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+  code?: string;
+  cause?: SerializedError;
+}
+
+export type Reply =
+  | { type: 'loaded'; model: ModelInfo }
+  | { type: 'generated'; result: GenerationResult }
+  | { type: 'stats'; stats: WorkerStats }
+  | { type: 'models'; models: StoredModel[] }
+  | { type: 'ok' }
+  | { type: 'error'; error: SerializedError };
+
+/** What the worker exposes through comlink. It never throws: failures are `error` replies. */
+export interface EngineWorkerApi {
+  call(request: Request, onEvent?: EventSink): Promise<Reply>;
+}

@@ -1,0 +1,284 @@
+// What the engine worker does, without the worker: one model at a time, downloaded (or resumed)
+// into the byte store, its weights on WebGPU, its tokenizer and sampler in WebAssembly, and
+// generations streamed token by token. Requests and replies are the protocol's unions
+// (src/client/protocol.ts); `call` never throws, failures are `error` replies with the error's
+// name, message, stack and code. engine.worker.ts exposes it through comlink; tests run it in Node.
+import { abortReason } from '../src/fetch/errors.ts';
+import { openModel } from '../src/fetch/open.ts';
+import type { ModelDownload } from '../src/fetch/download.ts';
+import { runGeneration, type LoopSampling, type StepBackend } from '../src/generate/loop.ts';
+import { WebGPUEngine } from '../src/engine/engine.ts';
+import { requestDevice } from '../src/gpu/device.ts';
+import { GPUEngineError } from '../src/gpu/session.ts';
+import { planModel } from '../src/model/plan.ts';
+import { deleteModel, listModels } from '../src/storage/models.ts';
+import type { ByteStore } from '../src/storage/store.ts';
+import { applyChatTemplate } from '../src/tokenizer/chat.ts';
+import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
+import { abortError, HostError, serializeError } from '../src/client/errors.ts';
+import type {
+  EventSink, GenerateParams, GenerateRequest, GenerationResult, LoadRequest, ModelInfo, PromptInput, Reply, Request,
+  WorkerEvent, WorkerStats,
+} from '../src/client/protocol.ts';
+
+export interface HostOptions {
+  /** Where models are stored: idbStore() in a browser, fsStore/memoryStore in Node. */
+  store: ByteStore;
+  /** fetch for the downloads (tests); default globalThis.fetch. */
+  fetch?: typeof fetch;
+}
+
+/** Library defaults of the sampling options (llama.cpp's, but for the random seed). */
+export const GENERATE_DEFAULTS = {
+  maxTokens: 128, temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1, repeatLastN: 64,
+} as const;
+
+/** Minimum time between two weight-upload events, ms. */
+const LOAD_EVENT_MS = 100;
+
+interface Loaded {
+  dl: ModelDownload;
+  engine: WebGPUEngine;
+  tok: Tokenizer;
+  info: ModelInfo;
+  storedMs: number;
+  readyMs: number;
+  last?: GenerationResult;
+}
+
+export class EngineHost {
+  private model?: Loaded;
+  /** Load, generate and unload run one at a time, in the order they came. */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Cancel handles of queued or running loads and generations, by request id. */
+  private readonly running = new Map<number, AbortController>();
+
+  constructor(private readonly opts: HostOptions) {}
+
+  /** The loaded model's engine (diagnostics and tests). */
+  get engine(): WebGPUEngine | undefined {
+    return this.model?.engine;
+  }
+
+  async call(req: Request, onEvent?: EventSink): Promise<Reply> {
+    let delivered: Promise<unknown> = Promise.resolve();
+    const emit = (e: WorkerEvent) => {
+      try {
+        const r = onEvent?.(e);
+        if (r) delivered = r.catch(() => {});
+      } catch {
+        // A listener that throws must not break the worker.
+      }
+    };
+    const reply = await this.handle(req, emit);
+    await delivered; // every event reaches the page before the reply does
+    return reply;
+  }
+
+  private async handle(req: Request, emit: EventSink): Promise<Reply> {
+    try {
+      switch (req.type) {
+        case 'load':
+          return { type: 'loaded', model: await this.cancellable(req.id, (signal) => this.load(req, signal, emit)) };
+        case 'generate':
+          return { type: 'generated', result: await this.cancellable(req.id, (signal) => this.generate(req, signal, emit)) };
+        case 'cancel':
+          this.running.get(req.id)?.abort(abortError(`request ${req.id}`));
+          return { type: 'ok' };
+        case 'stats':
+          return { type: 'stats', stats: this.stats() };
+        case 'unload':
+          await this.exclusive(() => this.unloadNow());
+          return { type: 'ok' };
+        case 'list-models':
+          return { type: 'models', models: await listModels(this.opts.store) };
+        case 'delete-model':
+          await deleteModel(this.opts.store, req.idOrUrl);
+          return { type: 'ok' };
+      }
+    } catch (e) {
+      return { type: 'error', error: serializeError(e) };
+    }
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Runs fn in turn with a signal that request `id`'s cancel aborts, even while it waits its turn. */
+  private async cancellable<T>(id: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const ac = new AbortController();
+    this.running.set(id, ac);
+    try {
+      return await this.exclusive(() => fn(ac.signal));
+    } finally {
+      this.running.delete(id);
+    }
+  }
+
+  // ---- load ----
+
+  private async load(req: LoadRequest, signal: AbortSignal, emit: EventSink): Promise<ModelInfo> {
+    await this.unloadNow();
+    const t0 = performance.now();
+    signal.throwIfAborted();
+    // WebGPU first: a browser without it learns so before any byte is downloaded.
+    emit({ type: 'load', step: 'gpu', done: 0, total: 0 });
+    (await requestDevice({ label: 'webmoe-probe' })).device.destroy();
+
+    const { options } = req;
+    const dl = await openModel({
+      url: req.url, store: this.opts.store, sha256: options.sha256, signal,
+      ...(this.opts.fetch && { fetch: this.opts.fetch }),
+      ...(options.headers && { init: { headers: options.headers } }),
+      onEvent: (e) => { if (e.type !== 'chunk') emit(e); },
+    });
+    let tok: Tokenizer | undefined;
+    let engine: WebGPUEngine | undefined;
+    let failed = false;
+    try {
+      // From the header alone: an unsupported architecture or vocabulary fails before the download.
+      planModel(dl.file);
+      emit({ type: 'load', step: 'tokenizer', done: 0, total: 0 });
+      tok = await Tokenizer.fromGGUF(dl.file);
+      let storedMs = 0;
+      const stored = dl.start().then(() => { storedMs = performance.now() - t0; });
+      // The engine reads every weight through the download: a missing chunk is fetched ahead of
+      // the background order, so uploading overlaps downloading.
+      let lastEvent = 0;
+      const loading = WebGPUEngine.load(dl.source(), {
+        nCtx: options.nCtx, maxBatch: options.maxBatch,
+        onProgress: (done, total) => {
+          const now = performance.now();
+          if (done < total && now - lastEvent < LOAD_EVENT_MS) return;
+          lastEvent = now;
+          emit({ type: 'load', step: 'weights', done, total });
+        },
+      });
+      // A failed download closes it, which fails the engine's pending reads; an engine that still
+      // finishes after a failure is freed.
+      loading.then((e) => { if (failed) e.destroy(); }, () => {});
+      [engine] = await Promise.all([loading, stored]);
+      const hp = engine.hp;
+      const name = dl.file.metadata.get('general.name')?.value;
+      const info: ModelInfo = {
+        id: dl.id, url: dl.url, name: typeof name === 'string' ? name : undefined, architecture: hp.arch,
+        nLayer: hp.nLayer, nEmbd: hp.nEmbd, nVocab: hp.nVocab, nExpert: hp.nExpert, nExpertUsed: hp.nExpertUsed,
+        nCtx: engine.nCtx, nCtxTrain: hp.nCtxTrain, fileBytes: dl.size, adapter: engine.session.adapterName,
+        f16: engine.session.features.f16, chatTemplate: tok.chatTemplate !== undefined,
+      };
+      this.model = { dl, engine, tok, info, storedMs, readyMs: performance.now() - t0 };
+      emit({ type: 'load', step: 'ready', done: 0, total: 0 });
+      return info;
+    } catch (e) {
+      failed = true;
+      engine?.destroy();
+      tok?.dispose();
+      await dl.close(signal.aborted ? abortReason(signal) : e);
+      throw signal.aborted ? abortReason(signal) : e;
+    }
+  }
+
+  private async unloadNow(): Promise<void> {
+    const m = this.model;
+    if (!m) return;
+    this.model = undefined;
+    m.engine.destroy();
+    m.tok.dispose();
+    await m.dl.close(); // stored chunks stay; an unfinished download resumes on the next load
+  }
+
+  // ---- generate ----
+
+  private promptIds(m: Loaded, input: PromptInput): number[] {
+    if (input.kind === 'ids') {
+      const bad = input.ids.find((id) => !Number.isInteger(id) || id < 0 || id >= m.info.nVocab);
+      if (bad !== undefined) throw new HostError('bad-token', `token id ${bad} is outside the vocabulary (0..${m.info.nVocab - 1})`);
+      if (input.ids.length === 0) throw new HostError('empty-prompt', 'the prompt is empty: give at least one token id');
+      return input.ids;
+    }
+    // Special-token texts are parsed and BOS is added when the model asks, as llama.cpp (and the CLI) do.
+    const text = input.kind === 'chat' ? applyChatTemplate(input.messages, m.tok.chatTemplate) : input.text;
+    const ids = [...m.tok.encode(text, { addSpecial: true, parseSpecial: true })];
+    if (ids.length === 0) throw new HostError('empty-prompt', 'the prompt is empty: type some text');
+    return ids;
+  }
+
+  private async generate(req: GenerateRequest, signal: AbortSignal, emit: EventSink): Promise<GenerationResult> {
+    const m = this.model;
+    if (!m) throw new HostError('no-model', 'no model is loaded: load one first (WebMoE.load(url))');
+    const p = { ...GENERATE_DEFAULTS, ...definedOnly(req.params) };
+    const promptIds = this.promptIds(m, req.input);
+    const seed = p.temperature > 0 ? (p.seed ?? Math.floor(Math.random() * 2 ** 32)) : undefined;
+    const sampling: LoopSampling = {
+      temperature: p.temperature, topK: p.topK, topP: p.topP, minP: p.minP,
+      repeatPenalty: p.repeatPenalty, penaltyLastN: p.repeatLastN, ...(seed !== undefined && { seed }),
+    };
+    const engine = m.engine;
+    const backend: StepBackend = {
+      forward: async (ids, wantLogits) => {
+        const r = await engine.forward(ids, { logits: wantLogits ? 'last' : 'none' });
+        return { next: r.next, logits: r.logits?.[0] };
+      },
+    };
+    engine.reset();
+    try {
+      const r = await runGeneration(backend, {
+        promptIds, maxTokens: p.maxTokens, nVocab: m.info.nVocab, sampling, stop: p.stop, ignoreEos: p.ignoreEos,
+        nCtx: engine.nCtx, signal, tokenizer: m.tok,
+        onToken: (id, text) => emit({ type: 'tokens', id: req.id, ids: id === undefined ? [] : [id], text }),
+      });
+      const result: GenerationResult = {
+        promptIds, ids: r.ids, text: r.text, stop: r.stop, stopString: r.stopString, seed,
+        prefillMs: r.prefillMs, decodeMs: r.decodeMs,
+        prefillTokS: r.prefillMs > 0 ? (promptIds.length * 1000) / r.prefillMs : 0,
+        decodeTokS: r.decodeTokens > 0 ? (r.decodeTokens * 1000) / r.decodeMs : null,
+      };
+      m.last = result;
+      return result;
+    } catch (e) {
+      if (e instanceof GPUEngineError) throw await this.recover(m, e);
+      throw e;
+    }
+  }
+
+  /** After a GPU failure the session is unusable: recreate the engine on a new device (its weights
+   *  are read back from the store) and return the error to report, which says so. */
+  private async recover(m: Loaded, e: GPUEngineError): Promise<GPUEngineError> {
+    try {
+      m.engine = await m.engine.recreate();
+      return new GPUEngineError(e.code, `${e.message}\nWebMoE recreated the engine on a new device: run the generation again.`, { cause: e });
+    } catch (again) {
+      if (this.model === m) this.model = undefined;
+      m.tok.dispose();
+      await m.dl.close();
+      return new GPUEngineError(e.code, `${e.message}\nRecreating the engine failed too (${String(again)}): load the model again, or reload the page.`, { cause: e });
+    }
+  }
+
+  // ---- stats ----
+
+  private stats(): WorkerStats {
+    const m = this.model;
+    if (!m) throw new HostError('no-model', 'no model is loaded: load one first (WebMoE.load(url))');
+    const p = m.dl.progress();
+    const s = m.engine.stats;
+    return {
+      model: m.info,
+      load: { storedMs: m.storedMs, readyMs: m.readyMs },
+      download: { bytesTotal: p.bytesTotal, bytesStored: p.bytesDone, bytesFetched: p.bytesFetched, chunksResumed: p.chunksResumed, complete: m.dl.complete },
+      engine: {
+        prefillTokens: s.prefillTokens, prefillMs: s.prefillMs, decodeTokens: s.decodeTokens, decodeMs: s.decodeMs,
+        launchesPerToken: s.launchesPerToken, gpuBytes: { ...s.gpuBytes },
+      },
+      last: m.last,
+    };
+  }
+}
+
+/** The options given, without keys set to undefined (which would hide the defaults). */
+function definedOnly(p: GenerateParams): GenerateParams {
+  return Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined));
+}
