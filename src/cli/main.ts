@@ -20,6 +20,18 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Com
     summary: 'print the token ids of a text with a model\'s vocabulary (as llama.cpp tokenizes)',
     load: async () => { const m = await import('./tokenize.ts'); return { run: m.tokenizeCommand, help: m.TOKENIZE_HELP }; },
   },
+  download: {
+    summary: 'download a model URL into the store (resumable, every chunk checked)',
+    load: async () => { const m = await import('./download.ts'); return { run: m.downloadCommand, help: m.DOWNLOAD_HELP }; },
+  },
+  models: {
+    summary: 'list the stored models with their sizes and completeness',
+    load: async () => { const m = await import('./models.ts'); return { run: m.modelsCommand, help: m.MODELS_HELP }; },
+  },
+  delete: {
+    summary: 'delete a stored model by id or URL',
+    load: async () => { const m = await import('./delete.ts'); return { run: m.deleteCommand, help: m.DELETE_HELP }; },
+  },
   'make-model': {
     summary: 'write a GGUF model of any supported architecture and type, with seeded random weights',
     load: async () => {
