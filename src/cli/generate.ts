@@ -1,8 +1,8 @@
 // `webmoe generate`: runs a model on the WebGPU engine (src/engine; Dawn in Node) or the CPU
 // reference (src/reference), from token ids or text (the WASM tokenizer), greedy or sampled (the
 // WASM sampler), and prints the generated ids as JSON with timings, or streams the text.
+import type { ModelDownload } from '../fetch/download.ts';
 import { readGGUF } from '../gguf/reader.ts';
-import { openSource } from '../gguf/source-node.ts';
 import type { RangeSource } from '../gguf/source.ts';
 import type { GGUFFile } from '../gguf/types.ts';
 import { planModel } from '../model/plan.ts';
@@ -12,6 +12,7 @@ import { runGeneration } from '../generate/loop.ts';
 import { applyChatTemplate } from '../tokenizer/chat.ts';
 import { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { type CliIO, intFlag, numFlag, parseFlags, printJson, UsageError } from './io.ts';
+import { modelSource, STORE_HELP } from './store.ts';
 
 export const GENERATE_HELP = `Usage: webmoe generate --model MODEL (--prompt TEXT | --prompt-ids IDS) [options]
 
@@ -19,7 +20,9 @@ Runs the model on the prompt and generates up to --max-tokens tokens, stopping e
 end-of-generation token (EOS, EOT, <|im_end|>...) unless --ignore-eos.
 
 Required:
-  --model MODEL        a local .gguf path or an http(s) URL that serves byte ranges
+  --model MODEL        a local .gguf path or an http(s) URL that serves byte ranges (a URL
+                       goes through the store: resumable; generation starts before the
+                       download completes, routed experts fetched as the router picks them)
   --prompt TEXT        the prompt as text, tokenized as llama.cpp does (special tokens parsed,
                        BOS added when the model asks for it)
   --prompt-ids IDS     or the prompt as comma-separated token ids, e.g. 5,17,42
@@ -36,6 +39,7 @@ Options:
   --stop TEXT          stop when the text contains TEXT, which is left out (repeatable)
   --backend B          cpu: the reference forward, plain TypeScript (default); webgpu: the
                        engine (Dawn's WebGPU in Node; on a machine without a GPU, SwiftShader)
+${STORE_HELP}
   --json               print JSON: "ids" (the generated ids only), "promptIds", "text" when the
                        vocabulary loads, "stop" (eog, stop-string or max-tokens) and timings;
                        without it the generated text is streamed to stdout
@@ -51,6 +55,7 @@ export interface GenerateArgs {
   sampling: { temperature: number; topK?: number; topP?: number; minP?: number; seed?: number; repeatPenalty?: number; penaltyLastN?: number };
   stop: string[];
   backend: 'cpu' | 'webgpu';
+  store?: string;
 }
 
 /** One forward pass of either backend: the greedy next token, and the last logits if asked. */
@@ -61,11 +66,12 @@ interface Backend {
   destroy(): void;
 }
 
-async function cpuBackend(source: RangeSource, nCtx: number): Promise<Backend> {
-  const model = await ReferenceModel.load(source, { nCtx });
+async function cpuBackend(source: RangeSource, nCtx: number, download?: ModelDownload): Promise<Backend> {
+  // From a download, routed experts come on demand (ensureExpert) and the rest is read at load.
+  const model = await ReferenceModel.load(source, { nCtx, experts: download && ((l, e) => download.ensureExpert(l, e)) });
   return {
     forward: async (ids) => {
-      const [logits] = model.forward(ids);
+      const [logits] = await model.forwardAsync(ids);
       return { next: argmax(logits), logits };
     },
     stats: () => ({}),
@@ -91,7 +97,7 @@ async function webgpuBackend(source: RangeSource, nCtx: number): Promise<Backend
 export function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' {
   const str = { type: 'string' } as const, bool = { type: 'boolean' } as const;
   const { values: v } = parseFlags('generate', argv, {
-    model: str, 'prompt-ids': str, prompt: str, 'max-tokens': str, temperature: str, backend: str,
+    model: str, 'prompt-ids': str, prompt: str, 'max-tokens': str, temperature: str, backend: str, store: str,
     'top-k': str, 'top-p': str, 'min-p': str, seed: str, 'repeat-penalty': str, 'repeat-last-n': str,
     stop: { type: 'string', multiple: true },
     json: bool, chat: bool, 'ignore-eos': bool, help: { type: 'boolean', short: 'h' },
@@ -127,7 +133,7 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' {
     const ids = v['prompt-ids']!.split(',').map((s) => intFlag('prompt-ids', s, 0, 2 ** 31 - 1));
     prompt = { ids };
   }
-  return { model: v.model, prompt, maxTokens, ignoreEos: !!v['ignore-eos'], json: !!v.json, sampling, stop, backend };
+  return { model: v.model, prompt, maxTokens, ignoreEos: !!v['ignore-eos'], json: !!v.json, sampling, stop, backend, store: v.store };
 }
 
 /** End-of-generation ids from the metadata, for when the tokenizer cannot be loaded. */
@@ -144,7 +150,7 @@ export async function generateCommand(argv: string[], io: CliIO): Promise<number
     io.out(GENERATE_HELP);
     return 0;
   }
-  const source = openSource(args.model);
+  const { source, download, summary } = await modelSource(args.model, args.store);
   let tok: Tokenizer | undefined;
   let backend: Backend | undefined;
   try {
@@ -169,9 +175,10 @@ export async function generateCommand(argv: string[], io: CliIO): Promise<number
     const eog = metadataEog(file);
     const isEog = (id: number) => (tok ? tok.isEog(id) : eog.has(id));
 
-    // Either backend reads the header again (cheap) and every weight the plan names.
+    // Either backend reads the header again (cheap) and every weight the plan names (on the CPU
+    // from a URL: the routed experts when the router first picks them).
     const nCtx = promptIds.length + args.maxTokens;
-    backend = args.backend === 'webgpu' ? await webgpuBackend(source, nCtx) : await cpuBackend(source, nCtx);
+    backend = args.backend === 'webgpu' ? await webgpuBackend(source, nCtx) : await cpuBackend(source, nCtx, download);
     const loadMs = performance.now() - t0;
     // Plain greedy takes the backend's argmax (on the GPU: 4 bytes read back); sampling and the
     // repetition penalty need the logits. The loop is the one the engine worker runs too.
@@ -202,6 +209,7 @@ export async function generateCommand(argv: string[], io: CliIO): Promise<number
         decodeTokensPerSecond: decoded > 0 ? ms((decoded * 1000) / Math.max(decodeMs, 1e-3)) : null,
       },
       ...backend.stats(),
+      ...(summary ? { download: summary() } : {}),
     });
     return 0;
   } finally {

@@ -9,6 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sameBytes, TEST_CHUNK_BYTES, testModel } from '../../tools/faultserver/fixtures.ts';
 import { startFaultServer, type FaultServer } from '../../tools/faultserver/server.ts';
 import { openModel } from '../fetch/open.ts';
+import { bytesSource } from '../gguf/source.ts';
+import { greedy } from '../reference/generate.ts';
+import { ReferenceModel } from '../reference/model.ts';
 import { fsStore } from '../storage/fs.ts';
 import { modelId } from '../storage/manifest.ts';
 import { main } from './main.ts';
@@ -136,6 +139,28 @@ describe('store commands', () => {
     const gone = await run('delete', b.url, '--store', dir);
     expect(gone.code).toBe(1);
     expect(gone.err).toMatch(/^webmoe delete: ModelNotStoredError \[not-stored\]: no model http.* in .*webmoe models --store/);
+  });
+
+  it('generate --model URL goes through the store: the reference\'s tokens, resumable, offline once complete', async () => {
+    const dir = tmp();
+    const { path, url } = serve();
+    const prompt = [5, 17, 42];
+    const want = greedy(await ReferenceModel.load(bytesSource(model)), prompt, 6);
+    const gen = () => runJson('generate', '--model', url, '--store', dir, '--prompt-ids', prompt.join(','), '--max-tokens', '6', '--ignore-eos', '--json');
+    const first = await gen();
+    expect(first.ids).toEqual(want);
+    expect(first.download).toMatchObject({ id: await modelId(url), store: dir, bytesTotal: model.length });
+    expect(first.download.bytesStored).toBeGreaterThan(0);
+    const [listed] = (await runJson('models', '--store', dir)).models;
+    expect(listed.url).toBe(url);
+    expect(listed.stored).toBeGreaterThanOrEqual(first.download.bytesStored); // a fetch may land as it closes
+
+    await runJson('download', url, '--store', dir, '--quiet'); // the rest
+    const asked = server.log.filter((e) => e.path === path).length;
+    const again = await gen();
+    expect(again.ids).toEqual(want);
+    expect(again.download).toMatchObject({ complete: true, bytesFetched: 0 });
+    expect(server.log.filter((e) => e.path === path).length).toBe(asked); // no request at all
   });
 
   it('wrong command lines exit 2 with one line', async () => {

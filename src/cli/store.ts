@@ -5,6 +5,9 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ModelDownload } from '../fetch/download.ts';
+import { openModel } from '../fetch/open.ts';
+import { openSource } from '../gguf/source-node.ts';
+import type { RangeSource } from '../gguf/source.ts';
 import type { DownloadEvent } from '../fetch/progress.ts';
 import { fsStore } from '../storage/fs.ts';
 import { mb, type ByteStore } from '../storage/store.ts';
@@ -53,4 +56,17 @@ export function downloadSummary(dl: ModelDownload, dir: string) {
     id: dl.id, store: dir, complete: dl.complete, bytesStored: p.bytesDone, bytesTotal: p.bytesTotal,
     chunksResumed: p.chunksResumed, bytesFetched: p.bytesFetched,
   };
+}
+
+/** A model argument as a RangeSource: a local path as it is; a URL through the store (resumable,
+ *  every chunk checked), the rest of the file downloading in the background while the command
+ *  reads. Closing the source stops that download; what is stored stays for the next run. */
+export async function modelSource(model: string, storeFlag?: string): Promise<{ source: RangeSource; download?: ModelDownload; summary?: () => ReturnType<typeof downloadSummary> }> {
+  if (!isUrl(model)) return { source: openSource(model) };
+  const { dir, store } = openStore(storeFlag);
+  const download = await openModel({ url: model, store });
+  // Failures that matter reach the reads that wait for those bytes; the rest resumes next time.
+  download.start().catch(() => {});
+  const source: RangeSource = { ...download.source(), close: () => download.close() };
+  return { source, download, summary: () => downloadSummary(download, dir) };
 }
