@@ -1,40 +1,327 @@
-// Demo placeholder: shows which WebGPU adapter this browser offers and proves it computes.
-// Everything the adapter reports is rendered with textContent, never as HTML.
-import { describeAdapter, requestDevice } from '../gpu/device.ts';
-import { runDoubleKernel, smokeInput } from '../gpu/smoke.ts';
+// The demo page: loads the catalog's default model (or ?model=URL, or a pasted URL) through the
+// library API, shows download and load progress, streams generations as text, and lists and deletes
+// stored models. Plain DOM; every untrusted string becomes a text node (render.ts).
+import { WebMoE, type GenerateOptions, type GenerationResult, type LoadProgress, type ModelInfo } from '../client/index.ts';
+import { loadCatalog, type CatalogModel } from './catalog.ts';
+import { bytes, ms, parseStops, plural, progressLine, tokS } from './format.ts';
+import { byId, fillList, h, textStream } from './render.ts';
 
-const MiB = 1024 * 1024;
+type State = 'idle' | 'loading' | 'ready' | 'generating';
 
-const status = document.getElementById('gpu-status') as HTMLElement;
-const list = document.getElementById('gpu-info') as HTMLDListElement;
+const ui = {
+  loadForm: byId('load-form', HTMLFormElement),
+  url: byId('model-url', HTMLInputElement),
+  load: byId('load', HTMLButtonElement),
+  note: byId('model-note', HTMLParagraphElement),
+  progressBox: byId('progress-box', HTMLDivElement),
+  progress: byId('progress', HTMLProgressElement),
+  progressText: byId('progress-text', HTMLParagraphElement),
+  error: byId('error', HTMLParagraphElement),
+  info: byId('model-info', HTMLElement),
+  genForm: byId('gen-form', HTMLFormElement),
+  prompt: byId('prompt', HTMLTextAreaElement),
+  chat: byId('chat', HTMLInputElement),
+  generate: byId('generate', HTMLButtonElement),
+  stop: byId('stop', HTMLButtonElement),
+  maxTokens: byId('max-tokens', HTMLInputElement),
+  temperature: byId('temperature', HTMLInputElement),
+  topK: byId('top-k', HTMLInputElement),
+  topP: byId('top-p', HTMLInputElement),
+  minP: byId('min-p', HTMLInputElement),
+  repeatPenalty: byId('repeat-penalty', HTMLInputElement),
+  seed: byId('seed', HTMLInputElement),
+  stops: byId('stops', HTMLTextAreaElement),
+  output: byId('output', HTMLPreElement),
+  genStatus: byId('gen-status', HTMLParagraphElement),
+  stats: byId('stats', HTMLElement),
+  stored: byId('stored', HTMLUListElement),
+};
 
-function row(term: string, value: string): void {
-  const dt = document.createElement('dt');
-  dt.textContent = term;
-  const dd = document.createElement('dd');
-  dd.textContent = value;
-  list.append(dt, dd);
+/** For the console and the e2e tests: what the page is doing and the last result. */
+interface DemoHandle {
+  state: State;
+  model?: ModelInfo;
+  last?: GenerationResult;
+  /** Generations finished (or stopped) since the page opened. */
+  generations: number;
+  /** Tokens streamed so far by the current (or last) generation. */
+  tokens: number;
+  /** `tokens` when Stop was last clicked. */
+  tokensAtStop?: number;
+}
+declare global {
+  interface Window {
+    webmoe: DemoHandle;
+  }
+}
+const handle: DemoHandle = { state: 'idle', generations: 0, tokens: 0 };
+window.webmoe = handle;
+
+let llm: WebMoE | undefined;
+let loadAbort: AbortController | undefined;
+let genAbort: AbortController | undefined;
+let catalog: (CatalogModel & { url: string })[] = [];
+
+function setState(s: State): void {
+  handle.state = s;
+  document.body.dataset.state = s;
+  ui.load.textContent = s === 'loading' ? 'Cancel' : 'Load';
+  ui.load.disabled = s === 'generating';
+  ui.url.disabled = s === 'loading';
+  ui.generate.disabled = s !== 'ready';
+  ui.stop.disabled = s !== 'generating';
 }
 
-async function show(): Promise<void> {
-  const { adapter, device, info } = await requestDevice({ label: 'demo' });
-  row('Adapter', describeAdapter(info));
-  row('shader-f16', adapter.features.has('shader-f16') ? 'yes' : 'no (f32 kernels)');
-  row('Max buffer', `${Math.floor(adapter.limits.maxBufferSize / MiB)} MiB`);
-  row('Max storage binding', `${Math.floor(adapter.limits.maxStorageBufferBindingSize / MiB)} MiB`);
-  row('Features', [...adapter.features].sort().join(', '));
-
-  const input = smokeInput(256);
-  const { output, errors } = await runDoubleKernel(device, input);
-  const ok = errors.length === 0 && output.every((y, i) => y === 2 * input[i]);
-  row('Compute check', ok ? 'ok (256 values doubled)' : `failed ${errors.join('; ')}`);
-  device.destroy();
-  status.textContent = ok ? 'WebGPU is ready.' : 'WebGPU answered, but the compute check failed.';
-  status.dataset.state = ok ? 'ok' : 'error';
+function showError(e: unknown): void {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const code = (err as { code?: unknown }).code;
+  ui.error.textContent = `${err.name}${typeof code === 'string' ? ` [${code}]` : ''}: ${err.message}`;
+  ui.error.hidden = false;
+  console.error(err);
 }
 
-show().catch((err: unknown) => {
-  const e = err instanceof Error ? err : new Error(String(err));
-  status.textContent = `${e.name}: ${e.message}`;
-  status.dataset.state = 'error';
+function clearError(): void {
+  ui.error.hidden = true;
+  ui.error.textContent = '';
+}
+
+function showProgress(p: LoadProgress): void {
+  const { text, fraction } = progressLine(p);
+  ui.progressText.textContent = text;
+  if (fraction === undefined) ui.progress.removeAttribute('value');
+  else ui.progress.value = fraction;
+}
+
+// ---- load ----
+
+async function load(url: string): Promise<void> {
+  clearError();
+  await unload();
+  setState('loading');
+  loadAbort = new AbortController();
+  ui.progressBox.hidden = false;
+  ui.progress.removeAttribute('value');
+  ui.progressText.textContent = 'Starting the engine worker';
+  const known = catalog.find((m) => m.url === url);
+  const t0 = performance.now();
+  try {
+    llm = await WebMoE.load(url, { sha256: known?.sha256, signal: loadAbort.signal, onProgress: showProgress });
+    handle.model = llm.model;
+    const s = await llm.stats();
+    ui.progress.value = 1;
+    ui.progressText.textContent = s.download.bytesFetched === 0
+      ? `Loaded from this browser's storage in ${ms(performance.now() - t0)} (nothing downloaded)`
+      : `Downloaded ${bytes(s.download.bytesFetched)} and loaded in ${ms(performance.now() - t0)}`;
+    showModel(llm.model);
+    setState('ready');
+    await showStats();
+  } catch (e) {
+    llm = undefined;
+    handle.model = undefined;
+    setState('idle');
+    if (e instanceof Error && e.name === 'AbortError') ui.progressText.textContent = 'Load cancelled; what was stored stays for next time';
+    else {
+      ui.progressBox.hidden = true;
+      showError(e);
+    }
+  } finally {
+    loadAbort = undefined;
+    await refreshStored();
+  }
+}
+
+async function unload(): Promise<void> {
+  const old = llm;
+  llm = undefined;
+  handle.model = undefined;
+  ui.info.replaceChildren();
+  ui.stats.replaceChildren();
+  await old?.unload().catch(showError);
+}
+
+function showModel(m: ModelInfo): void {
+  fillList(ui.info, [
+    ['Name', m.name ?? '(unnamed)'],
+    ['Architecture', `${m.architecture}, ${m.nLayer} layers, embedding ${m.nEmbd}` + (m.nExpert ? `, ${m.nExpert} experts (${m.nExpertUsed} per token)` : ', dense')],
+    ['Vocabulary', `${m.nVocab} tokens${m.chatTemplate ? ', chat template' : ''}`],
+    ['Context', `${m.nCtx} positions (trained with ${m.nCtxTrain})`],
+    ['File', bytes(m.fileBytes)],
+    ['GPU', `${m.adapter}${m.f16 ? ', shader-f16' : ', f32 kernels'}`],
+  ]);
+}
+
+// ---- generate ----
+
+/** A number field's value; undefined when empty. */
+function num(el: HTMLInputElement): number | undefined {
+  if (el.value.trim() === '') return undefined;
+  const v = Number(el.value);
+  if (!Number.isFinite(v) || !el.checkValidity()) throw new RangeError(`${el.labels?.[0]?.textContent?.trim() ?? el.id}: ${el.validationMessage || `"${el.value}" is not a valid number`}`);
+  return v;
+}
+
+function options(): GenerateOptions {
+  return {
+    maxTokens: num(ui.maxTokens), temperature: num(ui.temperature), topK: num(ui.topK), topP: num(ui.topP),
+    minP: num(ui.minP), repeatPenalty: num(ui.repeatPenalty), seed: num(ui.seed), stop: parseStops(ui.stops.value),
+  };
+}
+
+async function generate(): Promise<void> {
+  if (!llm) return;
+  clearError();
+  let opts: GenerateOptions;
+  try {
+    opts = options();
+  } catch (e) {
+    showError(e);
+    return;
+  }
+  setState('generating');
+  genAbort = new AbortController();
+  opts.signal = genAbort.signal;
+  const write = textStream(ui.output);
+  const prompt = ui.prompt.value;
+  const gen = ui.chat.checked ? llm.chat([{ role: 'user', content: prompt }], opts) : llm.generate(prompt, opts);
+  let n = 0;
+  handle.tokens = 0;
+  const t0 = performance.now();
+  ui.genStatus.textContent = 'Reading the prompt…';
+  try {
+    for await (const chunk of gen) {
+      write(chunk.text);
+      n += chunk.ids.length;
+      handle.tokens = n;
+      ui.genStatus.textContent = `${plural(n, 'token')} · ${tokS((n * 1000) / (performance.now() - t0))}`;
+    }
+    const r = await gen.result;
+    handle.last = r;
+    ui.genStatus.textContent = describeResult(r);
+  } catch (e) {
+    showError(e);
+    ui.genStatus.textContent = `Stopped by an error after ${n} tokens`;
+  } finally {
+    handle.generations++;
+    genAbort = undefined;
+    if (llm) setState('ready');
+    await showStats();
+  }
+}
+
+const STOPS: Record<GenerationResult['stop'], string> = {
+  eog: 'the model ended its text', 'stop-string': 'a stop string', 'max-tokens': 'max tokens reached',
+  'context-full': 'the context is full', aborted: 'stopped',
+};
+
+function describeResult(r: GenerationResult): string {
+  return [
+    plural(r.promptIds.length, 'prompt token'), `${r.ids.length} generated`, STOPS[r.stop],
+    `prefill ${tokS(r.prefillTokS)}`, `decode ${tokS(r.decodeTokS)}`, ...(r.seed !== undefined ? [`seed ${r.seed}`] : []),
+  ].join(' · ');
+}
+
+// ---- stats and stored models ----
+
+async function showStats(): Promise<void> {
+  if (!llm) return;
+  try {
+    const s = await llm.stats();
+    const g = s.engine.gpuBytes;
+    const gpuTotal = g.weights + g.kv + g.scratch + g.io;
+    fillList(ui.stats, [
+      ['Prefill (last)', s.last ? `${tokS(s.last.prefillTokS)} (${plural(s.last.promptIds.length, 'token')} in ${ms(s.last.prefillMs)})` : '–'],
+      ['Decode (last)', s.last ? tokS(s.last.decodeTokS) : '–'],
+      ['Decode (all)', tokS(s.engine.decodeMs > 0 ? (s.engine.decodeTokens * 1000) / s.engine.decodeMs : null)],
+      ['Kernel launches per token', String(s.engine.launchesPerToken || '–')],
+      ['Downloaded (this load)', `${bytes(s.download.bytesFetched)}${s.download.chunksResumed ? ` (${s.download.chunksResumed} chunks were stored already)` : ''}`],
+      ['Stored', `${bytes(s.download.bytesStored)} of ${bytes(s.download.bytesTotal)}${s.download.complete ? ', complete' : ''}`],
+      ['GPU memory', `${bytes(gpuTotal)}: weights ${bytes(g.weights)}, KV cache ${bytes(g.kv)}, scratch ${bytes(g.scratch + g.io)}`],
+      ['Load time', `${ms(s.load.readyMs)} (weights stored after ${ms(s.load.storedMs)})`],
+    ]);
+  } catch (e) {
+    showError(e);
+  }
+}
+
+async function refreshStored(): Promise<void> {
+  try {
+    const models = await WebMoE.listModels();
+    if (models.length === 0) {
+      ui.stored.replaceChildren(h('li', 'None yet.'));
+      return;
+    }
+    ui.stored.replaceChildren(...models.map((m) => {
+      const li = h('li');
+      const loaded = llm?.model.id === m.id;
+      const size = m.size !== undefined ? bytes(m.size) : '?';
+      const state = m.complete ? 'complete' : `${bytes(m.storedBytes)} of ${size} stored`;
+      const title = h('span', `${m.name ?? m.url ?? m.id}${loaded ? ' (loaded)' : ''}`, { class: 'grow', title: m.url ?? m.id });
+      const del = h('button', 'Delete', { type: 'button', 'aria-label': `Delete ${m.name ?? m.id}` });
+      del.addEventListener('click', () => void remove(m.id, loaded));
+      li.append(title, h('span', `${size} · ${state}`, { class: 'note' }), del);
+      return li;
+    }));
+  } catch (e) {
+    ui.stored.replaceChildren(h('li', `Cannot list stored models: ${e instanceof Error ? e.message : String(e)}`));
+  }
+}
+
+async function remove(id: string, loaded: boolean): Promise<void> {
+  if (handle.state === 'loading' || handle.state === 'generating') return;
+  if (loaded) {
+    await unload();
+    setState('idle');
+    ui.progressBox.hidden = true;
+  }
+  try {
+    await WebMoE.deleteModel(id);
+  } catch (e) {
+    showError(e);
+  }
+  await refreshStored();
+}
+
+// ---- wiring ----
+
+ui.loadForm.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  if (loadAbort) loadAbort.abort();
+  else void load(ui.url.value.trim());
 });
+ui.genForm.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  void generate();
+});
+ui.stop.addEventListener('click', () => {
+  handle.tokensAtStop = handle.tokens;
+  genAbort?.abort();
+});
+ui.prompt.addEventListener('keydown', (ev) => {
+  if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey) && handle.state === 'ready') void generate();
+});
+
+async function start(): Promise<void> {
+  setState('idle');
+  void refreshStored();
+  try {
+    catalog = await loadCatalog();
+  } catch (e) {
+    showError(e);
+  }
+  const first = catalog[0];
+  const asked = new URLSearchParams(location.search).get('model');
+  const url = asked ?? first?.url;
+  if (first) {
+    const ex = first.experts ? `, ${first.experts.count} experts, top-${first.experts.used}` : '';
+    ui.note.textContent = `Default: ${first.id} (${bytes(first.size)}${ex}). ${first.description ?? ''}`;
+  }
+  if (!url) return;
+  ui.url.value = url;
+  if (!('gpu' in navigator)) {
+    showError(new Error('This browser has no WebGPU (navigator.gpu is missing). Use a current Chrome or Edge (113+), or a Firefox/Safari with WebGPU enabled, and serve the page over https or from localhost.'));
+    return;
+  }
+  await load(url);
+}
+
+void start();
