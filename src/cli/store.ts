@@ -36,8 +36,9 @@ export function isUrl(model: string): boolean {
 export function progressPrinter(io: CliIO, label: string): (e: DownloadEvent) => void {
   let last = 0, phase = '';
   return (e) => {
-    if (e.type === 'notice') io.err(`${label}: ${e.message}\n`);
-    if (e.type !== 'progress' || e.bytesTotal === 0) return;
+    // Persistence is a browser's promise; the filesystem store always keeps what it wrote.
+    if (e.type === 'notice' && e.what !== 'persisted' && e.what !== 'not-persisted') io.err(`${label}: ${e.message}\n`);
+    if (e.type !== 'progress' || e.bytesTotal === 0 || e.phase === 'closed') return;
     const now = Date.now();
     if (now - last < 1000 && e.phase === phase) return;
     last = now;
