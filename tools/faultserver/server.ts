@@ -114,7 +114,12 @@ export async function startFaultServer(opts: { port?: number } = {}): Promise<Fa
       const ok = res.write(part);
       entry.bytes += part.length;
       f.sent += part.length;
-      if (!ok) await new Promise<void>((r) => (res.once('drain', r), res.once('close', r)));
+      if (!ok) {
+        await new Promise<void>((r) => {
+          const go = () => (res.off('drain', go), res.off('close', go), r()); // no listener left behind per wait
+          res.once('drain', go).once('close', go);
+        });
+      }
     }
   };
 
