@@ -152,15 +152,21 @@ test('Stop aborts mid-generation, and the next generation is right', async ({ pa
 test('a reload loads the model from IndexedDB without downloading it again; delete removes it', async ({ page }) => {
   test.setTimeout(180_000);
   const counter = await countModelBytes(page);
+  const t0 = Date.now();
   await page.goto('/');
   await ready(page);
+  const firstLoadMs = Date.now() - t0;
   const first = counter.served;
   expect(first).toBeGreaterThanOrEqual(bytes.length);
   await expect(page.locator('#stored li')).toHaveCount(1);
   await expect(page.locator('#stored li')).toContainText('complete');
 
+  const t1 = Date.now();
   await page.reload();
   await ready(page);
+  const figures = { bytesServedFirstLoad: first, bytesServedOnReload: counter.served - first, firstLoadMs, reloadMs: Date.now() - t1 };
+  console.log('e2e reload:', JSON.stringify(figures));
+  test.info().annotations.push({ type: 'reload', description: JSON.stringify(figures) });
   expect(counter.served - first).toBe(0); // not one byte of the model fetched again
   await expect(page.locator('#progress-text')).toHaveText(/^Loaded from this browser's storage/);
   await expect(page.locator('#stats')).toContainText(/Downloaded \(this load\)\s*0 B/);

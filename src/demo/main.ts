@@ -16,6 +16,7 @@ const ui = {
   progressBox: byId('progress-box', HTMLDivElement),
   progress: byId('progress', HTMLProgressElement),
   progressText: byId('progress-text', HTMLParagraphElement),
+  engineText: byId('engine-text', HTMLParagraphElement),
   error: byId('error', HTMLParagraphElement),
   info: byId('model-info', HTMLElement),
   genForm: byId('gen-form', HTMLFormElement),
@@ -85,9 +86,16 @@ function clearError(): void {
   ui.error.textContent = '';
 }
 
+/** Download and engine steps overlap (weights go to the GPU as they arrive): one line each. The
+ *  bar follows the download until it is stored, then the engine. */
+let downloading = true;
 function showProgress(p: LoadProgress): void {
   const { text, fraction } = progressLine(p);
-  ui.progressText.textContent = text;
+  if (p.type === 'progress') {
+    ui.progressText.textContent = text;
+    downloading = p.phase !== 'complete';
+  } else ui.engineText.textContent = text;
+  if (downloading !== (p.type === 'progress')) return;
   if (fraction === undefined) ui.progress.removeAttribute('value');
   else ui.progress.value = fraction;
 }
@@ -101,7 +109,9 @@ async function load(url: string): Promise<void> {
   loadAbort = new AbortController();
   ui.progressBox.hidden = false;
   ui.progress.removeAttribute('value');
-  ui.progressText.textContent = 'Starting the engine worker';
+  ui.progressText.textContent = '';
+  ui.engineText.textContent = 'Starting the engine worker';
+  downloading = true;
   const known = catalog.find((m) => m.url === url);
   const t0 = performance.now();
   try {
@@ -109,6 +119,7 @@ async function load(url: string): Promise<void> {
     handle.model = llm.model;
     const s = await llm.stats();
     ui.progress.value = 1;
+    ui.engineText.textContent = '';
     ui.progressText.textContent = s.download.bytesFetched === 0
       ? `Loaded from this browser's storage in ${ms(performance.now() - t0)} (nothing downloaded)`
       : `Downloaded ${bytes(s.download.bytesFetched)} and loaded in ${ms(performance.now() - t0)}`;
@@ -118,6 +129,7 @@ async function load(url: string): Promise<void> {
   } catch (e) {
     llm = undefined;
     handle.model = undefined;
+    ui.engineText.textContent = '';
     setState('idle');
     if (e instanceof Error && e.name === 'AbortError') ui.progressText.textContent = 'Load cancelled; what was stored stays for next time';
     else {
