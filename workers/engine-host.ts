@@ -161,6 +161,7 @@ export class EngineHost {
       // finishes after a failure is freed.
       loading.then((e) => { if (failed) e.destroy(); }, () => {});
       [engine] = await Promise.all([loading, stored]);
+      signal.throwIfAborted(); // cancelled while the pipelines were built (not interruptible)
       const hp = engine.hp;
       const name = dl.file.metadata.get('general.name')?.value;
       const info: ModelInfo = {
