@@ -9,6 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 debs=(
   chromium        # headless browser for e2e; ships SwiftShader (software Vulkan) and its ICD json
   libvulkan1      # Vulkan loader: without libvulkan.so.1 Dawn in Node finds no adapter
+  mesa-vulkan-drivers # lavapipe: the software Vulkan llama.cpp's Vulkan backend runs on (bench peer)
   emscripten      # C -> standalone WASM (tokenizer, sampler)
   node-acorn      # emcc's JS optimizer needs it (with NODE_PATH=/usr/share/nodejs)
   python3-torch   # tools/train: tiny-model training (run with /usr/bin/python3)

@@ -7,7 +7,11 @@
 //    reported as an error, not a number.
 //  - 'vulkan-default': node-llama-cpp's { gpu: 'vulkan' } as it is: no usable device, so ggml runs
 //    everything on its CPU backend (the variant shipped in the Vulkan package).
-//  - 'cpu': the CPU build with cpuMathCores threads, the peer that does run here.
+//  - 'vulkan-lavapipe': the same Vulkan build on Mesa's lavapipe (software Vulkan on the same CPU,
+//    Debian mesa-vulkan-drivers), which has 16-bit storage: the only place llama.cpp's Vulkan
+//    backend runs here. It is not our device: Dawn refuses lavapipe (Mesa 22.3 lacks
+//    shaderUniform*ArrayDynamicIndexing), so no software device runs both.
+//  - 'cpu': the CPU build with cpuMathCores threads.
 // The decode kernels' achieved GB/s beside the adapter's copy bandwidth: gpu-kernels.ts (run by
 // npm run bench next to this module).
 import { execFile } from 'node:child_process';
@@ -45,9 +49,12 @@ function modelPath(m: (typeof MODELS)[number]): string {
   return path;
 }
 
-function llamaCpp(model: string, backend: 'cpu' | 'vulkan' | 'vulkan-default'): Promise<Speed> {
+const LAVAPIPE_ICD = '/usr/share/vulkan/icd.d/lvp_icd.x86_64.json';
+
+function llamaCpp(model: string, backend: 'cpu' | 'vulkan' | 'vulkan-default' | 'vulkan-lavapipe'): Promise<Speed> {
   const env: NodeJS.ProcessEnv = { ...process.env, VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? SWIFTSHADER_ICD };
-  if (backend === 'vulkan') env.GGML_VK_VISIBLE_DEVICES = '0';
+  if (backend === 'vulkan' || backend === 'vulkan-lavapipe') env.GGML_VK_VISIBLE_DEVICES = '0';
+  if (backend === 'vulkan-lavapipe') env.VK_ICD_FILENAMES = LAVAPIPE_ICD;
   const args = JSON.stringify({ model, prompt: PROMPT, nDecode: N_DECODE, backend: backend === 'cpu' ? 'cpu' : 'vulkan' });
   return new Promise((done) => {
     execFile(process.execPath, [join(ROOT, 'bin/run-ts.mjs'), join(ROOT, 'tools/bench/child/llamacpp-speed.ts'), args],
@@ -104,20 +111,25 @@ export default async function bench() {
       vulkanDefault = best(vulkanDefault, await llamaCpp(path, 'vulkan-default'));
     }
     const vulkan = await llamaCpp(path, 'vulkan');
+    const lavapipe = await llamaCpp(path, 'vulkan-lavapipe');
     const ratio = (a?: number, b?: number) => (a && b ? +(a / b).toFixed(3) : null);
     const { ids: ourIds, ...oursRest } = ours;
     const { ids: cpuIds, ...cpuRest } = cpu;
+    const { ids: lvpIds, ...lavapipeRest } = lavapipe;
     models[m.name] = {
       model: { path, hp: m.hp, type: GGMLType[m.type], promptTokens: PROMPT.length, decodeTokens: N_DECODE },
       webgpu: round(oursRest),
-      llamacpp: { cpu: round(cpuRest), vulkan: round(vulkan), 'vulkan-default': round(vulkanDefault) },
+      llamacpp: { cpu: round(cpuRest), vulkan: round(vulkan), 'vulkan-lavapipe': round(lavapipeRest), 'vulkan-default': round(vulkanDefault) },
       ratio: {
         decodeVsVulkan: ratio(ours.decodeTokS, vulkan.decodeTokS),
         prefillVsVulkan: ratio(ours.prefillTokS, vulkan.prefillTokS),
+        decodeVsVulkanLavapipe: ratio(ours.decodeTokS, lavapipe.decodeTokS),
+        prefillVsVulkanLavapipe: ratio(ours.prefillTokS, lavapipe.prefillTokS),
         decodeVsCpu: ratio(ours.decodeTokS, cpu.decodeTokS),
         prefillVsCpu: ratio(ours.prefillTokS, cpu.prefillTokS),
       },
       sameGreedyTokens: Array.isArray(ourIds) && Array.isArray(cpuIds) ? JSON.stringify(ourIds) === JSON.stringify(cpuIds) : null,
+      sameGreedyTokensLavapipe: Array.isArray(ourIds) && Array.isArray(lvpIds) ? JSON.stringify(ourIds) === JSON.stringify(lvpIds) : null,
     };
   }
   return { models };
