@@ -2,9 +2,15 @@
 // kq = K·q per head, optional Grok soft cap, softmax(kq * kq_scale) over the cached positions,
 // out = V·p. Query head h reads kv head floor(h / (nHead / nHeadKv)) (ggml_mul_mat broadcast).
 //
-// The oracle runs llama.cpp with an F32 KV cache and no flash attention, so its K and V are the
-// f32 values computed here and both products are plain f32 dot products (see tools/oracle).
-import { SIMD_F32, type Num, type Vec } from './numerics.ts';
+// KV cache types (llama.cpp's --cache-type-k/-v, without flash attention):
+//  - 'f32': K and V are the f32 values computed here; both products are plain f32 dot products.
+//  - 'f16' (llama.cpp's default): K and V are stored rounded to f16, and ggml_mul_mat converts
+//    its f32 operand to the f16 cache's vec_dot_type, so q (for K·q) and the softmax output p
+//    (for V·p) are rounded to f16 too; the products of f16 values are exact in f32 and summed
+//    in f32.
+import { roundF16 } from '../gguf/half.ts';
+import { f16Neighbours } from './matmul.ts';
+import { roundTo, SIMD_F32, type Num, type Vec } from './numerics.ts';
 import { softmax, tanh } from './ops.ts';
 
 /** Keys and values of one layer for positions 0..nCtx-1: (nCtx, nHeadKv * headDim) each. */
@@ -22,12 +28,22 @@ export interface AttentionShape {
   /** Grok: kq = softcap * tanh(kq * (outScale / softcap)) before the softmax; 0 = off. */
   grokSoftcap: number;
   grokOutScale: number;
+  /** KV cache type (default 'f32'). */
+  kvType?: KvType;
 }
 
-/** Stores k and v (nHeadKv * headDim each) of position pos in the cache. */
-export function storeKV(cache: LayerCache, k: Vec, v: Vec, pos: number): void {
-  cache.k.set(k, pos * k.length);
-  cache.v.set(v, pos * v.length);
+export type KvType = 'f32' | 'f16';
+
+const toF16 = (num: Num, x: Vec, o = 0, n = x.length - o): Vec => {
+  const out = num.vec(n);
+  for (let i = 0; i < n; i++) out[i] = roundTo(num, x[o + i], roundF16, f16Neighbours, 'f16');
+  return out;
+};
+
+/** Stores k and v (nHeadKv * headDim each) of position pos in the cache, as the cache's type. */
+export function storeKV(num: Num, cache: LayerCache, k: Vec, v: Vec, pos: number, kvType: KvType = 'f32'): void {
+  cache.k.set(kvType === 'f16' ? toF16(num, k) : k, pos * k.length);
+  cache.v.set(kvType === 'f16' ? toF16(num, v) : v, pos * v.length);
 }
 
 /** Attention of query q (nHead * headDim) at position pos over cached positions 0..pos.
@@ -43,6 +59,8 @@ export function attend(num: Num, q: Vec, cache: LayerCache, pos: number, s: Atte
   const out = num.vec(nHead * headDim);
   const kq = num.vec(nPad);
   const capScale = num.r(s.grokOutScale / s.grokSoftcap); // f_attn_out_scale / f_attn_logit_softcapping in f32
+  const f16 = s.kvType === 'f16';
+  if (f16) q = toF16(num, q);
   for (let h = 0; h < nHead; h++) {
     const qo = h * headDim, ko = Math.floor(h / group) * headDim;
     for (let t = 0; t < n; t++) {
@@ -52,7 +70,8 @@ export function attend(num: Num, q: Vec, cache: LayerCache, pos: number, s: Atte
       if (s.grokSoftcap) kq[t] = tanh(num, num.r(kq[t] * capScale)) * s.grokSoftcap;
     }
     kq.fill(-Infinity, n);
-    const p = softmax(num, kq, s.kqScale);
+    let p = softmax(num, kq, s.kqScale);
+    if (f16) p = toF16(num, p, 0, n);
     for (let d = 0; d < headDim; d++) {
       let acc = 0;
       for (let t = 0; t < n; t++) acc += cache.v[t * kvDim + ko + d] * p[t];

@@ -26,7 +26,7 @@ import type { RangeSource } from '../gguf/source.ts';
 import type { GGUFTensorInfo } from '../gguf/types.ts';
 import { ModelFormatError, type HParams } from '../model/hparams.ts';
 import { planModel, type ModelPlan } from '../model/plan.ts';
-import { attend, storeKV, type AttentionShape, type LayerCache } from './attention.ts';
+import { attend, storeKV, type AttentionShape, type KvType, type LayerCache } from './attention.ts';
 import { ExpertCache, ExpertsNotLoadedError, isRoutedExpert, type ExpertProvider } from './experts.ts';
 import { gatedFfn, moeFfn, route, type GatedFfn, type MoeParams, type MoeWeights } from './ffn.ts';
 import { makeWeight, matvec, weightRow, type Weight } from './matmul.ts';
@@ -43,6 +43,8 @@ export interface ReferenceOptions {
   /** Routed experts on demand from this provider (e.g. a download's ensureExpert), not read at
    *  load; run the model with forwardAsync(). Default: every expert read at load. */
   experts?: ExpertProvider;
+  /** KV cache type: 'f32' (default) or 'f16' (llama.cpp's default; see attention.ts). */
+  kvType?: KvType;
 }
 
 /** What a step waits for: routed experts of one layer that are not loaded yet. */
@@ -143,6 +145,7 @@ export class ReferenceModel {
       kqScale: arch.attention.grokSoftcap ? 1 : hp.attentionScale || r(1 / r(Math.sqrt(hp.headDim))),
       grokSoftcap: arch.attention.grokSoftcap ? hp.attnSoftcap : 0,
       grokOutScale: hp.attnOutScale,
+      kvType: opts.kvType ?? 'f32',
     };
     this.moeParams = { nExpertUsed: hp.nExpertUsed, opts: arch.ffn, weightsScale: hp.expertWeightsScale };
   }
@@ -227,7 +230,7 @@ export class ReferenceModel {
       }
       rope(num, q, hp.nHead, hp.headDim, hp.ropeDim, pos, hp.ropeBase, arch.rope);
       rope(num, k, hp.nHeadKv, hp.headDim, hp.ropeDim, pos, hp.ropeBase, arch.rope);
-      storeKV(this.cache[il], k, v, pos);
+      storeKV(num, this.cache[il], k, v, pos, this.attn.kvType);
       let a = matvec(num, L.wo, attend(num, q, this.cache[il], pos, this.attn)); // (d)
       if (L.attnOutNorm) a = rmsNorm(num, a, L.attnOutNorm.data, hp.eps);
       if (resScale) a = scale(num, a, resScale);

@@ -174,7 +174,7 @@ describe('attention', () => {
     it(`${num.mode}: softmax(q K^T * scale) V with grouped kv heads, causal`, () => {
       const cache = { k: num.vec(nPos * kvDim), v: num.vec(nPos * kvDim) };
       for (let t = 0; t < nPos; t++) {
-        storeKV(cache, vecOf(num, K.subarray(t * kvDim, (t + 1) * kvDim)), vecOf(num, V.subarray(t * kvDim, (t + 1) * kvDim)), t);
+        storeKV(num, cache, vecOf(num, K.subarray(t * kvDim, (t + 1) * kvDim)), vecOf(num, V.subarray(t * kvDim, (t + 1) * kvDim)), t);
       }
       for (const pos of [0, 5, 20]) expectClose(attend(num, vecOf(num, q), cache, pos, s), naive(pos), num.mode === 'exact' ? 1e-12 : 1e-5);
       const grok = { ...s, kqScale: 1, grokSoftcap: 30, grokOutScale: 0.0884 };

@@ -17,6 +17,8 @@ export interface GreedyJob {
   forced?: number[];
   /** Evaluate the prompt one token per batch instead of as one batch (default false). */
   promptOneByOne?: boolean;
+  /** KV cache type (default 'f32'; 'f16' is llama.cpp's own default). */
+  kvType?: 'f32' | 'f16';
 }
 
 export interface TokenizeJob {

@@ -5,10 +5,10 @@
 // The oracle configuration (createContext below):
 //  - CPU only (gpu: false), the prebuilt binary (build: 'never'), threads = cpuMathCores (more
 //    threads than cores makes decoding ~70x slower on these machines);
-//  - flashAttention: false and an F32 KV cache (experimentalKvCacheKeyType/ValueType 'F32'):
-//    llama.cpp's default F16 cache rounds K and V to f16, and its flash-attention path casts K and
-//    V to F16 too; with both off, attention is f32 dot products over f32 keys and values, which is
-//    what the reference computes. The numerics left to mimic are those of the weights' matmuls.
+//  - flashAttention: false and an F32 KV cache (experimentalKvCacheKeyType/ValueType 'F32') unless
+//    the job asks for 'f16' (llama.cpp's default): its flash-attention path casts K and V to F16
+//    whatever the cache type; with it off, attention is f32 dot products over the cached keys and
+//    values, which the reference computes for either cache type (src/reference/attention.ts).
 import { getLlama, LlamaLogLevel, type Llama, type LlamaModel, type Token } from 'node-llama-cpp';
 import type { GreedyJob, GreedyOutput, OracleJob, OracleOutput, WorkerLine } from './llamacpp-protocol.ts';
 
@@ -29,8 +29,8 @@ async function greedy(llama: Llama, model: LlamaModel, job: GreedyJob): Promise<
     contextSize: job.contextSize ?? 256,
     threads: llama.cpuMathCores,
     flashAttention: false,
-    experimentalKvCacheKeyType: 'F32',
-    experimentalKvCacheValueType: 'F32',
+    experimentalKvCacheKeyType: job.kvType === 'f16' ? 'F16' : 'F32',
+    experimentalKvCacheValueType: job.kvType === 'f16' ? 'F16' : 'F32',
   });
   try {
     const seq = context.getSequence();
