@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 debs=(
   chromium        # headless browser for e2e; ships SwiftShader (software Vulkan) and its ICD json
   libvulkan1      # Vulkan loader: without libvulkan.so.1 Dawn in Node finds no adapter
-  mesa-vulkan-drivers # lavapipe: the software Vulkan llama.cpp's Vulkan backend runs on (bench peer)
+  patchelf        # scripts/lavapipe.sh: a node that loads Debian 13's glibc for Mesa 25's lavapipe
   emscripten      # C -> standalone WASM (tokenizer, sampler)
   node-acorn      # emcc's JS optimizer needs it (with NODE_PATH=/usr/share/nodejs)
   python3-torch   # tools/train: tiny-model training (run with /usr/bin/python3)
@@ -79,6 +79,12 @@ fi
 # outputs are up to date, since setup runs before every test and demo run.
 if node -e 'process.exit(require("./package.json").scripts?.["build:wasm"] ? 0 : 1)'; then
   npm run --silent build:wasm
+fi
+
+# A second software GPU (Mesa 25 lavapipe, private to .cache/lavapipe): the device on which the
+# engine benchmark runs llama.cpp's Vulkan backend beside ours, and the shader-f16 tests run.
+if ! bash scripts/lavapipe.sh; then
+  echo "setup: warning: no lavapipe device (see above); its tests and benchmark will say so" >&2
 fi
 
 echo "setup: ok"
