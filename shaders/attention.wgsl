@@ -9,6 +9,12 @@
 // times tq tokens (at most 16 queries, head_dim at most 128) over a chunk of TCH positions, so
 // each K and V row read serves up to 16 queries and a workgroup's fixed costs (barriers, the
 // softmax) are paid once for all of them. Same partial format as attn.
+//
+// With an f16 cache (kv_f16.wgsl; attn only): ggml's numerics for that cache, where q and the
+// normalized softmax output p = exp(s - M) / L are rounded to f16 (M, L: max and sum over the
+// whole row, not a split's). mode 2 computes p so and out = sum_p p V; with several splits a
+// first launch in mode 1 writes each split's (max, sum) to `part`, the mode 2 launch combines
+// them into M and L, and attn_combine adds the splits' outputs.
 
 struct Params {
   n_head: u32,
@@ -26,12 +32,13 @@ struct Params {
   qh: u32,         // attn_tile: heads per workgroup (a divisor of n_head / n_head_kv)
   tq: u32,         // attn_tile: tokens per workgroup (qh * tq <= 16)
   n_tok: u32,      // attn_tile: tokens in the batch
+  mode: u32,       // 0: f32 cache; f16 cache: 1 = split statistics only, 2 = output (see above)
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> kc: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> vc: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> kc: array<KV4>;
+@group(0) @binding(3) var<storage, read> vc: array<KV4>;
 @group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;
 // Per (query, head, split): head_dim/4 vec4 of output, then vec4(max, sum, 0, 0).
 @group(0) @binding(5) var<storage, read_write> part: array<vec4<f32>>;
@@ -80,7 +87,10 @@ fn attn(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   let p0 = split * params.chunk;
   let p1 = min(n_kv, p0 + params.chunk);
   let qo = (params.q_off / 4u) + (z * params.n_head + h) * hd4;
-  for (var i = t; i < hd4; i += WG) { qs[i] = q[qo + i]; }
+  for (var i = t; i < hd4; i += WG) {
+    let v = q[qo + i];
+    qs[i] = select(v, vec4<f32>(kv_round(v.x), kv_round(v.y), kv_round(v.z), kv_round(v.w)), KV_F16);
+  }
   workgroupBarrier();
 
   // scores of this split's positions
@@ -88,7 +98,7 @@ fn attn(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   for (var p = p0 + t; p < p1; p += WG) {
     let ko = (p * params.kv_stride) / 4u + kvh * hd4;
     var s4 = vec4<f32>(0.0);
-    for (var i = 0u; i < hd4; i++) { s4 = fma(kc[ko + i], qs[i], s4); }
+    for (var i = 0u; i < hd4; i++) { s4 = fma(vec4<f32>(kc[ko + i]), qs[i], s4); }
     var s = (s4.x + s4.y) + (s4.z + s4.w);
     if (params.softcap != 0.0) { s = tanh(s * params.cap_scale) * params.softcap; }
     s *= params.scale;
@@ -97,12 +107,33 @@ fn attn(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   }
   m = reduce_max(t, m);
   var l = 0.0;
+  if (params.mode == 2u && params.n_split > 1u) {
+    // M and L of the whole row from every split's statistics (mode 1 launch)
+    let used = min(params.n_split, (n_kv + params.chunk - 1u) / params.chunk);
+    let sbase = (z * params.n_head + h) * params.n_split;
+    var big_m = -3.4028234663852886e38;
+    for (var s = 0u; s < used; s++) { big_m = max(big_m, part[(sbase + s) * (hd4 + 1u) + hd4].x); }
+    for (var s = 0u; s < used; s++) {
+      let ml = part[(sbase + s) * (hd4 + 1u) + hd4];
+      l += ml.y * exp(ml.x - big_m);
+    }
+    m = big_m;
+  } else {
+    for (var p = p0 + t; p < p1; p += WG) { l += exp(sc[p - p0] - m); }
+    l = reduce_sum(t, l);
+  }
+  if (params.mode == 1u) {
+    if (t == 0u) { part[((z * params.n_head + h) * params.n_split + split) * (hd4 + 1u) + hd4] = vec4<f32>(m, l, 0.0, 0.0); }
+    return;
+  }
+  // weights: exp(s - m), normalized at the end; in mode 2 ggml's f16(exp(s - M) * (1 / L))
+  let inv = 1.0 / l;
   for (var p = p0 + t; p < p1; p += WG) {
     let e = exp(sc[p - p0] - m);
-    sc[p - p0] = e;
-    l += e;
+    sc[p - p0] = select(e, kv_round(e * inv), params.mode == 2u);
   }
-  l = reduce_sum(t, l); // also orders the writes of sc before the reads below
+  workgroupBarrier();
+  if (params.mode == 2u) { l = 1.0; }
 
   // out = sum_p e_p V[p]: invocation t takes column c = t % hd4 of positions p = ph (mod phases)
   let phases = max(1u, WG / hd4);
@@ -111,7 +142,7 @@ fn attn(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   var o4 = vec4<f32>(0.0);
   if (ph < phases && c < hd4) {
     for (var p = p0 + ph; p < p1; p += phases) {
-      o4 = fma(vc[(p * params.kv_stride) / 4u + kvh * hd4 + c], vec4<f32>(sc[p - p0]), o4);
+      o4 = fma(vec4<f32>(vc[(p * params.kv_stride) / 4u + kvh * hd4 + c]), vec4<f32>(sc[p - p0]), o4);
     }
   }
   acc[t] = o4;
@@ -125,12 +156,14 @@ fn attn(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     } else {
       let base = ((z * params.n_head + h) * params.n_split + split) * (hd4 + 1u);
       part[base + t] = sum4;
-      if (t == 0u) { part[base + hd4] = vec4<f32>(m, l, 0.0, 0.0); }
+      // (mode 2: the statistics of mode 1 stay; other workgroups read them)
+      if (t == 0u && params.mode == 0u) { part[base + hd4] = vec4<f32>(m, l, 0.0, 0.0); }
     }
   }
 }
 
-// Merges the splits of each (query, head): out = sum_s o_s e^(m_s - M) / sum_s l_s e^(m_s - M).
+// Merges the splits of each (query, head): out = sum_s o_s e^(m_s - M) / sum_s l_s e^(m_s - M);
+// in mode 2 (outputs already normalized) out = sum_s o_s.
 @compute @workgroup_size(WG)
 fn attn_combine(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
   let h = wg.x;
@@ -139,6 +172,14 @@ fn attn_combine(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
   let n_kv = params.pos0 + z + 1u;
   let used = min(params.n_split, (n_kv + params.chunk - 1u) / params.chunk);
   let base = (z * params.n_head + h) * params.n_split;
+  if (params.mode == 2u) {
+    for (var i = t; i < hd4; i += WG) {
+      var o = vec4<f32>(0.0);
+      for (var s = 0u; s < used; s++) { o += part[(base + s) * (hd4 + 1u) + i]; }
+      out[params.out_off / 4u + (z * params.n_head + h) * hd4 + i] = o;
+    }
+    return;
+  }
   var mx = -3.4028234663852886e38;
   for (var s = 0u; s < used; s++) { mx = max(mx, part[(base + s) * (hd4 + 1u) + hd4].x); }
   var l = 0.0;
@@ -189,7 +230,7 @@ fn attn_tile(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
   for (var p = p0 + t; p < p1; p += WG) {
     let ko = (p * params.kv_stride) / 4u + kvh * hd4;
     var kr: array<vec4<f32>, 32>;
-    for (var c = 0u; c < hd4; c++) { kr[c] = kc[ko + c]; }
+    for (var c = 0u; c < hd4; c++) { kr[c] = vec4<f32>(kc[ko + c]); }
     for (var qi = 0u; qi < nq; qi++) {
       var s = NEG_INF;
       if (p <= params.pos0 + z0 + qi / params.qh) {
@@ -232,7 +273,7 @@ fn attn_tile(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
     let q2 = min(qb + 2u * groups, nq - 1u);
     let q3 = min(qb + 3u * groups, nq - 1u);
     for (var p = p0; p < p1; p++) {
-      let v = vc[(p * params.kv_stride) / 4u + kvh * hd4 + c];
+      let v = vec4<f32>(vc[(p * params.kv_stride) / 4u + kvh * hd4 + c]);
       let j = p - p0;
       a0 = fma(v, vec4<f32>(tq_s[qb * TCH + j]), a0);
       a1 = fma(v, vec4<f32>(tq_s[q1 * TCH + j]), a1);

@@ -3,7 +3,8 @@
 // One workgroup per token. Rotation (ggml rope_f32): x0' = x0 cos - x1 sin, x1' = x0 sin + x1 cos
 // for pairs (2i, 2i+1) ("norm") or (i, i + rope_dim/2) ("neox"), i < rope_dim/2; the cos/sin table
 // (position, pair) comes from the CPU, computed as ggml does (theta in f32, libm cos/sin), since
-// WGSL's sin/cos are not accurate for large arguments.
+// WGSL's sin/cos are not accurate for large arguments. The cache's element type KV comes from
+// kv_f32.wgsl or kv_f16.wgsl (f16: rounded to nearest even).
 
 struct Params {
   n_head: u32,
@@ -26,8 +27,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read> kn: array<f32>;
 @group(0) @binding(4) var<storage, read> rope: array<vec2<f32>>;
 @group(0) @binding(5) var<storage, read_write> q_out: array<f32>;
-@group(0) @binding(6) var<storage, read_write> kc: array<f32>;
-@group(0) @binding(7) var<storage, read_write> vc: array<f32>;
+@group(0) @binding(6) var<storage, read_write> kc: array<KV>;
+@group(0) @binding(7) var<storage, read_write> vc: array<KV>;
 
 override WG: u32 = 64;
 
@@ -88,11 +89,11 @@ fn rotate(t: u32, src: u32, n: u32, is_q: bool, pos: u32, to_cache: bool, dst: u
       let cs = rope[pos * half_r + j];
       let r0 = x0 * cs.x - x1 * cs.y;
       let r1 = x0 * cs.y + x1 * cs.x;
-      if (to_cache) { kc[o + i0] = r0; kc[o + i1] = r1; } else { q_out[o + i0] = r0; q_out[o + i1] = r1; }
+      if (to_cache) { kc[o + i0] = KV(kv_round(r0)); kc[o + i1] = KV(kv_round(r1)); } else { q_out[o + i0] = r0; q_out[o + i1] = r1; }
     } else {
       let e = params.rope_dim + (j - half_r);
       let v = normed(src, h, e, scale, is_q);
-      if (to_cache) { kc[o + e] = v; } else { q_out[o + e] = v; }
+      if (to_cache) { kc[o + e] = KV(kv_round(v)); } else { q_out[o + e] = v; }
     }
   }
 }
@@ -122,5 +123,5 @@ fn qk_rope(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
   }
   rotate(t, qsrc, params.n_head, true, pos, false, params.q_off + tok * nq, 0u);
   rotate(t, ksrc, params.n_head_kv, false, pos, true, pos * params.kv_stride, params.n_head);
-  for (var i = t; i < nk; i += WG) { vc[pos * params.kv_stride + i] = qkv[vsrc + i]; }
+  for (var i = t; i < nk; i += WG) { vc[pos * params.kv_stride + i] = KV(kv_round(qkv[vsrc + i])); }
 }

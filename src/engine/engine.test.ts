@@ -17,13 +17,12 @@ import { GGMLType, typeName } from '../gguf/types.ts';
 import { GPUSession } from '../gpu/session.ts';
 import { ReferenceModel } from '../reference/model.ts';
 import { makeModel } from '../../tools/factory/make-model.ts';
-import { agreement, explainStep, FlipProbe } from '../../tools/oracle/llamacpp-agreement.ts';
 import { greedyResult, runJobs, type GreedyOutput } from '../../tools/oracle/llamacpp.ts';
 import { WebGPUEngine } from './engine.ts';
+import { expectAgreement, gpuGreedy } from './oracle-check.ts';
 
 const N_TOKENS = 32;
 const PROMPT = [11, 250, 3, 97, 1000, 42];
-const LOGIT_TOL = 1e-3;
 /** Cases whose greedy tokens equal llama.cpp's outright (the rest need an explained rounding). */
 const exactLlama: string[] = [];
 const DIR = '.cache/test-models';
@@ -72,38 +71,14 @@ afterAll(() => session?.destroy());
 describe('WebGPU engine vs CPU reference and llama.cpp', () => {
   it.each(CASES.map((c) => ({ ...c, label: name(c) })))('$label: 32 greedy tokens as the reference and llama.cpp compute them', async (c) => {
     const bytes = models.get(c.label)!;
-    const engine = await WebGPUEngine.load(bytesSource(bytes), { session, nCtx: 64, maxBatch: 8 });
-    // the GPU's greedy run with its logits at every step, in the oracle's format
-    const gpu: GreedyOutput = { type: 'greedy', ids: [], steps: [] };
+    const engine = await WebGPUEngine.load(bytesSource(bytes), { session, nCtx: 64, maxBatch: 8, kvType: 'f32' });
+    let gpu: GreedyOutput;
     try {
-      let r = await engine.forward(PROMPT, { logits: 'last' });
-      for (let s = 0; s < N_TOKENS; s++) {
-        gpu.ids.push(r.next);
-        gpu.steps.push({ token: r.next, top: [], logits: Array.from(r.logits![0]) });
-        if (s + 1 < N_TOKENS) r = await engine.forward([r.next], { logits: 'last' });
-      }
+      gpu = await gpuGreedy(engine, PROMPT, N_TOKENS);
     } finally {
       engine.destroy();
     }
-    const probe = new FlipProbe();
-    const ref = await ReferenceModel.load(bytesSource(bytes), { numerics: 'ggml', nCtx: 64, probe });
-
-    // the prompt's logits: within LOGIT_TOL, or within it once a few ambiguous roundings turn
-    const prompt = explainStep(ref, probe, PROMPT, gpu, 0);
-    expect(prompt.diff, `prompt logits, ${prompt.found.length} roundings overturned`).toBeLessThan(LOGIT_TOL);
-    // every step: the reference's tokens, or a difference explained the same way
-    const vsRef = agreement(ref, probe, PROMPT, gpu);
-    expect(vsRef.mismatch, 'GPU vs reference').toBeUndefined();
-
-    const llama = oracle.get(c.label);
-    if (llama instanceof Error) throw llama;
-    if (JSON.stringify(llama!.ids) === JSON.stringify(gpu.ids)) {
-      exactLlama.push(c.label);
-    } else {
-      // llama.cpp must be the reference up to ambiguous roundings too
-      const vsLlama = agreement(ref, probe, PROMPT, llama!);
-      expect(vsLlama.mismatch, 'llama.cpp vs reference').toBeUndefined();
-    }
+    if (await expectAgreement(bytes, PROMPT, gpu, oracle.get(c.label), { nCtx: 64 })) exactLlama.push(c.label);
   });
 
   it('matches llama.cpp token for token outright in at least 3 cases of 4', () => {

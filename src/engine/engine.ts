@@ -5,7 +5,9 @@ import { readGGUF } from '../gguf/reader.ts';
 import type { RangeSource } from '../gguf/source.ts';
 import { USAGE } from '../gpu/buffers.ts';
 import { runOps } from '../gpu/op.ts';
+import { WebGPUUnavailableError } from '../gpu/device.ts';
 import { GPUEngineError, GPUSession, type SessionOptions } from '../gpu/session.ts';
+import type { KvType } from '../gpu/shaders.ts';
 import type { HParams } from '../model/hparams.ts';
 import { planModel, type ModelPlan } from '../model/plan.ts';
 import { ForwardGraph } from './graph.ts';
@@ -19,6 +21,9 @@ export interface EngineOptions {
   /** 'ggml' (default): convert matmul inputs as llama.cpp's CPU backend does (Q8_0/Q8_1/Q8_K,
    *  f16, bf16) and read GELU from an f16 table; 'exact': f32 activations throughout. */
   numerics?: 'ggml' | 'exact';
+  /** KV cache element type. 'auto' (default): 'f16' when the adapter has shader-f16 (half the
+   *  memory; llama.cpp's default cache type and its numerics), else 'f32'. */
+  kvType?: 'auto' | KvType;
   /** A device to share (its pipeline cache too); the engine's buffers live in a child session
    *  that destroy() frees. By default the engine makes and owns a device. */
   session?: GPUSession;
@@ -77,6 +82,11 @@ export class WebGPUEngine {
     return this.plan.hp;
   }
 
+  /** The KV cache's element type (option kvType). */
+  get kvType(): KvType {
+    return this.graph.kvType;
+  }
+
   /** Reads the header and every weight from `source` onto a GPU device. */
   static async load(source: RangeSource, opts: EngineOptions = {}): Promise<WebGPUEngine> {
     const plan = planModel(await readGGUF(source));
@@ -84,8 +94,12 @@ export class WebGPUEngine {
     try {
       const nCtx = opts.nCtx ?? Math.min(2048, plan.hp.nCtxTrain);
       const maxBatch = Math.max(1, Math.min(opts.maxBatch ?? 64, nCtx));
+      const kvType = opts.kvType && opts.kvType !== 'auto' ? opts.kvType : session.features.f16 ? 'f16' : 'f32';
+      if (kvType === 'f16' && !session.features.f16) {
+        throw new WebGPUUnavailableError('missing-feature', `an f16 KV cache needs the shader-f16 feature, which ${session.adapterName} lacks: use kvType 'f32' or 'auto'`);
+      }
       const weights = await loadWeights(session, source, plan, opts.onProgress);
-      const graph = await ForwardGraph.build(session, plan, weights, { nCtx, maxBatch, numerics: opts.numerics ?? 'ggml' });
+      const graph = await ForwardGraph.build(session, plan, weights, { nCtx, maxBatch, numerics: opts.numerics ?? 'ggml', kvType });
       session.check();
       return new WebGPUEngine(session, plan, weights, graph, nCtx, maxBatch, source, opts);
     } catch (e) {

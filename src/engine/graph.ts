@@ -27,6 +27,7 @@ import { matvecOps, type MatvecMode } from '../gpu/ops/matvec.ts';
 import { combineOp, routeOp, type MoeShape } from '../gpu/ops/moe.ts';
 import { createAct, quantOp, type ActBuffers } from '../gpu/ops/quant.ts';
 import { RopeOp, ropeTable } from '../gpu/ops/rope.ts';
+import type { KvType } from '../gpu/shaders.ts';
 import type { GPUSession } from '../gpu/session.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
 import type { ModelPlan } from '../model/plan.ts';
@@ -36,6 +37,7 @@ export interface GraphOptions {
   nCtx: number;
   maxBatch: number;
   numerics: 'ggml' | 'exact';
+  kvType: KvType;
 }
 
 /** One call's launches, in order; `set` updates them for T tokens at pos0 and returns them. */
@@ -57,7 +59,7 @@ export class ForwardGraph {
   /** Launches of the last call (for stats). */
   lastOps = 0;
 
-  private constructor(private readonly stages: Stage[], io: GraphIO) {
+  private constructor(private readonly stages: Stage[], io: GraphIO, readonly kvType: KvType) {
     this.io = io;
   }
 
@@ -162,16 +164,17 @@ export class ForwardGraph {
         const yOff = L.qkv.length === 1 ? 0 : [0, qDim, qDim + kvDim][j];
         stages.push(await mv({ weight: wq, act: a, y: qkv, yOff, yTok: qkvDim, bias: L.qkvBias?.[j], label: `${name}.qkv${L.qkv.length > 1 ? j : ''}` }));
       }
-      const kc = buf(4 * opts.nCtx * kvDim, `${name}.k`, 'kv'), vc = buf(4 * opts.nCtx * kvDim, `${name}.v`, 'kv');
+      const kvBytes = (opts.kvType === 'f16' ? 2 : 4) * opts.nCtx * kvDim;
+      const kc = buf(kvBytes, `${name}.k`, 'kv'), vc = buf(kvBytes, `${name}.v`, 'kv');
       const rope = await RopeOp.create(session, {
         nHead: hp.nHead, nHeadKv: hp.nHeadKv, headDim: hd, ropeDim: hp.ropeDim, mode: arch.rope, qkNorm: arch.attention.qkNorm,
-        eps, qNorm: L.qNorm, kNorm: L.kNorm, qkv, table, qOut: qBuf, kCache: kc, vCache: vc, tokens: B, pos0: 0, label: `${name}.rope`,
+        eps, qNorm: L.qNorm, kNorm: L.kNorm, qkv, table, qOut: qBuf, kCache: kc, vCache: vc, tokens: B, pos0: 0, kvType: opts.kvType, label: `${name}.rope`,
       });
       stages.push((T, pos0) => { rope.set(T, pos0); return [rope.op]; });
       const attn = await AttentionOp.create(session, {
         nHead: hp.nHead, nHeadKv: hp.nHeadKv, headDim: hd, nCtx: opts.nCtx, maxQueries: B, q: qBuf, kCache: kc, vCache: vc, out: att,
         scale: kqScale, softcap: arch.attention.grokSoftcap ? hp.attnSoftcap : 0,
-        capScale: arch.attention.grokSoftcap ? fr(hp.attnOutScale / hp.attnSoftcap) : 0, label: `${name}.attn`,
+        capScale: arch.attention.grokSoftcap ? fr(hp.attnOutScale / hp.attnSoftcap) : 0, kvType: opts.kvType, label: `${name}.attn`,
       });
       stages.push((T, pos0) => attn.set(T, pos0));
       const aO = act(kindOf(L.wo), qDim, B);
@@ -242,6 +245,6 @@ export class ForwardGraph {
       ops.push(amax);
       return ops;
     });
-    return new ForwardGraph(stages, io);
+    return new ForwardGraph(stages, io, opts.kvType);
   }
 }

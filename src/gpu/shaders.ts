@@ -23,6 +23,8 @@ import qQ6_k from '../../shaders/q_q6_k.wgsl?raw';
 import qQ8_0 from '../../shaders/q_q8_0.wgsl?raw';
 import quantActWgsl from '../../shaders/quant_act.wgsl?raw';
 import quantCommonWgsl from '../../shaders/quant_common.wgsl?raw';
+import kvF16Wgsl from '../../shaders/kv_f16.wgsl?raw';
+import kvF32Wgsl from '../../shaders/kv_f32.wgsl?raw';
 
 const src = (name: string, text: string): KernelSource => ({ name, text });
 
@@ -39,6 +41,10 @@ export const SHADERS = {
   quantAct: src('quant_act.wgsl', quantActWgsl),
   quantCommon: src('quant_common.wgsl', quantCommonWgsl),
 } as const;
+
+/** The KV cache's element type, first in the kernels that touch the cache (f16 needs shader-f16). */
+export const KV_SHADERS = { f32: src('kv_f32.wgsl', kvF32Wgsl), f16: src('kv_f16.wgsl', kvF16Wgsl) } as const;
+export type KvType = keyof typeof KV_SHADERS;
 
 /** Dequantizers by file suffix (layout.ts GPU_TYPES[type].file). */
 export const DEQUANT_SHADERS: Readonly<Record<string, KernelSource>> = {

@@ -12,6 +12,15 @@ export async function testSession(): Promise<GPUSession> {
   return GPUSession.create();
 }
 
+/** Kernels on an f16 KV cache need shader-f16: skips the test where the adapter lacks it (as
+ *  SwiftShader does), unless WEBMOE_REQUIRE_F16 is set (scripts/test.sh runs the GPU tests a
+ *  second time on lavapipe, which has it), where a missing feature fails the test. */
+export function needF16(session: GPUSession, skip: (note: string) => void): void {
+  if (session.features.f16) return;
+  if (process.env.WEBMOE_REQUIRE_F16) throw new Error(`WEBMOE_REQUIRE_F16 is set, but ${session.adapterName} has no shader-f16`);
+  skip(`${session.adapterName} has no shader-f16`);
+}
+
 export function upload(session: GPUSession, data: ArrayBufferView, label = 'test'): GPUBuffer {
   const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
   const b = session.buffers.create(size, USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST, label, 'io');

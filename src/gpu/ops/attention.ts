@@ -4,7 +4,7 @@ import { USAGE } from '../buffers.ts';
 import type { Kernel } from '../kernel.ts';
 import { Op } from '../op.ts';
 import type { GPUSession } from '../session.ts';
-import { SHADERS } from '../shaders.ts';
+import { KV_SHADERS, SHADERS, type KvType } from '../shaders.ts';
 import { ShapeError } from './quant.ts';
 
 /** Positions per split (workgroup memory for scores: 4 bytes each). */
@@ -31,6 +31,9 @@ export interface AttentionArgs {
   scale: number;
   softcap: number;
   capScale: number;
+  /** Element type of the caches (default 'f32'; 'f16' needs shader-f16 and takes ggml's f16
+   *  numerics: attention.wgsl). */
+  kvType?: KvType;
   label?: string;
 }
 
@@ -41,17 +44,21 @@ export class AttentionOp {
     /** The tiled kernel for batches, and its combine (chunk = ATTN_TILE_CHUNK); absent for heads
      *  over TILE_MAX_HEAD_DIM. */
     private readonly tile?: { attn: Op; comb: Op; qh: number; tq: number },
+    /** f16 cache: the statistics launch (mode 1) before `attn` (mode 2) when there are splits. */
+    private readonly stats?: Op,
   ) {}
 
   static async create(session: GPUSession, a: AttentionArgs): Promise<AttentionOp> {
     if (a.headDim % 4 || a.headDim / 4 > WG) throw new ShapeError(`head dimension ${a.headDim}: attention.wgsl takes multiples of 4 up to ${4 * WG}`);
     if (a.nHead % a.nHeadKv) throw new ShapeError(`${a.nHead} query heads do not group over ${a.nHeadKv} KV heads`);
     const overrides = { WG, CHUNK: ATTN_CHUNK, TCH: ATTN_TILE_CHUNK };
-    const useTile = a.maxQueries > 1 && a.headDim <= TILE_MAX_HEAD_DIM;
+    const f16 = a.kvType === 'f16';
+    const useTile = !f16 && a.maxQueries > 1 && a.headDim <= TILE_MAX_HEAD_DIM;
+    const sources = [KV_SHADERS[a.kvType ?? 'f32'], SHADERS.half, SHADERS.attention];
     const [ka, kc, kt]: (Kernel | undefined)[] = await Promise.all([
-      session.pipelines.get({ sources: [SHADERS.attention], entry: 'attn', overrides }),
-      session.pipelines.get({ sources: [SHADERS.attention], entry: 'attn_combine', overrides }),
-      useTile ? session.pipelines.get({ sources: [SHADERS.attention], entry: 'attn_tile', overrides }) : undefined,
+      session.pipelines.get({ sources, entry: 'attn', overrides }),
+      session.pipelines.get({ sources, entry: 'attn_combine', overrides }),
+      useTile ? session.pipelines.get({ sources, entry: 'attn_tile', overrides }) : undefined,
     ]);
     const maxSplit = Math.ceil(a.nCtx / ATTN_CHUNK);
     const maxSplitTile = useTile && a.maxQueries > 1 ? Math.ceil(a.nCtx / ATTN_TILE_CHUNK) : 0;
@@ -67,7 +74,7 @@ export class AttentionOp {
     const base = {
       n_head: a.nHead, n_head_kv: a.nHeadKv, head_dim: a.headDim, pos0: 0, n_split: 1, chunk: ATTN_CHUNK,
       kv_stride: a.nHeadKv * a.headDim, q_off: 0, out_off: 0, scale: a.scale, softcap: a.softcap, cap_scale: a.capScale,
-      qh, tq, n_tok: 1,
+      qh, tq, n_tok: 1, mode: f16 ? 2 : 0,
     };
     const buffers = { q: a.q, kc: a.kCache, vc: a.vCache, out: a.out, part };
     const attn = new Op(session, ka!, buffers, base, [a.nHead, 1, 1], a.label ?? 'attn');
@@ -77,7 +84,8 @@ export class AttentionOp {
       comb: new Op(session, kc!, buffers, base, [0], `${a.label ?? 'attn'}.tile.combine`),
       qh, tq,
     } : undefined;
-    return new AttentionOp(attn, comb, base, maxSplit, tile);
+    const stats = f16 ? new Op(session, ka!, buffers, { ...base, mode: 1 }, [a.nHead, 1, 1], `${a.label ?? 'attn'}.stats`) : undefined;
+    return new AttentionOp(attn, comb, base, maxSplit, tile, stats);
   }
 
   /** Queries of `queries` tokens at positions pos0..; returns the ops to encode. */
@@ -101,6 +109,9 @@ export class AttentionOp {
     if (nSplit === 1) return [this.attn];
     this.comb.setParams(p);
     this.comb.workgroups = [this.base.n_head, 1, queries];
-    return [this.attn, this.comb];
+    if (!this.stats) return [this.attn, this.comb];
+    this.stats.setParams({ ...p, mode: 1 });
+    this.stats.workgroups = this.attn.workgroups;
+    return [this.stats, this.attn, this.comb];
   }
 }

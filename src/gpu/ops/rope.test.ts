@@ -1,10 +1,13 @@
 // rope.wgsl against a CPU version: q/k norms (none, per head, whole projection), RoPE norm and
 // neox with partial rotation, several tokens at an offset, KV-cache stores; and the cos/sin table
-// against float64 math.
+// against float64 math. With an f16 cache (shader-f16 only), K and V are stored rounded to nearest
+// even f16.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runOps } from '../op.ts';
 import type { GPUSession } from '../session.ts';
-import { readF32, relErr, rng, testSession, upload, zeros } from '../testing.ts';
+import { f16ToF32, roundF16 } from '../../gguf/half.ts';
+import type { KvType } from '../shaders.ts';
+import { needF16, readBytes, readF32, relErr, rng, testSession, upload, zeros } from '../testing.ts';
 import { RopeOp, ropeTable } from './rope.ts';
 
 let session: GPUSession;
@@ -38,8 +41,12 @@ function rms(x: ArrayLike<number>, o: number, n: number, eps: number): number {
   return 1 / Math.sqrt(s / n + eps);
 }
 
-describe('rope.wgsl', () => {
-  it.each(CASES)('$mode rope, $qkNorm q/k norm, $nHead/$nHeadKv heads of $headDim, rope $ropeDim', async (c) => {
+const KV_TYPES: KvType[] = ['f32', 'f16'];
+
+describe.each(KV_TYPES)('rope.wgsl, %s cache', (kvType) => {
+  it.for(CASES)('$mode rope, $qkNorm q/k norm, $nHead/$nHeadKv heads of $headDim, rope $ropeDim', async (c, ctx) => {
+    if (kvType === 'f16') needF16(session, (note) => ctx.skip(note));
+    const eb = kvType === 'f16' ? 2 : 4;
     const r = rng(c.headDim + c.nHead);
     const q = c.nHead * c.headDim, kv = c.nHeadKv * c.headDim, stride = q + 2 * kv;
     const T = 3, pos0 = 5, nCtx = 16, eps = 1e-5;
@@ -47,15 +54,17 @@ describe('rope.wgsl', () => {
     const qn = Float32Array.from({ length: c.qkNorm === 'full' ? q : c.headDim }, () => 1 + 0.1 * r.gauss());
     const kn = Float32Array.from({ length: c.qkNorm === 'full' ? kv : c.headDim }, () => 1 + 0.1 * r.gauss());
     const table = ropeTable(nCtx, c.ropeDim, 10000);
-    const qOut = zeros(session, 4 * T * q), kc = zeros(session, 4 * nCtx * kv), vc = zeros(session, 4 * nCtx * kv);
+    const qOut = zeros(session, 4 * T * q), kc = zeros(session, eb * nCtx * kv), vc = zeros(session, eb * nCtx * kv);
     const op = await RopeOp.create(session, {
       ...c, eps, qkv: upload(session, qkv), qNorm: upload(session, qn), kNorm: upload(session, kn),
-      table: upload(session, table), qOut, kCache: kc, vCache: vc, tokens: T, pos0,
+      table: upload(session, table), qOut, kCache: kc, vCache: vc, tokens: T, pos0, kvType,
     });
     runOps(session, [op.op]);
     const gotQ = await readF32(session, qOut, T * q);
-    const gotK = await readF32(session, kc, T * kv, pos0 * kv);
-    const gotV = await readF32(session, vc, T * kv, pos0 * kv);
+    const readCache = async (b: GPUBuffer) => (eb === 4 ? readF32(session, b, T * kv, pos0 * kv)
+      : Float32Array.from(new Uint16Array(await readBytes(session, b, 2 * T * kv, 2 * pos0 * kv)), f16ToF32));
+    const gotK = await readCache(kc);
+    const gotV = await readCache(vc);
 
     const wantQ = new Float64Array(T * q), wantK = new Float64Array(T * kv), wantV = new Float64Array(T * kv);
     const half = c.ropeDim / 2;
@@ -84,7 +93,8 @@ describe('rope.wgsl', () => {
       for (let i = 0; i < kv; i++) wantV[t * kv + i] = qkv[t * stride + q + kv + i];
     }
     expect(relErr(gotQ, wantQ)).toBeLessThan(1e-5);
-    expect(relErr(gotK, wantK)).toBeLessThan(1e-5);
-    expect(Array.from(gotV)).toEqual(Array.from(wantV));
+    // f16: K within half an f16 ulp (2^-11 relative) of the exact value; V rounded exactly
+    expect(relErr(gotK, wantK)).toBeLessThan(eb === 4 ? 1e-5 : 5e-4);
+    expect(Array.from(gotV)).toEqual(Array.from(wantV, (v) => (eb === 4 ? v : roundF16(v))));
   });
 });

@@ -2,7 +2,7 @@
 import type { RopeMode } from '../../model/arch.ts';
 import { Op } from '../op.ts';
 import type { GPUSession } from '../session.ts';
-import { SHADERS } from '../shaders.ts';
+import { KV_SHADERS, SHADERS, type KvType } from '../shaders.ts';
 import { ShapeError } from './quant.ts';
 
 const fr = Math.fround;
@@ -45,6 +45,8 @@ export interface RopeArgs {
   vCache: GPUBuffer;
   tokens: number;
   pos0: number;
+  /** Element type of the caches (default 'f32'; 'f16' needs shader-f16). */
+  kvType?: KvType;
   label?: string;
 }
 
@@ -55,7 +57,7 @@ export class RopeOp {
     if (a.ropeDim % 2 || a.ropeDim > a.headDim) throw new ShapeError(`rope dimension ${a.ropeDim} does not fit heads of ${a.headDim}`);
     if (a.qkNorm !== 'none' && (!a.qNorm || !a.kNorm)) throw new ShapeError('q/k norm weights missing');
     if (a.nHead + a.nHeadKv > 512) throw new ShapeError(`${a.nHead + a.nHeadKv} heads; rope.wgsl takes up to 512`);
-    const kernel = await session.pipelines.get({ sources: [SHADERS.sum, SHADERS.rope], entry: 'qk_rope' });
+    const kernel = await session.pipelines.get({ sources: [KV_SHADERS[a.kvType ?? 'f32'], SHADERS.half, SHADERS.sum, SHADERS.rope], entry: 'qk_rope' });
     const kv = a.nHeadKv * a.headDim;
     const base = {
       n_head: a.nHead, n_head_kv: a.nHeadKv, head_dim: a.headDim, rope_dim: a.ropeDim,
