@@ -17,12 +17,13 @@ function read(name) {
   return undefined;
 }
 
-const unit = read('vitest.json'); // Jest-style counts
-if (unit) {
+for (const [name, what] of [['vitest.json', 'unit'], ['vitest-lavapipe.json', 'unit on lavapipe (shader-f16)']]) {
+  const unit = read(name); // Jest-style counts
+  if (!unit) continue;
   passed += unit.numPassedTests;
   failed += unit.numFailedTests;
   skipped += unit.numPendingTests + unit.numTodoTests;
-  console.log(`unit: ${unit.numPassedTests} passed, ${unit.numFailedTests} failed`);
+  console.log(`${what}: ${unit.numPassedTests} passed, ${unit.numFailedTests} failed`);
 }
 const e2e = read('playwright.json'); // stats: expected = passed, unexpected = failed
 if (e2e) {
