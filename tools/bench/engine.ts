@@ -1,25 +1,19 @@
 // Engine benchmark: prefill and decode tok/s of the WebGPU engine on a dense Q8_0 model and an
 // 8-expert top-2 Q4_K MoE model of ~100 MB each (factory models, made once into .cache/bench/),
-// and of llama.cpp (node-llama-cpp) on the same files in the same run, each in a child process:
-//  - 'vulkan': node-llama-cpp's Vulkan build forced onto the SwiftShader device
-//    (GGML_VK_VISIBLE_DEVICES=0; by default ggml-vulkan hides CPU-type devices). llama.cpp's Vulkan
-//    backend requires VK_KHR_16bit_storage, which SwiftShader lacks, so it refuses the device:
-//    reported as an error, not a number.
-//  - 'vulkan-default': node-llama-cpp's { gpu: 'vulkan' } as it is: no usable device, so ggml runs
-//    everything on its CPU backend (the variant shipped in the Vulkan package).
-//  - 'vulkan-lavapipe': the same Vulkan build on Mesa's lavapipe (software Vulkan on the same CPU,
-//    Debian mesa-vulkan-drivers), which has 16-bit storage: the only place llama.cpp's Vulkan
-//    backend runs here. It is not our device: Dawn refuses lavapipe (Mesa 22.3 lacks
-//    shaderUniform*ArrayDynamicIndexing), so no software device runs both.
-//  - 'cpu': the CPU build with cpuMathCores threads.
-// The decode kernels' achieved GB/s beside the adapter's copy bandwidth: gpu-kernels.ts (run by
-// npm run bench next to this module).
-import { execFile } from 'node:child_process';
+// and of llama.cpp (node-llama-cpp) on the same files in the same run, every side in its own
+// child process so that each picks its device by environment:
+//  - lavapipe (the comparison the engine issue asks for: one device, both sides): Mesa 25's
+//    software Vulkan from scripts/lavapipe.sh. Our engine through Dawn, llama.cpp through its
+//    Vulkan backend (GGML_VK_VISIBLE_DEVICES=0: ggml hides CPU-type devices by default).
+//    Rounds are interleaved (ours, llama.cpp, ours, ...) and the best of each kept.
+//  - swiftshader: the device CI and Chromium use. Our engine runs; llama.cpp's Vulkan backend
+//    refuses it (no VK_KHR_16bit_storage): reported as its error, not a number.
+//  - llama.cpp's CPU build with cpuMathCores threads, for scale.
+// The decode kernels' achieved GB/s beside the adapter's copy bandwidth: gpu-kernels.ts.
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileSource } from '../../src/gguf/source-node.ts';
 import { GGMLType } from '../../src/gguf/types.ts';
-import { WebGPUEngine } from '../../src/engine/engine.ts';
 import { SWIFTSHADER_ICD } from '../../src/gpu/device.ts';
 import { makeModel } from '../factory/make-model.ts';
 
@@ -49,87 +43,84 @@ function modelPath(m: (typeof MODELS)[number]): string {
   return path;
 }
 
-const LAVAPIPE_ICD = '/usr/share/vulkan/icd.d/lvp_icd.x86_64.json';
+type Device = 'lavapipe' | 'swiftshader' | 'cpu';
+const LAVAPIPE = join(ROOT, '.cache/lavapipe');
 
-function llamaCpp(model: string, backend: 'cpu' | 'vulkan' | 'vulkan-default' | 'vulkan-lavapipe'): Promise<Speed> {
-  const env: NodeJS.ProcessEnv = { ...process.env, VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? SWIFTSHADER_ICD };
-  if (backend === 'vulkan' || backend === 'vulkan-lavapipe') env.GGML_VK_VISIBLE_DEVICES = '0';
-  if (backend === 'vulkan-lavapipe') env.VK_ICD_FILENAMES = LAVAPIPE_ICD;
-  const args = JSON.stringify({ model, prompt: PROMPT, nDecode: N_DECODE, backend: backend === 'cpu' ? 'cpu' : 'vulkan' });
+/** Runs a child script (tools/bench/child/NAME.ts) on a device; its last stdout line is JSON. */
+function child(name: string, device: Device, args: object): Promise<Speed> {
+  const env: NodeJS.ProcessEnv = { ...process.env, VK_ICD_FILENAMES: SWIFTSHADER_ICD, GGML_VK_VISIBLE_DEVICES: '0' };
+  let node = process.execPath;
+  if (device === 'lavapipe') {
+    node = join(LAVAPIPE, 'node'); // Debian 13's glibc, which Mesa 25 needs
+    env.VK_ICD_FILENAMES = join(LAVAPIPE, 'lvp_icd.json');
+  }
   return new Promise((done) => {
-    execFile(process.execPath, [join(ROOT, 'bin/run-ts.mjs'), join(ROOT, 'tools/bench/child/llamacpp-speed.ts'), args],
+    execFile(node, [join(ROOT, 'bin/run-ts.mjs'), join(ROOT, `tools/bench/child/${name}.ts`), JSON.stringify(args)],
       { cwd: ROOT, env, timeout: 900_000, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
         const line = stdout.trim().split('\n').pop() ?? '';
         try {
-          done({ ...JSON.parse(line), ...(backend === 'vulkan-default' ? { note: 'no Vulkan device usable: ggml CPU backend' } : {}) });
+          done(JSON.parse(line));
         } catch {
           // the child's own lines name the cause (e.g. "does not support 16-bit storage")
           const why = stderr.split('\n').filter((l) => /ggml_vulkan|error|failed/i.test(l)).slice(-3).join(' | ');
-          done({ error: `llama.cpp exited (${err?.code ?? err?.signal ?? 'no result'}): ${why || stderr.slice(-300)}` });
+          done({ error: `${name} exited (${err?.code ?? err?.signal ?? 'no result'}): ${why || stderr.slice(-300)}` });
         }
       });
   });
 }
 
-async function webgpu(path: string): Promise<Speed> {
-  const t0 = performance.now();
-  const source = fileSource(path);
-  const engine = await WebGPUEngine.load(source, { nCtx: 256, maxBatch: 64 });
-  const loadS = (performance.now() - t0) / 1000;
-  await source.close?.();
+/** Both sides use the same KV cache type: f16 (llama.cpp's default) where the device has
+ *  shader-f16 (lavapipe), f32 on SwiftShader and for the CPU peer beside it. */
+const kvType = (device: Device) => (device === 'lavapipe' ? 'f16' : 'f32');
+const ours = (model: string, device: Device) => child('webgpu-speed', device, { model, prompt: PROMPT, nDecode: N_DECODE, kvType: kvType(device) });
+const llamaCpp = (model: string, device: Device) =>
+  child('llamacpp-speed', device, { model, prompt: PROMPT, nDecode: N_DECODE, backend: device === 'cpu' ? 'cpu' : 'vulkan', kvType: kvType(device) });
+
+/** Builds the lavapipe runtime when missing; null when ready, else why it is not. */
+function lavapipeMissing(): string | null {
   try {
-    await engine.forward(PROMPT.slice(0, 4)); // compile and warm up
-    engine.reset();
-    let t = performance.now();
-    let { next } = await engine.forward(PROMPT);
-    const prefillMs = performance.now() - t;
-    const ids = [next];
-    t = performance.now();
-    for (let i = 0; i < N_DECODE; i++) { ({ next } = await engine.forward([next])); ids.push(next); }
-    const decodeMs = performance.now() - t;
-    return {
-      prefillTokS: (PROMPT.length / prefillMs) * 1000, decodeTokS: (N_DECODE / decodeMs) * 1000,
-      launchesPerToken: engine.stats.launchesPerToken, loadS, gpuMB: engine.session.buffers.totalBytes / 1e6, ids,
-    };
-  } finally {
-    engine.destroy();
+    execFileSync('bash', [join(ROOT, 'scripts/lavapipe.sh')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    return null;
+  } catch (e) {
+    return `scripts/lavapipe.sh failed: ${String((e as { stderr?: Buffer }).stderr ?? e).trim()}`;
   }
 }
 
 const round = (s: Speed) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, typeof v === 'number' ? +v.toFixed(2) : v]));
 
 export default async function bench() {
+  const lavapipe = lavapipeMissing();
   const models: Record<string, unknown> = {};
   for (const m of MODELS) {
     const path = modelPath(m);
     process.stderr.write(`bench engine: ${m.name}\n`);
-    let ours: Speed = {}, cpu: Speed = {}, vulkanDefault: Speed = {};
     const best = (a: Speed, b: Speed): Speed => (a.decodeTokS ?? 0) + (a.prefillTokS ?? 0) >= (b.decodeTokS ?? 0) + (b.prefillTokS ?? 0) ? a : b;
+    let oursLvp: Speed = { error: lavapipe ?? undefined }, vkLvp: Speed = { error: lavapipe ?? undefined }, oursSws: Speed = {}, cpu: Speed = {};
     for (let r = 0; r < ROUNDS; r++) {
-      ours = best(ours, await webgpu(path));
+      if (!lavapipe) {
+        oursLvp = best(oursLvp, await ours(path, 'lavapipe'));
+        vkLvp = best(vkLvp, await llamaCpp(path, 'lavapipe'));
+      }
+      oursSws = best(oursSws, await ours(path, 'swiftshader'));
       cpu = best(cpu, await llamaCpp(path, 'cpu'));
-      vulkanDefault = best(vulkanDefault, await llamaCpp(path, 'vulkan-default'));
     }
-    const vulkan = await llamaCpp(path, 'vulkan');
-    const lavapipe = await llamaCpp(path, 'vulkan-lavapipe');
+    const vkSws = await llamaCpp(path, 'swiftshader');
     const ratio = (a?: number, b?: number) => (a && b ? +(a / b).toFixed(3) : null);
-    const { ids: ourIds, ...oursRest } = ours;
-    const { ids: cpuIds, ...cpuRest } = cpu;
-    const { ids: lvpIds, ...lavapipeRest } = lavapipe;
+    const same = (a: Speed, b: Speed) => (Array.isArray(a.ids) && Array.isArray(b.ids) ? JSON.stringify(a.ids) === JSON.stringify(b.ids) : null);
+    const strip = ({ ids: _, ...rest }: Speed) => round(rest);
     models[m.name] = {
       model: { path, hp: m.hp, type: GGMLType[m.type], promptTokens: PROMPT.length, decodeTokens: N_DECODE },
-      webgpu: round(oursRest),
-      llamacpp: { cpu: round(cpuRest), vulkan: round(vulkan), 'vulkan-lavapipe': round(lavapipeRest), 'vulkan-default': round(vulkanDefault) },
-      ratio: {
-        decodeVsVulkan: ratio(ours.decodeTokS, vulkan.decodeTokS),
-        prefillVsVulkan: ratio(ours.prefillTokS, vulkan.prefillTokS),
-        decodeVsVulkanLavapipe: ratio(ours.decodeTokS, lavapipe.decodeTokS),
-        prefillVsVulkanLavapipe: ratio(ours.prefillTokS, lavapipe.prefillTokS),
-        decodeVsCpu: ratio(ours.decodeTokS, cpu.decodeTokS),
-        prefillVsCpu: ratio(ours.prefillTokS, cpu.prefillTokS),
+      lavapipe: {
+        webgpu: strip(oursLvp), llamacppVulkan: strip(vkLvp),
+        ratio: { decode: ratio(oursLvp.decodeTokS, vkLvp.decodeTokS), prefill: ratio(oursLvp.prefillTokS, vkLvp.prefillTokS) },
+        sameGreedyTokens: same(oursLvp, vkLvp),
       },
-      sameGreedyTokens: Array.isArray(ourIds) && Array.isArray(cpuIds) ? JSON.stringify(ourIds) === JSON.stringify(cpuIds) : null,
-      sameGreedyTokensLavapipe: Array.isArray(ourIds) && Array.isArray(lvpIds) ? JSON.stringify(ourIds) === JSON.stringify(lvpIds) : null,
+      swiftshader: { webgpu: strip(oursSws), llamacppVulkan: strip(vkSws) },
+      llamacppCpu: {
+        ...strip(cpu),
+        ratio: { decodeSwiftshader: ratio(oursSws.decodeTokS, cpu.decodeTokS), prefillSwiftshader: ratio(oursSws.prefillTokS, cpu.prefillTokS) },
+        sameGreedyTokens: same(oursSws, cpu),
+      },
     };
   }
   return { models };
