@@ -349,6 +349,7 @@ describe('generate', () => {
       engine.destroy();
     }
     expect(gpu.backend).toBe('webgpu');
+    expect(gpu.kvType).toBe(engine.kvType);
     expect((gpu.gpuBytes as Record<string, number>).weights).toBeGreaterThan(0);
     expect(gpu.launchesPerToken).toBeGreaterThan(0);
     // Sampling draws from the logits read back; with the same seed it follows the CPU's draws
@@ -367,6 +368,8 @@ describe('generate', () => {
     [['generate', '--model', 'm', '--prompt-ids', '1,x', '--json'], /--prompt-ids must be an integer/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--backend', 'cuda', '--json'], /--backend must be cpu or webgpu/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--temperature=-1', '--json'], /--temperature must be 0 or more/],
+    [['generate', '--model', 'm', '--prompt-ids', '1', '--backend', 'webgpu', '--kv-type', 'q8', '--json'], /--kv-type must be auto, f32 or f16/],
+    [['generate', '--model', 'm', '--prompt-ids', '1', '--kv-type', 'f16', '--json'], /--kv-type is for --backend webgpu/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--seed', '3', '--json'], /need --temperature above 0/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--max-tokens=-3', '--json'], /--max-tokens must be an integer/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--max-tokens', '-3', '--json'], /argument is ambiguous\. Did you forget/],

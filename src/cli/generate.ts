@@ -39,6 +39,8 @@ Options:
   --stop TEXT          stop when the text contains TEXT, which is left out (repeatable)
   --backend B          cpu: the reference forward, plain TypeScript (default); webgpu: the
                        engine (Dawn's WebGPU in Node; on a machine without a GPU, SwiftShader)
+  --kv-type T          webgpu: the KV cache's element type, auto (default: f16 where the adapter
+                       has shader-f16, as llama.cpp's default cache; else f32), f16 or f32
 ${STORE_HELP}
   --json               print JSON: "ids" (the generated ids only), "promptIds", "text" when the
                        vocabulary loads, "stop" (eog, stop-string or max-tokens) and timings;
@@ -55,6 +57,7 @@ export interface GenerateArgs {
   sampling: { temperature: number; topK?: number; topP?: number; minP?: number; seed?: number; repeatPenalty?: number; penaltyLastN?: number };
   stop: string[];
   backend: 'cpu' | 'webgpu';
+  kvType: 'auto' | 'f32' | 'f16';
   store?: string;
 }
 
@@ -79,16 +82,16 @@ async function cpuBackend(source: RangeSource, nCtx: number, download?: ModelDow
   };
 }
 
-async function webgpuBackend(source: RangeSource, nCtx: number): Promise<Backend> {
+async function webgpuBackend(source: RangeSource, nCtx: number, kvType: GenerateArgs['kvType']): Promise<Backend> {
   // Imported here: loading Dawn costs time, and the CPU path must not need it.
   const { WebGPUEngine } = await import('../engine/engine.ts');
-  const engine = await WebGPUEngine.load(source, { nCtx });
+  const engine = await WebGPUEngine.load(source, { nCtx, kvType });
   return {
     forward: async (ids, wantLogits) => {
       const r = await engine.forward(ids, { logits: wantLogits ? 'last' : 'none' });
       return { next: r.next, logits: r.logits?.[0] };
     },
-    stats: () => ({ gpuBytes: engine.stats.gpuBytes, launchesPerToken: engine.stats.launchesPerToken, bytesRead: engine.stats.bytesRead }),
+    stats: () => ({ kvType: engine.kvType, gpuBytes: engine.stats.gpuBytes, launchesPerToken: engine.stats.launchesPerToken, bytesRead: engine.stats.bytesRead }),
     destroy: () => engine.destroy(),
   };
 }
@@ -97,7 +100,7 @@ async function webgpuBackend(source: RangeSource, nCtx: number): Promise<Backend
 export function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' {
   const str = { type: 'string' } as const, bool = { type: 'boolean' } as const;
   const { values: v } = parseFlags('generate', argv, {
-    model: str, 'prompt-ids': str, prompt: str, 'max-tokens': str, temperature: str, backend: str, store: str,
+    model: str, 'prompt-ids': str, prompt: str, 'max-tokens': str, temperature: str, backend: str, store: str, 'kv-type': str,
     'top-k': str, 'top-p': str, 'min-p': str, seed: str, 'repeat-penalty': str, 'repeat-last-n': str,
     stop: { type: 'string', multiple: true },
     json: bool, chat: bool, 'ignore-eos': bool, help: { type: 'boolean', short: 'h' },
@@ -126,6 +129,9 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' {
   if (stop.some((s) => s.length === 0)) throw new UsageError('--stop needs a non-empty text');
   const backend = v.backend ?? 'cpu';
   if (backend !== 'cpu' && backend !== 'webgpu') throw new UsageError(`--backend must be cpu or webgpu, got "${backend}"`);
+  const kvType = v['kv-type'] ?? 'auto';
+  if (kvType !== 'auto' && kvType !== 'f32' && kvType !== 'f16') throw new UsageError(`--kv-type must be auto, f32 or f16, got "${kvType}"`);
+  if (v['kv-type'] !== undefined && backend !== 'webgpu') throw new UsageError('--kv-type is for --backend webgpu (the CPU reference keeps an f32 cache)');
 
   let prompt: GenerateArgs['prompt'];
   if (v.prompt !== undefined) prompt = { text: v.prompt, chat: !!v.chat };
@@ -133,7 +139,7 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' {
     const ids = v['prompt-ids']!.split(',').map((s) => intFlag('prompt-ids', s, 0, 2 ** 31 - 1));
     prompt = { ids };
   }
-  return { model: v.model, prompt, maxTokens, ignoreEos: !!v['ignore-eos'], json: !!v.json, sampling, stop, backend, store: v.store };
+  return { model: v.model, prompt, maxTokens, ignoreEos: !!v['ignore-eos'], json: !!v.json, sampling, stop, backend, kvType, store: v.store };
 }
 
 /** End-of-generation ids from the metadata, for when the tokenizer cannot be loaded. */
@@ -178,7 +184,7 @@ export async function generateCommand(argv: string[], io: CliIO): Promise<number
     // Either backend reads the header again (cheap) and every weight the plan names (on the CPU
     // from a URL: the routed experts when the router first picks them).
     const nCtx = promptIds.length + args.maxTokens;
-    backend = args.backend === 'webgpu' ? await webgpuBackend(source, nCtx) : await cpuBackend(source, nCtx, download);
+    backend = args.backend === 'webgpu' ? await webgpuBackend(source, nCtx, args.kvType) : await cpuBackend(source, nCtx, download);
     const loadMs = performance.now() - t0;
     // Plain greedy takes the backend's argmax (on the GPU: 4 bytes read back); sampling and the
     // repetition penalty need the logits. The loop is the one the engine worker runs too.
