@@ -4,12 +4,15 @@
 import { readGGUF } from '../gguf/reader.ts';
 import type { RangeSource } from '../gguf/source.ts';
 import { USAGE } from '../gpu/buffers.ts';
-import { runOps } from '../gpu/op.ts';
+import { Op, runOps } from '../gpu/op.ts';
 import { WebGPUUnavailableError } from '../gpu/device.ts';
 import { GPUEngineError, GPUSession, type SessionOptions } from '../gpu/session.ts';
 import type { KvType } from '../gpu/shaders.ts';
 import type { HParams } from '../model/hparams.ts';
+import type { ExpertProvider } from '../reference/experts.ts';
+import { expertRanges } from '../storage/layout.ts';
 import { planModel, type ModelPlan } from '../model/plan.ts';
+import { ExpertPool, type PoolStats } from './expert-pool.ts';
 import { ForwardGraph } from './graph.ts';
 import { loadWeights, type LoadProgress, type ModelWeights } from './weights.ts';
 
@@ -24,6 +27,14 @@ export interface EngineOptions {
   /** KV cache element type. 'auto' (default): 'f16' when the adapter has shader-f16 (half the
    *  memory; llama.cpp's default cache type and its numerics), else 'f32'. */
   kvType?: 'auto' | KvType;
+  /** Paging: GPU bytes for routed experts. Set, only the experts the router picks are brought
+   *  into GPU memory, at most this many bytes of them (the least recently used make room), so a
+   *  model larger than the GPU allows still runs; each MoE layer then reads the router's choice
+   *  back before its experts run. Unset (default), every expert is resident. */
+  expertBudget?: number;
+  /** Paging: where expert bytes come from (e.g. `(l, e) => download.ensureExpert(l, e)`, which
+   *  waits for a download); default: read from the source. */
+  experts?: ExpertProvider;
   /** A device to share (its pipeline cache too); the engine's buffers live in a child session
    *  that destroy() frees. By default the engine makes and owns a device. */
   session?: GPUSession;
@@ -82,6 +93,17 @@ export class WebGPUEngine {
     return this.plan.hp;
   }
 
+  /** Paged experts (option expertBudget): slots, hits, misses, bytes uploaded; null if resident. */
+  get expertStats(): (PoolStats & { slots: number }) | null {
+    const pools = [...new Set(this.graph.pools ?? [])];
+    if (!pools.length) return null;
+    const sum = (f: (p: ExpertPool) => number) => pools.reduce((s, p) => s + f(p), 0);
+    return {
+      slots: sum((p) => p.slots), hits: sum((p) => p.stats.hits), misses: sum((p) => p.stats.misses),
+      uploadedBytes: sum((p) => p.stats.uploadedBytes), extraRounds: sum((p) => p.stats.extraRounds),
+    };
+  }
+
   /** The KV cache's element type (option kvType). */
   get kvType(): KvType {
     return this.graph.kvType;
@@ -98,8 +120,10 @@ export class WebGPUEngine {
       if (kvType === 'f16' && !session.features.f16) {
         throw new WebGPUUnavailableError('missing-feature', `an f16 KV cache needs the shader-f16 feature, which ${session.adapterName} lacks: use kvType 'f32' or 'auto'`);
       }
-      const weights = await loadWeights(session, source, plan, opts.onProgress);
-      const graph = await ForwardGraph.build(session, plan, weights, { nCtx, maxBatch, numerics: opts.numerics ?? 'ggml', kvType });
+      const paged = plan.hasExperts && opts.expertBudget !== undefined;
+      const pools = paged ? ExpertPool.createAll(session, plan, opts.expertBudget!, opts.experts ?? sourceExperts(source, plan)) : undefined;
+      const weights = await loadWeights(session, source, plan, opts.onProgress, paged);
+      const graph = await ForwardGraph.build(session, plan, weights, { nCtx, maxBatch, numerics: opts.numerics ?? 'ggml', kvType, pools });
       session.check();
       return new WebGPUEngine(session, plan, weights, graph, nCtx, maxBatch, source, opts);
     } catch (e) {
@@ -141,8 +165,17 @@ export class WebGPUEngine {
       const T = chunk.length;
       this.session.device.queue.writeBuffer(this.graph.io.tokens, 0, Uint32Array.from(chunk));
       const all = want === 'all';
-      const ops = this.graph.ops(T, this.nPast, all);
-      runOps(this.session, ops, `forward ${T}@${this.nPast}`);
+      const label = `forward ${T}@${this.nPast}`;
+      // one compute pass, or one per stretch between host steps (paged experts)
+      let pass: Op[] = [];
+      for (const item of this.graph.ops(T, this.nPast, all)) {
+        if (item instanceof Op) { pass.push(item); continue; }
+        if (pass.length) runOps(this.session, pass, label);
+        pass = [];
+        await item.run(T, (ops) => runOps(this.session, ops, `${label} ${item.label}`));
+        this.session.check();
+      }
+      if (pass.length) runOps(this.session, pass, label);
       this.nPast += T;
       const rows = all ? T : 1;
       if (last || all) {
@@ -202,4 +235,13 @@ export class WebGPUEngine {
     this.logitsRead?.destroy();
     this.session.destroy(); // a child session frees its buffers and leaves the shared device
   }
+}
+
+/** Expert bytes read straight from the model's source. */
+function sourceExperts(source: RangeSource, plan: ModelPlan): ExpertProvider {
+  return async (layer, expert) => {
+    const r = expertRanges(plan.file, layer, expert);
+    const [gate, up, down] = await Promise.all([r.gate, r.up, r.down].map((x) => source.read(x.offset, x.length)));
+    return { gate, up, down };
+  };
 }

@@ -18,7 +18,7 @@
 // soft-capped, and their argmax.
 import { USAGE } from '../gpu/buffers.ts';
 import { actKind, type ActKind } from '../gpu/layout.ts';
-import type { Op } from '../gpu/op.ts';
+import { Op } from '../gpu/op.ts';
 import { AttentionOp } from '../gpu/ops/attention.ts';
 import { argmaxOp, logitsPostOp, residualOp } from '../gpu/ops/elementwise.ts';
 import { embedOps } from '../gpu/ops/embed.ts';
@@ -28,6 +28,7 @@ import { combineOp, routeOp, type MoeShape } from '../gpu/ops/moe.ts';
 import { createAct, quantOp, type ActBuffers } from '../gpu/ops/quant.ts';
 import { RopeOp, ropeTable } from '../gpu/ops/rope.ts';
 import type { KvType } from '../gpu/shaders.ts';
+import type { ExpertPool } from './expert-pool.ts';
 import type { GPUSession } from '../gpu/session.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
 import type { ModelPlan } from '../model/plan.ts';
@@ -38,10 +39,20 @@ export interface GraphOptions {
   maxBatch: number;
   numerics: 'ggml' | 'exact';
   kvType: KvType;
+  /** Routed experts paged through these pools (by layer) instead of resident in `w`. */
+  pools?: ExpertPool[];
+}
+
+/** Work between launches, on the CPU: the engine submits what came before, then awaits `run`,
+ *  which may submit launches of its own through `exec`. (Expert paging: read the router's
+ *  choices back, make those experts resident, run the expert kernels on their slots.) */
+export interface HostStep {
+  label: string;
+  run(T: number, exec: (ops: Op[]) => void): Promise<void>;
 }
 
 /** One call's launches, in order; `set` updates them for T tokens at pos0 and returns them. */
-type Stage = (T: number, pos0: number, allLogits: boolean) => Op[];
+type Stage = (T: number, pos0: number, allLogits: boolean) => (Op | HostStep)[];
 
 export interface GraphIO {
   /** Token ids in (maxBatch u32). */
@@ -59,13 +70,13 @@ export class ForwardGraph {
   /** Launches of the last call (for stats). */
   lastOps = 0;
 
-  private constructor(private readonly stages: Stage[], io: GraphIO, readonly kvType: KvType) {
+  private constructor(private readonly stages: Stage[], io: GraphIO, readonly kvType: KvType, readonly pools?: ExpertPool[]) {
     this.io = io;
   }
 
-  ops(T: number, pos0: number, allLogits: boolean): Op[] {
+  ops(T: number, pos0: number, allLogits: boolean): (Op | HostStep)[] {
     const out = this.stages.flatMap((s) => s(T, pos0, allLogits));
-    this.lastOps = out.length;
+    this.lastOps = out.filter((o) => o instanceof Op).length;
     return out;
   }
 
@@ -138,20 +149,51 @@ export class ForwardGraph {
     const slotsOut = moeShape ? kUsed + (moeShape.shexp ? 1 : 0) : 0;
     const ySlots = moeShape ? buf(4 * B * slotsOut * d, 'moe.y') : undefined;
     const ids = moeShape ? buf(4 * B * kUsed, 'moe.ids') : undefined;
+    // paged experts: the kernels read slot numbers from here; the router's ids are read back
+    const slotIds = moeShape && opts.pools ? buf(4 * B * kUsed, 'moe.slots') : undefined;
+    const idsRead = moeShape && opts.pools
+      ? session.device.createBuffer({ size: 4 * B * kUsed, usage: USAGE.MAP_READ | USAGE.COPY_DST, label: 'moe.ids.read' })
+      : undefined;
     const wts = moeShape ? buf(4 * B * (kUsed + 1), 'moe.wts') : undefined;
     const glu: MatvecMode = arch.ffn.act === 'gelu' ? 'glu_gelu' : 'glu_silu';
 
     /** A gated FFN (dense or one selected expert per slot) from `a` into its down output. */
-    const gatedStages = async (g: GatedWeights, aIn: ActBuffers, slots: number, useIds: boolean, out: { y: GPUBuffer; mode: 'add' | 'store'; yTok: number; yOff: number }, label: string) => {
+    const gatedStages = async (g: GatedWeights, aIn: ActBuffers, slots: number, useIds: GPUBuffer | undefined, out: { y: GPUBuffer; mode: 'add' | 'store'; yTok: number; yOff: number }, label: string) => {
       const width = g.gateUp.n / 2;
       const h = buf(4 * B * slots * width, `${label}.h`);
       const aH = act(kindOf(g.down), width, B * slots);
       return [
-        await mv({ weight: g.gateUp, act: aIn, y: h, mode: glu, slots, ids: useIds ? ids : undefined, yStride: width, yTok: slots * width, idsTok: kUsed, label: `${label}.gate_up` }),
+        await mv({ weight: g.gateUp, act: aIn, y: h, mode: glu, slots, ids: useIds, yStride: width, yTok: slots * width, idsTok: kUsed, label: `${label}.gate_up` }),
         await quantT(h, aH, undefined, slots),
-        await mv({ weight: g.down, act: aH, y: out.y, mode: out.mode, slots, perSlotInput: true, ids: useIds ? ids : undefined, yOff: out.yOff, yStride: d, yTok: out.yTok, idsTok: kUsed, label: `${label}.down` }),
+        await mv({ weight: g.down, act: aH, y: out.y, mode: out.mode, slots, perSlotInput: true, ids: useIds, yOff: out.yOff, yStride: d, yTok: out.yTok, idsTok: kUsed, label: `${label}.down` }),
       ];
     };
+    /** The expert kernels of a paged layer, run in rounds of at most `pool.slots` experts: the
+     *  router's choices are read back, each round's experts made resident, and the slots of the
+     *  (token, choice) pairs outside the round set to pool.slots, which the kernels skip. */
+    const pagedStep = (il: number, pool: ExpertPool, expertStages: Stage[]): HostStep => ({
+      label: `blk.${il}.exps`,
+      run: async (T, exec) => {
+        const n = T * kUsed;
+        const enc = session.device.createCommandEncoder({ label: 'moe.ids.read' });
+        enc.copyBufferToBuffer(ids!, 0, idsRead!, 0, 4 * n);
+        session.device.queue.submit([enc.finish()]);
+        await idsRead!.mapAsync(GPUMapMode.READ, 0, 4 * n);
+        const chosen = new Uint32Array(idsRead!.getMappedRange(0, 4 * n).slice(0));
+        idsRead!.unmap();
+        // resident ones first, so a round that fits keeps them
+        const need = [...new Set(chosen)].sort((a, b) => Number(pool.has(il, b)) - Number(pool.has(il, a)));
+        const ops = expertStages.flatMap((st) => st(T, 0, false)) as Op[];
+        for (let r = 0; r < need.length; r += pool.slots) {
+          const round = need.slice(r, r + pool.slots);
+          const slots = await pool.ensure(il, round);
+          const slotOf = new Map(round.map((e, i) => [e, slots[i]]));
+          session.device.queue.writeBuffer(slotIds!, 0, Uint32Array.from(chosen, (e) => slotOf.get(e) ?? pool.slots));
+          exec(ops);
+          if (r > 0) pool.stats.extraRounds++;
+        }
+      },
+    });
 
     for (let il = 0; il < hp.nLayer; il++) {
       const L = w.layers[il];
@@ -191,7 +233,7 @@ export class ForwardGraph {
         const aF = act(kindOf(L.ffn.gateUp), d, B);
         stages.push(await quantT(x, aF, { w: L.ffnNorm, eps }));
         const post = L.postNorm !== undefined || resScale !== 1;
-        stages.push(...await gatedStages(L.ffn, aF, 1, false, { y: post ? tmp : x, mode: post ? 'store' : 'add', yTok: d, yOff: 0 }, `${name}.ffn`));
+        stages.push(...await gatedStages(L.ffn, aF, 1, undefined, { y: post ? tmp : x, mode: post ? 'store' : 'add', yTok: d, yOff: 0 }, `${name}.ffn`));
         if (post) {
           const r = await residualOp(session, { n: d, rows: B, a: tmp, x, norm: L.postNorm ? { w: L.postNorm, eps } : undefined, scale: resScale });
           stages.push(fixed([r], (o, T) => { o.workgroups = [T]; }));
@@ -202,15 +244,20 @@ export class ForwardGraph {
         stages.push(await quantT(x, aR, { w: L.ffnNorm, eps }));
         const route = await routeOp(session, { shape: moeShape, x: aR.a, router: m.router, shexpGate: m.sharedGate, ids, wts, tokens: B, label: `${name}.route` });
         stages.push(fixed([route], (o, T) => { o.workgroups = [T]; }));
-        const kE = kindOf(m.experts.gateUp);
+        const pool = opts.pools?.[il];
+        const experts = pool ? { gateUp: pool.gateUp, down: pool.down } : m.experts;
+        if (!experts) throw new Error(`blk.${il}: routed experts neither resident nor paged`);
+        const kE = kindOf(experts.gateUp);
         const aE = kE === 'none' ? aR : act(kE, d, B);
         if (aE !== aR) stages.push(await quantT(x, aE, { w: L.ffnNorm, eps }));
-        stages.push(...await gatedStages(m.experts, aE, kUsed, true, { y: ySlots, mode: 'store', yTok: slotsOut * d, yOff: 0 }, `${name}.exps`));
+        const expertStages = await gatedStages(experts, aE, kUsed, pool ? slotIds : ids, { y: ySlots, mode: 'store', yTok: slotsOut * d, yOff: 0 }, `${name}.exps`);
+        if (pool) stages.push(() => [pagedStep(il, pool, expertStages)]);
+        else stages.push(...expertStages);
         if (m.shared) {
           const kS = kindOf(m.shared.gateUp);
           const aS = kS === kE ? aE : kS === 'none' ? aR : act(kS, d, B);
           if (aS !== aE && aS !== aR) stages.push(await quantT(x, aS, { w: L.ffnNorm, eps }));
-          stages.push(...await gatedStages(m.shared, aS, 1, false, { y: ySlots, mode: 'store', yTok: slotsOut * d, yOff: kUsed * d }, `${name}.shexp`));
+          stages.push(...await gatedStages(m.shared, aS, 1, undefined, { y: ySlots, mode: 'store', yTok: slotsOut * d, yOff: kUsed * d }, `${name}.shexp`));
         }
         const comb = await combineOp(session, {
           shape: moeShape, y: ySlots, wts, ids, x, tokens: B, norm: L.postNorm ? { w: L.postNorm, eps } : undefined, resScale, label: `${name}.combine`,
@@ -245,6 +292,6 @@ export class ForwardGraph {
       ops.push(amax);
       return ops;
     });
-    return new ForwardGraph(stages, io, opts.kvType);
+    return new ForwardGraph(stages, io, opts.kvType, opts.pools);
   }
 }

@@ -11,6 +11,7 @@ import type { GPUSession } from '../gpu/session.ts';
 import { concatRows, uploadWeight, type GpuWeight } from '../gpu/weights.ts';
 import { ModelFormatError } from '../model/hparams.ts';
 import type { ModelPlan } from '../model/plan.ts';
+import { isRoutedExpert } from '../reference/experts.ts';
 
 /** A gate+up matrix (n = 2 * width rows per matrix, gate rows first) and its down matrix. */
 export interface GatedWeights {
@@ -30,7 +31,8 @@ export interface LayerWeights {
   attnOutNorm?: GPUBuffer;
   ffnNorm: GPUBuffer;
   ffn?: GatedWeights;
-  moe?: { router: GPUBuffer; experts: GatedWeights; shared?: GatedWeights; sharedGate?: GPUBuffer };
+  /** experts: the routed experts, resident; absent when they are paged (expert-pool.ts). */
+  moe?: { router: GPUBuffer; experts?: GatedWeights; shared?: GatedWeights; sharedGate?: GPUBuffer };
   postNorm?: GPUBuffer;
 }
 
@@ -45,11 +47,12 @@ export interface ModelWeights {
 
 export type LoadProgress = (done: number, total: number) => void;
 
-export async function loadWeights(session: GPUSession, source: RangeSource, plan: ModelPlan, onProgress?: LoadProgress): Promise<ModelWeights> {
+/** Reads every weight but, with `pagedExperts`, the routed experts (left to an ExpertPool). */
+export async function loadWeights(session: GPUSession, source: RangeSource, plan: ModelPlan, onProgress?: LoadProgress, pagedExperts = false): Promise<ModelWeights> {
   const { hp, arch } = plan;
   const maxBind = session.limits.maxStorageBufferBindingSize;
   let bytesRead = 0;
-  const total = [...new Set(plan.tensors.values())].reduce((s, t) => s + t.nBytes, 0);
+  const total = [...new Set([...plan.tensors].filter(([name]) => !(pagedExperts && isRoutedExpert(name))).map(([, t]) => t))].reduce((s, t) => s + t.nBytes, 0);
 
   const info = (name: string): GGUFTensorInfo => {
     const t = plan.tensors.get(name);
@@ -143,7 +146,7 @@ export async function loadWeights(session: GPUSession, source: RangeSource, plan
       }
       layer.moe = {
         router: await f32(router.name),
-        experts: await gated(b, '_exps'),
+        experts: pagedExperts ? undefined : await gated(b, '_exps'),
         shared: plan.tensors.has(`${b}ffn_up_shexp.weight`) ? await gated(b, '_shexp') : undefined,
         sharedGate: arch.ffn.shared === 'sigmoid-gated' ? await f32(`${b}ffn_gate_inp_shexp.weight`) : undefined,
       };

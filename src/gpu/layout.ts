@@ -85,7 +85,9 @@ export function gpuType(type: GGMLType, tensor?: string): GpuTypeInfo {
 
 const up4 = (n: number) => Math.ceil(n / 4) * 4;
 
-export function weightLayout(type: GGMLType, k: number, rows: number, tensor?: string): WeightLayout {
+/** Words of the quant, high-bit and meta regions of `rows` rows, before each is padded to 4
+ *  words (weightLayout). */
+export function regionWords(type: GGMLType, k: number, rows: number, tensor?: string): [number, number, number] {
   const t = gpuType(type, tensor);
   const unit = t.super ? 256 : 32;
   if (k % unit !== 0) {
@@ -93,7 +95,6 @@ export function weightLayout(type: GGMLType, k: number, rows: number, tensor?: s
   }
   const nb = (rows * k) / 32; // 32-blocks
   const ns = nb / 8; // super-blocks (K-quants)
-  // [q words, h words, m words]
   const sizes: Record<string, [number, number, number]> = {
     f32: [nb * 32, 0, 0], f16: [nb * 16, 0, 0], bf16: [nb * 16, 0, 0],
     q8_0: [nb * 8, 0, Math.ceil(nb / 2)],
@@ -105,7 +106,11 @@ export function weightLayout(type: GGMLType, k: number, rows: number, tensor?: s
     q5_k: [nb * 4, 0, ns * 13],
     q6_k: [nb * 4, nb * 2, ns * 5],
   };
-  const [q, h, m] = sizes[t.file];
+  return sizes[t.file];
+}
+
+export function weightLayout(type: GGMLType, k: number, rows: number, tensor?: string): WeightLayout {
+  const [q, h, m] = regionWords(type, k, rows, tensor);
   const qOff = 0, hOff = up4(q), mOff = hOff + up4(h);
   return { type, k, rows, qOff, hOff, mOff, words: mOff + up4(m) };
 }

@@ -50,26 +50,37 @@ export function partRows(type: GGMLType, k: number, n: number, count: number, ma
   return lo * unit;
 }
 
+/** The GPU buffers of a (count, n, k) tensor, zeroed (WebGPU zero-fills new buffers): split as
+ *  partRows says, each part with its own layout. */
+export function allocWeight(
+  pool: BufferPool, name: string, type: GGMLType, k: number, n: number, count: number, maxBindingBytes: number,
+): GpuWeight {
+  const rowsPer = partRows(type, k, n, count, maxBindingBytes, name);
+  const total = n * count;
+  const parts: WeightPart[] = [];
+  let sum = 0;
+  for (let r0 = 0; r0 < total; r0 += rowsPer) {
+    const rows = Math.min(rowsPer, total - r0);
+    const layout = weightLayout(type, k, rows, name);
+    const buffer = pool.create(4 * layout.words, USAGE.STORAGE | USAGE.COPY_DST, `${name}[${r0}..${r0 + rows})`, 'weights');
+    parts.push({ buffer, layout, row0: r0, rowEnd: r0 + rows });
+    sum += 4 * layout.words;
+  }
+  return { name, type, k, n, count, parts, bytes: sum };
+}
+
 /** Uploads GGUF bytes of a (count, n, k) tensor, or of several same-type tensors concatenated by
  *  rows per matrix (see concatRows). */
 export function uploadWeight(
   device: GPUDevice, pool: BufferPool, name: string, type: GGMLType, k: number, n: number, count: number,
   bytes: Uint8Array, maxBindingBytes: number,
 ): GpuWeight {
-  const rowsPer = partRows(type, k, n, count, maxBindingBytes, name);
-  const total = n * count;
-  const rowBytes = bytes.length / total;
-  const parts: WeightPart[] = [];
-  let sum = 0;
-  for (let r0 = 0; r0 < total; r0 += rowsPer) {
-    const rows = Math.min(rowsPer, total - r0);
-    const words = repack(type, bytes.subarray(r0 * rowBytes, (r0 + rows) * rowBytes), k, rows, name);
-    const buffer = pool.create(words.byteLength, USAGE.STORAGE | USAGE.COPY_DST, `${name}[${r0}..${r0 + rows})`, 'weights');
-    device.queue.writeBuffer(buffer, 0, words);
-    parts.push({ buffer, layout: weightLayout(type, k, rows, name), row0: r0, rowEnd: r0 + rows });
-    sum += words.byteLength;
+  const w = allocWeight(pool, name, type, k, n, count, maxBindingBytes);
+  const rowBytes = bytes.length / (n * count);
+  for (const p of w.parts) {
+    device.queue.writeBuffer(p.buffer, 0, repack(type, bytes.subarray(p.row0 * rowBytes, p.rowEnd * rowBytes), k, p.rowEnd - p.row0, name));
   }
-  return { name, type, k, n, count, parts, bytes: sum };
+  return w;
 }
 
 /** Row-concatenates same-type tensors per matrix: for each matrix i, the rows of tensors[0]'s
