@@ -175,6 +175,43 @@ describe('engine host behind the client API', () => {
     expect(s.last?.ids.length).toBe(12);
   });
 
+  it('paged experts: ready before the download completes, experts fetched as routed, same text', async () => {
+    // Requests that touch the last expert tensor's bytes are held until released: the download cannot
+    // complete, yet the model must become ready (it needs no routed expert to load).
+    server.serve('/paged.gguf', bytes);
+    const file = await readGGUF(bytesSource(bytes));
+    const last = [...file.tensors].sort((a, b) => b.offset - a.offset).find((t) => t.name.endsWith('_exps.weight'))!;
+    const [from, to] = [file.dataOffset + last.offset, file.dataOffset + last.offset + last.nBytes];
+    let release!: () => void;
+    const released = new Promise<void>((r) => { release = r; });
+    let held = 0;
+    const holding: typeof fetch = async (input, init) => {
+      const m = /bytes=(\d+)-(\d+)/.exec(new Headers(init?.headers).get('range') ?? '');
+      if (m && Number(m[1]) < to && Number(m[2]) >= from) { held++; await released; }
+      return fetch(input, init);
+    };
+    const perExpert = 3 * 256 * 128 * (34 / 32); // gate, up, down of 256 x 128 Q8_0 (the default model)
+    const paged = await WebMoE.load(server.url('/paged.gguf'), {
+      connect: connectTo(new EngineHost({ store: memoryStore(), fetch: holding })), nCtx: 128, expertBudget: 8 * perExpert * 1.05,
+    });
+    try {
+      const ready = await paged.stats();
+      expect(held).toBeGreaterThan(0);
+      expect(ready.download.complete).toBe(false);
+      expect(ready.engine.experts).toMatchObject({ slots: 8, misses: 0 });
+      release();
+      const prompt = [...tok.encode('The house was')];
+      const r = await paged.generate(prompt, { maxTokens: 12, temperature: 0 }).result;
+      expect(r.ids).toEqual(expected(prompt, 12));
+      const after = await paged.stats();
+      expect(after.engine.experts!.misses).toBeGreaterThan(0);
+      expect(after.engine.gpuBytes.weights).toBeLessThan(bytes.length - 2e6); // at most 8 of 32 experts on the GPU
+    } finally {
+      release();
+      await paged.unload();
+    }
+  }, 120_000);
+
   it('a second load from the same store fetches nothing; a slow load can be cancelled', async () => {
     const before = server.bytesSent('/m.gguf');
     const again = await WebMoE.load(server.url('/m.gguf'), { connect: connectTo(new EngineHost({ store })) });

@@ -144,12 +144,19 @@ export class EngineHost {
       emit({ type: 'load', step: 'tokenizer', done: 0, total: 0 });
       tok = await Tokenizer.fromGGUF(dl.file);
       let storedMs = 0;
-      const stored = dl.start().then(() => { storedMs = performance.now() - t0; });
+      const stored = dl.start().then(() => {
+        storedMs = performance.now() - t0;
+        if (this.model?.dl === dl) this.model.storedMs = storedMs; // stored after ready (paged experts)
+      });
       // The engine reads every weight through the download: a missing chunk is fetched ahead of
       // the background order, so uploading overlaps downloading.
       let lastEvent = 0;
+      // Paged experts come through the download as the router picks them (ahead of the
+      // background order), so the model is ready once the rest is on the GPU.
+      const paged = options.expertBudget !== undefined && dl.file.tensors.some((t) => /_exps\.weight$/.test(t.name));
       const loading = WebGPUEngine.load(dl.source(), {
         nCtx: options.nCtx, maxBatch: options.maxBatch,
+        ...(paged && { expertBudget: options.expertBudget, experts: (l: number, e: number) => dl.ensureExpert(l, e) }),
         onProgress: (done, total) => {
           const now = performance.now();
           if (done < total && now - lastEvent < LOAD_EVENT_MS) return;
@@ -160,7 +167,9 @@ export class EngineHost {
       // A failed download closes it, which fails the engine's pending reads; an engine that still
       // finishes after a failure is freed.
       loading.then((e) => { if (failed) e.destroy(); }, () => {});
-      [engine] = await Promise.all([loading, stored]);
+      // (a background download that fails later fails the expert reads that wait for it)
+      if (paged) stored.catch(() => {});
+      [engine] = await Promise.all([loading, paged ? undefined : stored]);
       signal.throwIfAborted(); // cancelled while the pipelines were built (not interruptible)
       const hp = engine.hp;
       const name = dl.file.metadata.get('general.name')?.value;
@@ -272,7 +281,7 @@ export class EngineHost {
       download: { bytesTotal: p.bytesTotal, bytesStored: p.bytesDone, bytesFetched: p.bytesFetched, chunksResumed: p.chunksResumed, complete: m.dl.complete },
       engine: {
         prefillTokens: s.prefillTokens, prefillMs: s.prefillMs, decodeTokens: s.decodeTokens, decodeMs: s.decodeMs,
-        launchesPerToken: s.launchesPerToken, gpuBytes: { ...s.gpuBytes },
+        launchesPerToken: s.launchesPerToken, gpuBytes: { ...s.gpuBytes }, experts: m.engine.expertStats,
       },
       last: m.last,
     };

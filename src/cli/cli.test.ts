@@ -352,6 +352,13 @@ describe('generate', () => {
     expect(gpu.kvType).toBe(engine.kvType);
     expect((gpu.gpuBytes as Record<string, number>).weights).toBeGreaterThan(0);
     expect(gpu.launchesPerToken).toBeGreaterThan(0);
+    expect(gpu.experts).toBeNull(); // all resident
+    // --expert-budget: routed experts paged through 0.3 MB of slots, the same ids
+    const paged = await runJson(...argv, '--backend', 'webgpu', '--expert-budget', '0.3');
+    expect(paged.ids).toEqual(gpu.ids);
+    expect(paged.experts).toMatchObject({ misses: expect.any(Number) });
+    expect((paged.experts as { slots: number }).slots).toBeLessThan(16);
+    expect((paged.gpuBytes as Record<string, number>).weights).toBeLessThan((gpu.gpuBytes as Record<string, number>).weights);
     // Sampling draws from the logits read back; with the same seed it follows the CPU's draws
     // (logits agree to ~1e-5, far from moving a draw across a token boundary here).
     const sampled = ['--temperature', '1.2', '--seed', '5'];
@@ -370,6 +377,8 @@ describe('generate', () => {
     [['generate', '--model', 'm', '--prompt-ids', '1', '--temperature=-1', '--json'], /--temperature must be 0 or more/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--backend', 'webgpu', '--kv-type', 'q8', '--json'], /--kv-type must be auto, f32 or f16/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--kv-type', 'f16', '--json'], /--kv-type is for --backend webgpu/],
+    [['generate', '--model', 'm', '--prompt-ids', '1', '--expert-budget', '100', '--json'], /--expert-budget is for --backend webgpu/],
+    [['generate', '--model', 'm', '--prompt-ids', '1', '--backend', 'webgpu', '--expert-budget', '0', '--json'], /--expert-budget must be above 0/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--seed', '3', '--json'], /need --temperature above 0/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--max-tokens=-3', '--json'], /--max-tokens must be an integer/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--max-tokens', '-3', '--json'], /argument is ambiguous\. Did you forget/],

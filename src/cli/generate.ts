@@ -41,6 +41,9 @@ Options:
                        engine (Dawn's WebGPU in Node; on a machine without a GPU, SwiftShader)
   --kv-type T          webgpu: the KV cache's element type, auto (default: f16 where the adapter
                        has shader-f16, as llama.cpp's default cache; else f32), f16 or f32
+  --expert-budget MB   webgpu, MoE models: GPU memory for routed experts, in MB; only the
+                       experts the router picks are paged in (least recently used make room),
+                       so a model larger than the GPU allows runs (default: all resident)
 ${STORE_HELP}
   --json               print JSON: "ids" (the generated ids only), "promptIds", "text" when the
                        vocabulary loads, "stop" (eog, stop-string or max-tokens) and timings;
@@ -58,6 +61,8 @@ export interface GenerateArgs {
   stop: string[];
   backend: 'cpu' | 'webgpu';
   kvType: 'auto' | 'f32' | 'f16';
+  /** Bytes. */
+  expertBudget?: number;
   store?: string;
 }
 
@@ -82,16 +87,20 @@ async function cpuBackend(source: RangeSource, nCtx: number, download?: ModelDow
   };
 }
 
-async function webgpuBackend(source: RangeSource, nCtx: number, kvType: GenerateArgs['kvType']): Promise<Backend> {
+async function webgpuBackend(source: RangeSource, nCtx: number, args: GenerateArgs, download?: ModelDownload): Promise<Backend> {
   // Imported here: loading Dawn costs time, and the CPU path must not need it.
   const { WebGPUEngine } = await import('../engine/engine.ts');
-  const engine = await WebGPUEngine.load(source, { nCtx, kvType });
+  const engine = await WebGPUEngine.load(source, {
+    nCtx, kvType: args.kvType, expertBudget: args.expertBudget,
+    // paged experts from a download: fetched ahead of it when the router picks one not stored yet
+    experts: download && ((l, e) => download.ensureExpert(l, e)),
+  });
   return {
     forward: async (ids, wantLogits) => {
       const r = await engine.forward(ids, { logits: wantLogits ? 'last' : 'none' });
       return { next: r.next, logits: r.logits?.[0] };
     },
-    stats: () => ({ kvType: engine.kvType, gpuBytes: engine.stats.gpuBytes, launchesPerToken: engine.stats.launchesPerToken, bytesRead: engine.stats.bytesRead }),
+    stats: () => ({ kvType: engine.kvType, experts: engine.expertStats, gpuBytes: engine.stats.gpuBytes, launchesPerToken: engine.stats.launchesPerToken, bytesRead: engine.stats.bytesRead }),
     destroy: () => engine.destroy(),
   };
 }
@@ -100,7 +109,7 @@ async function webgpuBackend(source: RangeSource, nCtx: number, kvType: Generate
 export function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' {
   const str = { type: 'string' } as const, bool = { type: 'boolean' } as const;
   const { values: v } = parseFlags('generate', argv, {
-    model: str, 'prompt-ids': str, prompt: str, 'max-tokens': str, temperature: str, backend: str, store: str, 'kv-type': str,
+    model: str, 'prompt-ids': str, prompt: str, 'max-tokens': str, temperature: str, backend: str, store: str, 'kv-type': str, 'expert-budget': str,
     'top-k': str, 'top-p': str, 'min-p': str, seed: str, 'repeat-penalty': str, 'repeat-last-n': str,
     stop: { type: 'string', multiple: true },
     json: bool, chat: bool, 'ignore-eos': bool, help: { type: 'boolean', short: 'h' },
@@ -132,6 +141,13 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' {
   const kvType = v['kv-type'] ?? 'auto';
   if (kvType !== 'auto' && kvType !== 'f32' && kvType !== 'f16') throw new UsageError(`--kv-type must be auto, f32 or f16, got "${kvType}"`);
   if (v['kv-type'] !== undefined && backend !== 'webgpu') throw new UsageError('--kv-type is for --backend webgpu (the CPU reference keeps an f32 cache)');
+  let expertBudget: number | undefined;
+  if (v['expert-budget'] !== undefined) {
+    if (backend !== 'webgpu') throw new UsageError('--expert-budget is for --backend webgpu (the CPU reference loads experts on demand, without a budget)');
+    const mb = numFlag('expert-budget', v['expert-budget']);
+    if (!(mb > 0)) throw new UsageError(`--expert-budget must be above 0 (MB), got ${mb}`);
+    expertBudget = Math.floor(mb * 1e6);
+  }
 
   let prompt: GenerateArgs['prompt'];
   if (v.prompt !== undefined) prompt = { text: v.prompt, chat: !!v.chat };
@@ -139,7 +155,7 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' {
     const ids = v['prompt-ids']!.split(',').map((s) => intFlag('prompt-ids', s, 0, 2 ** 31 - 1));
     prompt = { ids };
   }
-  return { model: v.model, prompt, maxTokens, ignoreEos: !!v['ignore-eos'], json: !!v.json, sampling, stop, backend, kvType, store: v.store };
+  return { model: v.model, prompt, maxTokens, ignoreEos: !!v['ignore-eos'], json: !!v.json, sampling, stop, backend, kvType, expertBudget, store: v.store };
 }
 
 /** End-of-generation ids from the metadata, for when the tokenizer cannot be loaded. */
@@ -184,7 +200,7 @@ export async function generateCommand(argv: string[], io: CliIO): Promise<number
     // Either backend reads the header again (cheap) and every weight the plan names (on the CPU
     // from a URL: the routed experts when the router first picks them).
     const nCtx = promptIds.length + args.maxTokens;
-    backend = args.backend === 'webgpu' ? await webgpuBackend(source, nCtx, args.kvType) : await cpuBackend(source, nCtx, download);
+    backend = args.backend === 'webgpu' ? await webgpuBackend(source, nCtx, args, download) : await cpuBackend(source, nCtx, download);
     const loadMs = performance.now() - t0;
     // Plain greedy takes the backend's argmax (on the GPU: 4 bytes read back); sampling and the
     // repetition penalty need the logits. The loop is the one the engine worker runs too.

@@ -19,6 +19,11 @@ export interface LoadOptions {
   maxBatch?: number;
   /** Extra request headers, e.g. { Authorization: 'Bearer hf_…' } for a gated model. */
   headers?: Record<string, string>;
+  /** MoE models: GPU bytes for routed experts. Set, only the experts the router picks are paged
+   *  into GPU memory (at most this many bytes of them), fetched ahead of the download when not
+   *  stored yet, and the model is ready before its download completes. Unset: every expert is
+   *  uploaded and the load waits for the whole file. */
+  expertBudget?: number;
 }
 
 export interface SamplingParams {
@@ -163,6 +168,8 @@ export interface WorkerStats {
     launchesPerToken: number;
     /** Bytes on the GPU by role. */
     gpuBytes: { weights: number; kv: number; scratch: number; io: number };
+    /** Paged experts (LoadOptions.expertBudget): slots, hits, misses, bytes uploaded. */
+    experts: { slots: number; hits: number; misses: number; uploadedBytes: number; extraRounds: number } | null;
   };
   last?: GenerationResult;
 }
