@@ -2,7 +2,8 @@
 // loads the catalog's default model through the library API and the engine worker, and greedy
 // generations must equal the CPU reference's, computed here in Node on the same file and prompt.
 // Also: generated text is rendered as text nodes only; Stop aborts mid-generation and the next
-// generation is still right; a reload loads the model from IndexedDB without downloading it again.
+// generation is still right; a reload loads the model from IndexedDB without downloading it again;
+// with ?experts=MB the routed experts are paged and the text is the same.
 import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import { readGGUF } from '../src/gguf/reader.ts';
@@ -177,4 +178,13 @@ test('a reload loads the model from IndexedDB without downloading it again; dele
   await expect(page.locator('#stored li')).toHaveText('None yet.');
   await page.waitForFunction(() => window.webmoe.state === 'idle');
   expect(counter.served - first).toBe(0);
+});
+
+test('?experts=1 pages the routed experts through 1 MB of GPU memory; the text is the same', async ({ page }) => {
+  await page.goto('/?experts=1'); // 9 slots of the 32 experts (104 kB each)
+  await ready(page);
+  await expect(page.locator('#error')).toBeHidden();
+  await settings(page, { maxTokens: 24 });
+  const got = await generate(page, 'Once upon a time');
+  expect(got.ids).toEqual(expected('Once upon a time', 24).ids);
 });

@@ -115,7 +115,10 @@ async function load(url: string): Promise<void> {
   const known = catalog.find((m) => m.url === url);
   const t0 = performance.now();
   try {
-    llm = await WebMoE.load(url, { sha256: known?.sha256, signal: loadAbort.signal, onProgress: showProgress });
+    // ?experts=MB: page routed experts through that much GPU memory (README: Expert paging)
+    const mb = Number(new URLSearchParams(location.search).get('experts'));
+    const expertBudget = mb > 0 ? Math.floor(mb * 1e6) : undefined;
+    llm = await WebMoE.load(url, { sha256: known?.sha256, signal: loadAbort.signal, onProgress: showProgress, expertBudget });
     handle.model = llm.model;
     const s = await llm.stats();
     ui.progress.value = 1;
