@@ -7,12 +7,17 @@
 //   (c) the same as (b) without a background download: the floor on this link.
 // Target (issue 5): (b) at most a quarter of (a). The reference runs the prompt token by token, so
 // a token's misses in one layer are one wait; the misses of the next layer are known only after it.
+// And the same two on the WebGPU engine (SwiftShader): (a) then a resident engine, against the
+// engine with paged experts (expertBudget: room for all, so only the fetching differs) reading
+// them through ensureExpert as each layer's router picks them, the prompt as one batch.
 //   npm run bench -- storage        (alone)
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { ModelDownload } from '../../src/fetch/download.ts';
 import { openModel } from '../../src/fetch/open.ts';
 import { GGMLType } from '../../src/gguf/types.ts';
 import { ReferenceModel } from '../../src/reference/model.ts';
+import { WebGPUEngine } from '../../src/engine/engine.ts';
+import { ExpertPool } from '../../src/engine/expert-pool.ts';
 import { argmax } from '../../src/reference/ops.ts';
 import { memoryStore } from '../../src/storage/memory.ts';
 import { makeModel } from '../factory/make-model.ts';
@@ -84,7 +89,28 @@ export default async function storageBench() {
     const fullLoadedMs = performance.now() - t0;
     const fullFirst = argmax(ref.forward(PROMPT)[0]);
     const fullFirstMs = performance.now() - t0;
+    // the GPU engine after the whole download: its load and first token added to downloadMs
+    let t = performance.now();
+    const resident = await WebGPUEngine.load(full.source(), { nCtx: 64, maxBatch: 8 });
+    const gpuFullFirst = (await resident.forward(PROMPT)).next;
+    const gpuFullFirstMs = downloadMs + (performance.now() - t);
+    const allExperts = ExpertPool.bytesPerExpert(resident.plan) * HP.nExpert * HP.nLayer;
+    resident.destroy();
     await full.close();
+
+    // (b) on the GPU: dense weights to the GPU, then the prompt with experts paged in on demand
+    t = performance.now();
+    const gdl = await open('/gpu.gguf');
+    const gBackground = gdl.start();
+    const paged = await WebGPUEngine.load(gdl.source(), { nCtx: 64, maxBatch: 8, expertBudget: allExperts, experts: (l, e) => gdl.ensureExpert(l, e) });
+    const gpuLoadedMs = performance.now() - t;
+    const gpuFirst = (await paged.forward(PROMPT)).next;
+    const gpuFirstMs = performance.now() - t;
+    const gpuCompleteAtFirst = gdl.complete;
+    const gpuExperts = paged.expertStats!.misses;
+    paged.destroy();
+    await gBackground;
+    await gdl.close();
 
     // (b) Dense first, experts on demand, background download running.
     t0 = performance.now();
@@ -126,6 +152,12 @@ export default async function storageBench() {
       firstTokenOverFullDownload: Math.round((b.tokenMs[0] / downloadMs) * 1000) / 1000,
       target: 0.25,
       meetsTarget: ratio <= 0.25,
+      webgpu: {
+        fullFirstTokenS: s(gpuFullFirstMs),
+        onDemand: { loadedS: s(gpuLoadedMs), firstTokenS: s(gpuFirstMs), expertsFetched: gpuExperts, completeAtFirstToken: gpuCompleteAtFirst },
+        firstTokenOverFull: Math.round((gpuFirstMs / gpuFullFirstMs) * 1000) / 1000,
+        sameFirstToken: gpuFirst === gpuFullFirst && gpuFirst === fullFirst,
+      },
       note: 'real routing and compute: the CPU reference pulls each routed expert through ensureExpert when first picked; prompt run token by token',
     };
   } finally {
