@@ -14,7 +14,7 @@ import { expertRanges } from '../storage/layout.ts';
 import { planModel, type ModelPlan } from '../model/plan.ts';
 import { ExpertPool, type PoolStats } from './expert-pool.ts';
 import { ForwardGraph } from './graph.ts';
-import { loadWeights, type LoadProgress, type ModelWeights } from './weights.ts';
+import { allocWeights, type LoadProgress, type ModelWeights } from './weights.ts';
 
 export interface EngineOptions {
   /** KV cache length in positions (default: min(2048, the model's training context)). */
@@ -122,8 +122,12 @@ export class WebGPUEngine {
       }
       const paged = plan.hasExperts && opts.expertBudget !== undefined;
       const pools = paged ? ExpertPool.createAll(session, plan, opts.expertBudget!, opts.experts ?? sourceExperts(source, plan)) : undefined;
-      const weights = await loadWeights(session, source, plan, opts.onProgress, paged);
-      const graph = await ForwardGraph.build(session, plan, weights, { nCtx, maxBatch, numerics: opts.numerics ?? 'ggml', kvType, pools });
+      // the kernels are built while the weights are read and uploaded into their buffers
+      const { weights, filled } = allocWeights(session, source, plan, opts.onProgress, paged);
+      const [graph] = await Promise.all([
+        ForwardGraph.build(session, plan, weights, { nCtx, maxBatch, numerics: opts.numerics ?? 'ggml', kvType, pools }),
+        filled,
+      ]);
       session.check();
       return new WebGPUEngine(session, plan, weights, graph, nCtx, maxBatch, source, opts);
     } catch (e) {

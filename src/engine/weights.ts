@@ -8,7 +8,7 @@ import { GGMLType, typeName, type GGUFTensorInfo } from '../gguf/types.ts';
 import { USAGE } from '../gpu/buffers.ts';
 import { UnsupportedWeightError } from '../gpu/layout.ts';
 import type { GPUSession } from '../gpu/session.ts';
-import { concatRows, uploadWeight, type GpuWeight } from '../gpu/weights.ts';
+import { allocWeight, concatRows, fillWeight, type GpuWeight } from '../gpu/weights.ts';
 import { ModelFormatError } from '../model/hparams.ts';
 import type { ModelPlan } from '../model/plan.ts';
 import { isRoutedExpert } from '../reference/experts.ts';
@@ -47,8 +47,10 @@ export interface ModelWeights {
 
 export type LoadProgress = (done: number, total: number) => void;
 
-/** Reads every weight but, with `pagedExperts`, the routed experts (left to an ExpertPool). */
-export async function loadWeights(session: GPUSession, source: RangeSource, plan: ModelPlan, onProgress?: LoadProgress, pagedExperts = false): Promise<ModelWeights> {
+/** The GPU buffers of every weight but, with `pagedExperts`, the routed experts (left to an
+ *  ExpertPool), made at once; `filled` reads and writes their contents, tensor after tensor, so
+ *  the caller can build the kernels meanwhile (they need the buffers, not what is in them). */
+export function allocWeights(session: GPUSession, source: RangeSource, plan: ModelPlan, onProgress?: LoadProgress, pagedExperts = false): { weights: ModelWeights; filled: Promise<void> } {
   const { hp, arch } = plan;
   const maxBind = session.limits.maxStorageBufferBindingSize;
   let bytesRead = 0;
@@ -59,6 +61,11 @@ export async function loadWeights(session: GPUSession, source: RangeSource, plan
     if (!t) throw new ModelFormatError(`${arch.name} model lacks tensor ${name}`);
     return t;
   };
+  let filled: Promise<void> = Promise.resolve();
+  /** Runs after the fills before it (the first failure skips the rest and rejects `filled`). */
+  const later = (fill: () => Promise<void>) => { filled = filled.then(fill); };
+  const create = (bytes: number, name: string) => session.buffers.create(bytes, USAGE.STORAGE | USAGE.COPY_DST, name, 'weights');
+  const write = (b: GPUBuffer, v: Float32Array) => session.device.queue.writeBuffer(b, 0, v.buffer as ArrayBuffer, v.byteOffset, v.byteLength);
   const read = async (t: GGUFTensorInfo): Promise<Uint8Array> => {
     const bytes = await source.read(plan.file.dataOffset + t.offset, t.nBytes);
     if (bytes.length < t.nBytes) throw new ModelFormatError(`${source.name}: tensor ${t.name} is cut short (${bytes.length} of ${t.nBytes} bytes)`);
@@ -67,77 +74,76 @@ export async function loadWeights(session: GPUSession, source: RangeSource, plan
     return bytes;
   };
   /** A small tensor as f32 on the GPU. */
-  const f32 = async (name: string): Promise<GPUBuffer> => {
+  const f32 = (name: string): GPUBuffer => {
     const t = info(name);
-    const v = dequantize(t.type, await read(t), t.nElements, t.name);
-    const b = session.buffers.create(v.byteLength, USAGE.STORAGE | USAGE.COPY_DST, name, 'weights');
-    session.device.queue.writeBuffer(b, 0, v.buffer as ArrayBuffer, v.byteOffset, v.byteLength);
+    const b = create(4 * t.nElements, name);
+    later(async () => write(b, dequantize(t.type, await read(t), t.nElements, t.name)));
     return b;
   };
-  const optF32 = (name: string) => (plan.tensors.has(name) ? f32(name) : Promise.resolve(undefined));
-  const matrix = async (name: string): Promise<GpuWeight> => {
+  const optF32 = (name: string) => (plan.tensors.has(name) ? f32(name) : undefined);
+  const matrix = (name: string): GpuWeight => {
     const t = info(name);
     const [k, n, count = 1] = t.shape;
-    return uploadWeight(session.device, session.buffers, name, t.type, k, n, count, await read(t), maxBind);
+    const w = allocWeight(session.buffers, name, t.type, k, n, count, maxBind);
+    later(async () => fillWeight(session.device, w, await read(t)));
+    return w;
   };
   /** Same-type matrices row-concatenated per stacked matrix. */
-  const fused = async (label: string, names: string[]): Promise<GpuWeight> => {
+  const fused = (label: string, names: string[]): GpuWeight => {
     const ts = names.map(info);
     const [k, , count = 1] = ts[0].shape;
     const n = ts.reduce((s, t) => s + t.shape[1], 0);
-    const bytes = concatRows(await Promise.all(ts.map(read)), count);
-    return uploadWeight(session.device, session.buffers, label, ts[0].type, k, n, count, bytes, maxBind);
+    const w = allocWeight(session.buffers, label, ts[0].type, k, n, count, maxBind);
+    later(async () => fillWeight(session.device, w, concatRows(await Promise.all(ts.map(read)), count)));
+    return w;
   };
-  const gated = async (b: string, suffix: string): Promise<GatedWeights> => {
+  const gated = (b: string, suffix: string): GatedWeights => {
     const gate = info(`${b}ffn_gate${suffix}.weight`), up = info(`${b}ffn_up${suffix}.weight`);
     if (gate.type !== up.type) {
       throw new UnsupportedWeightError(`${gate.name} is ${typeName(gate.type)} and ${up.name} is ${typeName(up.type)}; ` +
         'the WebGPU engine fuses gate and up and needs them of one type');
     }
-    return { gateUp: await fused(`${b}ffn_gate_up${suffix}`, [gate.name, up.name]), down: await matrix(`${b}ffn_down${suffix}.weight`) };
+    return { gateUp: fused(`${b}ffn_gate_up${suffix}`, [gate.name, up.name]), down: matrix(`${b}ffn_down${suffix}.weight`) };
   };
 
-  const embd = await matrix('token_embd.weight');
-  const output = plan.outputName === 'token_embd.weight' ? embd : await matrix(plan.outputName);
-  const outNorm = await f32('output_norm.weight');
+  const embd = matrix('token_embd.weight');
+  const output = plan.outputName === 'token_embd.weight' ? embd : matrix(plan.outputName);
+  const outNorm = f32('output_norm.weight');
   const layers: LayerWeights[] = [];
   for (let i = 0; i < hp.nLayer; i++) {
     const b = `blk.${i}.`;
     const [tq, tk, tv] = ['attn_q', 'attn_k', 'attn_v'].map((s) => info(`${b}${s}.weight`));
     const sameType = tq.type === tk.type && tk.type === tv.type;
-    const qkv = sameType
-      ? [await fused(`${b}attn_qkv`, [tq.name, tk.name, tv.name])]
-      : await Promise.all([tq, tk, tv].map((t) => matrix(t.name)));
+    const qkv = sameType ? [fused(`${b}attn_qkv`, [tq.name, tk.name, tv.name])] : [tq, tk, tv].map((t) => matrix(t.name));
     const biasNames = ['attn_q', 'attn_k', 'attn_v'].map((s) => `${b}${s}.bias`);
     let qkvBias: GPUBuffer[] | undefined;
     if (biasNames.some((n) => plan.tensors.has(n))) {
-      const parts = await Promise.all(biasNames.map(async (n, j) => {
-        if (plan.tensors.has(n)) { const t = info(n); return dequantize(t.type, await read(t), t.nElements, n); }
-        return new Float32Array([tq, tk, tv][j].shape[1]); // a missing bias adds zeros
-      }));
-      const upload = (v: Float32Array, name: string) => {
-        const buf = session.buffers.create(v.byteLength, USAGE.STORAGE | USAGE.COPY_DST, name, 'weights');
-        session.device.queue.writeBuffer(buf, 0, v.buffer as ArrayBuffer, v.byteOffset, v.byteLength);
-        return buf;
-      };
-      if (sameType) {
-        const all = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+      const widths = [tq, tk, tv].map((t) => t.shape[1]);
+      qkvBias = sameType
+        ? [create(4 * (widths[0] + widths[1] + widths[2]), `${b}attn_qkv.bias`)]
+        : biasNames.map((n, j) => create(4 * widths[j], n));
+      const bias = qkvBias;
+      later(async () => {
+        const parts = await Promise.all(biasNames.map(async (n, j) => {
+          if (plan.tensors.has(n)) { const t = info(n); return dequantize(t.type, await read(t), t.nElements, n); }
+          return new Float32Array(widths[j]); // a missing bias adds zeros
+        }));
+        if (!sameType) { parts.forEach((p, j) => write(bias[j], p)); return; }
+        const all = new Float32Array(widths[0] + widths[1] + widths[2]);
         let o = 0;
         for (const p of parts) { all.set(p, o); o += p.length; }
-        qkvBias = [upload(all, `${b}attn_qkv.bias`)];
-      } else {
-        qkvBias = parts.map((p, j) => upload(p, biasNames[j]));
-      }
+        write(bias[0], all);
+      });
     }
     const layer: LayerWeights = {
-      attnNorm: await f32(`${b}attn_norm.weight`),
+      attnNorm: f32(`${b}attn_norm.weight`),
       qkv, qkvBias,
-      qNorm: await optF32(`${b}attn_q_norm.weight`),
-      kNorm: await optF32(`${b}attn_k_norm.weight`),
-      wo: await matrix(`${b}attn_output.weight`),
-      attnOutNorm: arch.attention.outNorm ? await f32(`${b}attn_output_norm.weight`) : undefined,
-      ffnNorm: await f32(`${b}ffn_norm.weight`),
-      postNorm: arch.ffn.postNorm ? await f32(`${b}layer_output_norm.weight`) : undefined,
+      qNorm: optF32(`${b}attn_q_norm.weight`),
+      kNorm: optF32(`${b}attn_k_norm.weight`),
+      wo: matrix(`${b}attn_output.weight`),
+      attnOutNorm: arch.attention.outNorm ? f32(`${b}attn_output_norm.weight`) : undefined,
+      ffnNorm: f32(`${b}ffn_norm.weight`),
+      postNorm: arch.ffn.postNorm ? f32(`${b}layer_output_norm.weight`) : undefined,
     };
     if (plan.hasExperts) {
       const router = info(`${b}ffn_gate_inp.weight`);
@@ -145,15 +151,16 @@ export async function loadWeights(session: GPUSession, source: RangeSource, plan
         throw new UnsupportedWeightError(`${router.name} is ${typeName(router.type)}; the router must be F32, F16 or BF16`);
       }
       layer.moe = {
-        router: await f32(router.name),
-        experts: pagedExperts ? undefined : await gated(b, '_exps'),
-        shared: plan.tensors.has(`${b}ffn_up_shexp.weight`) ? await gated(b, '_shexp') : undefined,
-        sharedGate: arch.ffn.shared === 'sigmoid-gated' ? await f32(`${b}ffn_gate_inp_shexp.weight`) : undefined,
+        router: f32(router.name),
+        experts: pagedExperts ? undefined : gated(b, '_exps'),
+        shared: plan.tensors.has(`${b}ffn_up_shexp.weight`) ? gated(b, '_shexp') : undefined,
+        sharedGate: arch.ffn.shared === 'sigmoid-gated' ? f32(`${b}ffn_gate_inp_shexp.weight`) : undefined,
       };
     } else {
-      layer.ffn = await gated(b, '');
+      layer.ffn = gated(b, '');
     }
     layers.push(layer);
   }
-  return { embd, outNorm, output, layers, bytesRead };
+  const weights: ModelWeights = { embd, outNorm, output, layers, bytesRead: 0 };
+  return { weights, filled: filled.then(() => { weights.bytesRead = bytesRead; }) };
 }

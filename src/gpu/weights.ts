@@ -76,11 +76,16 @@ export function uploadWeight(
   bytes: Uint8Array, maxBindingBytes: number,
 ): GpuWeight {
   const w = allocWeight(pool, name, type, k, n, count, maxBindingBytes);
-  const rowBytes = bytes.length / (n * count);
-  for (const p of w.parts) {
-    device.queue.writeBuffer(p.buffer, 0, repack(type, bytes.subarray(p.row0 * rowBytes, p.rowEnd * rowBytes), k, p.rowEnd - p.row0, name));
-  }
+  fillWeight(device, w, bytes);
   return w;
+}
+
+/** Writes the GGUF bytes of the whole tensor into the buffers of allocWeight. */
+export function fillWeight(device: GPUDevice, w: GpuWeight, bytes: Uint8Array): void {
+  const rowBytes = bytes.length / (w.n * w.count);
+  for (const p of w.parts) {
+    device.queue.writeBuffer(p.buffer, 0, repack(w.type, bytes.subarray(p.row0 * rowBytes, p.rowEnd * rowBytes), w.k, p.rowEnd - p.row0, w.name));
+  }
 }
 
 /** Row-concatenates same-type tensors per matrix: for each matrix i, the rows of tensors[0]'s
