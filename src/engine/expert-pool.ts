@@ -7,7 +7,7 @@
 // Layers whose expert tensors differ in type (llama.cpp's Q4_K_M mixes Q4_K and Q6_K down
 // projections) get a pool each, the budget shared in proportion to their layers.
 import { allocWeight, concatRows, type GpuWeight } from '../gpu/weights.ts';
-import { regionWords, repack, UnsupportedWeightError } from '../gpu/layout.ts';
+import { regionWords, repack, UnsupportedWeightError, weightLayout } from '../gpu/layout.ts';
 import type { GPUSession } from '../gpu/session.ts';
 import { tensorBytes, typeName, type GGMLType, type GGUFTensorInfo } from '../gguf/types.ts';
 import { ModelFormatError } from '../model/hparams.ts';
@@ -167,7 +167,7 @@ export class ExpertPool {
     const part = w.parts.find((p) => row >= p.row0 && row < p.rowEnd)!;
     const j = (row - part.row0) / w.n; // the slot's index within the part
     const [q, h, m] = regionWords(w.type, w.k, w.n, w.name);
-    const one = { qOff: 0, hOff: Math.ceil(q / 4) * 4, mOff: Math.ceil(q / 4) * 4 + Math.ceil(h / 4) * 4 }; // repack's own layout
+    const one = weightLayout(w.type, w.k, w.n, w.name); // repack's layout of the one matrix
     const queue = this.session.device.queue;
     for (const [dst, src, n] of [[part.layout.qOff, one.qOff, q], [part.layout.hOff, one.hOff, h], [part.layout.mOff, one.mOff, m]]) {
       if (n) queue.writeBuffer(part.buffer, 4 * (dst + j * n), words.buffer, 4 * src, 4 * n);
