@@ -185,6 +185,8 @@ test('?experts=1 pages the routed experts through 1 MB of GPU memory; the text i
   await ready(page);
   await expect(page.locator('#error')).toBeHidden();
   await settings(page, { maxTokens: 24 });
+  await expect(page.locator('#expert-budget')).toHaveValue('1');
   const got = await generate(page, 'Once upon a time');
   expect(got.ids).toEqual(expected('Once upon a time', 24).ids);
+  await expect(page.locator('#stats')).toContainText(/Experts \(paged\)9 slots; \d+ found resident, \d+ brought in/);
 });

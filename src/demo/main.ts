@@ -11,6 +11,7 @@ type State = 'idle' | 'loading' | 'ready' | 'generating';
 const ui = {
   loadForm: byId('load-form', HTMLFormElement),
   url: byId('model-url', HTMLInputElement),
+  expertBudget: byId('expert-budget', HTMLInputElement),
   load: byId('load', HTMLButtonElement),
   note: byId('model-note', HTMLParagraphElement),
   progressBox: byId('progress-box', HTMLDivElement),
@@ -115,8 +116,8 @@ async function load(url: string): Promise<void> {
   const known = catalog.find((m) => m.url === url);
   const t0 = performance.now();
   try {
-    // ?experts=MB: page routed experts through that much GPU memory (README: Expert paging)
-    const mb = Number(new URLSearchParams(location.search).get('experts'));
+    // routed experts paged through that much GPU memory (README: Expert paging); empty: resident
+    const mb = Number(ui.expertBudget.value);
     const expertBudget = mb > 0 ? Math.floor(mb * 1e6) : undefined;
     llm = await WebMoE.load(url, { sha256: known?.sha256, signal: loadAbort.signal, onProgress: showProgress, expertBudget });
     handle.model = llm.model;
@@ -243,6 +244,8 @@ async function showStats(): Promise<void> {
     const s = await llm.stats();
     const g = s.engine.gpuBytes;
     const gpuTotal = g.weights + g.kv + g.scratch + g.io;
+    const x = s.engine.experts;
+    const looked = x ? x.hits + x.misses : 0;
     fillList(ui.stats, [
       ['Prefill (last)', s.last ? `${tokS(s.last.prefillTokS)} (${plural(s.last.promptIds.length, 'token')} in ${ms(s.last.prefillMs)})` : '–'],
       ['Decode (last)', s.last ? tokS(s.last.decodeTokS) : '–'],
@@ -251,7 +254,9 @@ async function showStats(): Promise<void> {
       ['Downloaded (this load)', `${bytes(s.download.bytesFetched)}${s.download.chunksResumed ? ` (${s.download.chunksResumed} chunks were stored already)` : ''}`],
       ['Stored', `${bytes(s.download.bytesStored)} of ${bytes(s.download.bytesTotal)}${s.download.complete ? ', complete' : ''}`],
       ['GPU memory', `${bytes(gpuTotal)}: weights ${bytes(g.weights)}, KV cache ${bytes(g.kv)}, scratch ${bytes(g.scratch + g.io)}`],
-      ['Load time', `${ms(s.load.readyMs)} (weights stored after ${ms(s.load.storedMs)})`],
+      ['Load time', `${ms(s.load.readyMs)} (${s.load.storedMs ? `weights stored after ${ms(s.load.storedMs)}` : 'the download goes on'})`],
+      ...(x ? [['Experts (paged)', `${x.slots} slots; ${x.hits} found resident, ${x.misses} brought in` +
+        `${looked ? ` (${Math.round((100 * x.hits) / looked)}% found)` : ''}; ${bytes(x.uploadedBytes)} uploaded`] as [string, string]] : []),
     ]);
   } catch (e) {
     showError(e);
@@ -325,6 +330,7 @@ async function start(): Promise<void> {
   }
   const first = catalog[0];
   const asked = new URLSearchParams(location.search).get('model');
+  ui.expertBudget.value = new URLSearchParams(location.search).get('experts') ?? ''; // ?experts=MB
   const url = asked ?? first?.url;
   if (first) {
     const ex = first.experts ? `, ${first.experts.count} experts, top-${first.experts.used}` : '';
