@@ -1,6 +1,11 @@
 // Decode kernels on their own: each one timed over many launches in one submit, with napkin math
 // (bytes it must read, achieved GB/s, fraction of the adapter's measured buffer-copy bandwidth).
-// Run: node bin/run-ts.mjs tools/bench/gpu-kernels.ts [filter]   (or via npm run bench)
+// Run: node bin/run-ts.mjs tools/bench/gpu-kernels.ts [filter] (this device), or npm run bench
+// (SwiftShader here and lavapipe in a child process).
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { quantize } from '../../src/gguf/quant.ts';
 import { GGMLType, typeName } from '../../src/gguf/types.ts';
 import { USAGE } from '../../src/gpu/buffers.ts';
@@ -56,7 +61,8 @@ export async function copyBandwidth(session: GPUSession, bytes = 64 << 20): Prom
   return (2 * bytes) / best / 1e6;
 }
 
-export default async function bench(filter = ''): Promise<{ copyGBs: number; kernels: KernelResult[] }> {
+/** The kernels on this process's device. */
+export async function measure(filter = ''): Promise<{ adapter: string; copyGBs: number; kernels: KernelResult[] }> {
   const session = await GPUSession.create();
   const out: KernelResult[] = [];
   try {
@@ -87,13 +93,29 @@ export default async function bench(filter = ''): Promise<{ copyGBs: number; ker
       const att = await AttentionOp.create(session, { nHead, nHeadKv, headDim: hd, nCtx: nKv, maxQueries: 1, q, kCache: kv, vCache: kv, out: o, scale: 0.125, softcap: 0, capScale: 0 });
       add('attention', `${nHead}/${nHeadKv} heads x ${hd}, ${nKv} positions`, await time(session, att.set(1, nKv - 1), 10), 2 * 4 * nKv * nHeadKv * hd);
     }
-    return { copyGBs: +copyGBs.toFixed(2), kernels: out };
+    return { adapter: session.adapterName, copyGBs: +copyGBs.toFixed(2), kernels: out };
   } finally {
     session.destroy();
   }
 }
 
+/** On SwiftShader (this process) and on lavapipe (a child under .cache/lavapipe/env, the device
+ *  of the engine benchmark's comparison with llama.cpp). */
+export default async function bench(filter = '') {
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+  const env = join(root, '.cache/lavapipe/env');
+  let lavapipe: unknown = { error: 'no .cache/lavapipe: run scripts/lavapipe.sh' };
+  if (existsSync(env)) {
+    try {
+      const out = execFileSync(env, ['node', join(root, 'bin/run-ts.mjs'), fileURLToPath(import.meta.url), filter], { cwd: root, maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'ignore'] });
+      lavapipe = JSON.parse(out.toString());
+    } catch (e) {
+      lavapipe = { error: String(e) };
+    }
+  }
+  return { swiftshader: await measure(filter), lavapipe };
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const r = await bench(process.argv[2] ?? '');
-  console.log(JSON.stringify(r, null, 1));
+  console.log(JSON.stringify(await measure(process.argv[2] ?? '')));
 }
