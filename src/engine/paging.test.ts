@@ -64,6 +64,22 @@ describe('paged experts', () => {
     }
   });
 
+  it('layers with experts of different types (a Q4_K_M-style mix) get a pool each; logits still equal', async () => {
+    const bytes = makeModel({ arch: 'qwen3moe', type: T.Q4_K, seed: 9, typeOverrides: [{ match: /^blk\.1\.ffn_down_exps/, type: T.Q6_K }] });
+    const resident = await run(bytes, {});
+    const per = ExpertPool.bytesPerExpert(resident.engine.plan);
+    resident.engine.destroy();
+    const paged = await run(bytes, { expertBudget: 6 * per }, resident.tokens);
+    try {
+      for (let s = 0; s < STEPS; s++) expect(paged.logits[s], `step ${s}`).toEqual(resident.logits[s]);
+      // two pools (Q4_K and Q6_K down projections), each with half the budget
+      expect(paged.engine.expertStats!.slots).toBeGreaterThanOrEqual(4);
+      expect(paged.engine.expertStats!.slots).toBeLessThanOrEqual(6);
+    } finally {
+      paged.engine.destroy();
+    }
+  });
+
   it('refuses a budget below one expert, saying how much is needed', async () => {
     const bytes = makeModel({ arch: 'qwen3moe', type: T.Q4_0, seed: 3 });
     await expect(WebGPUEngine.load(bytesSource(bytes), { session, nCtx: 16, expertBudget: 1000 }))

@@ -13,6 +13,9 @@ export interface FactoryOptions {
   arch: string;
   /** Type of the weight matrices, embeddings and experts; norms, biases and routers stay F32. */
   type?: GGMLType;
+  /** Other types for the matrices whose names match, first match wins (llama.cpp's mixes such as
+   *  Q4_K_M: some layers' ffn_down in Q6_K). */
+  typeOverrides?: { match: RegExp; type: GGMLType }[];
   seed?: number;
   /** BPE merges kept from GPT-2's list (vocabulary = 256 + nMerges + 1). */
   nMerges?: number;
@@ -83,7 +86,8 @@ export function makeModel(opts: FactoryOptions): Uint8Array {
     const wanted = spec.required || (spec.name === 'output.weight' && !opts.tied) || (spec.role === 'bias' && arch.attention.qkvBias);
     if (!wanted) continue;
     const x = fill(spec, hp, rnd);
-    const t = spec.role === 'norm' || spec.role === 'bias' || spec.role === 'router' ? GGMLType.F32 : type;
+    const t = spec.role === 'norm' || spec.role === 'bias' || spec.role === 'router' ? GGMLType.F32
+      : opts.typeOverrides?.find((o) => o.match.test(spec.name))?.type ?? type;
     tensors.push({ name: spec.name, shape: spec.shape, type: t, data: quantize(t, x) });
   }
 
