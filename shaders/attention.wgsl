@@ -119,21 +119,24 @@ fn attn(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     }
     m = big_m;
   } else {
-    for (var p = p0 + t; p < p1; p += WG) { l += exp(sc[p - p0] - m); }
-    l = reduce_sum(t, l);
+    for (var p = p0 + t; p < p1; p += WG) {
+      let e = exp(sc[p - p0] - m);
+      l += e;
+      if (params.mode == 0u) { sc[p - p0] = e; } // the weights, normalized at the end
+    }
+    l = reduce_sum(t, l); // also orders the writes of sc before the reads below
   }
   if (params.mode == 1u) {
     if (t == 0u) { part[((z * params.n_head + h) * params.n_split + split) * (hd4 + 1u) + hd4] = vec4<f32>(m, l, 0.0, 0.0); }
     return;
   }
-  // weights: exp(s - m), normalized at the end; in mode 2 ggml's f16(exp(s - M) * (1 / L))
-  let inv = 1.0 / l;
-  for (var p = p0 + t; p < p1; p += WG) {
-    let e = exp(sc[p - p0] - m);
-    sc[p - p0] = select(e, kv_round(e * inv), params.mode == 2u);
+  if (params.mode == 2u) {
+    // ggml's weights on an f16 cache: f16(exp(s - M) * (1 / L)), already normalized
+    let inv = 1.0 / l;
+    for (var p = p0 + t; p < p1; p += WG) { sc[p - p0] = kv_round(exp(sc[p - p0] - m) * inv); }
+    workgroupBarrier();
+    l = 1.0;
   }
-  workgroupBarrier();
-  if (params.mode == 2u) { l = 1.0; }
 
   // out = sum_p e_p V[p]: invocation t takes column c = t % hd4 of positions p = ph (mod phases)
   let phases = max(1u, WG / hd4);
