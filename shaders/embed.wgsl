@@ -1,5 +1,6 @@
 // Embedding lookup (ggml_get_rows): rows of a weight matrix of any type, dequantized, for a list of
-// token ids, times an optional scale. Needs half.wgsl, quant_common.wgsl and a q_<type>.wgsl first.
+// token ids, times an optional scale. Needs half.wgsl, quant_common.wgsl, a q_<type>.wgsl and
+// pos_scale.wgsl first.
 // One workgroup per token; invocations over the row's 32-blocks.
 
 struct Params {
@@ -24,17 +25,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 override WG: u32 = 64;
-// The weight type's positional scaling and byte-3 sums (see quant_act.wgsl): q of element j
-// comes 1/pos_scale(j) too large, and c applies to the elements in the sums.
-override POS: u32 = 0;
-override B3: u32 = 0;
-
-fn pos_scale(j: u32) -> f32 {
-  let b = j & 3u;
-  let e = select(8u * b, select(8u * b + 4u, 0u, b == 3u), j >= 16u && POS == 1u);
-  if (POS == 0u) { return 1.0; }
-  return bitcast<f32>((127u - e) << 23u);
-}
+// q of element j comes 1/pos_scale(j) too large, and c applies to the elements in the sums
+// (pos_scale.wgsl: the weight type's POS and B3).
 
 @compute @workgroup_size(WG)
 fn embed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
@@ -48,7 +40,7 @@ fn embed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
     let q = array<vec4<f32>, 8>(w.q0, w.q1, w.q2, w.q3, w.q4, w.q5, w.q6, w.q7);
     for (var j = 0u; j < 32u; j++) {
       let hi = j >= 16u;
-      let c = select(0.0, w.c, B3 == 0u || (j & 3u) != 3u);
+      let c = select(0.0, w.c, in_sum(j));
       let v = select(w.d.x, w.d.y, hi) * (q[j / 4u][j % 4u] * pos_scale(j) + c) + select(w.m.x, m_hi, hi);
       y[o + 32u * b + j] = v * params.scale;
     }

@@ -17,7 +17,7 @@
 // block gets 2^-(8b), j >= 16 gets 2^-(8b+4), except b = 3 (1: that nibble is shifted down);
 // 2 ("byte", 5-, 6- and 8-bit layouts): 2^-(8b). b = j % 4. Sums are of the unscaled values.
 //
-// Needs half.wgsl and sum.wgsl before it. Entry points: quant_none, quant_none_s32, quant_q8_0, quant_q8_1, quant_q8_k, quant_f16, quant_bf16.
+// Needs half.wgsl, sum.wgsl and pos_scale.wgsl (POS, B3, pos_scale, in_sum) before it. Entry points: quant_none, quant_none_s32, quant_q8_0, quant_q8_1, quant_q8_k, quant_f16, quant_bf16.
 
 struct Params {
   k: u32,        // elements per row
@@ -46,21 +46,6 @@ fn put_sums(r: u32, blk: u32, v: vec2<f32>) {
 }
 
 override WG: u32 = 64;
-override POS: u32 = 0;
-override B3: u32 = 0;
-
-// The factor element j (0..31) of a block is stored with (see POS above).
-fn pos_scale(j: u32) -> f32 {
-  let b = j & 3u;
-  let e = select(8u * b, select(8u * b + 4u, 0u, b == 3u), j >= 16u && POS == 1u);
-  if (POS == 0u) { return 1.0; }
-  return bitcast<f32>((127u - e) << 23u); // 2^-e
-}
-
-// Whether element j counts in the block's sums.
-fn in_sum(j: u32) -> bool {
-  return B3 == 0u || (j & 3u) != 3u;
-}
 
 var<workgroup> red: array<vec2<f32>, WG>;
 var<workgroup> row_scale: f32;

@@ -1,5 +1,6 @@
 // Every WGSL file, imported as text (Vite's ?raw in the browser and vitest; bin/raw-loader.mjs in
 // Node), as named sources for kernel keys and labels.
+import type { KvType } from '../reference/attention.ts';
 import type { KernelSource } from './kernel.ts';
 import attentionWgsl from '../../shaders/attention.wgsl?raw';
 import elementwiseWgsl from '../../shaders/elementwise.wgsl?raw';
@@ -23,6 +24,7 @@ import qQ6_k from '../../shaders/q_q6_k.wgsl?raw';
 import qQ8_0 from '../../shaders/q_q8_0.wgsl?raw';
 import quantActWgsl from '../../shaders/quant_act.wgsl?raw';
 import quantCommonWgsl from '../../shaders/quant_common.wgsl?raw';
+import posScaleWgsl from '../../shaders/pos_scale.wgsl?raw';
 import kvF16Wgsl from '../../shaders/kv_f16.wgsl?raw';
 import kvF32Wgsl from '../../shaders/kv_f32.wgsl?raw';
 
@@ -40,11 +42,12 @@ export const SHADERS = {
   matvec: src('matvec.wgsl', matvecWgsl),
   quantAct: src('quant_act.wgsl', quantActWgsl),
   quantCommon: src('quant_common.wgsl', quantCommonWgsl),
+  posScale: src('pos_scale.wgsl', posScaleWgsl),
 } as const;
 
 /** The KV cache's element type, first in the kernels that touch the cache (f16 needs shader-f16). */
-export const KV_SHADERS = { f32: src('kv_f32.wgsl', kvF32Wgsl), f16: src('kv_f16.wgsl', kvF16Wgsl) } as const;
-export type KvType = keyof typeof KV_SHADERS;
+export const KV_SHADERS: Readonly<Record<KvType, KernelSource>> = { f32: src('kv_f32.wgsl', kvF32Wgsl), f16: src('kv_f16.wgsl', kvF16Wgsl) };
+export type { KvType };
 
 /** Dequantizers by file suffix (layout.ts GPU_TYPES[type].file). */
 export const DEQUANT_SHADERS: Readonly<Record<string, KernelSource>> = {

@@ -23,7 +23,7 @@ export async function embedOps(session: GPUSession, args: EmbedArgs): Promise<Op
   if (w.count !== 1) throw new ShapeError(`${w.name}: an embedding table is one matrix`);
   const t = gpuType(w.type, w.name);
   const kernel = await session.pipelines.get({
-    sources: [SHADERS.half, SHADERS.quantCommon, DEQUANT_SHADERS[t.file], SHADERS.embed], entry: 'embed', overrides: { POS: t.pos, B3: t.b3 ? 1 : 0 },
+    sources: [SHADERS.half, SHADERS.quantCommon, DEQUANT_SHADERS[t.file], SHADERS.posScale, SHADERS.embed], entry: 'embed', overrides: { POS: t.pos, B3: t.b3 ? 1 : 0 },
   });
   return w.parts.map((p, i) => new Op(session, kernel, { w4: p.buffer, w1: p.buffer, tokens: args.tokens, y: args.y }, {
     k: w.k, q_off: p.layout.qOff, h_off: p.layout.hOff, m_off: p.layout.mOff, q4: p.layout.qOff / 4, m4: p.layout.mOff / 4, row0: p.row0, row_end: p.rowEnd,

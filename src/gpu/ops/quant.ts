@@ -48,7 +48,7 @@ export async function quantOp(session: GPUSession, args: QuantArgs): Promise<Op>
   const { conv, pos, b3 } = parseActKind(out.kind);
   if (conv === 'q8_k' && out.k % 256) throw new ShapeError(`Q8_K activations need a multiple of 256 values, not ${out.k}`);
   if (args.rows > out.rows) throw new ShapeError(`${args.rows} rows do not fit an activation buffer of ${out.rows}`);
-  const kernel = await session.pipelines.get({ sources: [SHADERS.half, SHADERS.sum, SHADERS.quantAct], entry: `quant_${conv}`, overrides: { POS: pos, B3: b3 ? 1 : 0 } });
+  const kernel = await session.pipelines.get({ sources: [SHADERS.half, SHADERS.sum, SHADERS.posScale, SHADERS.quantAct], entry: `quant_${conv}`, overrides: { POS: pos, B3: b3 ? 1 : 0 } });
   return new Op(session, kernel, { x: args.x, nw: args.norm?.w ?? session.dummy, a: out.a }, {
     k: out.k, x_off: args.xOff ?? 0, x_stride: args.xStride ?? out.k, norm: args.norm ? 1 : 0, eps: args.norm?.eps ?? 0,
   }, [args.rows], args.label ?? `quant_${out.kind}`);
