@@ -3,6 +3,8 @@
 // both sides narrow them without casts. comlink carries them: the worker exposes one `call`
 // function; events come back through a callback the page passes as a comlink proxy.
 // Everything here is plain data (structured-clone safe).
+import type { EngineStats } from '../engine/engine.ts';
+import type { ExpertStats } from '../engine/expert-pool.ts';
 import type { ChunkEvent, DownloadEvent } from '../fetch/progress.ts';
 import type { StopReason } from '../generate/loop.ts';
 import type { StoredModel } from '../storage/models.ts';
@@ -160,17 +162,9 @@ export interface WorkerStats {
     chunksResumed: number;
     complete: boolean;
   };
-  engine: {
-    prefillTokens: number;
-    prefillMs: number;
-    decodeTokens: number;
-    decodeMs: number;
-    launchesPerToken: number;
-    /** Bytes on the GPU by role. */
-    gpuBytes: { weights: number; kv: number; scratch: number; io: number };
-    /** Paged experts (LoadOptions.expertBudget): slots, hits, misses, bytes uploaded. */
-    experts: { slots: number; hits: number; misses: number; uploadedBytes: number; extraRounds: number } | null;
-  };
+  /** The engine's counters (gpuBytes: bytes on the GPU by role) and, for paged experts
+   *  (LoadOptions.expertBudget), slots, hits, misses, bytes uploaded; null when resident. */
+  engine: Omit<EngineStats, 'bytesRead'> & { experts: ExpertStats | null };
   last?: GenerationResult;
 }
 

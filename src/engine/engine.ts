@@ -12,7 +12,7 @@ import type { HParams } from '../model/hparams.ts';
 import type { ExpertProvider } from '../reference/experts.ts';
 import { expertRanges } from '../storage/layout.ts';
 import { planModel, type ModelPlan } from '../model/plan.ts';
-import { ExpertPool, type PoolStats } from './expert-pool.ts';
+import { ExpertPool, type ExpertStats } from './expert-pool.ts';
 import { ForwardGraph } from './graph.ts';
 import { allocWeights, type LoadProgress, type ModelWeights } from './weights.ts';
 
@@ -94,7 +94,7 @@ export class WebGPUEngine {
   }
 
   /** Paged experts (option expertBudget): slots, hits, misses, bytes uploaded; null if resident. */
-  get expertStats(): (PoolStats & { slots: number }) | null {
+  get expertStats(): ExpertStats | null {
     const pools = [...new Set(this.graph.pools ?? [])];
     if (!pools.length) return null;
     const sum = (f: (p: ExpertPool) => number) => pools.reduce((s, p) => s + f(p), 0);

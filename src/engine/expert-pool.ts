@@ -27,6 +27,9 @@ export interface PoolStats {
   extraRounds: number;
 }
 
+/** A paged engine's expert figures: its pools' stats, summed, and their slots. */
+export type ExpertStats = PoolStats & { slots: number };
+
 interface Shape {
   gateUpType: GGMLType;
   downType: GGMLType;
