@@ -140,7 +140,7 @@ export class EngineHost {
     let failed = false;
     try {
       // From the header alone: an unsupported architecture or vocabulary fails before the download.
-      planModel(dl.file);
+      const plan = planModel(dl.file);
       emit({ type: 'load', step: 'tokenizer', done: 0, total: 0 });
       tok = await Tokenizer.fromGGUF(dl.file);
       let storedMs = 0;
@@ -153,7 +153,7 @@ export class EngineHost {
       let lastEvent = 0;
       // Paged experts come through the download as the router picks them (ahead of the
       // background order), so the model is ready once the rest is on the GPU.
-      const paged = options.expertBudget !== undefined && dl.file.tensors.some((t) => /_exps\.weight$/.test(t.name));
+      const paged = options.expertBudget !== undefined && plan.hasExperts;
       const loading = WebGPUEngine.load(dl.source(), {
         nCtx: options.nCtx, maxBatch: options.maxBatch,
         ...(paged && { expertBudget: options.expertBudget, experts: (l: number, e: number) => dl.ensureExpert(l, e) }),

@@ -329,8 +329,9 @@ async function start(): Promise<void> {
     showError(e);
   }
   const first = catalog[0];
-  const asked = new URLSearchParams(location.search).get('model');
-  ui.expertBudget.value = new URLSearchParams(location.search).get('experts') ?? ''; // ?experts=MB
+  const query = new URLSearchParams(location.search);
+  const asked = query.get('model');
+  ui.expertBudget.value = query.get('experts') ?? ''; // ?experts=MB
   const url = asked ?? first?.url;
   if (first) {
     const ex = first.experts ? `, ${first.experts.count} experts, top-${first.experts.used}` : '';
