@@ -19,8 +19,13 @@ if (typeof cli.main !== 'function') {
   console.error(`webmoe: ${fileURLToPath(mainUrl)} does not export a function main(argv).`);
   process.exit(1);
 }
+// In a checkout, the development commands (make-model) from tools/ join the library's.
+const devUrl = new URL('../tools/factory/command.ts', import.meta.url);
+const commands = existsSync(fileURLToPath(devUrl))
+  ? { ...cli.COMMANDS, 'make-model': (await import(devUrl.href)).MAKE_MODEL_COMMAND }
+  : cli.COMMANDS;
 try {
-  const code = await cli.main(process.argv.slice(2));
+  const code = await cli.main(process.argv.slice(2), undefined, commands);
   if (typeof code === 'number') process.exitCode = code;
 } catch (err) {
   // Say what went wrong in one line; the stack only on request, since these are user-facing.

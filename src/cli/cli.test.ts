@@ -20,13 +20,14 @@ import { greedy } from '../reference/generate.ts';
 import { ReferenceModel } from '../reference/model.ts';
 import { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { WebGPUEngine } from '../engine/engine.ts';
-import { main } from './main.ts';
+import { MAKE_MODEL_COMMAND } from '../../tools/factory/command.ts';
+import { COMMANDS, main } from './main.ts';
 
 interface Result { code: number; out: string; err: string }
 
 async function run(...argv: string[]): Promise<Result> {
   let out = '', err = '';
-  const code = await main(argv, { out: (s) => { out += s; }, err: (s) => { err += s; } });
+  const code = await main(argv, { out: (s) => { out += s; }, err: (s) => { err += s; } }, { ...COMMANDS, 'make-model': MAKE_MODEL_COMMAND });
   return { code, out, err };
 }
 

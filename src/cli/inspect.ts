@@ -2,7 +2,7 @@
 // URL, however large the file). Values come from the metadata as stored, so inspect also describes
 // files WebMoE cannot run; `supported` says whether the model plan accepts it, and why not.
 import { readGGUF } from '../gguf/reader.ts';
-import { openSource } from '../gguf/source-node.ts';
+import { openSource } from './store.ts';
 import type { RangeSource } from '../gguf/source.ts';
 import { type GGUFFile, type GGUFValue, typeName } from '../gguf/types.ts';
 import { planModel } from '../model/plan.ts';

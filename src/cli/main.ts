@@ -6,8 +6,14 @@ import { readFileSync } from 'node:fs';
 import { type CliIO, processIO, UsageError } from './io.ts';
 
 type Command = (argv: string[], io: CliIO) => Promise<number>;
+export interface CommandEntry {
+  summary: string;
+  load: () => Promise<{ run: Command; help: string }>;
+}
 
-const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Command; help: string }> }> = {
+/** The library's commands. A checkout adds its development ones (tools/factory/command.ts:
+ *  make-model) through bin/webmoe.mjs; the library never imports tools/. */
+export const COMMANDS: Record<string, CommandEntry> = {
   inspect: {
     summary: 'print what a GGUF file is (architecture, sizes, experts, tensors), from its header only',
     load: async () => { const m = await import('./inspect.ts'); return { run: m.inspectCommand, help: m.INSPECT_HELP }; },
@@ -32,21 +38,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Com
     summary: 'delete a stored model by id or URL',
     load: async () => { const m = await import('./delete.ts'); return { run: m.deleteCommand, help: m.DELETE_HELP }; },
   },
-  'make-model': {
-    summary: 'write a GGUF model of any supported architecture and type, with seeded random weights',
-    load: async () => {
-      const [m, f] = await Promise.all([import('./make-model.ts'), import('../../tools/factory/cli.ts')]);
-      return { run: m.makeModelCommand, help: f.MAKE_MODEL_HELP };
-    },
-  },
 };
 
-export const HELP = `Usage: webmoe COMMAND [options]
+export const helpText = (commands: Record<string, CommandEntry>) => `Usage: webmoe COMMAND [options]
 
 Runs LLMs, Mixture-of-Experts above all, from GGUF files (local paths or URLs serving byte ranges).
 
 Commands:
-${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`).join('\n')}
+${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`).join('\n')}
   ${'help COMMAND'.padEnd(12)} a command's options (also: webmoe COMMAND --help)
 
 Global options:
@@ -62,7 +61,8 @@ function version(): string {
 
 /** Runs the CLI on `argv` (without node and script) and returns the exit code:
  *  0 success, 1 the command failed, 2 the command line is wrong. */
-export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
+export async function main(argv: string[], io: CliIO = processIO, commands: Record<string, CommandEntry> = COMMANDS): Promise<number> {
+  const HELP = helpText(commands);
   const debug = argv.includes('--debug') || !!process.env.WEBMOE_DEBUG;
   const args = argv.filter((a) => a !== '--debug');
   const [name, ...rest] = args;
@@ -85,13 +85,13 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         io.out(HELP);
         return 0;
       }
-      const c = COMMANDS[topic];
-      if (!c) throw new UsageError(`no command "${topic}"; commands: ${Object.keys(COMMANDS).join(', ')}`);
+      const c = commands[topic];
+      if (!c) throw new UsageError(`no command "${topic}"; commands: ${Object.keys(commands).join(', ')}`);
       io.out((await c.load()).help);
       return 0;
     }
-    const c = COMMANDS[name];
-    if (!c) throw new UsageError(`no command "${name}"; commands: ${Object.keys(COMMANDS).join(', ')} (see: webmoe --help)`);
+    const c = commands[name];
+    if (!c) throw new UsageError(`no command "${name}"; commands: ${Object.keys(commands).join(', ')} (see: webmoe --help)`);
     return await (await c.load()).run(rest, io);
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
@@ -99,7 +99,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     // Named errors carry their class (GGUFError, ModelFormatError, ...) and a code when they have one.
     // Node's system errors (ENOENT, EACCES...) are plain Errors whose message starts with the code.
     const label = e.name === 'Error' ? '' : `${e.name}${typeof code === 'string' ? ` [${code}]` : ''}: `;
-    io.err(`webmoe${name && COMMANDS[name] ? ' ' + name : ''}: ${label}${e.message}\n`);
+    io.err(`webmoe${name && commands[name] ? ' ' + name : ''}: ${label}${e.message}\n`);
     if (debug && e.stack) io.err(e.stack + '\n');
     return e instanceof UsageError ? 2 : 1;
   }

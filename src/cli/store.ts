@@ -6,7 +6,8 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ModelDownload } from '../fetch/download.ts';
 import { openModel } from '../fetch/open.ts';
-import { openSource } from '../gguf/source-node.ts';
+import { urlSource } from '../fetch/remote-source.ts';
+import { fileSource } from '../gguf/source-node.ts';
 import type { RangeSource } from '../gguf/source.ts';
 import type { DownloadEvent } from '../fetch/progress.ts';
 import { fsStore } from '../storage/fs.ts';
@@ -30,6 +31,11 @@ export function openStore(flag?: string): { dir: string; store: ByteStore } {
 
 export function isUrl(model: string): boolean {
   return /^https?:\/\//i.test(model);
+}
+
+/** A path or an http(s) URL, read directly (no store). */
+export function openSource(pathOrUrl: string): RangeSource {
+  return isUrl(pathOrUrl) ? urlSource(pathOrUrl) : fileSource(pathOrUrl);
 }
 
 /** Progress lines on stderr, at most one a second (and on a phase change). */

@@ -2,7 +2,7 @@
 // matches llama.cpp's), read from the GGUF header only.
 import { readFileSync } from 'node:fs';
 import { readGGUF } from '../gguf/reader.ts';
-import { openSource } from '../gguf/source-node.ts';
+import { openSource } from './store.ts';
 import { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { type CliIO, parseFlags, printJson, UsageError } from './io.ts';
 

@@ -5,7 +5,7 @@
 // cache's size. Not Grok: its factory model's top-2 gaps (0.005-0.04) are below what one f16 or
 // Q8 rounding taken the other way moves its logits (~1e-2; K and V rounded to f16 add such
 // roundings at every position), so its greedy tokens decide nothing; the soft cap on an f16
-// cache is in attention.test.ts. Tolerances: oracle-check.ts. Skipped on adapters without
+// cache is in attention.test.ts. Tolerances: tools/oracle/engine-check.ts. Skipped on adapters without
 // shader-f16 unless WEBMOE_REQUIRE_F16 is set.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +18,7 @@ import { ReferenceModel } from '../reference/model.ts';
 import { makeModel } from '../../tools/factory/make-model.ts';
 import { greedyResult, runJobs, type GreedyOutput } from '../../tools/oracle/llamacpp.ts';
 import { WebGPUEngine } from './engine.ts';
-import { expectAgreement, gpuGreedy } from './oracle-check.ts';
+import { expectAgreement, gpuGreedy } from '../../tools/oracle/engine-check.ts';
 
 const N_TOKENS = 32;
 const PROMPT = [11, 250, 3, 97, 1000, 42];

@@ -19,7 +19,7 @@ import { ReferenceModel } from '../reference/model.ts';
 import { makeModel } from '../../tools/factory/make-model.ts';
 import { greedyResult, runJobs, type GreedyOutput } from '../../tools/oracle/llamacpp.ts';
 import { WebGPUEngine } from './engine.ts';
-import { expectAgreement, gpuGreedy } from './oracle-check.ts';
+import { expectAgreement, gpuGreedy } from '../../tools/oracle/engine-check.ts';
 
 const N_TOKENS = 32;
 const PROMPT = [11, 250, 3, 97, 1000, 42];

@@ -9,8 +9,7 @@ import { WebGPUUnavailableError } from '../gpu/device.ts';
 import { GPUEngineError, GPUSession, type SessionOptions } from '../gpu/session.ts';
 import type { KvType } from '../gpu/shaders.ts';
 import type { HParams } from '../model/hparams.ts';
-import type { ExpertProvider } from '../reference/experts.ts';
-import { expertRanges } from '../storage/layout.ts';
+import { expertProvider, type ExpertProvider } from '../model/experts.ts';
 import { planModel, type ModelPlan } from '../model/plan.ts';
 import { ExpertPool, type ExpertStats } from './expert-pool.ts';
 import { ForwardGraph } from './graph.ts';
@@ -121,7 +120,7 @@ export class WebGPUEngine {
         throw new WebGPUUnavailableError('missing-feature', `an f16 KV cache needs the shader-f16 feature, which ${session.adapterName} lacks: use kvType 'f32' or 'auto'`);
       }
       const paged = plan.hasExperts && opts.expertBudget !== undefined;
-      const pools = paged ? ExpertPool.createAll(session, plan, opts.expertBudget!, opts.experts ?? sourceExperts(source, plan)) : undefined;
+      const pools = paged ? ExpertPool.createAll(session, plan, opts.expertBudget!, opts.experts ?? expertProvider(plan, (o, n) => source.read(o, n))) : undefined;
       // the kernels are built while the weights are read and uploaded into their buffers
       const { weights, filled } = allocWeights(session, source, plan, opts.onProgress, paged);
       const [graph] = await Promise.all([
@@ -239,13 +238,4 @@ export class WebGPUEngine {
     this.logitsRead?.destroy();
     this.session.destroy(); // a child session frees its buffers and leaves the shared device
   }
-}
-
-/** Expert bytes read straight from the model's source. */
-function sourceExperts(source: RangeSource, plan: ModelPlan): ExpertProvider {
-  return async (layer, expert) => {
-    const r = expertRanges(plan.file, layer, expert);
-    const [gate, up, down] = await Promise.all([r.gate, r.up, r.down].map((x) => source.read(x.offset, x.length)));
-    return { gate, up, down };
-  };
 }

@@ -9,10 +9,10 @@
 import { allocWeight, concatRows, type GpuWeight } from '../gpu/weights.ts';
 import { regionWords, repack, UnsupportedWeightError, weightLayout } from '../gpu/layout.ts';
 import type { GPUSession } from '../gpu/session.ts';
-import { tensorBytes, typeName, type GGMLType, type GGUFTensorInfo } from '../gguf/types.ts';
+import { tensorBytes, typeName, type GGMLType } from '../gguf/types.ts';
 import { ModelFormatError } from '../model/hparams.ts';
 import type { ModelPlan } from '../model/plan.ts';
-import type { ExpertProvider } from '../reference/experts.ts';
+import { expertTensors, type ExpertBytes, type ExpertProvider } from '../model/experts.ts';
 
 export class ExpertBudgetError extends Error {
   override name = 'ExpertBudgetError';
@@ -51,13 +51,7 @@ function checkLinear(type: GGMLType, k: number, n: number, name: string): void {
 function shapesOf(plan: ModelPlan): Map<string, { shape: Shape; layers: number[] }> {
   const shapes = new Map<string, { shape: Shape; layers: number[] }>();
   for (let l = 0; l < plan.hp.nLayer; l++) {
-    const t = (part: string): GGUFTensorInfo => {
-      const x = plan.tensors.get(`blk.${l}.ffn_${part}_exps.weight`);
-      if (!x || x.shape.length !== 3) throw new ModelFormatError(`the model has no stacked expert tensor blk.${l}.ffn_${part}_exps.weight`);
-      return x;
-    };
-    const [gate, up, down] = [t('gate'), t('up'), t('down')];
-    if (gate.type !== up.type) throw new UnsupportedWeightError(`${gate.name} and ${up.name} differ in type; the engine fuses them`);
+    const { gate, up, down } = expertTensors(plan, l);
     const shape: Shape = { gateUpType: gate.type, downType: down.type, d: gate.shape[0], width: gate.shape[1] };
     checkLinear(shape.gateUpType, shape.d, 2 * shape.width, gate.name);
     checkLinear(shape.downType, shape.width, shape.d, down.name);
@@ -151,7 +145,7 @@ export class ExpertPool {
     return experts.map((e) => this.slotOf.get(`${layer}/${e}`)!);
   }
 
-  private write(slot: number, layer: number, expert: number, bytes: { gate: Uint8Array; up: Uint8Array; down: Uint8Array }): void {
+  private write(slot: number, layer: number, expert: number, bytes: ExpertBytes): void {
     const { d, width, gateUpType, downType } = this.shape;
     const check = (part: string, got: Uint8Array, type: GGMLType, k: number, n: number) => {
       const want = tensorBytes(type, n * k);

@@ -63,8 +63,6 @@ export interface GraphIO {
   next: GPUBuffer;
 }
 
-const fr = Math.fround;
-
 export class ForwardGraph {
   readonly io: GraphIO;
   /** Launches of the last call (for stats). */
@@ -135,14 +133,14 @@ export class ForwardGraph {
     };
 
     // embedding
-    const emb = await embedOps(session, { weight: w.embd, tokens: io.tokens, count: B, y: x, scale: hp.embeddingScale ? fr(hp.embeddingScale) : 1 });
+    const c = plan.consts;
+    const emb = await embedOps(session, { weight: w.embd, tokens: io.tokens, count: B, y: x, scale: c.embeddingScale });
     stages.push(fixed(emb, (o, T) => { o.workgroups = [T]; }));
 
     const eps = hp.eps;
-    const resScale = hp.residualScale ? fr(hp.residualScale) : 1;
-    const kqScale = arch.attention.grokSoftcap ? 1 : hp.attentionScale || fr(1 / fr(Math.sqrt(hd)));
+    const resScale = c.residualScale;
     const moeShape: MoeShape | undefined = plan.hasExperts ? {
-      d, nExpert: hp.nExpert, k: hp.nExpertUsed, normTopK: arch.ffn.normTopK, weightsScale: hp.expertWeightsScale,
+      d, nExpert: hp.nExpert, k: hp.nExpertUsed, normTopK: arch.ffn.expertWeightsNorm, weightsScale: hp.expertWeightsScale,
       shexp: arch.ffn.shared === 'sigmoid-gated' ? 2 : w.layers[0].moe?.shared ? 1 : 0,
     } : undefined;
     const kUsed = hp.nExpertUsed;
@@ -215,8 +213,7 @@ export class ForwardGraph {
       stages.push((T, pos0) => { rope.set(T, pos0); return [rope.op]; });
       const attn = await AttentionOp.create(session, {
         nHead: hp.nHead, nHeadKv: hp.nHeadKv, headDim: hd, nCtx: opts.nCtx, maxQueries: B, q: qBuf, kCache: kc, vCache: vc, out: att,
-        scale: kqScale, softcap: arch.attention.grokSoftcap ? hp.attnSoftcap : 0,
-        capScale: arch.attention.grokSoftcap ? fr(hp.attnOutScale / hp.attnSoftcap) : 0, kvType: opts.kvType, label: `${name}.attn`,
+        scale: c.kqScale, softcap: c.attnSoftcap, capScale: c.attnCapScale, kvType: opts.kvType, label: `${name}.attn`,
       });
       stages.push((T, pos0) => attn.set(T, pos0));
       const aO = act(kindOf(L.wo), qDim, B);
@@ -271,8 +268,7 @@ export class ForwardGraph {
     const headQuant = await quantOp(session, { x, rows: B, out: aOut, norm: { w: w.outNorm, eps } });
     const headMv = await matvecOps(session, { weight: w.output, act: aOut, y: io.logits, yTok: hp.nVocab, tokens: B, numerics: num, label: 'output' });
     const headMm = await MatmulOp.create(session, { weight: w.output, act: aOut, y: io.logits, yTok: hp.nVocab, numerics: num, label: 'output' });
-    const scale = arch.logitScale === 'multiply' ? fr(hp.logitScale) : arch.logitScale === 'divide' ? fr(1 / fr(hp.logitScale)) : 1;
-    const softcap = hp.finalSoftcap ? fr(hp.finalSoftcap) : 0;
+    const scale = c.logitScale, softcap = c.finalSoftcap;
     const post = scale !== 1 || softcap !== 0 ? await logitsPostOp(session, io.logits, hp.nVocab, scale, softcap) : undefined;
     const amax = await argmaxOp(session, io.logits, hp.nVocab, io.next);
     const quantBase = { k: d, x_off: 0, x_stride: d, norm: 1, eps };

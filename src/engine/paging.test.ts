@@ -94,16 +94,15 @@ describe('paged experts', () => {
     resident.engine.destroy();
     const src = bytesSource(bytes);
     let fail = true;
-    const { expertRanges } = await import('../storage/layout.ts');
+    const { expertProvider } = await import('../model/experts.ts');
     const { readGGUF } = await import('../gguf/reader.ts');
-    const file = await readGGUF(src);
+    const { planModel } = await import('../model/plan.ts');
+    const fromFile = expertProvider(planModel(await readGGUF(src)), (o, n) => src.read(o, n));
     const engine = await WebGPUEngine.load(src, {
       session, nCtx: 64, maxBatch: 8, expertBudget: 4 * 1e6,
       experts: async (l, e) => {
         if (fail) { fail = false; throw new Error('network down'); }
-        const r = expertRanges(file, l, e);
-        const [gate, up, down] = await Promise.all([r.gate, r.up, r.down].map((x) => src.read(x.offset, x.length)));
-        return { gate, up, down };
+        return fromFile(l, e);
       },
     });
     try {

@@ -4,14 +4,14 @@
 // Norms, biases and routers are small: they are dequantized to f32 on the CPU.
 import { dequantize } from '../gguf/dequant.ts';
 import type { RangeSource } from '../gguf/source.ts';
-import { GGMLType, typeName, type GGUFTensorInfo } from '../gguf/types.ts';
+import { GGMLType, typeName } from '../gguf/types.ts';
 import { USAGE } from '../gpu/buffers.ts';
 import { UnsupportedWeightError } from '../gpu/layout.ts';
 import type { GPUSession } from '../gpu/session.ts';
 import { allocWeight, concatRows, fillWeight, type GpuWeight } from '../gpu/weights.ts';
 import { ModelFormatError } from '../model/hparams.ts';
-import type { ModelPlan } from '../model/plan.ts';
-import { isRoutedExpert } from '../reference/experts.ts';
+import type { GatedTensors } from '../model/arch.ts';
+import type { ModelPlan, Tensor } from '../model/plan.ts';
 
 /** A gate+up matrix (n = 2 * width rows per matrix, gate rows first) and its down matrix. */
 export interface GatedWeights {
@@ -51,83 +51,72 @@ export type LoadProgress = (done: number, total: number) => void;
  *  ExpertPool), made at once; `filled` reads and writes their contents, tensor after tensor, so
  *  the caller can build the kernels meanwhile (they need the buffers, not what is in them). */
 export function allocWeights(session: GPUSession, source: RangeSource, plan: ModelPlan, onProgress?: LoadProgress, pagedExperts = false): { weights: ModelWeights; filled: Promise<void> } {
-  const { hp, arch } = plan;
   const maxBind = session.limits.maxStorageBufferBindingSize;
   let bytesRead = 0;
-  const total = [...new Set([...plan.tensors].filter(([name]) => !(pagedExperts && isRoutedExpert(name))).map(([, t]) => t))].reduce((s, t) => s + t.nBytes, 0);
+  const total = plan.tensors.filter((t) => !(pagedExperts && plan.expertTensors.has(t))).reduce((s, t) => s + t.nBytes, 0);
 
-  const info = (name: string): GGUFTensorInfo => {
-    const t = plan.tensors.get(name);
-    if (!t) throw new ModelFormatError(`${arch.name} model lacks tensor ${name}`);
-    return t;
-  };
   let filled: Promise<void> = Promise.resolve();
   /** Runs after the fills before it (the first failure skips the rest and rejects `filled`). */
   const later = (fill: () => Promise<void>) => { filled = filled.then(fill); };
   const create = (bytes: number, name: string) => session.buffers.create(bytes, USAGE.STORAGE | USAGE.COPY_DST, name, 'weights');
   const write = (b: GPUBuffer, v: Float32Array) => session.device.queue.writeBuffer(b, 0, v.buffer as ArrayBuffer, v.byteOffset, v.byteLength);
-  const read = async (t: GGUFTensorInfo): Promise<Uint8Array> => {
+  const read = async (t: Tensor): Promise<Uint8Array> => {
     const bytes = await source.read(plan.file.dataOffset + t.offset, t.nBytes);
     if (bytes.length < t.nBytes) throw new ModelFormatError(`${source.name}: tensor ${t.name} is cut short (${bytes.length} of ${t.nBytes} bytes)`);
     bytesRead += t.nBytes;
     onProgress?.(bytesRead, total);
     return bytes;
   };
+  const readF32 = async (t: Tensor) => dequantize(t.type, await read(t), t.nElements, t.name);
   /** A small tensor as f32 on the GPU. */
-  const f32 = (name: string): GPUBuffer => {
-    const t = info(name);
-    const b = create(4 * t.nElements, name);
-    later(async () => write(b, dequantize(t.type, await read(t), t.nElements, t.name)));
+  const f32 = (t: Tensor): GPUBuffer => {
+    const b = create(4 * t.nElements, t.name);
+    later(async () => write(b, await readF32(t)));
     return b;
   };
-  const optF32 = (name: string) => (plan.tensors.has(name) ? f32(name) : undefined);
-  const matrix = (name: string): GpuWeight => {
-    const t = info(name);
+  const optF32 = (t?: Tensor) => (t ? f32(t) : undefined);
+  const matrix = (t: Tensor): GpuWeight => {
     const [k, n, count = 1] = t.shape;
-    const w = allocWeight(session.buffers, name, t.type, k, n, count, maxBind);
+    const w = allocWeight(session.buffers, t.name, t.type, k, n, count, maxBind);
     later(async () => fillWeight(session.device, w, await read(t)));
     return w;
   };
   /** Same-type matrices row-concatenated per stacked matrix. */
-  const fused = (label: string, names: string[]): GpuWeight => {
-    const ts = names.map(info);
+  const fused = (label: string, ts: Tensor[]): GpuWeight => {
     const [k, , count = 1] = ts[0].shape;
     const n = ts.reduce((s, t) => s + t.shape[1], 0);
     const w = allocWeight(session.buffers, label, ts[0].type, k, n, count, maxBind);
     later(async () => fillWeight(session.device, w, concatRows(await Promise.all(ts.map(read)), count)));
     return w;
   };
-  const gated = (b: string, suffix: string): GatedWeights => {
-    const gate = info(`${b}ffn_gate${suffix}.weight`), up = info(`${b}ffn_up${suffix}.weight`);
-    if (gate.type !== up.type) {
-      throw new UnsupportedWeightError(`${gate.name} is ${typeName(gate.type)} and ${up.name} is ${typeName(up.type)}; ` +
+  const gated = (g: GatedTensors<Tensor>, label: string): GatedWeights => {
+    if (g.gate.type !== g.up.type) {
+      throw new UnsupportedWeightError(`${g.gate.name} is ${typeName(g.gate.type)} and ${g.up.name} is ${typeName(g.up.type)}; ` +
         'the WebGPU engine fuses gate and up and needs them of one type');
     }
-    return { gateUp: fused(`${b}ffn_gate_up${suffix}`, [gate.name, up.name]), down: matrix(`${b}ffn_down${suffix}.weight`) };
+    return { gateUp: fused(label, [g.gate, g.up]), down: matrix(g.down) };
   };
 
-  const embd = matrix('token_embd.weight');
-  const output = plan.outputName === 'token_embd.weight' ? embd : matrix(plan.outputName);
-  const outNorm = f32('output_norm.weight');
-  const layers: LayerWeights[] = [];
-  for (let i = 0; i < hp.nLayer; i++) {
+  const embd = matrix(plan.embd);
+  const output = plan.tied ? embd : matrix(plan.output);
+  const outNorm = f32(plan.outNorm);
+  const layers = plan.layers.map((L, i): LayerWeights => {
     const b = `blk.${i}.`;
-    const [tq, tk, tv] = ['attn_q', 'attn_k', 'attn_v'].map((s) => info(`${b}${s}.weight`));
-    const sameType = tq.type === tk.type && tk.type === tv.type;
-    const qkv = sameType ? [fused(`${b}attn_qkv`, [tq.name, tk.name, tv.name])] : [tq, tk, tv].map((t) => matrix(t.name));
-    const biasNames = ['attn_q', 'attn_k', 'attn_v'].map((s) => `${b}${s}.bias`);
+    const A = L.attn;
+    const mats = [A.q, A.k, A.v];
+    const sameType = mats.every((t) => t.type === A.q.type);
+    const qkv = sameType ? [fused(`${b}attn_qkv`, mats)] : mats.map(matrix);
     let qkvBias: GPUBuffer[] | undefined;
-    if (biasNames.some((n) => plan.tensors.has(n))) {
-      const widths = [tq, tk, tv].map((t) => t.shape[1]);
+    const biases = [A.qBias, A.kBias, A.vBias];
+    if (biases.some((t) => t)) {
+      const widths = mats.map((t) => t.shape[1]);
       qkvBias = sameType
         ? [create(4 * (widths[0] + widths[1] + widths[2]), `${b}attn_qkv.bias`)]
-        : biasNames.map((n, j) => create(4 * widths[j], n));
+        : mats.map((t, j) => create(4 * widths[j], `${t.name}.bias`));
       const bias = qkvBias;
       later(async () => {
-        const parts = await Promise.all(biasNames.map(async (n, j) => {
-          if (plan.tensors.has(n)) { const t = info(n); return dequantize(t.type, await read(t), t.nElements, n); }
-          return new Float32Array(widths[j]); // a missing bias adds zeros
-        }));
+        // a missing bias adds zeros
+        const parts = await Promise.all(biases.map((t, j) => (t ? readF32(t) : new Float32Array(widths[j]))));
         if (!sameType) { parts.forEach((p, j) => write(bias[j], p)); return; }
         const all = new Float32Array(widths[0] + widths[1] + widths[2]);
         let o = 0;
@@ -136,31 +125,25 @@ export function allocWeights(session: GPUSession, source: RangeSource, plan: Mod
       });
     }
     const layer: LayerWeights = {
-      attnNorm: f32(`${b}attn_norm.weight`),
-      qkv, qkvBias,
-      qNorm: optF32(`${b}attn_q_norm.weight`),
-      kNorm: optF32(`${b}attn_k_norm.weight`),
-      wo: matrix(`${b}attn_output.weight`),
-      attnOutNorm: arch.attention.outNorm ? f32(`${b}attn_output_norm.weight`) : undefined,
-      ffnNorm: f32(`${b}ffn_norm.weight`),
-      postNorm: arch.ffn.postNorm ? f32(`${b}layer_output_norm.weight`) : undefined,
+      attnNorm: f32(A.norm), qkv, qkvBias, qNorm: optF32(A.qNorm), kNorm: optF32(A.kNorm), wo: matrix(A.o),
+      attnOutNorm: optF32(A.postNorm), ffnNorm: f32(L.ffnNorm), postNorm: optF32(L.postNorm),
     };
-    if (plan.hasExperts) {
-      const router = info(`${b}ffn_gate_inp.weight`);
-      if (router.type !== GGMLType.F32 && router.type !== GGMLType.F16 && router.type !== GGMLType.BF16) {
-        throw new UnsupportedWeightError(`${router.name} is ${typeName(router.type)}; the router must be F32, F16 or BF16`);
+    if (L.moe) {
+      const m = L.moe;
+      if (m.router.type !== GGMLType.F32 && m.router.type !== GGMLType.F16 && m.router.type !== GGMLType.BF16) {
+        throw new UnsupportedWeightError(`${m.router.name} is ${typeName(m.router.type)}; the router must be F32, F16 or BF16`);
       }
       layer.moe = {
-        router: f32(router.name),
-        experts: pagedExperts ? undefined : gated(b, '_exps'),
-        shared: plan.tensors.has(`${b}ffn_up_shexp.weight`) ? gated(b, '_shexp') : undefined,
-        sharedGate: arch.ffn.shared === 'sigmoid-gated' ? f32(`${b}ffn_gate_inp_shexp.weight`) : undefined,
+        router: f32(m.router),
+        experts: pagedExperts ? undefined : gated(m.experts, `${b}ffn_gate_up_exps`),
+        shared: m.shared && gated(m.shared, `${b}ffn_gate_up_shexp`),
+        sharedGate: optF32(m.sharedGate),
       };
     } else {
-      layer.ffn = gated(b, '');
+      layer.ffn = gated(L.ffn!, `${b}ffn_gate_up`);
     }
-    layers.push(layer);
-  }
+    return layer;
+  });
   const weights: ModelWeights = { embd, outNorm, output, layers, bytesRead: 0 };
   return { weights, filled: filled.then(() => { weights.bytesRead = bytesRead; }) };
 }

@@ -11,7 +11,7 @@ import { bytesSource } from '../gguf/source.ts';
 import { CHUNK_HEADER_BYTES, encodeChunk } from '../storage/chunk.ts';
 import { fsStore } from '../storage/fs.ts';
 import { idbStore } from '../storage/idb.ts';
-import { expertRanges } from '../storage/layout.ts';
+import { expertRanges } from '../model/experts.ts';
 import { keys, loadManifest, saveManifest } from '../storage/manifest.ts';
 import { memoryStore } from '../storage/memory.ts';
 import { deleteModel, listModels } from '../storage/models.ts';
@@ -161,7 +161,7 @@ describe('use before complete', () => {
     const t0 = performance.now();
     const ex = await dl.ensureExpert(1, 7); // the last expert of the last layer: the background's last
     const tExpert = performance.now() - t0;
-    const r = expertRanges(dl.file, 1, 7);
+    const r = expertRanges(dl.plan!, 1, 7);
     expect(sameBytes(ex.down, model.subarray(r.down.offset, r.down.offset + r.down.length))).toBe(true);
     expect(sameBytes(ex.gate, model.subarray(r.gate.offset, r.gate.offset + r.gate.length))).toBe(true);
     expect(dl.progress().chunksDone).toBeLessThan(dl.chunks.length / 2);
@@ -185,7 +185,7 @@ describe('use before complete', () => {
     const dense = dl.chunks.filter((c) => c.kind !== 'expert');
     expect(dl.progress().bytesDone).toBe(dense.reduce((s, c) => s + c.length, 0));
     await dl.ensureExpert(0, 3);
-    const expertBytes = Object.values(expertRanges(dl.file, 0, 3)).reduce((s, r) => s + r.length, 0);
+    const expertBytes = Object.values(expertRanges(dl.plan!, 0, 3)).reduce((s, r) => s + r.length, 0);
     // Sent: the first read (256 KiB), the dense chunks beyond it, and the expert.
     const denseAfterFirstRead = dense.filter((c) => c.offset + c.length > 256 * 1024).reduce((s, c) => s + c.length, 0);
     expect(server.bytesSent(path)).toBe(256 * 1024 + denseAfterFirstRead + expertBytes);

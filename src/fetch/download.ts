@@ -7,7 +7,9 @@
 import type { GGUFFile } from '../gguf/types.ts';
 import type { RangeSource } from '../gguf/source.ts';
 import { ChunkCorruptError, decodeChunk, encodeChunk } from '../storage/chunk.ts';
-import { chunkAt, expertRanges, type Chunk, type ExpertPart } from '../storage/layout.ts';
+import { chunkAt, type Chunk } from './chunks.ts';
+import { expertProvider, expertRanges, type ExpertBytes } from '../model/experts.ts';
+import type { ModelPlan } from '../model/plan.ts';
 import { encodeBitmap, keys, saveManifest, type ModelManifest } from '../storage/manifest.ts';
 import { Sha256, toHex } from '../storage/sha256.ts';
 import type { ByteStore } from '../storage/store.ts';
@@ -59,6 +61,8 @@ function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
 export class ModelDownload {
   /** The GGUF header (set by openModel before the download is returned). */
   file!: GGUFFile;
+  /** The model plan, when WebMoE can run the file (else undefined: it can still be downloaded). */
+  plan?: ModelPlan;
   readonly size: number;
   private done: boolean[];
   private bytesDone = 0;
@@ -190,20 +194,23 @@ export class ModelDownload {
     return this.ensureRange(this.file.dataOffset + t.offset, t.nBytes, opts);
   }
 
-  /** The gate, up and down bytes of one routed expert (each in GGUF block layout, as the expert's
-   *  slice of blk.N.ffn_*_exps.weight). Fetched on demand, ahead of the background download. */
-  async ensureExpert(layer: number, expert: number, opts?: WaitOptions): Promise<Record<ExpertPart, Uint8Array>> {
-    const r = expertRanges(this.file, layer, expert);
-    const [gate, up, down] = await Promise.all([r.gate, r.up, r.down].map((x) => this.ensureRange(x.offset, x.length, opts)));
-    return { gate, up, down };
+  /** The gate, up and down bytes of one routed expert (each in GGUF block layout, the expert's
+   *  slice of its stacked tensor). Fetched on demand, ahead of the background download. */
+  ensureExpert(layer: number, expert: number, opts?: WaitOptions): Promise<ExpertBytes> {
+    return expertProvider(this.needPlan(), (o, n) => this.ensureRange(o, n, opts))(layer, expert);
   }
 
   /** Moves experts ahead of the background download without waiting (the router's guess of what the
    *  next layers need). */
   prefetchExperts(list: { layer: number; expert: number }[]): void {
     for (const { layer, expert } of list) {
-      for (const r of Object.values(expertRanges(this.file, layer, expert))) this.prefetchRange(r.offset, r.length);
+      for (const r of Object.values(expertRanges(this.needPlan(), layer, expert))) this.prefetchRange(r.offset, r.length);
     }
+  }
+
+  private needPlan(): ModelPlan {
+    if (!this.plan) throw new RangeError(`${this.url}: WebMoE cannot plan this model, so it has no routed experts to fetch`);
+    return this.plan;
   }
 
   prefetchRange(offset: number, length: number): void {

@@ -55,14 +55,6 @@ export class HeadersNotExposedError extends FetchError {
   }
 }
 
-/** What identifies one version of a remote file. */
-export interface FileIdentity {
-  /** Bytes. */
-  size: number;
-  etag?: string;
-  lastModified?: string;
-}
-
 /** The remote file is not the one we started with: mixing its bytes with stored ones would corrupt
  *  the model. */
 export class FileChangedError extends FetchError {

@@ -10,11 +10,11 @@ import { startFaultServer, type FaultConfig, type FaultServer } from '../../tool
 import { makeModel } from '../../tools/factory/make-model.ts';
 import { bytesSource } from '../gguf/source.ts';
 import { GGMLType } from '../gguf/types.ts';
-import type { ExpertBytes, ExpertProvider } from '../reference/experts.ts';
+import { expertRanges, type ExpertBytes, type ExpertProvider } from '../model/experts.ts';
 import { greedy, greedyAsync } from '../reference/generate.ts';
 import { ReferenceModel } from '../reference/model.ts';
 import { CHUNK_HEADER_BYTES } from '../storage/chunk.ts';
-import { chunkAt, expertRanges } from '../storage/layout.ts';
+import { chunkAt } from './chunks.ts';
 import { keys } from '../storage/manifest.ts';
 import { memoryStore } from '../storage/memory.ts';
 import type { ByteStore } from '../storage/store.ts';
@@ -63,7 +63,7 @@ function provider(dl: ModelDownload, got = new Map<string, ExpertBytes>()): Expe
 
 /** The file's own bytes of an expert projection. */
 function slice(dl: ModelDownload, layer: number, expert: number, part: keyof ExpertBytes): Uint8Array {
-  const r = expertRanges(dl.file, layer, expert)[part];
+  const r = expertRanges(dl.plan!, layer, expert)[part];
   return model.subarray(r.offset, r.offset + r.length);
 }
 
@@ -112,7 +112,7 @@ describe('experts on demand from a download', () => {
     await probe.forwardAsync(PROMPT.slice(0, 1));
     await first.close();
     const [l, e] = asked[0].split('/').map(Number);
-    const r = expertRanges(first.file, l, e).up;
+    const r = expertRanges(first.plan!, l, e).up;
     const c = first.chunks[chunkAt(first.chunks, r.offset)];
     const key = keys.chunk(first.id, c.index);
     const record = (await store.read(key))!;

@@ -3,13 +3,16 @@
 // is written. A stored one: the server is asked whether the file is still the same (a changed file
 // restarts the download), and the manifest is reconciled with the chunks actually in the store.
 import { readGGUF } from '../gguf/reader.ts';
+import type { GGUFFile } from '../gguf/types.ts';
+import { ModelFormatError } from '../model/hparams.ts';
+import { planModel, UnsupportedArchError, type ModelPlan } from '../model/plan.ts';
 import { ChunkCorruptError, decodeChunk, encodeChunk } from '../storage/chunk.ts';
-import { chunksFromEnds, kindLetters, chunkEnds, planChunks, type Chunk, DEFAULT_CHUNK_BYTES, DEFAULT_EXPERT_CHUNK_BYTES } from '../storage/layout.ts';
 import {
   chunkIndexOf, decodeBitmap, encodeBitmap, keys, loadManifest, MANIFEST_FORMAT, modelId, saveManifest, type ModelManifest,
 } from '../storage/manifest.ts';
 import { deleteModel } from '../storage/models.ts';
 import { mb, StorageQuotaError, type ByteStore } from '../storage/store.ts';
+import { chunksFromEnds, kindLetters, chunkEnds, planChunks, type Chunk } from './chunks.ts';
 import { ModelDownload, type SchedulerOptions } from './download.ts';
 import { abortReason, FetchError, FileChangedError, isAbort } from './errors.ts';
 import { Emitter, type DownloadEvent } from './progress.ts';
@@ -126,7 +129,8 @@ async function fresh(id: string, ctx: FetchContext, opts: OpenModelOptions, ev: 
   if (!identity.etag && !identity.lastModified) {
     ev.emit({ type: 'notice', what: 'no-validators', message: `${opts.url} sends neither ETag nor Last-Modified: if the file is replaced by one of the same length during the download, only a SHA-256 given to openModel can tell` });
   }
-  const chunks = planChunks(file, identity.size, opts.chunkBytes ?? DEFAULT_CHUNK_BYTES, opts.expertChunkBytes ?? DEFAULT_EXPERT_CHUNK_BYTES);
+  const plan = planIfSupported(file);
+  const chunks = planChunks(file, identity.size, { experts: plan?.expertTensors, target: opts.chunkBytes, expertTarget: opts.expertChunkBytes });
   await checkQuota(s, identity.size, chunks.length);
   const persisted = s.persist ? await s.persist() : false;
   ev.emit({
@@ -153,6 +157,7 @@ async function fresh(id: string, ctx: FetchContext, opts: OpenModelOptions, ev: 
   await saveManifest(s, manifest);
   const dl = new ModelDownload(id, opts.url, s, manifest, chunks, done, [], ctx, ev, abort, sched);
   dl.file = file;
+  dl.plan = plan;
   return dl;
 }
 
@@ -186,7 +191,18 @@ async function resume(m: ModelManifest, ctx: FetchContext, opts: OpenModelOption
   const resumed = chunks.filter((c) => done.bits[c.index]).map((c) => c.index);
   const dl = new ModelDownload(m.id, m.url, s, m, chunks, done.bits, resumed, ctx, ev, abort, sched);
   dl.file = await readGGUF(dl.source());
+  dl.plan = planIfSupported(dl.file);
   return dl;
+}
+
+/** The model plan, or undefined for a file WebMoE cannot run (it can still be downloaded). */
+function planIfSupported(file: GGUFFile): ModelPlan | undefined {
+  try {
+    return planModel(file);
+  } catch (e) {
+    if (e instanceof ModelFormatError || e instanceof UnsupportedArchError) return undefined;
+    throw e;
+  }
 }
 
 /** Which chunks are done: listed in the manifest and present; present but unlisted ones are to be

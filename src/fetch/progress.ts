@@ -1,6 +1,6 @@
 // Download events: one union tagged by `type`, plain data (they cross the worker boundary as they
 // are). Rates are bytes per second over a sliding window.
-import type { ChunkKind } from '../storage/layout.ts';
+import type { ChunkKind } from './chunks.ts';
 
 export type DownloadPhase =
   | 'probe' // asking the server what the file is

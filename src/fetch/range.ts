@@ -1,9 +1,10 @@
 // One byte range of a remote file, fetched robustly: every response is checked (status, Content-Range,
 // file identity, body length), a stalled body is aborted, and a failed attempt is retried from the
 // first byte not yet received, so a connection dropped mid-chunk costs only what it had not sent.
+import type { FileIdentity } from '../storage/manifest.ts';
 import {
   abortReason, ContentRangeError, CorsError, FetchError, FileChangedError, HeadersNotExposedError, HttpStatusError,
-  NetworkError, RangeNotSupportedError, RetriesExhaustedError, ServerBusyError, TruncatedBodyError, type FileIdentity,
+  NetworkError, RangeNotSupportedError, RetriesExhaustedError, ServerBusyError, TruncatedBodyError,
 } from './errors.ts';
 import { backoffMs, parseRetryAfter, type RetryPolicy } from './retry.ts';
 

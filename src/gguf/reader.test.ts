@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeModel } from '../../tools/factory/make-model.ts';
 import { GGUFError, MAX_HEADER_BYTES, readGGUF } from './reader.ts';
-import { blobSource, bytesSource, RangeRequestError, type RangeSource, urlSource } from './source.ts';
+import { RangeRequestError, urlSource } from '../fetch/remote-source.ts';
+import { blobSource, bytesSource, type RangeSource } from './source.ts';
 import { GGMLType, GGUFValueType } from './types.ts';
 import { gv, writeGGUF, type TensorInput } from './writer.ts';
 

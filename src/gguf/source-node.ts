@@ -1,6 +1,6 @@
 // Node-only sources: kept apart so the browser bundle never sees node:fs.
 import { type FileHandle, open } from 'node:fs/promises';
-import { type RangeSource, urlSource } from './source.ts';
+import type { RangeSource } from './source.ts';
 
 /** A source over a local file (Node only). */
 export function fileSource(path: string): RangeSource {
@@ -25,9 +25,4 @@ export function fileSource(path: string): RangeSource {
       return out.subarray(0, got);
     },
   };
-}
-
-/** A path or an http(s) URL. */
-export function openSource(pathOrUrl: string): RangeSource {
-  return /^https?:\/\//i.test(pathOrUrl) ? urlSource(pathOrUrl) : fileSource(pathOrUrl);
 }

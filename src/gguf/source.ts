@@ -1,7 +1,5 @@
 // Byte-range sources: where GGUF bytes come from. The reader asks only for the ranges it needs,
 // so a header of a multi-gigabyte file costs a few small reads.
-import { ContentRangeError, FetchError, HttpStatusError, RangeNotSupportedError, RetriesExhaustedError } from '../fetch/errors.ts';
-import { remoteSource } from '../fetch/remote-source.ts';
 
 export interface RangeSource {
   /** For messages: a path, URL or label. */
@@ -30,29 +28,4 @@ export function blobSource(blob: Blob, name = 'blob'): RangeSource {
     size: async () => blob.size,
     read: async (offset, length) => new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer()),
   };
-}
-
-/** Thrown when a server cannot serve the byte ranges the reader needs. `cause` is the range
- *  fetcher's named error (src/fetch/errors.ts); `status` the HTTP status that decided it. */
-export class RangeRequestError extends Error {
-  override name = 'RangeRequestError';
-  constructor(message: string, readonly url: string, readonly status?: number, options?: { cause?: unknown }) {
-    super(message, options);
-  }
-}
-
-/** A source over an http(s) URL, read with `Range` requests through the robust range fetcher
- *  (retries with backoff, checked answers). A server that answers 200 with the whole body (ignoring
- *  Range) is refused: it would make every header read download the file. */
-export function urlSource(url: string, init: RequestInit = {}): RangeSource {
-  const src = remoteSource(url, { init });
-  const wrap = <T>(p: Promise<T>): Promise<T> => p.catch((e: unknown) => {
-    if (!(e instanceof FetchError)) throw e;
-    const decisive = e instanceof RetriesExhaustedError ? e.cause : e;
-    const status = decisive instanceof HttpStatusError ? decisive.status
-      : decisive instanceof RangeNotSupportedError ? 200
-      : decisive instanceof ContentRangeError ? 206 : undefined;
-    throw new RangeRequestError(e.message, url, status, { cause: e });
-  });
-  return { name: url, size: () => wrap(src.size()), read: (offset, length) => wrap(src.read(offset, length)) };
 }

@@ -1,6 +1,7 @@
-// Architectures as data: each supported `general.architecture` maps to an ArchSpec (one small file
-// each under archs/), which names its tensors and sets the options of the shared blocks. The CPU
-// reference and the WebGPU engine read these options; nothing switches on architecture names.
+// Architectures as data: each supported `general.architecture` is one small file under archs/ that
+// states how it differs from the defaults below (options named by mechanism, not by model). The
+// tensor table `archTensors` is the one place that spells GGUF tensor names: the plan resolves it
+// against a file into typed records, the factory writes it. Nothing switches on architecture names.
 import type { HParamDefaults, HParams, ScaleName } from './hparams.ts';
 
 export type RopeMode = 'norm' | 'neox'; // norm: rotate (x[2i], x[2i+1]); neox: (x[i], x[i + d/2])
@@ -12,19 +13,21 @@ export interface AttentionOptions {
   /** RMSNorm on q and k before RoPE: per head (weight [headDim]) or over the whole projection
    *  (weight [nHead*headDim] / [nHeadKv*headDim], OLMoE). */
   qkNorm: 'none' | 'head' | 'full';
-  /** Grok: kq = softcap * tanh(kq * attnOutScale / softcap) before the softmax (kq scale 1). */
-  grokSoftcap: boolean;
-  /** Grok: RMSNorm on the attention output before the residual add (blk.N.attn_output_norm). */
-  outNorm: boolean;
+  /** kq = cap * tanh(kq * outScale / cap) before the softmax, whose kq scale is then 1 (Grok;
+   *  hyperparameters attnSoftcap and attnOutScale). */
+  logitSoftcap: boolean;
+  /** RMSNorm on the attention output before the residual add (blk.N.attn_output_norm, Grok). */
+  postNorm: boolean;
 }
 
 export interface FfnOptions {
   act: 'silu' | 'gelu';
-  /** Routed experts: renormalize the top-k weights to sum 1. */
-  normTopK: boolean;
-  /** Shared expert: none, always added (Granite), or scaled by sigmoid(x·w) (Qwen2-MoE). */
+  /** Routed experts: the top-k weights renormalized to sum 1. */
+  expertWeightsNorm: boolean;
+  /** Shared expert: none, always added when the file has one (Granite), or scaled by
+   *  sigmoid(x·w) (Qwen2-MoE). */
   shared: 'none' | 'plain' | 'sigmoid-gated';
-  /** Grok: RMSNorm on the FFN output before the residual add (blk.N.layer_output_norm). */
+  /** RMSNorm on the FFN output before the residual add (blk.N.layer_output_norm, Grok). */
   postNorm: boolean;
 }
 
@@ -32,9 +35,9 @@ export interface ArchSpec {
   name: string;
   rope: RopeMode;
   /** Scale hyperparameters read from the metadata (llama.cpp ignores the others for this arch). */
-  scales?: readonly ScaleName[];
+  scales: readonly ScaleName[];
   /** Values set before the metadata is read (llama.cpp's defaults for old GGUFs). */
-  defaults?: HParamDefaults;
+  defaults: HParamDefaults;
   /** The final logits are multiplied (grok), divided (granite) by logitScale, or neither. */
   logitScale: 'none' | 'multiply' | 'divide';
   attention: AttentionOptions;
@@ -45,70 +48,154 @@ export interface ArchSpec {
   experts: 'always' | 'never' | 'optional';
 }
 
+/** What an arch file states: its name and what differs from the defaults. */
+export type ArchDef = Partial<Omit<ArchSpec, 'attention' | 'ffn'>> & {
+  name: string;
+  attention?: Partial<AttentionOptions>;
+  ffn?: Partial<FfnOptions>;
+};
+
+export function defineArch(def: ArchDef): ArchSpec {
+  return {
+    rope: 'norm', scales: [], defaults: {}, logitScale: 'none', tiedOutputAllowed: true, experts: 'never',
+    ...def,
+    attention: { qkvBias: false, qkNorm: 'none', logitSoftcap: false, postNorm: false, ...def.attention },
+    ffn: { act: 'silu', expertWeightsNorm: false, shared: 'none', postNorm: false, ...def.ffn },
+  };
+}
+
+// ---- the tensor table --------------------------------------------------------------------------
+
 export interface TensorSpec {
   name: string;
   /** GGUF order: innermost first. Expert tensors: [in, out, nExpert]. */
   shape: number[];
   required: boolean;
-  /** What the factory fills it with, and how the engine treats it. */
+  /** What the factory fills it with. */
   role: 'embedding' | 'norm' | 'matrix' | 'bias' | 'router' | 'experts';
 }
 
-/** The tensors a model of `arch` with `hp` has, derived from the shared block options. */
-export function tensorSpecs(arch: ArchSpec, hp: HParams): TensorSpec[] {
+/** A gated feed-forward: down · act(gate · x) * (up · x). Matrices (in, out); for routed experts
+ *  stacked (in, out, nExpert), expert index outermost, so one expert is one contiguous range. */
+export interface GatedTensors<T> {
+  gate: T;
+  up: T;
+  down: T;
+}
+
+export interface AttentionTensors<T> {
+  norm: T;
+  q: T; k: T; v: T;
+  o: T;
+  qBias?: T; kBias?: T; vBias?: T;
+  /** Per head [headDim] or over the whole projection (AttentionOptions.qkNorm). */
+  qNorm?: T; kNorm?: T;
+  /** attn_output_norm (AttentionOptions.postNorm). */
+  postNorm?: T;
+}
+
+export interface MoeTensors<T> {
+  /** ffn_gate_inp (nEmbd, nExpert). */
+  router: T;
+  experts: GatedTensors<T>;
+  shared?: GatedTensors<T>;
+  /** ffn_gate_inp_shexp (nEmbd): the sigmoid gate of the shared expert. */
+  sharedGate?: T;
+}
+
+export interface LayerTensors<T> {
+  attn: AttentionTensors<T>;
+  ffnNorm: T;
+  /** Dense FFN, or routed experts (exactly one of the two). */
+  ffn?: GatedTensors<T>;
+  moe?: MoeTensors<T>;
+  /** layer_output_norm (FfnOptions.postNorm). */
+  postNorm?: T;
+}
+
+export interface ModelTensors<T> {
+  embd: T;
+  outNorm: T;
+  /** Absent when tied: the head reuses `embd`. */
+  output?: T;
+  layers: LayerTensors<T>[];
+}
+
+export function hasExperts(arch: ArchSpec, hp: HParams): boolean {
+  return arch.experts === 'always' || (arch.experts === 'optional' && hp.nExpert > 0);
+}
+
+/** The tensors a model of `arch` with `hp` has, as records. `pick` resolves each spec (the plan:
+ *  the file's tensor, or undefined for an absent optional one; it throws for a missing required
+ *  one). Optional specs whose `pick` gives undefined are left out. */
+export function archTensors<T>(arch: ArchSpec, hp: HParams, pick: (spec: TensorSpec) => T | undefined): ModelTensors<T> {
   const { nEmbd: d, headDim, nHead, nHeadKv, nVocab } = hp;
   const q = nHead * headDim, kv = nHeadKv * headDim;
-  const t = (name: string, shape: number[], role: TensorSpec['role'], required = true): TensorSpec => ({ name, shape, role, required });
-  const specs: TensorSpec[] = [
-    t('token_embd.weight', [d, nVocab], 'embedding'),
-    t('output_norm.weight', [d], 'norm'),
-    t('output.weight', [d, nVocab], 'matrix', !arch.tiedOutputAllowed),
-  ];
-  const hasExperts = arch.experts === 'always' || (arch.experts === 'optional' && hp.nExpert > 0);
-  const ffExp = hp.nFfExp || hp.nFf;
+  type Role = TensorSpec['role'];
+  const req = (name: string, shape: number[], role: Role): T => {
+    const t = pick({ name, shape, role, required: true });
+    if (t === undefined) throw new Error(`required tensor ${name} was not resolved`);
+    return t;
+  };
+  const opt = (name: string, shape: number[], role: Role): T | undefined => pick({ name, shape, role, required: false });
+  const gated = (b: string, suffix: string, width: number, n?: number): GatedTensors<T> => {
+    const stack = n === undefined ? [] : [n];
+    const role: Role = n === undefined ? 'matrix' : 'experts';
+    return {
+      gate: req(`${b}ffn_gate${suffix}.weight`, [d, width, ...stack], role),
+      up: req(`${b}ffn_up${suffix}.weight`, [d, width, ...stack], role),
+      down: req(`${b}ffn_down${suffix}.weight`, [width, d, ...stack], role),
+    };
+  };
+  const out: ModelTensors<T> = {
+    embd: req('token_embd.weight', [d, nVocab], 'embedding'),
+    outNorm: req('output_norm.weight', [d], 'norm'),
+    output: arch.tiedOutputAllowed ? opt('output.weight', [d, nVocab], 'matrix') : req('output.weight', [d, nVocab], 'matrix'),
+    layers: [],
+  };
+  const moe = hasExperts(arch, hp);
   for (let i = 0; i < hp.nLayer; i++) {
     const b = `blk.${i}.`;
-    specs.push(
-      t(b + 'attn_norm.weight', [d], 'norm'),
-      t(b + 'attn_q.weight', [d, q], 'matrix'),
-      t(b + 'attn_k.weight', [d, kv], 'matrix'),
-      t(b + 'attn_v.weight', [d, kv], 'matrix'),
-      t(b + 'attn_q.bias', [q], 'bias', false),
-      t(b + 'attn_k.bias', [kv], 'bias', false),
-      t(b + 'attn_v.bias', [kv], 'bias', false),
-      t(b + 'attn_output.weight', [q, d], 'matrix'),
-      t(b + 'ffn_norm.weight', [d], 'norm'),
-    );
+    const full = arch.attention.qkNorm === 'full';
+    // Specs in the order the factory has always written them (its random stream follows it).
+    const attn: AttentionTensors<T> = {
+      norm: req(b + 'attn_norm.weight', [d], 'norm'),
+      q: req(b + 'attn_q.weight', [d, q], 'matrix'),
+      k: req(b + 'attn_k.weight', [d, kv], 'matrix'),
+      v: req(b + 'attn_v.weight', [d, kv], 'matrix'),
+      qBias: opt(b + 'attn_q.bias', [q], 'bias'),
+      kBias: opt(b + 'attn_k.bias', [kv], 'bias'),
+      vBias: opt(b + 'attn_v.bias', [kv], 'bias'),
+      o: req(b + 'attn_output.weight', [q, d], 'matrix'),
+    };
+    const layer: LayerTensors<T> = { attn, ffnNorm: req(b + 'ffn_norm.weight', [d], 'norm') };
     if (arch.attention.qkNorm !== 'none') {
-      const full = arch.attention.qkNorm === 'full';
-      specs.push(t(b + 'attn_q_norm.weight', [full ? q : headDim], 'norm'), t(b + 'attn_k_norm.weight', [full ? kv : headDim], 'norm'));
+      attn.qNorm = req(b + 'attn_q_norm.weight', [full ? q : headDim], 'norm');
+      attn.kNorm = req(b + 'attn_k_norm.weight', [full ? kv : headDim], 'norm');
     }
-    if (arch.attention.outNorm) specs.push(t(b + 'attn_output_norm.weight', [d], 'norm'));
-    if (arch.ffn.postNorm) specs.push(t(b + 'layer_output_norm.weight', [d], 'norm'));
-    if (!hasExperts) {
-      specs.push(
-        t(b + 'ffn_gate.weight', [d, hp.nFf], 'matrix'),
-        t(b + 'ffn_up.weight', [d, hp.nFf], 'matrix'),
-        t(b + 'ffn_down.weight', [hp.nFf, d], 'matrix'),
-      );
-      continue;
+    if (arch.attention.postNorm) attn.postNorm = req(b + 'attn_output_norm.weight', [d], 'norm');
+    if (arch.ffn.postNorm) layer.postNorm = req(b + 'layer_output_norm.weight', [d], 'norm');
+    if (!moe) {
+      layer.ffn = gated(b, '', hp.nFf);
+    } else {
+      const m: MoeTensors<T> = {
+        router: req(b + 'ffn_gate_inp.weight', [d, hp.nExpert], 'router'),
+        experts: gated(b, '_exps', hp.nFfExp || hp.nFf, hp.nExpert),
+      };
+      if (arch.ffn.shared === 'sigmoid-gated' || (arch.ffn.shared === 'plain' && hp.nFfShexp > 0)) {
+        m.shared = gated(b, '_shexp', hp.nFfShexp || hp.nFf);
+        if (arch.ffn.shared === 'sigmoid-gated') m.sharedGate = req(b + 'ffn_gate_inp_shexp.weight', [d], 'router');
+      }
+      layer.moe = m;
     }
-    specs.push(
-      t(b + 'ffn_gate_inp.weight', [d, hp.nExpert], 'router'),
-      t(b + 'ffn_gate_exps.weight', [d, ffExp, hp.nExpert], 'experts'),
-      t(b + 'ffn_up_exps.weight', [d, ffExp, hp.nExpert], 'experts'),
-      t(b + 'ffn_down_exps.weight', [ffExp, d, hp.nExpert], 'experts'),
-    );
-    const shared = arch.ffn.shared === 'sigmoid-gated' || (arch.ffn.shared === 'plain' && hp.nFfShexp > 0);
-    if (shared) {
-      const ffs = hp.nFfShexp || hp.nFf;
-      specs.push(
-        t(b + 'ffn_gate_shexp.weight', [d, ffs], 'matrix'),
-        t(b + 'ffn_up_shexp.weight', [d, ffs], 'matrix'),
-        t(b + 'ffn_down_shexp.weight', [ffs, d], 'matrix'),
-      );
-      if (arch.ffn.shared === 'sigmoid-gated') specs.push(t(b + 'ffn_gate_inp_shexp.weight', [d], 'router'));
-    }
+    out.layers.push(layer);
   }
+  return out;
+}
+
+/** The tensor table as a flat list (every spec, optional ones included), in file order. */
+export function tensorSpecs(arch: ArchSpec, hp: HParams): TensorSpec[] {
+  const specs: TensorSpec[] = [];
+  archTensors(arch, hp, (s) => { specs.push(s); return s; });
   return specs;
 }

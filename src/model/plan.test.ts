@@ -44,13 +44,20 @@ describe('plans every fixture as gguf-py reads it', () => {
     // Every tensor of the file is planned (the factory writes only what the arch uses), and
     // each planned tensor is the file's tensor of that name, with gguf-py's shape.
     const pyTensors = new Map(p.tensors.map((t) => [t.name, t]));
-    expect([...plan.tensors.keys()].sort()).toEqual([...pyTensors.keys()].sort());
-    for (const [name, t] of plan.tensors) {
-      expect(t.name).toBe(name);
-      expect(t.shape.map(String)).toEqual(pyTensors.get(name)!.shape);
-    }
-    expect(plan.outputName).toBe(pyTensors.has('output.weight') ? 'output.weight' : 'token_embd.weight');
-    expect(plan.outputName === 'token_embd.weight').toBe(!!f.options.tied);
+    expect(plan.tensors.map((t) => t.name).sort()).toEqual([...pyTensors.keys()].sort());
+    for (const t of plan.tensors) expect(t.shape.map(String)).toEqual(pyTensors.get(t.name)!.shape);
+    expect(plan.output.name).toBe(pyTensors.has('output.weight') ? 'output.weight' : 'token_embd.weight');
+    expect(plan.tied).toBe(!!f.options.tied);
+    // The records: every layer's attention and FFN or experts are the file's tensors of those names.
+    plan.layers.forEach((L, i) => {
+      expect(L.attn.q.name).toBe(`blk.${i}.attn_q.weight`);
+      expect(L.attn.o.name).toBe(`blk.${i}.attn_output.weight`);
+      expect(L.ffnNorm.name).toBe(`blk.${i}.ffn_norm.weight`);
+      if (plan.hasExperts) {
+        expect(L.moe!.experts.down.name).toBe(`blk.${i}.ffn_down_exps.weight`);
+        expect(plan.expertTensors.has(L.moe!.experts.gate)).toBe(true);
+      } else expect(L.ffn!.up.name).toBe(`blk.${i}.ffn_up.weight`);
+    });
   });
 });
 
@@ -60,7 +67,7 @@ describe('plans every fixture as gguf-py reads it', () => {
  *  renamed; planned. */
 async function planEdited(
   arch: string,
-  edit: { meta?: Record<string, GGUFEntry | null>; drop?: string[]; rename?: Record<string, string>; hp?: Record<string, number> } = {},
+  edit: { meta?: Record<string, GGUFEntry | null>; drop?: string[]; rename?: Record<string, string>; reshape?: Record<string, number[]>; hp?: Record<string, number> } = {},
 ) {
   const bytes = makeModel({ arch, nMerges: 20, hp: edit.hp });
   const g = await readGGUF(bytesSource(bytes));
@@ -71,7 +78,7 @@ async function planEdited(
   }
   for (const [k, e] of Object.entries(edit.meta ?? {})) if (e && !g.metadata.has(k)) meta.push([k, e]);
   const tensors = g.tensors.filter((t) => !edit.drop?.includes(t.name)).map((t) => ({
-    name: edit.rename?.[t.name] ?? t.name, shape: t.shape, type: t.type,
+    name: edit.rename?.[t.name] ?? t.name, shape: edit.reshape?.[t.name] ?? t.shape, type: t.type,
     data: bytes.subarray(g.dataOffset + t.offset, g.dataOffset + t.offset + t.nBytes),
   }));
   const file: GGUFFile = await readGGUF(bytesSource(writeGGUF(meta, tensors)));
@@ -114,7 +121,14 @@ describe('what the plan accepts', () => {
 
   it('grok\'s layer_output_norm under llama.cpp\'s other name post_ffw_norm', async () => {
     const plan = (await planEdited('grok', { rename: { 'blk.0.layer_output_norm.weight': 'blk.0.post_ffw_norm.weight' } }))();
-    expect(plan.tensors.get('blk.0.layer_output_norm.weight')?.name).toBe('blk.0.post_ffw_norm.weight');
+    expect(plan.layers[0].postNorm?.name).toBe('blk.0.post_ffw_norm.weight');
+  });
+
+  it('a tensor with trailing dimensions of 1, as llama.cpp\'s converter writes ffn_gate_inp_shexp', async () => {
+    const plan = (await planEdited('qwen2moe', { reshape: { 'blk.1.ffn_gate_inp_shexp.weight': [256, 1] } }))();
+    expect(plan.layers[1].moe!.sharedGate!.shape).toEqual([256]);
+    const wrong = await planEdited('qwen2moe', { reshape: { 'blk.1.ffn_gate_inp_shexp.weight': [128, 2] } });
+    expect(wrong).toThrow(/tensor blk.1.ffn_gate_inp_shexp.weight has shape \[128,2\] \(F32\), qwen2moe with these hyperparameters needs \[256\]/);
   });
 
   it('grok without its scale keys takes llama.cpp\'s defaults', async () => {
@@ -126,7 +140,8 @@ describe('what the plan accepts', () => {
   it('a tied llama uses token_embd as the head; vocab size from the tokens when vocab_size is absent', async () => {
     const bytes = makeModel({ arch: 'llama', nMerges: 20, tied: true });
     const plan = planModel(await readGGUF(bytesSource(bytes)));
-    expect(plan.outputName).toBe('token_embd.weight');
+    expect(plan.output).toBe(plan.embd);
+    expect(plan.tied).toBe(true);
     const noSize = (await planEdited('llama', { meta: { 'llama.vocab_size': null } }))();
     expect(noSize.hp.nVocab).toBe(256 + 20 + 1);
   });

@@ -1,19 +1,44 @@
 // The model plan: what the GGUF header says the model is, checked against its architecture's
 // table entry before a single weight is read. The CPU reference and the GPU engine work from it.
 import { typeName, type GGUFFile, type GGUFTensorInfo } from '../gguf/types.ts';
-import { type ArchSpec, tensorSpecs } from './arch.ts';
+import { archTensors, hasExperts, type ArchSpec, type ModelTensors } from './arch.ts';
 import { ARCHS } from './archs/index.ts';
 import { type HParams, ModelFormatError, readHParams } from './hparams.ts';
 
-export interface ModelPlan {
+export type Tensor = GGUFTensorInfo;
+
+/** Numbers derived from the hyperparameters once, as llama.cpp derives them (f32). */
+export interface PlanConstants {
+  /** Multiplier of kq inside the softmax: attention.scale if set, else 1/sqrt(headDim); 1 when
+   *  the arch soft-caps kq (llama.cpp's grok graph passes 1). */
+  kqScale: number;
+  /** kq = attnSoftcap * tanh(kq * attnCapScale) before the softmax; attnSoftcap 0 = off. */
+  attnSoftcap: number;
+  attnCapScale: number;
+  /** Multipliers; 1 when the arch has none. */
+  embeddingScale: number;
+  residualScale: number;
+  logitScale: number;
+  /** logits = cap * tanh(logits / cap); 0 = off. */
+  finalSoftcap: number;
+}
+
+/** What the header says the model is: hyperparameters, derived constants, and every tensor as a
+ *  typed record (ModelTensors), checked against the architecture's table. The CPU reference, the
+ *  GPU engine, the expert pool and the download read tensors from these records, never by name. */
+export interface ModelPlan extends Omit<ModelTensors<Tensor>, 'output'> {
   arch: ArchSpec;
   hp: HParams;
   file: GGUFFile;
   hasExperts: boolean;
-  /** Tensors by canonical name (the names tensorSpecs gives); absent optional ones are missing. */
-  tensors: Map<string, GGUFTensorInfo>;
-  /** Name of the output head's weight: output.weight, or token_embd.weight when tied. */
-  outputName: string;
+  /** The output head: output.weight, or `embd` itself when tied. */
+  output: Tensor;
+  tied: boolean;
+  /** Every tensor the plan uses, once each (a tied head once). */
+  tensors: Tensor[];
+  /** The stacked routed-expert tensors (read per expert when paged). */
+  expertTensors: Set<Tensor>;
+  consts: PlanConstants;
 }
 
 /** Other names llama.cpp accepts for a canonical tensor name's suffix. */
@@ -45,32 +70,58 @@ export function archHParams(file: GGUFFile, arch = archOf(file)): HParams {
   return hp;
 }
 
+/** `shape` as the table's `want`, or `want` with trailing dimensions of 1 (llama.cpp accepts
+ *  those: its converter writes Qwen2-MoE's ffn_gate_inp_shexp as [n_embd, 1]). */
+function shapeMatches(shape: number[], want: number[]): boolean {
+  return shape.length >= want.length && shape.every((n, i) => (i < want.length ? n === want[i] : n === 1));
+}
+
+function constants(arch: ArchSpec, hp: HParams): PlanConstants {
+  const fr = Math.fround;
+  const cap = arch.attention.logitSoftcap;
+  return {
+    kqScale: cap ? 1 : hp.attentionScale ? fr(hp.attentionScale) : fr(1 / fr(Math.sqrt(hp.headDim))),
+    attnSoftcap: cap ? fr(hp.attnSoftcap) : 0,
+    attnCapScale: cap ? fr(hp.attnOutScale / hp.attnSoftcap) : 0,
+    embeddingScale: hp.embeddingScale ? fr(hp.embeddingScale) : 1,
+    residualScale: hp.residualScale ? fr(hp.residualScale) : 1,
+    logitScale: arch.logitScale === 'multiply' ? fr(hp.logitScale) : arch.logitScale === 'divide' ? fr(1 / fr(hp.logitScale)) : 1,
+    finalSoftcap: hp.finalSoftcap ? fr(hp.finalSoftcap) : 0,
+  };
+}
+
 export function planModel(file: GGUFFile): ModelPlan {
   const arch = archOf(file);
   const hp = archHParams(file, arch);
   // Every layer has tensors of its own: more layers than tensors is a damaged block_count, and
-  // would make tensorSpecs build billions of specs (found by src/gguf/fuzz.test.ts).
+  // would make the tensor table build billions of specs (found by src/gguf/fuzz.test.ts).
   if (hp.nLayer > file.tensors.length) {
     throw new ModelFormatError(`${arch.name}.block_count is ${hp.nLayer}, but the file has only ${file.tensors.length} tensors`);
   }
   const byName = new Map(file.tensors.map((t) => [t.name, t]));
-  const hasExperts = arch.experts === 'always' || (arch.experts === 'optional' && hp.nExpert > 0);
   if (arch.experts === 'always' && hp.nExpert === 0) throw new ModelFormatError(`${arch.name} needs ${arch.name}.expert_count > 0`);
-  const tensors = new Map<string, GGUFTensorInfo>();
-  for (const spec of tensorSpecs(arch, hp)) {
+  const used: Tensor[] = [];
+  const expertTensors = new Set<Tensor>();
+  const records = archTensors(arch, hp, (spec) => {
     const suffix = spec.name.replace(/^blk\.\d+\./, '');
     const prefix = spec.name.slice(0, spec.name.length - suffix.length);
     const names = [spec.name, ...(ALIASES[suffix] ?? []).map((a) => prefix + a)];
-    const t = names.map((n) => byName.get(n)).find((x) => x !== undefined);
-    if (!t) {
+    const found = names.map((n) => byName.get(n)).find((x) => x !== undefined);
+    if (!found) {
       if (spec.required) throw new ModelFormatError(`${arch.name} model lacks tensor ${spec.name} [${spec.shape}]`);
-      continue;
+      return undefined;
     }
-    if (t.shape.length !== spec.shape.length || t.shape.some((n, i) => n !== spec.shape[i])) {
-      throw new ModelFormatError(`tensor ${t.name} has shape [${t.shape}] (${typeName(t.type)}), ${arch.name} with these hyperparameters needs [${spec.shape}]`);
+    if (!shapeMatches(found.shape, spec.shape)) {
+      throw new ModelFormatError(`tensor ${found.name} has shape [${found.shape}] (${typeName(found.type)}), ${arch.name} with these hyperparameters needs [${spec.shape}]`);
     }
-    tensors.set(spec.name, t);
-  }
-  const outputName = tensors.has('output.weight') ? 'output.weight' : 'token_embd.weight';
-  return { arch, hp, file, hasExperts, tensors, outputName };
+    const t = found.shape.length === spec.shape.length ? found : { ...found, shape: spec.shape };
+    used.push(t);
+    if (spec.role === 'experts') expertTensors.add(t);
+    return t;
+  });
+  const { output, ...rest } = records;
+  return {
+    ...rest, arch, hp, file, hasExperts: hasExperts(arch, hp), output: output ?? records.embd, tied: !output,
+    tensors: used, expertTensors, consts: constants(arch, hp),
+  };
 }

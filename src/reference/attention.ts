@@ -25,9 +25,9 @@ export interface AttentionShape {
   headDim: number;
   /** Multiplier of kq inside the softmax. */
   kqScale: number;
-  /** Grok: kq = softcap * tanh(kq * (outScale / softcap)) before the softmax; 0 = off. */
-  grokSoftcap: number;
-  grokOutScale: number;
+  /** kq = softcap * tanh(kq * capScale) before the softmax (Grok); 0 = off. */
+  softcap: number;
+  capScale: number;
   /** KV cache type (default 'f32'). */
   kvType?: KvType;
 }
@@ -58,7 +58,6 @@ export function attend(num: Num, q: Vec, cache: LayerCache, pos: number, s: Atte
   const nPad = num.mode === 'ggml' ? Math.ceil(n / SIMD_F32) * SIMD_F32 : n;
   const out = num.vec(nHead * headDim);
   const kq = num.vec(nPad);
-  const capScale = num.r(s.grokOutScale / s.grokSoftcap); // f_attn_out_scale / f_attn_logit_softcapping in f32
   const f16 = s.kvType === 'f16';
   if (f16) q = toF16(num, q);
   for (let h = 0; h < nHead; h++) {
@@ -67,7 +66,7 @@ export function attend(num: Num, q: Vec, cache: LayerCache, pos: number, s: Atte
       let dot = 0;
       for (let d = 0; d < headDim; d++) dot += cache.k[t * kvDim + ko + d] * q[qo + d];
       kq[t] = dot; // (n_kv) per head: f32 result of the K·q dot product
-      if (s.grokSoftcap) kq[t] = tanh(num, num.r(kq[t] * capScale)) * s.grokSoftcap;
+      if (s.softcap) kq[t] = tanh(num, num.r(kq[t] * s.capScale)) * s.softcap;
     }
     kq.fill(-Infinity, n);
     let p = softmax(num, kq, s.kqScale);

@@ -8,8 +8,9 @@ import { readGGUF } from '../gguf/reader.ts';
 import { bytesSource } from '../gguf/source.ts';
 import { GGMLType, type GGUFFile } from '../gguf/types.ts';
 import type { HParams } from '../model/hparams.ts';
-import { expertRanges } from '../storage/layout.ts';
-import { ExpertsNotLoadedError, type ExpertProvider } from './experts.ts';
+import { expertRanges, type ExpertProvider } from '../model/experts.ts';
+import { planModel } from '../model/plan.ts';
+import { ExpertsNotLoadedError } from './experts.ts';
 import { greedy, greedyAsync } from './generate.ts';
 import { ReferenceModel } from './model.ts';
 
@@ -19,7 +20,7 @@ const PROMPT = [1, 7, 42, 99, 5, 300];
 function fileProvider(bytes: Uint8Array, file: GGUFFile, log: string[] = []): ExpertProvider {
   return async (layer, expert) => {
     log.push(`${layer}/${expert}`);
-    const r = expertRanges(file, layer, expert);
+    const r = expertRanges(planModel(file), layer, expert);
     const cut = (x: { offset: number; length: number }) => bytes.slice(x.offset, x.offset + x.length);
     return { gate: cut(r.gate), up: cut(r.up), down: cut(r.down) };
   };

@@ -57,7 +57,7 @@ export function route(num: Num, router: Weight, x: Vec, p: MoeParams): Routing {
   }
   const experts = order.slice(0, k);
   let weights = experts.map((e) => probs[e]);
-  if (p.opts.normTopK) {
+  if (p.opts.expertWeightsNorm) {
     // ggml_sum_rows (double sum, stored f32), ggml_clamp, ggml_div
     const sum = Math.max(num.r(weights.reduce((s, w) => s + w, 0)), 6.103515625e-5);
     weights = weights.map((w) => num.r(w / sum));

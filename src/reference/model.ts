@@ -23,11 +23,12 @@
 // forwardAsync() loads them and resumes, forward() (synchronous) throws ExpertsNotLoadedError.
 import { readGGUF } from '../gguf/reader.ts';
 import type { RangeSource } from '../gguf/source.ts';
-import type { GGUFTensorInfo } from '../gguf/types.ts';
 import { ModelFormatError, type HParams } from '../model/hparams.ts';
-import { planModel, type ModelPlan } from '../model/plan.ts';
+import type { GatedTensors } from '../model/arch.ts';
+import { planModel, type ModelPlan, type Tensor } from '../model/plan.ts';
 import { attend, storeKV, type AttentionShape, type KvType, type LayerCache } from './attention.ts';
-import { ExpertCache, ExpertsNotLoadedError, isRoutedExpert, type ExpertProvider } from './experts.ts';
+import type { ExpertProvider } from '../model/experts.ts';
+import { ExpertCache, ExpertsNotLoadedError } from './experts.ts';
 import { gatedFfn, moeFfn, route, type GatedFfn, type MoeParams, type MoeWeights } from './ffn.ts';
 import { makeWeight, matvec, weightRow, type Weight } from './matmul.ts';
 import { numerics, type Num, type Numerics, type RoundingProbe, type Vec } from './numerics.ts';
@@ -65,20 +66,14 @@ interface Layer {
   postNorm?: Weight;
 }
 
-/** Reads and dequantizes every tensor the plan names (but routed experts when `lazy`), once. */
-async function loadWeights(source: RangeSource, plan: ModelPlan, lazy: boolean): Promise<Map<string, Weight>> {
-  const out = new Map<string, Weight>();
-  const byInfo = new Map<GGUFTensorInfo, Weight>(); // a tied head reuses token_embd's Weight
-  for (const [name, t] of plan.tensors) {
-    if (lazy && isRoutedExpert(name)) continue;
-    let w = byInfo.get(t);
-    if (!w) {
-      const bytes = await source.read(plan.file.dataOffset + t.offset, t.nBytes);
-      if (bytes.length < t.nBytes) throw new ModelFormatError(`${source.name}: tensor ${t.name} is cut short (${bytes.length} of ${t.nBytes} bytes)`);
-      w = makeWeight(t.name, t.type, t.shape, bytes);
-      byInfo.set(t, w);
-    }
-    out.set(name, w);
+/** Reads and dequantizes every tensor the plan uses (but routed experts when `lazy`), once. */
+async function loadWeights(source: RangeSource, plan: ModelPlan, lazy: boolean): Promise<Map<Tensor, Weight>> {
+  const out = new Map<Tensor, Weight>();
+  for (const t of plan.tensors) {
+    if (lazy && plan.expertTensors.has(t)) continue;
+    const bytes = await source.read(plan.file.dataOffset + t.offset, t.nBytes);
+    if (bytes.length < t.nBytes) throw new ModelFormatError(`${source.name}: tensor ${t.name} is cut short (${bytes.length} of ${t.nBytes} bytes)`);
+    out.set(t, makeWeight(t.name, t.type, t.shape, bytes));
   }
   return out;
 }
@@ -99,55 +94,40 @@ export class ReferenceModel {
   /** Routed experts loaded on demand (option `experts`); undefined when all are read at load. */
   readonly experts?: ExpertCache;
 
-  private constructor(readonly plan: ModelPlan, w: Map<string, Weight>, opts: ReferenceOptions) {
+  private constructor(readonly plan: ModelPlan, w: Map<Tensor, Weight>, opts: ReferenceOptions) {
     this.num = numerics(opts.numerics ?? 'ggml', opts.probe);
     const hp = (this.hp = plan.hp);
-    const { arch } = plan;
     this.nCtx = opts.nCtx ?? Math.min(2048, hp.nCtxTrain);
     if (opts.experts && plan.hasExperts) this.experts = new ExpertCache(plan, opts.experts);
-    const get = (n: string) => {
-      const t = w.get(n);
-      if (!t) throw new ModelFormatError(`${arch.name} model lacks tensor ${n}`);
-      return t;
-    };
-    this.embd = get('token_embd.weight');
-    this.outNorm = get('output_norm.weight');
-    this.output = get(plan.outputName);
-    this.layers = [];
-    for (let i = 0; i < hp.nLayer; i++) {
-      const b = `blk.${i}.`;
-      const opt = (n: string) => w.get(b + n);
-      const gated = (s: string): GatedFfn => ({ gate: get(b + `ffn_gate${s}.weight`), up: get(b + `ffn_up${s}.weight`), down: get(b + `ffn_down${s}.weight`) });
+    const get = (t: Tensor) => w.get(t)!;
+    const opt = (t?: Tensor) => (t ? get(t) : undefined);
+    const gated = (g: GatedTensors<Tensor>): GatedFfn => ({ gate: get(g.gate), up: get(g.up), down: get(g.down) });
+    this.embd = get(plan.embd);
+    this.outNorm = get(plan.outNorm);
+    this.output = get(plan.output);
+    this.layers = plan.layers.map((L): Layer => {
+      const A = L.attn;
       const layer: Layer = {
-        attnNorm: get(b + 'attn_norm.weight'),
-        wq: get(b + 'attn_q.weight'), wk: get(b + 'attn_k.weight'), wv: get(b + 'attn_v.weight'), wo: get(b + 'attn_output.weight'),
-        bq: opt('attn_q.bias'), bk: opt('attn_k.bias'), bv: opt('attn_v.bias'),
-        qNorm: opt('attn_q_norm.weight'), kNorm: opt('attn_k_norm.weight'),
-        attnOutNorm: arch.attention.outNorm ? get(b + 'attn_output_norm.weight') : undefined,
-        ffnNorm: get(b + 'ffn_norm.weight'),
-        postNorm: arch.ffn.postNorm ? get(b + 'layer_output_norm.weight') : undefined,
+        attnNorm: get(A.norm), wq: get(A.q), wk: get(A.k), wv: get(A.v), wo: get(A.o),
+        bq: opt(A.qBias), bk: opt(A.kBias), bv: opt(A.vBias), qNorm: opt(A.qNorm), kNorm: opt(A.kNorm),
+        attnOutNorm: opt(A.postNorm), ffnNorm: get(L.ffnNorm), postNorm: opt(L.postNorm),
       };
-      if (plan.hasExperts) {
-        layer.moe = { router: get(b + 'ffn_gate_inp.weight'), experts: this.experts ? undefined : gated('_exps') };
-        if (w.has(b + 'ffn_up_shexp.weight')) layer.moe.shared = gated('_shexp');
-        if (arch.ffn.shared === 'sigmoid-gated') layer.moe.sharedGate = get(b + 'ffn_gate_inp_shexp.weight');
+      if (L.moe) {
+        const m = L.moe;
+        layer.moe = { router: get(m.router), experts: this.experts ? undefined : gated(m.experts), shared: m.shared && gated(m.shared), sharedGate: opt(m.sharedGate) };
       } else {
-        layer.ffn = gated('');
+        layer.ffn = gated(L.ffn!);
       }
-      this.layers.push(layer);
-    }
+      return layer;
+    });
     const kvDim = hp.nHeadKv * hp.headDim;
     this.cache = this.layers.map(() => ({ k: this.num.vec(this.nCtx * kvDim), v: this.num.vec(this.nCtx * kvDim) }));
-    const r = this.num.r;
+    const c = plan.consts;
     this.attn = {
-      nHead: hp.nHead, nHeadKv: hp.nHeadKv, headDim: hp.headDim,
-      // llama.cpp: grok passes kq_scale 1; others attention.scale if set, else 1/sqrtf(headDim)
-      kqScale: arch.attention.grokSoftcap ? 1 : hp.attentionScale || r(1 / r(Math.sqrt(hp.headDim))),
-      grokSoftcap: arch.attention.grokSoftcap ? hp.attnSoftcap : 0,
-      grokOutScale: hp.attnOutScale,
-      kvType: opts.kvType ?? 'f32',
+      nHead: hp.nHead, nHeadKv: hp.nHeadKv, headDim: hp.headDim, kqScale: c.kqScale,
+      softcap: c.attnSoftcap, capScale: c.attnCapScale, kvType: opts.kvType ?? 'f32',
     };
-    this.moeParams = { nExpertUsed: hp.nExpertUsed, opts: arch.ffn, weightsScale: hp.expertWeightsScale };
+    this.moeParams = { nExpertUsed: hp.nExpertUsed, opts: plan.arch.ffn, weightsScale: hp.expertWeightsScale };
   }
 
   /** Reads the GGUF header and every weight from `source` (each byte range once); with option
@@ -210,10 +190,10 @@ export class ReferenceModel {
     if (!Number.isInteger(token) || token < 0 || token >= hp.nVocab) throw new RangeError(`token id ${token} is outside the vocabulary (0..${hp.nVocab - 1})`);
     if (this.nPast >= this.nCtx) throw new RangeError(`context full: ${this.nCtx} positions`);
     const pos = this.nPast++;
-    const r = num.r;
+    const c = plan.consts;
     let x = weightRow(num, this.embd, token); // (d)
-    if (hp.embeddingScale) x = scale(num, x, r(hp.embeddingScale));
-    const resScale = hp.residualScale ? r(hp.residualScale) : 0;
+    if (c.embeddingScale !== 1) x = scale(num, x, c.embeddingScale);
+    const resScale = c.residualScale;
     for (let il = 0; il < this.layers.length; il++) {
       const L = this.layers[il];
       const h = rmsNorm(num, x, L.attnNorm.data, hp.eps); // (d)
@@ -233,7 +213,7 @@ export class ReferenceModel {
       storeKV(num, this.cache[il], k, v, pos, this.attn.kvType);
       let a = matvec(num, L.wo, attend(num, q, this.cache[il], pos, this.attn)); // (d)
       if (L.attnOutNorm) a = rmsNorm(num, a, L.attnOutNorm.data, hp.eps);
-      if (resScale) a = scale(num, a, resScale);
+      if (resScale !== 1) a = scale(num, a, resScale);
       x = add(num, a, x);
 
       const hf = rmsNorm(num, x, L.ffnNorm.data, hp.eps);
@@ -248,15 +228,14 @@ export class ReferenceModel {
         f = L.moe ? moeFfn(num, L.moe, hf, this.moeParams) : gatedFfn(num, L.ffn!, hf, arch.ffn.act);
       }
       if (L.postNorm) f = rmsNorm(num, f, L.postNorm.data, hp.eps);
-      if (resScale) f = scale(num, f, resScale);
+      if (resScale !== 1) f = scale(num, f, resScale);
       x = add(num, f, x);
     }
     let logits = matvec(num, this.output, rmsNorm(num, x, this.outNorm.data, hp.eps)); // (nVocab)
-    if (arch.logitScale === 'multiply') logits = scale(num, logits, r(hp.logitScale));
-    if (arch.logitScale === 'divide') logits = scale(num, logits, r(1 / r(hp.logitScale)));
-    if (hp.finalSoftcap) {
-      const cap = r(hp.finalSoftcap), inv = r(1 / cap);
-      for (let i = 0; i < logits.length; i++) logits[i] = tanh(num, r(logits[i] * inv)) * cap;
+    if (c.logitScale !== 1) logits = scale(num, logits, c.logitScale);
+    if (c.finalSoftcap) {
+      const cap = c.finalSoftcap, inv = num.r(1 / cap);
+      for (let i = 0; i < logits.length; i++) logits[i] = tanh(num, num.r(logits[i] * inv)) * cap;
     }
     return logits;
   }

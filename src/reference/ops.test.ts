@@ -148,7 +148,7 @@ describe('matvec and activation conversion', () => {
 });
 
 describe('attention', () => {
-  const s: AttentionShape = { nHead: 4, nHeadKv: 2, headDim: 8, kqScale: 1 / Math.sqrt(8), grokSoftcap: 0, grokOutScale: 0 };
+  const s: AttentionShape = { nHead: 4, nHeadKv: 2, headDim: 8, kqScale: 1 / Math.sqrt(8), softcap: 0, capScale: 0 };
   const nPos = 21, kvDim = s.nHeadKv * s.headDim;
   const rand = rng(7);
   const K = rand(nPos * kvDim, 2), V = rand(nPos * kvDim, 2), q = rand(s.nHead * s.headDim, 2);
@@ -177,7 +177,7 @@ describe('attention', () => {
         storeKV(num, cache, vecOf(num, K.subarray(t * kvDim, (t + 1) * kvDim)), vecOf(num, V.subarray(t * kvDim, (t + 1) * kvDim)), t);
       }
       for (const pos of [0, 5, 20]) expectClose(attend(num, vecOf(num, q), cache, pos, s), naive(pos), num.mode === 'exact' ? 1e-12 : 1e-5);
-      const grok = { ...s, kqScale: 1, grokSoftcap: 30, grokOutScale: 0.0884 };
+      const grok = { ...s, kqScale: 1, softcap: 30, capScale: num.r(0.0884 / 30) };
       expectClose(attend(num, vecOf(num, q), cache, 20, grok), naive(20, 30, 0.0884), num.mode === 'exact' ? 1e-12 : 1e-5);
     });
   }
@@ -204,7 +204,7 @@ describe('MoE routing', () => {
             if (sum > bestSum) [best, bestSum] = [set, sum];
           }
           for (const num of [EXACT, GGML]) {
-            const r = route(num, router, vecOf(num, x), { nExpertUsed: k, opts: { act: 'silu', normTopK, shared: 'none', postNorm: false }, weightsScale: 2.5 });
+            const r = route(num, router, vecOf(num, x), { nExpertUsed: k, opts: { act: 'silu', expertWeightsNorm: normTopK, shared: 'none', postNorm: false }, weightsScale: 2.5 });
             expect([...r.experts].sort()).toEqual(best);
             expect(r.experts.map((e) => probs[e])).toEqual([...r.experts.map((e) => probs[e])].sort((a, b) => b - a)); // best first
             const want = r.experts.map((e) => (probs[e] / (normTopK ? bestSum : 1)) * 2.5);

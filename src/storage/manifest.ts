@@ -3,11 +3,18 @@
 // manifest's `done` list may lag a crash behind the chunk records (it is reconciled on open) but
 // `complete` is only ever written after every chunk was stored (and the file's SHA-256 checked,
 // when one was given).
-import type { FileIdentity } from '../fetch/errors.ts';
 import type { ByteStore } from './store.ts';
 import { sha256, toHex } from './sha256.ts';
 
 export const MANIFEST_FORMAT = 1;
+
+/** What identifies one version of a remote file. */
+export interface FileIdentity {
+  /** Bytes. */
+  size: number;
+  etag?: string;
+  lastModified?: string;
+}
 
 export interface ModelManifest {
   format: typeof MANIFEST_FORMAT;

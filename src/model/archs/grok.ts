@@ -1,8 +1,8 @@
 // Grok-1: GELU experts, RMSNorm after attention and after the FFN, kq soft-capped with tanh,
 // embeddings and logits scaled. Defaults are llama.cpp's for GGUFs that omit the keys.
-import type { ArchSpec } from '../arch.ts';
+import { defineArch } from '../arch.ts';
 
-export const grok: ArchSpec = {
+export const grok = defineArch({
   name: 'grok',
   rope: 'neox',
   scales: ['logitScale', 'embeddingScale', 'attnOutScale', 'attnSoftcap', 'finalSoftcap'],
@@ -14,8 +14,7 @@ export const grok: ArchSpec = {
     finalSoftcap: 0,
   },
   logitScale: 'multiply',
-  attention: { qkvBias: false, qkNorm: 'none', grokSoftcap: true, outNorm: true },
-  ffn: { act: 'gelu', normTopK: true, shared: 'none', postNorm: true },
-  tiedOutputAllowed: true,
+  attention: { logitSoftcap: true, postNorm: true },
+  ffn: { act: 'gelu', expertWeightsNorm: true, postNorm: true },
   experts: 'always',
-};
+});

@@ -1,12 +1,14 @@
-// `webmoe make-model ...`: the model factory from the command line. Flags are parsed beside the
-// factory (tools/factory/cli.ts); this writes the file and reports what it wrote.
+// `webmoe make-model ...`: the model factory from the command line, a development command that
+// bin/webmoe.mjs adds in a checkout. Flags are parsed beside the factory (cli.ts); this writes the
+// file and reports what it wrote.
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { GGMLType, typeName } from '../gguf/types.ts';
-import { MAKE_MODEL_HELP, parseMakeModelArgs } from '../../tools/factory/cli.ts';
-import { makeModel } from '../../tools/factory/make-model.ts';
-import { type CliIO, printJson } from './io.ts';
+import { type CliIO, printJson } from '../../src/cli/io.ts';
+import type { CommandEntry } from '../../src/cli/main.ts';
+import { GGMLType, typeName } from '../../src/gguf/types.ts';
+import { MAKE_MODEL_HELP, parseMakeModelArgs } from './cli.ts';
+import { makeModel } from './make-model.ts';
 
 export async function makeModelCommand(argv: string[], io: CliIO): Promise<number> {
   const { options, out, help } = parseMakeModelArgs(argv);
@@ -31,3 +33,8 @@ export async function makeModelCommand(argv: string[], io: CliIO): Promise<numbe
   });
   return 0;
 }
+
+export const MAKE_MODEL_COMMAND: CommandEntry = {
+  summary: 'write a GGUF model of any supported architecture and type, with seeded random weights',
+  load: async () => ({ run: makeModelCommand, help: MAKE_MODEL_HELP }),
+};

@@ -3,15 +3,18 @@ import { makeModel } from '../../tools/factory/make-model.ts';
 import { readGGUF } from '../gguf/reader.ts';
 import { bytesSource } from '../gguf/source.ts';
 import { GGMLType } from '../gguf/types.ts';
-import { chunkAt, chunkEnds, chunksFromEnds, expertRanges, isExpertTensor, kindLetters, planChunks } from './layout.ts';
+import { planModel } from '../model/plan.ts';
+import { chunkAt, chunkEnds, chunksFromEnds, kindLetters, planChunks } from './chunks.ts';
 
 const bytes = makeModel({ arch: 'qwen3moe', type: GGMLType.Q4_K, seed: 2, hp: { nLayer: 2, nExpert: 8 } });
 const file = await readGGUF(bytesSource(bytes));
+const experts = planModel(file).expertTensors;
+const isExpertTensor = (t: { name: string }) => [...experts].some((x) => x.name === t.name);
 
 describe('chunk layout', () => {
   // 36 KiB per expert slice here: targets below, between and above whole multiples of it.
   it.each([4096, 40_000, 64 << 10, 100_000, 1 << 20])('target %i bytes: covers the file, keeps kinds apart, splits no expert needlessly', (target) => {
-    const chunks = planChunks(file, bytes.length, target);
+    const chunks = planChunks(file, bytes.length, { experts, target });
     // Contiguous from 0 to the end, indices in order.
     expect(chunks[0].offset).toBe(0);
     chunks.forEach((c, i) => {
@@ -42,27 +45,20 @@ describe('chunk layout', () => {
     expect(chunksFromEnds(chunkEnds(chunks), kindLetters(chunks))).toEqual(chunks);
   });
 
-  it('finds each expert as one range inside its 3-D tensor', () => {
-    const t = file.tensors.find((x) => x.name === 'blk.1.ffn_down_exps.weight')!;
-    const per = t.nBytes / 8;
-    const r = expertRanges(file, 1, 5);
-    expect(r.down).toEqual({ offset: file.dataOffset + t.offset + 5 * per, length: per });
-    expect(r.gate.length).toBe(per); // gate/up/down are the same size in this model
-    expect(() => expertRanges(file, 1, 8)).toThrow(/experts 0..7, not 8/);
-    expect(() => expertRanges(file, 9, 0)).toThrow(/no expert 0 in layer 9/);
-  });
-
   it('keeps expert chunks to the expert target', () => {
-    const chunks = planChunks(file, bytes.length, 1 << 20, 40_000); // one 36 KiB expert per chunk
-    const experts = chunks.filter((c) => c.kind === 'expert');
-    expect(experts.length).toBe(2 * 3 * 8);
+    const chunks = planChunks(file, bytes.length, { experts, target: 1 << 20, expertTarget: 40_000 }); // one 36 KiB expert per chunk
+    expect(chunks.filter((c) => c.kind === 'expert').length).toBe(2 * 3 * 8);
     expect(chunks.filter((c) => c.kind === 'dense').some((c) => c.length > 40_000)).toBe(true); // dense ones pack to 1 MiB
   });
 
   it('puts header and dense chunks before any expert chunk is needed', () => {
-    const chunks = planChunks(file, bytes.length, 64 << 10);
+    const chunks = planChunks(file, bytes.length, { experts, target: 64 << 10 });
     const kinds = kindLetters(chunks);
     expect(kinds[0]).toBe('h');
     expect(kinds).toMatch(/^h+d+e+d+e+$/); // two layers: dense block, experts, dense block, experts
+  });
+
+  it('a file WebMoE cannot plan is cut into dense chunks only', () => {
+    expect(kindLetters(planChunks(file, bytes.length, { target: 64 << 10 }))).toMatch(/^h+d+$/);
   });
 });

@@ -2,12 +2,12 @@
 // on either KV cache type). Tolerances and the evidence a token difference needs:
 // tools/oracle/llamacpp-agreement.ts.
 import { expect } from 'vitest';
-import { bytesSource } from '../gguf/source.ts';
-import type { KvType } from '../reference/attention.ts';
-import { ReferenceModel } from '../reference/model.ts';
-import { agreement, explainStep, FlipProbe, LOGIT_TOL } from '../../tools/oracle/llamacpp-agreement.ts';
-import type { GreedyOutput } from '../../tools/oracle/llamacpp.ts';
-import type { WebGPUEngine } from './engine.ts';
+import type { WebGPUEngine } from '../../src/engine/engine.ts';
+import { bytesSource } from '../../src/gguf/source.ts';
+import type { KvType } from '../../src/reference/attention.ts';
+import { ReferenceModel } from '../../src/reference/model.ts';
+import { agreement, explainStep, FlipProbe, LOGIT_TOL } from './llamacpp-agreement.ts';
+import type { GreedyOutput } from './llamacpp.ts';
 
 /** The engine's greedy run from `prompt`, with its logits at every step, in the oracle's format. */
 export async function gpuGreedy(engine: WebGPUEngine, prompt: readonly number[], nTokens: number): Promise<GreedyOutput> {
