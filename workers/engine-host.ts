@@ -8,8 +8,10 @@ import { openModel } from '../src/fetch/open.ts';
 import type { ModelDownload } from '../src/fetch/download.ts';
 import { runGeneration, type LoopSampling, type StepBackend } from '../src/generate/loop.ts';
 import { WebGPUEngine } from '../src/engine/engine.ts';
+import { deviceMemoryBytes, ramBudget } from '../src/engine/memory.ts';
 import { requestDevice } from '../src/gpu/device.ts';
 import { GPUEngineError } from '../src/gpu/session.ts';
+import { expertRanges } from '../src/model/experts.ts';
 import { planModel } from '../src/model/plan.ts';
 import { deleteModel, listModels } from '../src/storage/models.ts';
 import type { ByteStore } from '../src/storage/store.ts';
@@ -154,9 +156,14 @@ export class EngineHost {
       // Paged experts come through the download as the router picks them (ahead of the
       // background order), so the model is ready once the rest is on the GPU.
       const paged = options.expertBudget !== undefined && plan.hasExperts;
+      const ram = ramBudget(options.ramBudget, deviceMemoryBytes());
+      if (paged && ram.warning) emit({ type: 'notice', what: 'ram-budget', message: ram.warning });
       const loading = WebGPUEngine.load(dl.source(), {
         nCtx: options.nCtx, maxBatch: options.maxBatch,
-        ...(paged && { expertBudget: options.expertBudget, experts: (l: number, e: number) => dl.ensureExpert(l, e) }),
+        ...(paged && {
+          expertBudget: options.expertBudget, ramBudget: ram.bytes, paging: { policy: options.expertPolicy },
+          experts: (l: number, e: number) => dl.ensureExpert(l, e),
+        }),
         onProgress: (done, total) => {
           const now = performance.now();
           if (done < total && now - lastEvent < LOAD_EVENT_MS) return;
@@ -283,8 +290,23 @@ export class EngineHost {
         prefillTokens: s.prefillTokens, prefillMs: s.prefillMs, decodeTokens: s.decodeTokens, decodeMs: s.decodeMs,
         launchesPerToken: s.launchesPerToken, gpuBytes: { ...s.gpuBytes }, experts: m.engine.expertStats,
       },
+      residency: this.residency(m),
       last: m.last,
     };
+  }
+
+  /** Each routed expert's tier: the engine's (GPU, RAM), else whether the download has stored it. */
+  private residency(m: Loaded): WorkerStats['residency'] {
+    const r = m.engine.expertResidency();
+    const plan = m.dl.plan;
+    if (!r || !plan) return undefined;
+    const { nLayer, nExpert } = plan.hp;
+    const tier = Array.from(r.tier, (t, i) => {
+      if (t) return t + 1;
+      const ranges = expertRanges(plan, Math.floor(i / nExpert), i % nExpert);
+      return Object.values(ranges).every((x) => m.dl.isStored(x.offset, x.length)) ? 1 : 0;
+    });
+    return { nLayer, nExpert, tier, lastPicks: r.lastPicks };
   }
 }
 

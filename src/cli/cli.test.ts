@@ -354,12 +354,24 @@ describe('generate', () => {
     expect((gpu.gpuBytes as Record<string, number>).weights).toBeGreaterThan(0);
     expect(gpu.launchesPerToken).toBeGreaterThan(0);
     expect(gpu.experts).toBeNull(); // all resident
-    // --expert-budget: routed experts paged through 0.3 MB of slots, the same ids
-    const paged = await runJson(...argv, '--backend', 'webgpu', '--expert-budget', '0.3');
+    // --expert-budget: routed experts paged through 0.5 MB of slots, the same ids
+    const paged = await runJson(...argv, '--backend', 'webgpu', '--expert-budget', '0.5', '--ram-budget', '0.5', '--expert-policy', 'lfu-decay');
     expect(paged.ids).toEqual(gpu.ids);
-    expect(paged.experts).toMatchObject({ misses: expect.any(Number) });
+    // the tiers' figures: GPU slots and lookups, RAM tier, store reads, prefetch, waits
+    expect(paged.experts).toMatchObject({
+      misses: expect.any(Number), ramHits: expect.any(Number), storeReads: expect.any(Number), ramBudget: 500_000,
+      guesses: expect.any(Number), guessHits: expect.any(Number), readbacks: expect.any(Number), readbackMs: expect.any(Number),
+    });
+    expect((paged.experts as { ramPeakBytes: number }).ramPeakBytes).toBeLessThanOrEqual(500_000);
     expect((paged.experts as { slots: number }).slots).toBeLessThan(16);
+    expect(paged.peakRssBytes).toBeGreaterThan(10e6);
     expect((paged.gpuBytes as Record<string, number>).weights).toBeLessThan((gpu.gpuBytes as Record<string, number>).weights);
+    // a RAM budget beyond the machine's memory is clamped, with a warning; the ids stay
+    const big = await run(...argv, '--backend', 'webgpu', '--expert-budget', '0.5', '--ram-budget', '1e9', '--no-prefetch', '--json');
+    expect(big.code).toBe(0);
+    expect(big.err).toMatch(/a RAM budget of [\d.]+ GiB is more than this machine can spare .*using [\d.]+ GiB, half of it/);
+    expect(JSON.parse(big.out).ids).toEqual(gpu.ids);
+    expect(JSON.parse(big.out).experts.guesses).toBe(0);
     // Sampling draws from the logits read back; with the same seed it follows the CPU's draws
     // (logits agree to ~1e-5, far from moving a draw across a token boundary here).
     const sampled = ['--temperature', '1.2', '--seed', '5'];
@@ -380,6 +392,8 @@ describe('generate', () => {
     [['generate', '--model', 'm', '--prompt-ids', '1', '--kv-type', 'f16', '--json'], /--kv-type is for --backend webgpu/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--expert-budget', '100', '--json'], /--expert-budget is for --backend webgpu/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--backend', 'webgpu', '--expert-budget', '0', '--json'], /--expert-budget must be above 0/],
+    [['generate', '--model', 'm', '--prompt-ids', '1', '--backend', 'webgpu', '--ram-budget', '10', '--json'], /--ram-budget is for paged experts: give --expert-budget MB too/],
+    [['generate', '--model', 'm', '--prompt-ids', '1', '--backend', 'webgpu', '--expert-budget', '1', '--expert-policy', 'fifo', '--json'], /--expert-policy must be one of lru, lfu-decay, lru-2, layer-quota/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--seed', '3', '--json'], /need --temperature above 0/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--max-tokens=-3', '--json'], /--max-tokens must be an integer/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--max-tokens', '-3', '--json'], /argument is ambiguous\. Did you forget/],

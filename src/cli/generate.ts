@@ -5,6 +5,9 @@ import type { ModelDownload } from '../fetch/download.ts';
 import { readGGUF } from '../gguf/reader.ts';
 import type { RangeSource } from '../gguf/source.ts';
 import type { GGUFFile } from '../gguf/types.ts';
+import { totalmem } from 'node:os';
+import { POLICIES, type PolicyName } from '../engine/eviction.ts';
+import { ramBudget } from '../engine/memory.ts';
 import { planModel } from '../model/plan.ts';
 import { ReferenceModel } from '../reference/model.ts';
 import { argmax } from '../reference/ops.ts';
@@ -42,8 +45,14 @@ Options:
   --kv-type T          webgpu: the KV cache's element type, auto (default: f16 where the adapter
                        has shader-f16, as llama.cpp's default cache; else f32), f16 or f32
   --expert-budget MB   webgpu, MoE models: GPU memory for routed experts, in MB; only the
-                       experts the router picks are paged in (least recently used make room),
+                       experts the router picks are paged in (the eviction policy makes room),
                        so a model larger than the GPU allows runs (default: all resident)
+  --ram-budget MB      with --expert-budget: CPU memory for repacked experts below the GPU
+                       slots, in MB (default: a quarter of the machine's memory, at most 4096;
+                       more than half of it is clamped, with a warning on stderr)
+  --expert-policy P    with --expert-budget: eviction policy of both tiers, lru (default),
+                       lfu-decay, lru-2 or layer-quota
+  --no-prefetch        with --expert-budget: do not guess the next layer's experts
 ${STORE_HELP}
   --json               print JSON: "ids" (the generated ids only), "promptIds", "text" when the
                        vocabulary loads, "stop" (eog, stop-string or max-tokens) and timings;
@@ -63,6 +72,10 @@ export interface GenerateArgs {
   kvType: 'auto' | 'f32' | 'f16';
   /** Bytes. */
   expertBudget?: number;
+  /** Bytes; undefined: the default from the machine's memory. */
+  ramBudget?: number;
+  policy: PolicyName;
+  prefetch: boolean;
   store?: string;
 }
 
@@ -87,11 +100,14 @@ async function cpuBackend(source: RangeSource, nCtx: number, download?: ModelDow
   };
 }
 
-async function webgpuBackend(source: RangeSource, nCtx: number, args: GenerateArgs, download?: ModelDownload): Promise<Backend> {
+async function webgpuBackend(source: RangeSource, nCtx: number, args: GenerateArgs, io: CliIO, download?: ModelDownload): Promise<Backend> {
   // Imported here: loading Dawn costs time, and the CPU path must not need it.
   const { WebGPUEngine } = await import('../engine/engine.ts');
+  const ram = ramBudget(args.ramBudget, totalmem());
+  if (ram.warning && args.expertBudget !== undefined) io.err(`webmoe generate: ${ram.warning}\n`);
   const engine = await WebGPUEngine.load(source, {
-    nCtx, kvType: args.kvType, expertBudget: args.expertBudget,
+    nCtx, kvType: args.kvType, expertBudget: args.expertBudget, ramBudget: ram.bytes,
+    paging: { policy: args.policy, prefetch: args.prefetch },
     // paged experts from a download: fetched ahead of it when the router picks one not stored yet
     experts: download && ((l, e) => download.ensureExpert(l, e)),
   });
@@ -110,6 +126,7 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' {
   const str = { type: 'string' } as const, bool = { type: 'boolean' } as const;
   const { values: v } = parseFlags('generate', argv, {
     model: str, 'prompt-ids': str, prompt: str, 'max-tokens': str, temperature: str, backend: str, store: str, 'kv-type': str, 'expert-budget': str,
+    'ram-budget': str, 'expert-policy': str, 'no-prefetch': bool,
     'top-k': str, 'top-p': str, 'min-p': str, seed: str, 'repeat-penalty': str, 'repeat-last-n': str,
     stop: { type: 'string', multiple: true },
     json: bool, chat: bool, 'ignore-eos': bool, help: { type: 'boolean', short: 'h' },
@@ -148,6 +165,16 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' {
     if (!(mb > 0)) throw new UsageError(`--expert-budget must be above 0 (MB), got ${mb}`);
     expertBudget = Math.floor(mb * 1e6);
   }
+  const paging = ['ram-budget', 'expert-policy', 'no-prefetch'].filter((f) => v[f as keyof typeof v] !== undefined);
+  if (paging.length && expertBudget === undefined) throw new UsageError(`--${paging[0]} is for paged experts: give --expert-budget MB too`);
+  let ramBytes: number | undefined;
+  if (v['ram-budget'] !== undefined) {
+    const mb = numFlag('ram-budget', v['ram-budget']);
+    if (!(mb >= 0)) throw new UsageError(`--ram-budget must be 0 or more (MB), got ${mb}`);
+    ramBytes = Math.floor(mb * 1e6);
+  }
+  const policy = (v['expert-policy'] ?? 'lru') as PolicyName;
+  if (!POLICIES.includes(policy)) throw new UsageError(`--expert-policy must be one of ${POLICIES.join(', ')}, got "${policy}"`);
 
   let prompt: GenerateArgs['prompt'];
   if (v.prompt !== undefined) prompt = { text: v.prompt, chat: !!v.chat };
@@ -155,7 +182,10 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' {
     const ids = v['prompt-ids']!.split(',').map((s) => intFlag('prompt-ids', s, 0, 2 ** 31 - 1));
     prompt = { ids };
   }
-  return { model: v.model, prompt, maxTokens, ignoreEos: !!v['ignore-eos'], json: !!v.json, sampling, stop, backend, kvType, expertBudget, store: v.store };
+  return {
+    model: v.model, prompt, maxTokens, ignoreEos: !!v['ignore-eos'], json: !!v.json, sampling, stop, backend, kvType, expertBudget,
+    ramBudget: ramBytes, policy, prefetch: !v['no-prefetch'], store: v.store,
+  };
 }
 
 /** End-of-generation ids from the metadata, for when the tokenizer cannot be loaded. */
@@ -200,7 +230,7 @@ export async function generateCommand(argv: string[], io: CliIO): Promise<number
     // Either backend reads the header again (cheap) and every weight the plan names (on the CPU
     // from a URL: the routed experts when the router first picks them).
     const nCtx = promptIds.length + args.maxTokens;
-    backend = args.backend === 'webgpu' ? await webgpuBackend(source, nCtx, args, download) : await cpuBackend(source, nCtx, download);
+    backend = args.backend === 'webgpu' ? await webgpuBackend(source, nCtx, args, io, download) : await cpuBackend(source, nCtx, download);
     const loadMs = performance.now() - t0;
     // Plain greedy takes the backend's argmax (on the GPU: 4 bytes read back); sampling and the
     // repetition penalty need the logits. The loop is the one the engine worker runs too.
@@ -231,6 +261,8 @@ export async function generateCommand(argv: string[], io: CliIO): Promise<number
         decodeTokensPerSecond: decoded > 0 ? ms((decoded * 1000) / Math.max(decodeMs, 1e-3)) : null,
       },
       ...backend.stats(),
+      // the process's peak resident memory (Node: maxRSS in KiB)
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
       ...(summary ? { download: summary() } : {}),
     });
     return 0;

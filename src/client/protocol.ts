@@ -4,7 +4,8 @@
 // function; events come back through a callback the page passes as a comlink proxy.
 // Everything here is plain data (structured-clone safe).
 import type { EngineStats } from '../engine/engine.ts';
-import type { ExpertStats } from '../engine/expert-pool.ts';
+import type { ExpertStats } from '../engine/engine.ts';
+import type { PolicyName } from '../engine/eviction.ts';
 import type { ChunkEvent, DownloadEvent } from '../fetch/progress.ts';
 import type { StopReason } from '../generate/loop.ts';
 import type { StoredModel } from '../storage/models.ts';
@@ -26,6 +27,12 @@ export interface LoadOptions {
    *  stored yet, and the model is ready before its download completes. Unset: every expert is
    *  uploaded and the load waits for the whole file. */
   expertBudget?: number;
+  /** With expertBudget: bytes of repacked experts kept in the worker's memory below the GPU
+   *  slots. Default: a quarter of navigator.deviceMemory, at most 4 GiB; more than half of it is
+   *  clamped (a `notice` event says so). */
+  ramBudget?: number;
+  /** With expertBudget: the eviction policy ('lru' default, 'lfu-decay', 'lru-2', 'layer-quota'). */
+  expertPolicy?: PolicyName;
 }
 
 export interface SamplingParams {
@@ -163,8 +170,13 @@ export interface WorkerStats {
     complete: boolean;
   };
   /** The engine's counters (gpuBytes: bytes on the GPU by role) and, for paged experts
-   *  (LoadOptions.expertBudget), slots, hits, misses, bytes uploaded; null when resident. */
+   *  (LoadOptions.expertBudget) the tiers' figures (slots, hits, RAM hits, store reads, bytes
+   *  uploaded, prefetch guesses and hits, readbacks and their waits); null when resident. */
   engine: Omit<EngineStats, 'bytesRead'> & { experts: ExpertStats | null };
+  /** Paged experts: where each routed expert is (nLayer x nExpert, layer-major): 3 on the GPU,
+   *  2 in the worker's RAM tier, 1 stored (IndexedDB), 0 not downloaded yet; and the experts the
+   *  last token chose per layer (empty for a layer that ran without reading its routing back). */
+  residency?: { nLayer: number; nExpert: number; tier: number[]; lastPicks: number[][] };
   last?: GenerationResult;
 }
 

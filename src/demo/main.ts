@@ -5,6 +5,7 @@ import { WebMoE, type GenerateOptions, type GenerationResult, type LoadProgress,
 import { loadCatalog, type CatalogModel } from './catalog.ts';
 import { bytes, ms, parseStops, plural, progressLine, tokS } from './format.ts';
 import { byId, fillList, h, textStream } from './render.ts';
+import { drawResidency, residencySummary } from './residency.ts';
 
 type State = 'idle' | 'loading' | 'ready' | 'generating';
 
@@ -36,6 +37,9 @@ const ui = {
   output: byId('output', HTMLPreElement),
   genStatus: byId('gen-status', HTMLParagraphElement),
   stats: byId('stats', HTMLElement),
+  expertsBox: byId('experts-box', HTMLElement),
+  experts: byId('experts', HTMLCanvasElement),
+  expertsText: byId('experts-text', HTMLParagraphElement),
   stored: byId('stored', HTMLUListElement),
 };
 
@@ -152,6 +156,7 @@ async function unload(): Promise<void> {
   handle.model = undefined;
   ui.info.replaceChildren();
   ui.stats.replaceChildren();
+  ui.expertsBox.hidden = true;
   await old?.unload().catch(showError);
 }
 
@@ -203,6 +208,8 @@ async function generate(): Promise<void> {
   handle.tokens = 0;
   const t0 = performance.now();
   ui.genStatus.textContent = 'Reading the prompt…';
+  // paged experts: the residency picture follows the tokens
+  const live = ui.expertsBox.hidden ? undefined : setInterval(() => void showResidency(), 400);
   try {
     for await (const chunk of gen) {
       write(chunk.text);
@@ -217,6 +224,7 @@ async function generate(): Promise<void> {
     showError(e);
     ui.genStatus.textContent = `Stopped by an error after ${n} tokens`;
   } finally {
+    clearInterval(live);
     handle.generations++;
     genAbort = undefined;
     if (llm) setState('ready');
@@ -242,6 +250,7 @@ async function showStats(): Promise<void> {
   if (!llm) return;
   try {
     const s = await llm.stats();
+    await showResidency(s);
     const g = s.engine.gpuBytes;
     const gpuTotal = g.weights + g.kv + g.scratch + g.io;
     const x = s.engine.experts;
@@ -255,12 +264,22 @@ async function showStats(): Promise<void> {
       ['Stored', `${bytes(s.download.bytesStored)} of ${bytes(s.download.bytesTotal)}${s.download.complete ? ', complete' : ''}`],
       ['GPU memory', `${bytes(gpuTotal)}: weights ${bytes(g.weights)}, KV cache ${bytes(g.kv)}, scratch ${bytes(g.scratch + g.io)}`],
       ['Load time', `${ms(s.load.readyMs)} (${s.load.storedMs ? `weights stored after ${ms(s.load.storedMs)}` : 'the download goes on'})`],
-      ...(x ? [['Experts (paged)', `${x.slots} slots; ${x.hits} found resident, ${x.misses} brought in` +
-        `${looked ? ` (${Math.round((100 * x.hits) / looked)}% found)` : ''}; ${bytes(x.uploadedBytes)} uploaded`] as [string, string]] : []),
+      ...(x ? [['Experts (paged)', `${x.slots} GPU slots, ${bytes(x.ramBudget)} RAM; of ${looked} lookups ${x.hits} found on the GPU` +
+        `${looked ? ` (${Math.round((100 * x.hits) / looked)}%)` : ''}, ${x.ramHits} in RAM, ${x.storeReads} read from storage; ` +
+        `${bytes(x.uploadedBytes)} uploaded; prefetch guessed ${x.guesses ? Math.round((100 * x.guessHits) / x.guesses) : 0}% right`] as [string, string]] : []),
     ]);
   } catch (e) {
     showError(e);
   }
+}
+
+/** The residency picture, redrawn from the worker's stats (while generating: a few times a second). */
+async function showResidency(s?: Awaited<ReturnType<WebMoE['stats']>>): Promise<void> {
+  const r = (s ?? (await llm?.stats().catch(() => undefined)))?.residency;
+  ui.expertsBox.hidden = !r;
+  if (!r) return;
+  drawResidency(ui.experts, r);
+  ui.expertsText.textContent = residencySummary(r);
 }
 
 async function refreshStored(): Promise<void> {

@@ -11,8 +11,10 @@ import type { KvType } from '../gpu/shaders.ts';
 import type { HParams } from '../model/hparams.ts';
 import { expertProvider, type ExpertProvider } from '../model/experts.ts';
 import { planModel, type ModelPlan } from '../model/plan.ts';
-import { ExpertPool, type ExpertStats } from './expert-pool.ts';
-import { ForwardGraph } from './graph.ts';
+import { makePolicy, type PolicyName } from './eviction.ts';
+import { ExpertPool, type PoolStats } from './expert-pool.ts';
+import { ExpertTiers, type TierStats } from './expert-tiers.ts';
+import { emptyPagingStats, ForwardGraph, type PagedExperts, type PagingStats } from './graph.ts';
 import { allocWeights, type LoadProgress, type ModelWeights } from './weights.ts';
 
 export interface EngineOptions {
@@ -31,9 +33,19 @@ export interface EngineOptions {
    *  model larger than the GPU allows still runs; each MoE layer then reads the router's choice
    *  back before its experts run. Unset (default), every expert is resident. */
   expertBudget?: number;
+  /** Paging: bytes of repacked experts kept in CPU memory below the GPU slots (a GPU miss that
+   *  finds its expert there costs one upload, no store read). Default 0; the worker and the CLI
+   *  default it from the machine's memory (memory.ts). */
+  ramBudget?: number;
   /** Paging: where expert bytes come from (e.g. `(l, e) => download.ensureExpert(l, e)`, which
    *  waits for a download); default: read from the source. */
   experts?: ExpertProvider;
+  /** Paging: how it runs. overlap: run a layer's resident experts before its routing is read
+   *  back, the misses after (default: on hardware adapters; off on software ones, SwiftShader and
+   *  llvmpipe, where the GPU is the CPU and there is nothing to overlap: measured slower there);
+   *  prefetch: guess the next layer's experts and bring them up the tiers (default on); policy:
+   *  eviction (default 'lru'); onRoute sees every routing read back (layer, chosen experts). */
+  paging?: { overlap?: boolean; prefetch?: boolean; policy?: PolicyName; onRoute?: PagedExperts['onRoute'] };
   /** A device to share (its pipeline cache too); the engine's buffers live in a child session
    *  that destroy() frees. By default the engine makes and owns a device. */
   session?: GPUSession;
@@ -51,6 +63,15 @@ export interface EngineStats {
   gpuBytes: { weights: number; kv: number; scratch: number; io: number };
   bytesRead: number;
 }
+
+/** Paged experts' figures: GPU slots and their lookups (pool), the RAM and store tiers, and the
+ *  host steps (readbacks, waits, prefetch guesses). */
+export type ExpertStats = PoolStats & PagingStats & TierStats & {
+  slots: number;
+  /** GPU bytes of the slots. */
+  gpuBytes: number;
+  ramBudget: number;
+};
 
 export interface ForwardResult {
   /** The argmax of the last token's logits (greedy choice). */
@@ -79,6 +100,7 @@ export class WebGPUEngine {
     readonly maxBatch: number,
     private readonly source: RangeSource,
     private readonly opts: EngineOptions,
+    private readonly tiers?: ExpertTiers,
   ) {
     this.nextRead = session.device.createBuffer({ size: 16, usage: USAGE.MAP_READ | USAGE.COPY_DST, label: 'next.read' });
     const b = session.buffers.stats.bytes;
@@ -92,15 +114,36 @@ export class WebGPUEngine {
     return this.plan.hp;
   }
 
-  /** Paged experts (option expertBudget): slots, hits, misses, bytes uploaded; null if resident. */
+  /** Paged experts (option expertBudget): the tiers' figures; null if every expert is resident. */
   get expertStats(): ExpertStats | null {
-    const pools = [...new Set(this.graph.pools ?? [])];
-    if (!pools.length) return null;
-    const sum = (f: (p: ExpertPool) => number) => pools.reduce((s, p) => s + f(p), 0);
+    const p = this.graph.paging;
+    if (!p || !this.tiers) return null;
+    const pools = [...new Set(p.pools.filter(Boolean))];
+    const sum = (f: (p: ExpertPool) => number) => pools.reduce((s, x) => s + f(x), 0);
+    const pool = Object.fromEntries((Object.keys(pools[0].stats) as (keyof PoolStats)[]).map((k) => [k, sum((x) => x.stats[k])])) as unknown as PoolStats;
     return {
-      slots: sum((p) => p.slots), hits: sum((p) => p.stats.hits), misses: sum((p) => p.stats.misses),
-      uploadedBytes: sum((p) => p.stats.uploadedBytes), extraRounds: sum((p) => p.stats.extraRounds),
+      slots: sum((x) => x.slots), gpuBytes: sum((x) => x.gateUp.bytes + x.down.bytes), ...pool, ...p.stats,
+      ...this.tiers.stats, ramBudget: this.tiers.ramBudget,
     };
+  }
+
+  /** Paged experts: where each expert is, by layer and expert (nLayer x nExpert): 2 on the GPU,
+   *  1 in the RAM tier, 0 neither; and the experts each layer chose last (read-back routings
+   *  only: a layer whose experts were all resident ran without telling). Null if resident. */
+  expertResidency(): { tier: Uint8Array; lastPicks: number[][] } | null {
+    const p = this.graph.paging;
+    if (!p || !this.tiers) return null;
+    const { nLayer, nExpert } = this.hp;
+    const tier = new Uint8Array(nLayer * nExpert);
+    for (let l = 0; l < nLayer; l++) {
+      for (let e = 0; e < nExpert; e++) tier[l * nExpert + e] = p.pools[l].has(l, e) ? 2 : this.tiers.inRam(l, e) ? 1 : 0;
+    }
+    // the last token's picks, where its batch read them back
+    const lastPicks = Array.from({ length: nLayer }, (_, l) => {
+      const r = p.lastRoute[l];
+      return r && r.batch === p.batches ? [...r.ids.subarray(r.ids.length - this.hp.nExpertUsed)] : [];
+    });
+    return { tier, lastPicks };
   }
 
   /** The KV cache's element type (option kvType). */
@@ -120,15 +163,22 @@ export class WebGPUEngine {
         throw new WebGPUUnavailableError('missing-feature', `an f16 KV cache needs the shader-f16 feature, which ${session.adapterName} lacks: use kvType 'f32' or 'auto'`);
       }
       const paged = plan.hasExperts && opts.expertBudget !== undefined;
-      const pools = paged ? ExpertPool.createAll(session, plan, opts.expertBudget!, opts.experts ?? expertProvider(plan, (o, n) => source.read(o, n))) : undefined;
+      let paging: PagedExperts | undefined, tiers: ExpertTiers | undefined;
+      if (paged) {
+        const po = opts.paging ?? {};
+        const policy = () => makePolicy(po.policy ?? 'lru', plan.hp.nLayer);
+        tiers = new ExpertTiers(plan, opts.experts ?? expertProvider(plan, (o, n) => source.read(o, n)), opts.ramBudget ?? 0, policy());
+        const { pools, table } = ExpertPool.createAll(session, plan, opts.expertBudget!, tiers, policy);
+        paging = { pools, table, overlap: po.overlap ?? !session.software, prefetch: po.prefetch ?? true, stats: emptyPagingStats(), batches: 0, lastRoute: [], onRoute: po.onRoute };
+      }
       // the kernels are built while the weights are read and uploaded into their buffers
       const { weights, filled } = allocWeights(session, source, plan, opts.onProgress, paged);
       const [graph] = await Promise.all([
-        ForwardGraph.build(session, plan, weights, { nCtx, maxBatch, numerics: opts.numerics ?? 'ggml', kvType, pools }),
+        ForwardGraph.build(session, plan, weights, { nCtx, maxBatch, numerics: opts.numerics ?? 'ggml', kvType, paging }),
         filled,
       ]);
       session.check();
-      return new WebGPUEngine(session, plan, weights, graph, nCtx, maxBatch, source, opts);
+      return new WebGPUEngine(session, plan, weights, graph, nCtx, maxBatch, source, opts, tiers);
     } catch (e) {
       session.destroy();
       throw e;
@@ -173,6 +223,8 @@ export class WebGPUEngine {
       let pass: Op[] = [];
       for (const item of this.graph.ops(T, this.nPast, all)) {
         if (item instanceof Op) { pass.push(item); continue; }
+        const inline = item.inline?.(T);
+        if (inline) { pass.push(...inline); continue; }
         if (pass.length) runOps(this.session, pass, label);
         pass = [];
         await item.run(T, (ops) => runOps(this.session, ops, `${label} ${item.label}`));

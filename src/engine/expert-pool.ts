@@ -1,72 +1,70 @@
-// Routed experts paged into GPU memory under a byte budget. A pool holds `slots` experts (each its
-// fused gate+up matrix and its down matrix, repacked as weights.ts does) in stacked buffers that
-// every MoE layer's expert kernels read; `ensure` makes a layer's selected experts resident,
-// evicting the least recently used others, and says which slot holds each. The graph then hands
-// the kernels slot numbers where the resident engine hands them expert numbers.
+// Routed experts paged into GPU memory under a byte budget: the top tier of expert paging. A pool
+// holds `slots` experts (each its fused gate+up matrix and its down matrix, repacked as weights.ts
+// does) in stacked buffers that every MoE layer's expert kernels read. A slot table on the GPU
+// (u32 per layer and expert: the slot holding it, or the pool's slot count when it is not
+// resident) lets the kernels find resident experts without the CPU; `ensure` makes a layer's
+// selected experts resident (from the RAM tier or the store, expert-tiers.ts), evicting others
+// by the eviction policy, and `prefetch` uploads guessed experts ahead of their layer.
 //
 // Layers whose expert tensors differ in type (llama.cpp's Q4_K_M mixes Q4_K and Q6_K down
 // projections) get a pool each, the budget shared in proportion to their layers.
-import { allocWeight, concatRows, type GpuWeight } from '../gpu/weights.ts';
-import { regionWords, repack, UnsupportedWeightError, weightLayout } from '../gpu/layout.ts';
+import { allocWeight, type GpuWeight } from '../gpu/weights.ts';
+import { regionWords, weightLayout } from '../gpu/layout.ts';
+import { USAGE } from '../gpu/buffers.ts';
 import type { GPUSession } from '../gpu/session.ts';
-import { tensorBytes, typeName, type GGMLType } from '../gguf/types.ts';
-import { ModelFormatError } from '../model/hparams.ts';
+import { typeName } from '../gguf/types.ts';
 import type { ModelPlan } from '../model/plan.ts';
-import { expertTensors, type ExpertBytes, type ExpertProvider } from '../model/experts.ts';
+import { lru, type EvictionPolicy } from './eviction.ts';
+import { expertBytes, expertShapes, shapeKey, type ExpertShape, type ExpertTiers, type RepackedExpert } from './expert-tiers.ts';
 
 export class ExpertBudgetError extends Error {
   override name = 'ExpertBudgetError';
+  readonly code = 'expert-budget';
 }
 
 export interface PoolStats {
-  /** Experts found resident / uploaded, and bytes uploaded (repacked). */
+  /** Lookups of a routed expert found resident / not resident, and bytes uploaded (repacked). */
   hits: number;
   misses: number;
   uploadedBytes: number;
   /** Expert launches made in more than one round because a batch needed more experts than slots. */
   extraRounds: number;
+  /** Experts uploaded ahead of their layer by a prefetch, and lookups that found one of them
+   *  (a miss the prefetch turned into a hit). */
+  prefetchUploads: number;
+  prefetchHits: number;
 }
 
-/** A paged engine's expert figures: its pools' stats, summed, and their slots. */
-export type ExpertStats = PoolStats & { slots: number };
+/** The slot of each (layer, expert) as the kernels read it: u32 per entry, `none` (the pool's slot
+ *  count, which the expert kernels skip) when the expert is not resident. */
+export class SlotTable {
+  readonly buffer: GPUBuffer;
+  private readonly cpu: Uint32Array<ArrayBuffer>;
 
-interface Shape {
-  gateUpType: GGMLType;
-  downType: GGMLType;
-  d: number;
-  width: number;
-}
-
-const key = (s: Shape) => `${s.gateUpType}/${s.downType}`;
-
-/** Words per slot of each region must add up: a slot's blocks follow the previous slot's. */
-function checkLinear(type: GGMLType, k: number, n: number, name: string): void {
-  const one = regionWords(type, k, n, name), two = regionWords(type, k, 2 * n, name);
-  if (two.some((w, i) => w !== 2 * one[i])) {
-    throw new UnsupportedWeightError(`${name}: an expert of ${n} rows of ${k} ${typeName(type)} elements has an odd number of blocks; paging needs an even one`);
+  constructor(private readonly session: GPUSession, readonly nExpert: number, nLayer: number) {
+    this.cpu = new Uint32Array(nLayer * nExpert);
+    this.buffer = session.buffers.create(4 * this.cpu.length, USAGE.STORAGE | USAGE.COPY_DST, 'moe.slot-table', 'io');
   }
-}
 
-/** The expert signatures of the model's MoE layers, and the layers of each. */
-function shapesOf(plan: ModelPlan): Map<string, { shape: Shape; layers: number[] }> {
-  const shapes = new Map<string, { shape: Shape; layers: number[] }>();
-  for (let l = 0; l < plan.hp.nLayer; l++) {
-    const { gate, up, down } = expertTensors(plan, l);
-    const shape: Shape = { gateUpType: gate.type, downType: down.type, d: gate.shape[0], width: gate.shape[1] };
-    checkLinear(shape.gateUpType, shape.d, 2 * shape.width, gate.name);
-    checkLinear(shape.downType, shape.width, shape.d, down.name);
-    const entry = shapes.get(key(shape)) ?? { shape, layers: [] };
-    entry.layers.push(l);
-    shapes.set(key(shape), entry);
+  /** Sets every entry of `layer` to `none`. */
+  clear(layer: number, none: number): void {
+    this.cpu.fill(none, layer * this.nExpert, (layer + 1) * this.nExpert);
+    this.session.device.queue.writeBuffer(this.buffer, 4 * layer * this.nExpert, this.cpu, layer * this.nExpert, this.nExpert);
   }
-  return shapes;
+
+  set(layer: number, expert: number, slot: number): void {
+    const i = layer * this.nExpert + expert;
+    this.cpu[i] = slot;
+    this.session.device.queue.writeBuffer(this.buffer, 4 * i, this.cpu, i, 1);
+  }
 }
 
 export class ExpertPool {
-  readonly stats: PoolStats = { hits: 0, misses: 0, uploadedBytes: 0, extraRounds: 0 };
+  readonly stats: PoolStats = { hits: 0, misses: 0, uploadedBytes: 0, extraRounds: 0, prefetchUploads: 0, prefetchHits: 0 };
   private readonly slotOf = new Map<string, number>();
   private readonly owner: (string | undefined)[];
-  private readonly lastUse: number[];
+  /** Keys uploaded by a prefetch and not looked up since. */
+  private readonly prefetched = new Set<string>();
   private clock = 0;
 
   private constructor(
@@ -74,88 +72,121 @@ export class ExpertPool {
     readonly slots: number,
     readonly gateUp: GpuWeight,
     readonly down: GpuWeight,
-    private readonly shape: Shape,
-    private readonly provider: ExpertProvider,
+    readonly layers: readonly number[],
+    private readonly tiers: ExpertTiers,
+    private readonly table: SlotTable,
+    private readonly policy: EvictionPolicy,
+    private readonly nExpert: number,
   ) {
-    this.owner = new Array<string | undefined>(slots);
-    this.lastUse = new Array<number>(slots).fill(-1);
-  }
-
-  /** Bytes one expert takes on the GPU (gate+up and down, repacked). */
-  static expertBytes(s: Shape): number {
-    const words = (type: GGMLType, k: number, n: number) => regionWords(type, k, n).reduce((a, b) => a + b, 0);
-    return 4 * (words(s.gateUpType, s.d, 2 * s.width) + words(s.downType, s.width, s.d));
+    this.owner = new Array<string | undefined>(slots).fill(undefined);
+    for (const l of layers) table.clear(l, slots);
   }
 
   /** GPU bytes of one routed expert of the model (the largest, if layers differ). */
   static bytesPerExpert(plan: ModelPlan): number {
-    return Math.max(...[...shapesOf(plan).values()].map((x) => ExpertPool.expertBytes(x.shape)));
+    return Math.max(...expertShapes(plan).map(expertBytes));
   }
 
-  /** One pool per expert signature of the model's MoE layers, within `budget` bytes in all. */
-  static createAll(session: GPUSession, plan: ModelPlan, budget: number, provider: ExpertProvider): ExpertPool[] {
-    const shapes = shapesOf(plan);
+  /** One pool per expert shape of the model's MoE layers, within `budget` bytes in all; each
+   *  pool must hold at least one token's experts of a layer (nExpertUsed). */
+  static createAll(session: GPUSession, plan: ModelPlan, budget: number, tiers: ExpertTiers, makePolicy: () => EvictionPolicy = lru): { pools: ExpertPool[]; table: SlotTable } {
+    const groups = new Map<string, { shape: ExpertShape; layers: number[] }>();
+    tiers.shapes.forEach((shape, l) => {
+      const g = groups.get(shapeKey(shape)) ?? { shape, layers: [] };
+      g.layers.push(l);
+      groups.set(shapeKey(shape), g);
+    });
+    const { nExpert, nExpertUsed: k, nLayer } = plan.hp;
+    // the smallest budget: k slots in every pool, the budget split in proportion to layers
+    const need = Math.max(...[...groups.values()].map((g) => Math.ceil((k * expertBytes(g.shape) * nLayer) / g.layers.length)));
+    if (budget < need) {
+      throw new ExpertBudgetError(`an expert budget of ${mb(budget)} cannot hold one token's ${k} experts of a layer ` +
+        `(${mb(Math.max(...tiers.shapes.map(expertBytes)))} each on the GPU${groups.size > 1 ? `, the budget split over ${groups.size} expert types` : ''}): ` +
+        `give at least ${mb(need)} (${need} bytes)`);
+    }
+    const table = new SlotTable(session, nExpert, nLayer);
     const byLayer: ExpertPool[] = [];
-    for (const { shape, layers } of shapes.values()) {
-      const share = Math.floor((budget * layers.length) / plan.hp.nLayer);
-      const per = ExpertPool.expertBytes(shape);
-      const slots = Math.min(Math.floor(share / per), plan.hp.nExpert * layers.length);
-      if (slots < 1) {
-        throw new ExpertBudgetError(`an expert budget of ${budget} bytes leaves ${share} for the experts of layers ${layers.join(', ')}, ` +
-          `less than one expert (${per} bytes on the GPU); give at least ${Math.ceil((per * plan.hp.nLayer) / layers.length)} bytes`);
-      }
-      const maxBind = session.limits.maxStorageBufferBindingSize;
+    const maxBind = session.limits.maxStorageBufferBindingSize;
+    for (const { shape, layers } of groups.values()) {
+      const share = Math.floor((budget * layers.length) / nLayer);
+      const slots = Math.min(Math.floor(share / expertBytes(shape)), nExpert * layers.length);
       const gateUp = allocWeight(session.buffers, `experts.gate_up[${typeName(shape.gateUpType)}]`, shape.gateUpType, shape.d, 2 * shape.width, slots, maxBind);
       const down = allocWeight(session.buffers, `experts.down[${typeName(shape.downType)}]`, shape.downType, shape.width, shape.d, slots, maxBind);
-      const pool = new ExpertPool(session, slots, gateUp, down, shape, provider);
+      const pool = new ExpertPool(session, slots, gateUp, down, layers, tiers, table, makePolicy(), nExpert);
       for (const l of layers) byLayer[l] = pool;
     }
-    return byLayer;
+    return { pools: byLayer, table };
   }
 
   has(layer: number, expert: number): boolean {
     return this.slotOf.has(`${layer}/${expert}`);
   }
 
-  /** Makes `experts` (at most `slots`) of `layer` resident; returns their slots in order. */
+  /** Whether every expert of `layer` is resident (its kernels then need no help from the CPU). */
+  allResident(layer: number): boolean {
+    for (let e = 0; e < this.nExpert; e++) if (!this.slotOf.has(`${layer}/${e}`)) return false;
+    return true;
+  }
+
+  /** Counts the lookups of `experts` of `layer` (one routing step), as hits or misses. */
+  count(layer: number, experts: Iterable<number>): void {
+    for (const e of experts) {
+      const key = `${layer}/${e}`;
+      if (!this.slotOf.has(key)) { this.stats.misses++; continue; }
+      this.stats.hits++;
+      if (this.prefetched.delete(key)) this.stats.prefetchHits++;
+    }
+  }
+
+  /** Makes `experts` (at most `slots`) of `layer` resident, none of them evicting another;
+   *  returns their slots in order. */
   async ensure(layer: number, experts: readonly number[]): Promise<number[]> {
     if (experts.length > this.slots) throw new RangeError(`${experts.length} experts at once in a pool of ${this.slots} slots`);
     const now = ++this.clock;
-    const keep = new Set<number>();
-    const missing: number[] = [];
-    for (const e of experts) {
-      const s = this.slotOf.get(`${layer}/${e}`);
-      if (s === undefined) missing.push(e);
-      else { keep.add(s); this.lastUse[s] = now; this.stats.hits++; }
-    }
-    // slots for the missing ones: free first, then least recently used, never one in use now
-    const free = [...this.lastUse.keys()].filter((s) => !keep.has(s)).sort((a, b) => this.lastUse[a] - this.lastUse[b]);
-    const fetched = await Promise.all(missing.map((e) => this.provider(layer, e)));
-    missing.forEach((e, i) => {
-      const s = free[i];
-      const old = this.owner[s];
-      if (old !== undefined) this.slotOf.delete(old);
-      this.write(s, layer, e, fetched[i]);
-      this.owner[s] = `${layer}/${e}`;
-      this.slotOf.set(`${layer}/${e}`, s);
-      this.lastUse[s] = now;
-      keep.add(s);
-      this.stats.misses++;
-    });
+    const keys = experts.map((e) => `${layer}/${e}`);
+    for (const k of keys) if (this.slotOf.has(k)) this.policy.touch(k, now);
+    const missing = experts.filter((e) => !this.has(layer, e));
+    const got = await Promise.all(missing.map((e) => this.tiers.get(layer, e)));
+    const pinned = new Set(keys);
+    missing.forEach((e, i) => this.place(layer, e, got[i], pinned, now));
     return experts.map((e) => this.slotOf.get(`${layer}/${e}`)!);
   }
 
-  private write(slot: number, layer: number, expert: number, bytes: ExpertBytes): void {
-    const { d, width, gateUpType, downType } = this.shape;
-    const check = (part: string, got: Uint8Array, type: GGMLType, k: number, n: number) => {
-      const want = tensorBytes(type, n * k);
-      if (got.length !== want) throw new ModelFormatError(`expert ${expert} of layer ${layer}: ${part} has ${got.length} bytes, not ${want}`);
-    };
-    check('gate', bytes.gate, gateUpType, d, width);
-    check('up', bytes.up, gateUpType, d, width);
-    check('down', bytes.down, downType, width, d);
-    this.put(this.gateUp, slot, repack(gateUpType, concatRows([bytes.gate, bytes.up], 1), d, 2 * width));
-    this.put(this.down, slot, repack(downType, bytes.down, width, d));
+  /** Guessed experts of an upcoming layer: those in RAM are uploaded now (evicting by the policy,
+   *  never one of `pinned`), the others start coming from the store into RAM. */
+  prefetch(layer: number, experts: readonly number[], pinned: ReadonlySet<string> = new Set()): void {
+    const todo = experts.filter((e) => !this.has(layer, e));
+    this.tiers.prefetch(layer, todo);
+    const now = ++this.clock;
+    for (const e of todo) {
+      const r = this.tiers.peek(layer, e);
+      if (!r) continue;
+      this.place(layer, e, r, pinned, now);
+      this.prefetched.add(`${layer}/${e}`);
+      this.stats.prefetchUploads++;
+    }
+  }
+
+  /** Writes r into a free slot, or one the policy gives up (not pinned). */
+  private place(layer: number, expert: number, r: RepackedExpert, pinned: ReadonlySet<string>, now: number): void {
+    const key = `${layer}/${expert}`;
+    let s = this.owner.indexOf(undefined);
+    if (s < 0) {
+      const cands = this.owner.filter((k): k is string => k !== undefined && !pinned.has(k));
+      const victim = this.policy.victim(cands, now);
+      s = this.slotOf.get(victim)!;
+      this.slotOf.delete(victim);
+      this.prefetched.delete(victim);
+      this.policy.remove(victim);
+      const [vl, ve] = victim.split('/').map(Number);
+      this.table.set(vl, ve, this.slots);
+    }
+    this.put(this.gateUp, s, r.gateUp);
+    this.put(this.down, s, r.down);
+    this.owner[s] = key;
+    this.slotOf.set(key, s);
+    this.policy.touch(key, now);
+    this.table.set(layer, expert, s);
   }
 
   /** Copies one matrix's repacked regions to its slot in the stack's part. */
@@ -173,3 +204,4 @@ export class ExpertPool {
   }
 }
 
+const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;

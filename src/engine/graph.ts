@@ -24,11 +24,11 @@ import { argmaxOp, logitsPostOp, residualOp } from '../gpu/ops/elementwise.ts';
 import { embedOps } from '../gpu/ops/embed.ts';
 import { MatmulOp } from '../gpu/ops/matmul.ts';
 import { matvecOps, type MatvecMode } from '../gpu/ops/matvec.ts';
-import { combineOp, routeOp, type MoeShape } from '../gpu/ops/moe.ts';
+import { combineOp, routeOp, slotMapGroups, slotMapOp, type MoeShape } from '../gpu/ops/moe.ts';
 import { createAct, quantOp, type ActBuffers } from '../gpu/ops/quant.ts';
 import { RopeOp, ropeTable } from '../gpu/ops/rope.ts';
 import type { KvType } from '../gpu/shaders.ts';
-import type { ExpertPool } from './expert-pool.ts';
+import type { ExpertPool, SlotTable } from './expert-pool.ts';
 import type { GPUSession } from '../gpu/session.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
 import type { ModelPlan } from '../model/plan.ts';
@@ -40,14 +40,51 @@ export interface GraphOptions {
   numerics: 'ggml' | 'exact';
   kvType: KvType;
   /** Routed experts paged through these pools (by layer) instead of resident in `w`. */
-  pools?: ExpertPool[];
+  paging?: PagedExperts;
 }
+
+/** Expert paging as the graph runs it. */
+export interface PagedExperts {
+  pools: ExpertPool[];
+  table: SlotTable;
+  /** Run the resident experts of a layer before its routing is read back, the misses after
+   *  (default true); false: read back first, then every expert. */
+  overlap: boolean;
+  /** Guess the next layer's experts (its router on this layer's input) and bring them up the
+   *  tiers while this layer runs (default true). */
+  prefetch: boolean;
+  stats: PagingStats;
+  /** Forward batches run so far, and the last routing read back per layer (tokens x k) with the
+   *  batch that read it. */
+  batches: number;
+  lastRoute: { ids: Uint32Array; batch: number }[];
+  /** Sees each read-back routing: layer, the chosen experts (tokens x k). */
+  onRoute?: (layer: number, ids: Uint32Array) => void;
+}
+
+export interface PagingStats {
+  /** Routings read back (host steps), and MoE layers that ran without one because all their
+   *  experts were resident. */
+  readbacks: number;
+  inlineLayers: number;
+  /** Time waiting in host steps: for the readback, and for experts to come up the tiers (ms). */
+  readbackMs: number;
+  fetchMs: number;
+  /** Guessed experts, and how many the layer then chose. */
+  guesses: number;
+  guessHits: number;
+}
+
+export const emptyPagingStats = (): PagingStats => ({ readbacks: 0, inlineLayers: 0, readbackMs: 0, fetchMs: 0, guesses: 0, guessHits: 0 });
 
 /** Work between launches, on the CPU: the engine submits what came before, then awaits `run`,
  *  which may submit launches of its own through `exec`. (Expert paging: read the router's
  *  choices back, make those experts resident, run the expert kernels on their slots.) */
 export interface HostStep {
   label: string;
+  /** When the step has nothing to do from the CPU this time: the ops to run in its place
+   *  (checked when the engine reaches the step, after the earlier host steps ran). */
+  inline?(T: number): Op[] | undefined;
   run(T: number, exec: (ops: Op[]) => void): Promise<void>;
 }
 
@@ -68,11 +105,12 @@ export class ForwardGraph {
   /** Launches of the last call (for stats). */
   lastOps = 0;
 
-  private constructor(private readonly stages: Stage[], io: GraphIO, readonly kvType: KvType, readonly pools?: ExpertPool[]) {
+  private constructor(private readonly stages: Stage[], io: GraphIO, readonly kvType: KvType, readonly paging?: PagedExperts) {
     this.io = io;
   }
 
   ops(T: number, pos0: number, allLogits: boolean): (Op | HostStep)[] {
+    if (this.paging) this.paging.batches++;
     const out = this.stages.flatMap((s) => s(T, pos0, allLogits));
     this.lastOps = out.filter((o) => o instanceof Op).length;
     return out;
@@ -147,10 +185,15 @@ export class ForwardGraph {
     const slotsOut = moeShape ? kUsed + (moeShape.shexp ? 1 : 0) : 0;
     const ySlots = moeShape ? buf(4 * B * slotsOut * d, 'moe.y') : undefined;
     const ids = moeShape ? buf(4 * B * kUsed, 'moe.ids') : undefined;
-    // paged experts: the kernels read slot numbers from here; the router's ids are read back
-    const slotIds = moeShape && opts.pools ? buf(4 * B * kUsed, 'moe.slots') : undefined;
-    const idsRead = moeShape && opts.pools
-      ? session.device.createBuffer({ size: 4 * B * kUsed, usage: USAGE.MAP_READ | USAGE.COPY_DST, label: 'moe.ids.read' })
+    const paging = moeShape ? opts.paging : undefined;
+    // paged experts: the kernels read slot numbers from here; the router's ids (and the next
+    // layer's guessed ids) are read back from idsRead
+    const slotIds = paging ? buf(4 * B * kUsed, 'moe.slots') : undefined;
+    const guessIds = paging?.prefetch ? buf(4 * B * kUsed, 'moe.guess.ids') : undefined;
+    const guessWts = paging?.prefetch ? buf(4 * B * (kUsed + 1), 'moe.guess.wts') : undefined;
+    const guessAct = paging?.prefetch ? createAct(session, 'none', d, B, 'moe.guess.act') : undefined;
+    const idsRead = paging
+      ? session.device.createBuffer({ size: 8 * B * kUsed, usage: USAGE.MAP_READ | USAGE.COPY_DST, label: 'moe.ids.read' })
       : undefined;
     const wts = moeShape ? buf(4 * B * (kUsed + 1), 'moe.wts') : undefined;
     const glu: MatvecMode = arch.ffn.act === 'gelu' ? 'glu_gelu' : 'glu_silu';
@@ -166,22 +209,43 @@ export class ForwardGraph {
         await mv({ weight: g.down, act: aH, y: out.y, mode: out.mode, slots, perSlotInput: true, ids: useIds, yOff: out.yOff, yStride: d, yTok: out.yTok, idsTok: kUsed, label: `${label}.down` }),
       ];
     };
-    /** The expert kernels of a paged layer, run in rounds of at most `pool.slots` experts: the
-     *  router's choices are read back, each round's experts made resident, and the slots of the
-     *  (token, choice) pairs outside the round set to pool.slots, which the kernels skip. */
-    const pagedStep = (il: number, pool: ExpertPool, expertStages: Stage[]): HostStep => ({
+    /** The CPU's part of a paged layer. The router's choices (and the guess for the next layer)
+     *  are read back; the experts the kernels did not find resident are brought up the tiers and
+     *  run in rounds of at most `pool.slots`, the slots of the (token, choice) pairs outside the
+     *  round set to pool.slots, which the kernels skip; then the guessed experts of the next layer
+     *  start coming up. With overlap, the resident pairs already ran before the readback. */
+    const pagedStep = (il: number, pool: ExpertPool, expertStages: Stage[], residentStages: Stage[], guess: boolean): HostStep => ({
       label: `blk.${il}.exps`,
+      // every expert of the layer resident: the kernels find them all through the slot table,
+      // no readback (with overlap they already ran)
+      inline: (T) => {
+        if (!pool.allResident(il)) return undefined;
+        paging!.stats.inlineLayers++;
+        return paging!.overlap ? [] : residentStages.flatMap((s) => s(T, 0, false)) as Op[];
+      },
       run: async (T, exec) => {
         const n = T * kUsed;
+        const st = paging!.stats;
+        const t0 = performance.now();
         const enc = session.device.createCommandEncoder({ label: 'moe.ids.read' });
         enc.copyBufferToBuffer(ids!, 0, idsRead!, 0, 4 * n);
+        if (guess && T === 1) enc.copyBufferToBuffer(guessIds!, 0, idsRead!, 4 * n, 4 * kUsed);
         session.device.queue.submit([enc.finish()]);
-        await idsRead!.mapAsync(GPUMapMode.READ, 0, 4 * n);
-        const chosen = new Uint32Array(idsRead!.getMappedRange(0, 4 * n).slice(0));
+        await idsRead!.mapAsync(GPUMapMode.READ, 0, 4 * (n + kUsed));
+        const all = new Uint32Array(idsRead!.getMappedRange(0, 4 * (n + kUsed)).slice(0));
         idsRead!.unmap();
-        // resident ones first, so a round that fits keeps them
-        const need = [...new Set(chosen)].sort((a, b) => Number(pool.has(il, b)) - Number(pool.has(il, a)));
-        const ops = expertStages.flatMap((st) => st(T, 0, false)) as Op[];
+        const t1 = performance.now();
+        st.readbacks++;
+        st.readbackMs += t1 - t0;
+        const chosen = all.slice(0, n);
+        paging!.lastRoute[il] = { ids: chosen, batch: paging!.batches };
+        paging!.onRoute?.(il, chosen);
+        const unique = [...new Set(chosen)];
+        // with overlap the kernels already ran the resident ones: only the others remain
+        const need = paging!.overlap ? unique.filter((e) => !pool.has(il, e))
+          : unique.sort((a, b) => Number(pool.has(il, b)) - Number(pool.has(il, a))); // resident first, so a round that fits keeps them
+        pool.count(il, unique);
+        const ops = need.length ? expertStages.flatMap((s) => s(T, 0, false)) as Op[] : [];
         for (let r = 0; r < need.length; r += pool.slots) {
           const round = need.slice(r, r + pool.slots);
           const slots = await pool.ensure(il, round);
@@ -190,8 +254,23 @@ export class ForwardGraph {
           exec(ops);
           if (r > 0) pool.stats.extraRounds++;
         }
+        st.fetchMs += performance.now() - t1;
+        if (guess && T === 1) {
+          const guessed = [...all.subarray(n, n + kUsed)];
+          st.guesses += guessed.length;
+          const next = new Set(guessed);
+          // counted when the next layer's routing comes back: remember the guess
+          guesses[il + 1] = next;
+          paging!.pools[il + 1].prefetch(il + 1, guessed);
+        }
+        const g = guesses[il];
+        if (g && T === 1) {
+          st.guessHits += unique.filter((e) => g.has(e)).length;
+          guesses[il] = undefined;
+        }
       },
     });
+    const guesses: (Set<number> | undefined)[] = [];
 
     for (let il = 0; il < hp.nLayer; il++) {
       const L = w.layers[il];
@@ -241,21 +320,36 @@ export class ForwardGraph {
         stages.push(await quantT(x, aR, { w: L.ffnNorm, eps }));
         const route = await routeOp(session, { shape: moeShape, x: aR.a, router: m.router, shexpGate: m.sharedGate, ids, wts, tokens: B, label: `${name}.route` });
         stages.push(fixed([route], (o, T) => { o.workgroups = [T]; }));
-        const pool = opts.pools?.[il];
+        const pool = paging?.pools[il];
         const experts = pool ? { gateUp: pool.gateUp, down: pool.down } : m.experts;
         if (!experts) throw new Error(`blk.${il}: routed experts neither resident nor paged`);
         const kE = kindOf(experts.gateUp);
         const aE = kE === 'none' ? aR : act(kE, d, B);
         if (aE !== aR) stages.push(await quantT(x, aE, { w: L.ffnNorm, eps }));
+        const nextM = w.layers[il + 1]?.moe;
+        const guess = !!(pool && paging!.prefetch && nextM && paging!.pools[il + 1]);
+        if (guess) {
+          // the next layer's router on this layer's FFN input, normed with the next layer's norm
+          stages.push(await quantT(x, guessAct!, { w: w.layers[il + 1].ffnNorm, eps }));
+          const g = await routeOp(session, { shape: moeShape, x: guessAct!.a, router: nextM!.router, shexpGate: nextM!.sharedGate, ids: guessIds!, wts: guessWts!, tokens: B, label: `${name}.guess` });
+          stages.push(fixed([g], (o, T) => { o.workgroups = [T === 1 ? 1 : 0]; }));
+        }
         const expertStages = await gatedStages(experts, aE, kUsed, pool ? slotIds : ids, { y: ySlots, mode: 'store', yTok: slotsOut * d, yOff: 0 }, `${name}.exps`);
-        if (pool) stages.push(() => [pagedStep(il, pool, expertStages)]);
-        else stages.push(...expertStages);
+        // paged: the resident experts' slots from the GPU's slot table, then the expert kernels
+        // (before the readback with overlap; in place of it when the whole layer is resident)
+        let residentStages: Stage[] = [];
+        if (pool) {
+          const map = await slotMapOp(session, { ids, table: paging!.table.buffer, slots: slotIds!, k: kUsed, tableOff: il * hp.nExpert, tokens: B, label: `${name}.slots` });
+          residentStages = [fixed([map], (o, T) => { o.setParams({ n: T * kUsed, table_off: il * hp.nExpert }); o.workgroups = [slotMapGroups(T, kUsed)]; }), ...expertStages];
+          if (paging!.overlap) stages.push(...residentStages);
+        } else stages.push(...expertStages);
         if (m.shared) {
           const kS = kindOf(m.shared.gateUp);
           const aS = kS === kE ? aE : kS === 'none' ? aR : act(kS, d, B);
           if (aS !== aE && aS !== aR) stages.push(await quantT(x, aS, { w: L.ffnNorm, eps }));
           stages.push(...await gatedStages(m.shared, aS, 1, undefined, { y: ySlots, mode: 'store', yTok: slotsOut * d, yOff: kUsed * d }, `${name}.shexp`));
         }
+        if (pool) stages.push(() => [pagedStep(il, pool, expertStages, residentStages, guess)]);
         const comb = await combineOp(session, {
           shape: moeShape, y: ySlots, wts, ids, x, tokens: B, norm: L.postNorm ? { w: L.postNorm, eps } : undefined, resScale, label: `${name}.combine`,
         });
@@ -288,6 +382,6 @@ export class ForwardGraph {
       ops.push(amax);
       return ops;
     });
-    return new ForwardGraph(stages, io, opts.kvType, opts.pools);
+    return new ForwardGraph(stages, io, opts.kvType, opts.paging);
   }
 }

@@ -1,8 +1,9 @@
-// Routed experts paged into GPU memory under a byte budget (expert-pool.ts): the same kernels read
-// the experts from pool slots instead of the resident stacks, so logits must equal the resident
-// engine's bit for bit, whatever the budget: one slot (every top-2 choice in two rounds), a few
-// (evictions), all (no eviction). Also the GPU bytes saved, a budget too small for one expert,
-// and a provider that fails once.
+// Routed experts paged into GPU memory under a byte budget (expert-pool.ts, expert-tiers.ts): the
+// same kernels read the experts from pool slots instead of the resident stacks, so logits must
+// equal the resident engine's bit for bit, whatever the budgets and the way paging runs: the
+// fewest slots (one token's experts: the prompt runs in rounds), a few slots under a RAM tier,
+// the old readback-first path without prefetch, all slots (layers then run without a readback).
+// Also the GPU bytes saved, budgets too small for one token, and a provider that fails once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesSource } from '../gguf/source.ts';
 import { GGMLType, typeName } from '../gguf/types.ts';
@@ -10,6 +11,9 @@ import { GPUSession } from '../gpu/session.ts';
 import { makeModel } from '../../tools/factory/make-model.ts';
 import { WebGPUEngine, type EngineOptions } from './engine.ts';
 import { ExpertBudgetError, ExpertPool } from './expert-pool.ts';
+import { readGGUF } from '../gguf/reader.ts';
+import { expertProvider } from '../model/experts.ts';
+import { planModel } from '../model/plan.ts';
 
 const PROMPT = [11, 250, 3, 97, 1000, 42];
 const STEPS = 8;
@@ -40,27 +44,63 @@ describe('paged experts', () => {
     { arch: 'olmoe', type: T.Q5_0 },
     { arch: 'grok', type: T.Q4_0 }, // GELU experts
     { arch: 'llama', type: T.Q6_K, hp: { nExpert: 4, nExpertUsed: 2, nFf: 256 } }, // Mixtral layout
-  ].map((c) => ({ ...c, t: typeName(c.type) })))('$arch $t: logits equal the resident engine\'s bit for bit with 1, 3 and all slots', async (c) => {
+  ].map((c) => ({ ...c, t: typeName(c.type) })))('$arch $t: logits equal the resident engine\'s bit for bit under every budget and paging mode', async (c) => {
     const bytes = makeModel({ arch: c.arch, type: c.type, seed: 7, hp: c.hp });
     const resident = await run(bytes, {});
     const per = ExpertPool.bytesPerExpert(resident.engine.plan);
     const all = resident.engine.hp.nExpert * resident.engine.hp.nLayer;
     const residentBytes = resident.engine.stats.gpuBytes.weights;
     resident.engine.destroy();
-    for (const slots of [1, 3, all]) {
-      const paged = await run(bytes, { expertBudget: slots * per }, resident.tokens);
+    const k = resident.engine.hp.nExpertUsed;
+    const configs: { slots: number; opts: EngineOptions; label: string }[] = [
+      { slots: k, opts: { paging: { overlap: true } }, label: 'k slots, overlap' },
+      { slots: 3, opts: { ramBudget: 4 * per, paging: { policy: 'lfu-decay', overlap: true } }, label: '3 slots, RAM for 4, lfu-decay, overlap' },
+      { slots: 3, opts: { paging: { overlap: false, prefetch: false } }, label: '3 slots, readback first, no prefetch' },
+      { slots: all, opts: { ramBudget: all * per, paging: { policy: 'lru-2', overlap: false } }, label: 'all slots, lru-2, readback first' },
+    ];
+    for (const { slots, opts, label } of configs) {
+      const paged = await run(bytes, { expertBudget: slots * per, ...opts }, resident.tokens);
       try {
-        for (let s = 0; s < STEPS; s++) expect(paged.logits[s], `${slots} slots, step ${s}`).toEqual(resident.logits[s]);
+        for (let s = 0; s < STEPS; s++) expect(paged.logits[s], `${label}, step ${s}`).toEqual(resident.logits[s]);
         const st = paged.engine.expertStats!;
         expect(st.slots).toBe(slots);
         expect(st.misses).toBeGreaterThan(0);
+        expect(st.storeReads, label).toBeLessThanOrEqual(st.misses + st.guesses); // a read per miss or guess at most
+        expect(st.readbacks + st.inlineLayers).toBe(resident.engine.hp.nLayer * (1 + STEPS)); // every MoE layer of every call
         // the routed experts' GPU bytes are the pool's, not all of them
         expect(paged.engine.stats.gpuBytes.weights).toBeLessThanOrEqual(residentBytes - (all - slots) * per * 0.9);
-        if (slots === 1) expect(st.extraRounds).toBeGreaterThan(0); // top-2 in one slot: two rounds
-        if (slots === all) expect(st.misses).toBeLessThanOrEqual(all); // nothing fetched twice
+        if (slots === k) expect(st.extraRounds).toBeGreaterThan(0); // the prompt needs more experts than slots: rounds
+        if (slots === all) expect(st.storeReads).toBeLessThanOrEqual(all); // nothing fetched twice
+        if (opts.ramBudget) expect(st.ramPeakBytes).toBeLessThanOrEqual(opts.ramBudget);
+        if (opts.paging?.prefetch === false) expect(st.guesses).toBe(0);
+        else if (slots < all) expect(st.guesses).toBeGreaterThan(0);
       } finally {
         paged.engine.destroy();
       }
+    }
+  });
+
+  it.each([true, false])('once every expert of a layer is resident, the layer runs without a readback (overlap %s)', async (overlap) => {
+    const bytes = makeModel({ arch: 'qwen3moe', type: T.Q8_0, seed: 4, hp: { nExpert: 4 } });
+    const prompt = Array.from({ length: 32 }, (_, i) => 7 + 13 * i); // 64 routings per layer: all 4 experts
+    const engine = await WebGPUEngine.load(bytesSource(bytes), { session, nCtx: 64, maxBatch: 8, expertBudget: 1e9, paging: { overlap } });
+    const resident = await WebGPUEngine.load(bytesSource(bytes), { session, nCtx: 64, maxBatch: 8 });
+    try {
+      const a = await engine.forward(prompt, { logits: 'last' });
+      const b = await resident.forward(prompt, { logits: 'last' });
+      expect(a.logits![0]).toEqual(b.logits![0]);
+      const before = engine.expertStats!;
+      expect(before.slots).toBe(8);
+      expect(before.storeReads).toBe(8);
+      const c = await engine.forward([a.next], { logits: 'last' });
+      const d = await resident.forward([b.next], { logits: 'last' });
+      expect(c.logits![0]).toEqual(d.logits![0]);
+      const after = engine.expertStats!;
+      expect(after.readbacks).toBe(before.readbacks); // no readback in the decode step
+      expect(after.inlineLayers - before.inlineLayers).toBe(2);
+    } finally {
+      engine.destroy();
+      resident.destroy();
     }
   });
 
@@ -80,12 +120,14 @@ describe('paged experts', () => {
     }
   });
 
-  it('refuses a budget below one expert, saying how much is needed', async () => {
+  it('refuses a budget below one token\'s experts of a layer, saying how much is needed', async () => {
     const bytes = makeModel({ arch: 'qwen3moe', type: T.Q4_0, seed: 3 });
-    await expect(WebGPUEngine.load(bytesSource(bytes), { session, nCtx: 16, expertBudget: 1000 }))
-      .rejects.toThrow(ExpertBudgetError);
-    await expect(WebGPUEngine.load(bytesSource(bytes), { session, nCtx: 16, expertBudget: 1000 }))
-      .rejects.toThrow(/less than one expert \(\d+ bytes on the GPU\); give at least \d+ bytes/);
+    const plan = planModel(await readGGUF(bytesSource(bytes)));
+    const need = plan.hp.nExpertUsed * ExpertPool.bytesPerExpert(plan);
+    const load = (budget: number) => WebGPUEngine.load(bytesSource(bytes), { session, nCtx: 16, expertBudget: budget });
+    await expect(load(need - 1)).rejects.toThrow(ExpertBudgetError);
+    await expect(load(need - 1)).rejects.toThrow(new RegExp(`cannot hold one token's 2 experts of a layer .*give at least [\\d.]+ MB \\(${need} bytes\\)`));
+    (await load(need)).destroy();
   });
 
   it('a provider that fails leaves the engine usable: the same call then succeeds', async () => {
@@ -94,9 +136,6 @@ describe('paged experts', () => {
     resident.engine.destroy();
     const src = bytesSource(bytes);
     let fail = true;
-    const { expertProvider } = await import('../model/experts.ts');
-    const { readGGUF } = await import('../gguf/reader.ts');
-    const { planModel } = await import('../model/plan.ts');
     const fromFile = expertProvider(planModel(await readGGUF(src)), (o, n) => src.read(o, n));
     const engine = await WebGPUEngine.load(src, {
       session, nCtx: 64, maxBatch: 8, expertBudget: 4 * 1e6,

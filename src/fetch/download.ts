@@ -187,6 +187,14 @@ export class ModelDownload {
     return out;
   }
 
+  /** Whether bytes [offset, offset + length) are stored (every chunk they touch). */
+  isStored(offset: number, length: number): boolean {
+    if (length <= 0) return true;
+    const last = chunkAt(this.chunks, offset + length - 1);
+    for (let i = chunkAt(this.chunks, offset); i <= last; i++) if (!this.done[i]) return false;
+    return true;
+  }
+
   /** The bytes of a tensor, by its GGUF name. */
   readTensor(name: string, opts?: WaitOptions): Promise<Uint8Array> {
     const t = this.file.tensors.find((x) => x.name === name);

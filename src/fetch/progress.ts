@@ -66,8 +66,9 @@ export interface NoticeEvent {
   type: 'notice';
   /** persisted: whether the browser promised to keep the data; restarted: the stored file was
    *  another version and its chunks were discarded; offline: a stored model is used unchecked;
-   *  no-validators: the server cannot show a same-length replacement of the file. */
-  what: 'persisted' | 'not-persisted' | 'restarted' | 'offline' | 'no-validators';
+   *  no-validators: the server cannot show a same-length replacement of the file; ram-budget: a
+   *  RAM budget for experts was clamped to what the machine can spare. */
+  what: 'persisted' | 'not-persisted' | 'restarted' | 'offline' | 'no-validators' | 'ram-budget';
   message: string;
 }
 

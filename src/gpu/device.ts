@@ -160,6 +160,13 @@ export async function requestDevice(request: DeviceRequest = {}): Promise<GPUCon
   return { adapter, device, info };
 }
 
+/** Whether the adapter is a CPU pretending (SwiftShader, llvmpipe/lavapipe, a fallback adapter):
+ *  choices that depend on the hardware (kernel shapes, paging overlap) take the CPU's side there. */
+export function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
+  const fallback = (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+  return fallback || /swiftshader|llvmpipe|lavapipe/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
+}
+
 /** "vendor architecture (description)", skipping empty fields; e.g. "google swiftshader". */
 export function describeAdapter(info: GPUAdapterInfo): string {
   const main = [info.vendor, info.architecture].filter(Boolean).join(' ');

@@ -3,7 +3,7 @@
 // pipeline cache and a buffer pool. A lost session cannot be revived; make a new one (the engine's
 // `recreate()` does) — WebGPU gives no other way back from a lost device.
 import { BufferPool } from './buffers.ts';
-import { describeAdapter, requestDevice, type GPUContext } from './device.ts';
+import { describeAdapter, isSoftwareAdapter, requestDevice, type GPUContext } from './device.ts';
 import { PipelineCache } from './kernel.ts';
 
 export type GPUEngineErrorCode = 'device-lost' | 'validation' | 'out-of-memory' | 'internal';
@@ -33,6 +33,8 @@ export interface SessionFeatures {
 export class GPUSession {
   readonly device: GPUDevice;
   readonly adapterName: string;
+  /** A CPU-backed adapter (SwiftShader, llvmpipe): see isSoftwareAdapter. */
+  readonly software: boolean;
   readonly features: SessionFeatures;
   readonly pipelines: PipelineCache;
   readonly buffers: BufferPool;
@@ -49,6 +51,7 @@ export class GPUSession {
     this.device = ctx.device;
     this.owned = owned;
     this.adapterName = describeAdapter(ctx.info);
+    this.software = isSoftwareAdapter(ctx.info);
     const has = (f: GPUFeatureName) => ctx.device.features.has(f);
     this.features = { f16: (opts.allowF16 ?? true) && has('shader-f16'), subgroups: has('subgroups'), timestamps: has('timestamp-query') };
     const envDump = typeof process !== 'undefined' && process.env?.WEBMOE_DUMP_WGSL === '1';

@@ -6,6 +6,7 @@ import attentionWgsl from '../../shaders/attention.wgsl?raw';
 import elementwiseWgsl from '../../shaders/elementwise.wgsl?raw';
 import embedWgsl from '../../shaders/embed.wgsl?raw';
 import moeWgsl from '../../shaders/moe.wgsl?raw';
+import moeSlotsWgsl from '../../shaders/moe_slots.wgsl?raw';
 import ropeWgsl from '../../shaders/rope.wgsl?raw';
 import sumWgsl from '../../shaders/sum.wgsl?raw';
 import halfWgsl from '../../shaders/half.wgsl?raw';
@@ -35,6 +36,7 @@ export const SHADERS = {
   elementwise: src('elementwise.wgsl', elementwiseWgsl),
   embed: src('embed.wgsl', embedWgsl),
   moe: src('moe.wgsl', moeWgsl),
+  moeSlots: src('moe_slots.wgsl', moeSlotsWgsl),
   rope: src('rope.wgsl', ropeWgsl),
   sum: src('sum.wgsl', sumWgsl),
   half: src('half.wgsl', halfWgsl),

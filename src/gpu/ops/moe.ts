@@ -64,3 +64,24 @@ export async function combineOp(session: GPUSession, a: CombineArgs): Promise<Op
     a: a.y, router: session.dummy, shg: session.dummy, nw: a.norm?.w ?? session.dummy, ids: session.dummyRW, wts: a.wts, x: a.x,
   }, { ...base(a.shape), norm: a.norm ? 1 : 0, eps: a.norm?.eps ?? 0, res_scale: a.resScale ?? 1 }, [a.tokens], a.label ?? 'combine');
 }
+
+export interface SlotMapArgs {
+  /** Router choices (tokens, k) u32 and the slot table (expert-pool.ts SlotTable). */
+  ids: GPUBuffer;
+  table: GPUBuffer;
+  /** Out: (tokens, k) slots. */
+  slots: GPUBuffer;
+  /** Entries per token (k), and this layer's first table entry. */
+  k: number;
+  tableOff: number;
+  tokens: number;
+  label?: string;
+}
+
+/** slots = table[tableOff + ids] (moe_slots.wgsl); set op.workgroups with slotMapGroups for T tokens. */
+export async function slotMapOp(session: GPUSession, a: SlotMapArgs): Promise<Op> {
+  const kernel = await session.pipelines.get({ sources: [SHADERS.moeSlots], entry: 'slot_map', overrides: { WG } });
+  return new Op(session, kernel, { ids: a.ids, table: a.table, slots: a.slots }, { n: a.tokens * a.k, table_off: a.tableOff }, [slotMapGroups(a.tokens, a.k)], a.label ?? 'slot_map');
+}
+
+export const slotMapGroups = (tokens: number, k: number) => Math.ceil((tokens * k) / WG);
