@@ -188,5 +188,16 @@ test('?experts=1 pages the routed experts through 1 MB of GPU memory; the text i
   await expect(page.locator('#expert-budget')).toHaveValue('1');
   const got = await generate(page, 'Once upon a time');
   expect(got.ids).toEqual(expected('Once upon a time', 24).ids);
-  await expect(page.locator('#stats')).toContainText(/Experts \(paged\)9 slots; \d+ found resident, \d+ brought in/);
+  await expect(page.locator('#stats')).toContainText(/Experts \(paged\)9 GPU slots, [\d.]+ [kMG]?B RAM; of \d+ lookups \d+ found on the GPU/);
+  // the residency picture: every expert counted once, at most 9 on the GPU, the last picks shown
+  await expect(page.locator('#experts-box')).toBeVisible();
+  const summary = await page.locator('#experts-text').textContent();
+  const m = /^4 layers × 8 experts: (\d+) on the GPU, (\d+) in RAM, (\d+) stored, (\d+) not downloaded; the last token's (\d+) picks outlined$/.exec(summary ?? '');
+  expect(m, summary ?? '').not.toBeNull();
+  const [gpu, ram, stored, missing] = m!.slice(1, 5).map(Number);
+  expect(gpu + ram + stored + missing).toBe(32);
+  expect(gpu).toBeGreaterThan(0);
+  expect(gpu).toBeLessThanOrEqual(9);
+  expect(Number(m![5])).toBeGreaterThan(0);
+  expect(await page.locator('#experts').evaluate((c) => (c as HTMLCanvasElement).width)).toBeGreaterThan(0);
 });
