@@ -123,7 +123,10 @@ async function load(url: string): Promise<void> {
     // routed experts paged through that much GPU memory (README: Expert paging); empty: resident
     const mb = Number(ui.expertBudget.value);
     const expertBudget = mb > 0 ? Math.floor(mb * 1e6) : undefined;
-    llm = await WebMoE.load(url, { sha256: known?.sha256, signal: loadAbort.signal, onProgress: showProgress, expertBudget });
+    // ?ram=MB: the RAM tier below the GPU slots (default: from the device's memory)
+    const ram = new URLSearchParams(location.search).get('ram');
+    const ramBudget = ram !== null && Number(ram) >= 0 ? Math.floor(Number(ram) * 1e6) : undefined;
+    llm = await WebMoE.load(url, { sha256: known?.sha256, signal: loadAbort.signal, onProgress: showProgress, expertBudget, ramBudget });
     handle.model = llm.model;
     const s = await llm.stats();
     ui.progress.value = 1;

@@ -44,8 +44,9 @@ export interface EngineOptions {
    *  back, the misses after (default: on hardware adapters; off on software ones, SwiftShader and
    *  llvmpipe, where the GPU is the CPU and there is nothing to overlap: measured slower there);
    *  prefetch: guess the next layer's experts and bring them up the tiers (default on); policy:
-   *  eviction (default 'lru'); onRoute sees every routing read back (layer, chosen experts). */
-  paging?: { overlap?: boolean; prefetch?: boolean; policy?: PolicyName; onRoute?: PagedExperts['onRoute'] };
+   *  eviction (default 'lru'); inline: a layer whose experts are all resident skips its readback
+   *  (default on); onRoute sees every routing read back (layer, chosen experts). */
+  paging?: { overlap?: boolean; prefetch?: boolean; inline?: boolean; policy?: PolicyName; onRoute?: PagedExperts['onRoute'] };
   /** A device to share (its pipeline cache too); the engine's buffers live in a child session
    *  that destroy() frees. By default the engine makes and owns a device. */
   session?: GPUSession;
@@ -169,7 +170,7 @@ export class WebGPUEngine {
         const policy = () => makePolicy(po.policy ?? 'lru', plan.hp.nLayer);
         tiers = new ExpertTiers(plan, opts.experts ?? expertProvider(plan, (o, n) => source.read(o, n)), opts.ramBudget ?? 0, policy());
         const { pools, table } = ExpertPool.createAll(session, plan, opts.expertBudget!, tiers, policy);
-        paging = { pools, table, overlap: po.overlap ?? !session.software, prefetch: po.prefetch ?? true, stats: emptyPagingStats(), batches: 0, lastRoute: [], onRoute: po.onRoute };
+        paging = { pools, table, overlap: po.overlap ?? !session.software, prefetch: po.prefetch ?? true, inline: po.inline ?? true, stats: emptyPagingStats(), batches: 0, lastRoute: [], onRoute: po.onRoute };
       }
       // the kernels are built while the weights are read and uploaded into their buffers
       const { weights, filled } = allocWeights(session, source, plan, opts.onProgress, paged);

@@ -53,6 +53,9 @@ export interface PagedExperts {
   /** Guess the next layer's experts (its router on this layer's input) and bring them up the
    *  tiers while this layer runs (default true). */
   prefetch: boolean;
+  /** A layer whose experts are all resident runs without a readback (default true; false only
+   *  to measure what that saves). */
+  inline: boolean;
   stats: PagingStats;
   /** Forward batches run so far, and the last routing read back per layer (tokens x k) with the
    *  batch that read it. */
@@ -219,7 +222,7 @@ export class ForwardGraph {
       // every expert of the layer resident: the kernels find them all through the slot table,
       // no readback (with overlap they already ran)
       inline: (T) => {
-        if (!pool.allResident(il)) return undefined;
+        if (!paging!.inline || !pool.allResident(il)) return undefined;
         paging!.stats.inlineLayers++;
         return paging!.overlap ? [] : residentStages.flatMap((s) => s(T, 0, false)) as Op[];
       },

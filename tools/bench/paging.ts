@@ -160,8 +160,13 @@ const CONFIGS = {
   resident: (_b: number, _ram: number): EngineOptions => ({}),
   lruPager: (b: number): EngineOptions => ({ expertBudget: b, ramBudget: 0, paging: { overlap: false, prefetch: false } }),
   ram: (b: number, ram: number): EngineOptions => ({ expertBudget: b, ramBudget: ram, paging: { overlap: false, prefetch: false } }),
-  ramOverlap: (b: number, ram: number): EngineOptions => ({ expertBudget: b, ramBudget: ram, paging: { prefetch: false } }),
+  ramOverlap: (b: number, ram: number): EngineOptions => ({ expertBudget: b, ramBudget: ram, paging: { overlap: true, prefetch: false } }),
+  // the defaults: prefetch on; overlap where the adapter is hardware (off on SwiftShader)
   tiers: (b: number, ram: number): EngineOptions => ({ expertBudget: b, ramBudget: ram }),
+  // every expert fits: after warm-up no layer reads its routing back; the same with a readback
+  // per layer anyway (what the pager did before the slot table)
+  allSlots: (_b: number, ram: number): EngineOptions => ({ expertBudget: ram, ramBudget: 0 }),
+  allSlotsReadback: (_b: number, ram: number): EngineOptions => ({ expertBudget: ram, ramBudget: 0, paging: { inline: false } }),
 };
 type Measured = Awaited<ReturnType<typeof measure>>;
 
@@ -179,7 +184,7 @@ async function compare(session: GPUSession, bytes: Uint8Array, prompt: number[],
       if (!best[name] || m.decodeTokS > best[name]!.decodeTokS) best[name] = m;
     }
   }
-  const { resident, lruPager, tiers } = best as Record<keyof typeof CONFIGS, Measured>;
+  const { resident, lruPager, tiers, allSlots, allSlotsReadback } = best as Record<keyof typeof CONFIGS, Measured>;
   const up = await uploadBandwidth(session, per);
   const active = activeBytes(plan);
   // the kernels' bandwidth as the resident engine reaches it in decode
@@ -196,6 +201,8 @@ async function compare(session: GPUSession, bytes: Uint8Array, prompt: number[],
     ratios: {
       tiersVsResidentDecode: r(tiers.decodeTokS / resident.decodeTokS, 3),
       tiersVsLruPagerDecode: r(tiers.decodeTokS / lruPager.decodeTokS, 3),
+      allSlotsVsResidentDecode: r(allSlots.decodeTokS / resident.decodeTokS, 3),
+      allSlotsReadbackVsResidentDecode: r(allSlotsReadback.decodeTokS / resident.decodeTokS, 3),
       // misses prefetch turned into hits, of the misses there would have been
       prefetchConverted: r((tiers.prefetchHitsPerToken ?? 0) / ((tiers.prefetchHitsPerToken ?? 0) + (tiers.decodeMissesPerToken ?? 0)), 3),
     },
