@@ -79,9 +79,25 @@ class Sink {
   }
 }
 
-/** Serializes a GGUF file. Metadata keeps insertion order; `general.alignment` is added when the
- *  alignment is not the default 32. */
-export function writeGGUF(metadata: Iterable<[string, GGUFEntry]>, tensors: TensorInput[], opts: WriteOptions = {}): Uint8Array {
+/** A tensor as the header describes it (no data). */
+export type TensorHeader = Omit<TensorInput, 'data'>;
+
+/** Where everything goes in a GGUF file, computed from the tensor infos alone, so a file can be
+ *  streamed to disk (header, then each tensor's data at its offset) without holding its data. */
+export interface GGUFLayout {
+  /** Magic, metadata and tensor infos, zero-padded to the alignment: the file's first bytes. */
+  header: Uint8Array;
+  /** Per tensor, in order: offset from the start of the data section and data size (bytes). */
+  offsets: number[];
+  sizes: number[];
+  alignment: number;
+  /** Bytes of the whole file: the header plus every tensor's data, each padded to the alignment. */
+  totalBytes: number;
+}
+
+/** The header bytes and data layout of a GGUF file. Metadata keeps insertion order;
+ *  `general.alignment` is added when the alignment is not the default 32. */
+export function layoutGGUF(metadata: Iterable<[string, GGUFEntry]>, tensors: TensorHeader[], opts: WriteOptions = {}): GGUFLayout {
   const alignment = opts.alignment ?? 32;
   const kv = [...metadata].filter(([k]) => k !== 'general.alignment');
   if (alignment !== 32) kv.push(['general.alignment', gv.u32(alignment)]);
@@ -103,24 +119,35 @@ export function writeGGUF(metadata: Iterable<[string, GGUFEntry]>, tensors: Tens
       s.num(e.type, e.value as GGUFScalar);
     }
   }
+  const offsets: number[] = [], sizes: number[] = [];
   let offset = 0;
   for (const t of tensors) {
-    const n = t.shape.reduce((a, b) => a * b, 1);
-    const expected = tensorBytes(t.type, n);
-    if (expected !== t.data.length) {
-      throw new RangeError(`tensor "${t.name}": ${typeName(t.type)} [${t.shape}] needs ${expected} bytes, got ${t.data.length}`);
-    }
+    const size = tensorBytes(t.type, t.shape.reduce((a, b) => a * b, 1));
+    if (size === null) throw new RangeError(`tensor "${t.name}": ${typeName(t.type)} [${t.shape}] is not a whole number of blocks of a known type`);
     s.str(t.name);
     s.num(GGUFValueType.UINT32, t.shape.length);
     for (const d of t.shape) s.num(GGUFValueType.UINT64, BigInt(d));
     s.num(GGUFValueType.UINT32, t.type);
     s.num(GGUFValueType.UINT64, BigInt(offset));
-    offset += Math.ceil(t.data.length / alignment) * alignment;
+    offsets.push(offset);
+    sizes.push(size);
+    offset += Math.ceil(size / alignment) * alignment;
   }
   s.pad(alignment);
+  return { header: s.buf.slice(0, s.len), offsets, sizes, alignment, totalBytes: s.len + offset };
+}
+
+/** Serializes a GGUF file: layoutGGUF's header, then each tensor's data at its offset. */
+export function writeGGUF(metadata: Iterable<[string, GGUFEntry]>, tensors: TensorInput[], opts: WriteOptions = {}): Uint8Array {
   for (const t of tensors) {
-    s.bytes(t.data);
-    s.pad(alignment);
+    const expected = tensorBytes(t.type, t.shape.reduce((a, b) => a * b, 1));
+    if (expected !== t.data.length) {
+      throw new RangeError(`tensor "${t.name}": ${typeName(t.type)} [${t.shape}] needs ${expected} bytes, got ${t.data.length}`);
+    }
   }
-  return s.buf.slice(0, s.len);
+  const layout = layoutGGUF(metadata, tensors, opts);
+  const out = new Uint8Array(layout.totalBytes); // zeroed: the padding
+  out.set(layout.header);
+  tensors.forEach((t, i) => out.set(t.data, layout.header.length + layout.offsets[i]));
+  return out;
 }
