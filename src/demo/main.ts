@@ -1,7 +1,7 @@
 // The demo page: loads the catalog's default model (or ?model=URL, or a pasted URL) through the
 // library API, shows download and load progress, streams generations as text, and lists and deletes
 // stored models. Plain DOM; every untrusted string becomes a text node (render.ts).
-import { WebMoE, type GenerateOptions, type GenerationResult, type LoadProgress, type ModelInfo } from '../client/index.ts';
+import { WebMoE, type GenerateOptions, type GenerationResult, type LoadProgress, type ModelInfo, type WorkerStats } from '../client/index.ts';
 import { loadCatalog, type CatalogModel } from './catalog.ts';
 import { bytes, ms, parseStops, plural, progressLine, tokS } from './format.ts';
 import { byId, fillList, h, textStream } from './render.ts';
@@ -54,13 +54,15 @@ interface DemoHandle {
   tokens: number;
   /** `tokens` when Stop was last clicked. */
   tokensAtStop?: number;
+  /** The loaded model's stats (download, engine, experts), for the console and the tests. */
+  stats(): Promise<WorkerStats | undefined>;
 }
 declare global {
   interface Window {
     webmoe: DemoHandle;
   }
 }
-const handle: DemoHandle = { state: 'idle', generations: 0, tokens: 0 };
+const handle: DemoHandle = { state: 'idle', generations: 0, tokens: 0, stats: async () => llm?.stats() };
 window.webmoe = handle;
 
 let llm: WebMoE | undefined;
@@ -277,7 +279,7 @@ async function showStats(): Promise<void> {
 }
 
 /** The residency picture, redrawn from the worker's stats (while generating: a few times a second). */
-async function showResidency(s?: Awaited<ReturnType<WebMoE['stats']>>): Promise<void> {
+async function showResidency(s?: WorkerStats): Promise<void> {
   const r = (s ?? (await llm?.stats().catch(() => undefined)))?.residency;
   ui.expertsBox.hidden = !r;
   if (!r) return;
