@@ -6,6 +6,7 @@
 import { abortReason } from '../src/fetch/errors.ts';
 import { openModel } from '../src/fetch/open.ts';
 import type { ModelDownload } from '../src/fetch/download.ts';
+import { chatPromptIds } from '../src/generate/chat-prompt.ts';
 import { runGeneration, type LoopSampling, type StepBackend } from '../src/generate/loop.ts';
 import { WebGPUEngine } from '../src/engine/engine.ts';
 import { deviceMemoryBytes, ramBudget } from '../src/engine/memory.ts';
@@ -15,7 +16,6 @@ import { expertRanges } from '../src/model/experts.ts';
 import { planModel } from '../src/model/plan.ts';
 import { deleteModel, listModels } from '../src/storage/models.ts';
 import type { ByteStore } from '../src/storage/store.ts';
-import { applyChatTemplate } from '../src/tokenizer/chat.ts';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 import { abortError, HostError, serializeError } from '../src/client/errors.ts';
 import type {
@@ -32,7 +32,7 @@ export interface HostOptions {
 
 /** Library defaults of the sampling options (llama.cpp's, but for the random seed). */
 export const GENERATE_DEFAULTS = {
-  maxTokens: 128, temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1, repeatLastN: 64,
+  maxTokens: 128, temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1, repeatLastN: 64, keepCache: false,
 } as const;
 
 /** Minimum time between two weight-upload events, ms. */
@@ -46,6 +46,10 @@ interface Loaded {
   storedMs: number;
   readyMs: number;
   last?: GenerationResult;
+  /** The ids whose keys and values the engine's KV cache holds (positions 0..): the last
+   *  generation's prompt and the tokens it ran. Emptied while a generation runs, so one that
+   *  fails leaves nothing to reuse. */
+  kv: number[];
 }
 
 export class EngineHost {
@@ -186,7 +190,7 @@ export class EngineHost {
         nCtx: engine.nCtx, nCtxTrain: hp.nCtxTrain, fileBytes: dl.size, adapter: engine.session.adapterName,
         f16: engine.session.features.f16, chatTemplate: tok.chatTemplate !== undefined,
       };
-      this.model = { dl, engine, tok, info, storedMs, readyMs: performance.now() - t0 };
+      this.model = { dl, engine, tok, info, storedMs, readyMs: performance.now() - t0, kv: [] };
       emit({ type: 'load', step: 'ready', done: 0, total: 0 });
       return info;
     } catch (e) {
@@ -209,48 +213,65 @@ export class EngineHost {
 
   // ---- generate ----
 
-  private promptIds(m: Loaded, input: PromptInput): number[] {
-    if (input.kind === 'ids') {
-      const bad = input.ids.find((id) => !Number.isInteger(id) || id < 0 || id >= m.info.nVocab);
+  /** The prompt's ids, and for a chat the messages dropped to leave room for the answer. */
+  private promptIds(m: Loaded, input: PromptInput, maxTokens: number): { ids: number[]; dropped: number } {
+    const checked = (ids: number[]) => {
+      const bad = ids.find((id) => !Number.isInteger(id) || id < 0 || id >= m.info.nVocab);
       if (bad !== undefined) throw new HostError('bad-token', `token id ${bad} is outside the vocabulary (0..${m.info.nVocab - 1})`);
+      return ids;
+    };
+    if (input.kind === 'ids') {
       if (input.ids.length === 0) throw new HostError('empty-prompt', 'the prompt is empty: give at least one token id');
-      return input.ids;
+      return { ids: checked(input.ids), dropped: 0 };
+    }
+    if (input.kind === 'chat') {
+      const nCtx = m.engine.nCtx;
+      const history = input.history && { ...input.history, ids: checked(input.history.ids) };
+      return chatPromptIds(m.tok, input.messages, { history, nCtx, room: Math.min(maxTokens, Math.floor(nCtx / 2)) });
     }
     // Special-token texts are parsed and BOS is added when the model asks, as llama.cpp (and the CLI) do.
-    const text = input.kind === 'chat' ? applyChatTemplate(input.messages, m.tok.chatTemplate) : input.text;
-    const ids = [...m.tok.encode(text, { addSpecial: true, parseSpecial: true })];
+    const ids = [...m.tok.encode(input.text, { addSpecial: true, parseSpecial: true })];
     if (ids.length === 0) throw new HostError('empty-prompt', 'the prompt is empty: type some text');
-    return ids;
+    return { ids, dropped: 0 };
   }
 
   private async generate(req: GenerateRequest, signal: AbortSignal, emit: EventSink): Promise<GenerationResult> {
     const m = this.model;
     if (!m) throw new HostError('no-model', 'no model is loaded: load one first (WebMoE.load(url))');
     const p = { ...GENERATE_DEFAULTS, ...definedOnly(req.params) };
-    const promptIds = this.promptIds(m, req.input);
+    const { ids: promptIds, dropped } = this.promptIds(m, req.input, p.maxTokens);
     const seed = p.temperature > 0 ? (p.seed ?? Math.floor(Math.random() * 2 ** 32)) : undefined;
     const sampling: LoopSampling = {
       temperature: p.temperature, topK: p.topK, topP: p.topP, minP: p.minP,
       repeatPenalty: p.repeatPenalty, penaltyLastN: p.repeatLastN, ...(seed !== undefined && { seed }),
     };
     const engine = m.engine;
+    // KV cache reuse: the positions holding this prompt's leading ids are kept (all but its last
+    // id, which must run for the next token's logits).
+    const cache = m.kv;
+    m.kv = [];
+    const reused = p.keepCache && engine.nPast === cache.length ? Math.min(commonPrefix(cache, promptIds), promptIds.length - 1) : 0;
+    engine.truncate(reused);
+    const kv = promptIds.slice(0, reused);
     const backend: StepBackend = {
       forward: async (ids, wantLogits) => {
         const r = await engine.forward(ids, { logits: wantLogits ? 'last' : 'none' });
+        kv.push(...ids);
         return { next: r.next, logits: r.logits?.[0] };
       },
     };
-    engine.reset();
     try {
       const r = await runGeneration(backend, {
-        promptIds, maxTokens: p.maxTokens, nVocab: m.info.nVocab, sampling, stop: p.stop, ignoreEos: p.ignoreEos,
+        promptIds, cached: reused, maxTokens: p.maxTokens, nVocab: m.info.nVocab, sampling, stop: p.stop, ignoreEos: p.ignoreEos,
         nCtx: engine.nCtx, signal, tokenizer: m.tok,
         onToken: (id, text) => emit({ type: 'tokens', id: req.id, ids: id === undefined ? [] : [id], text }),
       });
+      m.kv = kv;
       const result: GenerationResult = {
         promptIds, ids: r.ids, text: r.text, stop: r.stop, stopString: r.stopString, seed,
+        prefilledTokens: r.prefilledTokens, reusedTokens: reused, droppedMessages: dropped,
         prefillMs: r.prefillMs, decodeMs: r.decodeMs,
-        prefillTokS: r.prefillMs > 0 ? (promptIds.length * 1000) / r.prefillMs : 0,
+        prefillTokS: r.prefillMs > 0 ? (r.prefilledTokens * 1000) / r.prefillMs : 0,
         decodeTokS: r.decodeTokens > 0 ? (r.decodeTokens * 1000) / r.decodeMs : null,
       };
       m.last = result;
@@ -308,6 +329,13 @@ export class EngineHost {
     });
     return { nLayer, nExpert, tier, lastPicks: r.lastPicks };
   }
+}
+
+/** How many leading ids a and b share. */
+function commonPrefix(a: readonly number[], b: readonly number[]): number {
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n++;
+  return n;
 }
 
 /** The options given, without keys set to undefined (which would hide the defaults). */

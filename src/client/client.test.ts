@@ -41,7 +41,8 @@ describe('errors across the boundary', () => {
 });
 
 const result = (text: string): GenerationResult => ({
-  promptIds: [1], ids: [2, 3], text, stop: 'max-tokens', prefillMs: 1, decodeMs: 1, prefillTokS: 1, decodeTokS: 1,
+  promptIds: [1], ids: [2, 3], text, stop: 'max-tokens', prefilledTokens: 1, reusedTokens: 0, droppedMessages: 0,
+  prefillMs: 1, decodeMs: 1, prefillTokS: 1, decodeTokS: 1,
 });
 
 describe('Generation', () => {

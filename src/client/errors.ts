@@ -48,7 +48,7 @@ export class WebMoEError extends Error {
   }
 }
 
-export type HostErrorCode = 'no-model' | 'empty-prompt' | 'bad-token' | 'worker-failed';
+export type HostErrorCode = 'no-model' | 'empty-prompt' | 'bad-token' | 'worker-failed' | 'busy';
 
 /** Misuse of the API or a worker that died; the message says what to do. */
 export class HostError extends Error {

@@ -7,11 +7,12 @@ import type { EngineStats } from '../engine/engine.ts';
 import type { ExpertStats } from '../engine/engine.ts';
 import type { PolicyName } from '../engine/eviction.ts';
 import type { ChunkEvent, DownloadEvent } from '../fetch/progress.ts';
+import type { ChatHistory } from '../generate/chat-prompt.ts';
 import type { StopReason } from '../generate/loop.ts';
 import type { StoredModel } from '../storage/models.ts';
 import type { ChatMessage } from '../tokenizer/chat.ts';
 
-export type { ChatMessage, StopReason, StoredModel };
+export type { ChatHistory, ChatMessage, StopReason, StoredModel };
 
 export interface LoadOptions {
   /** The whole file's SHA-256 (hex), checked once every byte is stored. */
@@ -59,12 +60,22 @@ export interface GenerateParams extends SamplingParams {
   stop?: string[];
   /** Keep going past end-of-generation tokens. */
   ignoreEos?: boolean;
+  /** Keep the KV cache of the model's previous generation for as many leading prompt tokens as
+   *  it shares with this prompt: only the rest is prefilled (the result's prefilledTokens). The
+   *  cache holds exactly those tokens' keys and values, so the output is the one without it.
+   *  Default false: the cache is cleared first. */
+  keepCache?: boolean;
 }
 
-/** What to run: text as it is, a conversation in the model's chat template, or token ids. */
+/** What to run: text as it is, a conversation in the model's chat template, or token ids.
+ *  A chat's `history` gives the ids of its first messages as an earlier turn left them (that
+ *  turn's promptIds and generated ids): the prompt continues from them and the template's text
+ *  after them, so the model sees its own tokens and that turn's KV cache serves the whole prefix
+ *  (src/generate/chat-prompt.ts). A chat that would leave less than maxTokens (at most half the
+ *  context) for the answer drops its oldest turns, down to half the context (droppedMessages). */
 export type PromptInput =
   | { kind: 'text'; text: string }
-  | { kind: 'chat'; messages: ChatMessage[] }
+  | { kind: 'chat'; messages: ChatMessage[]; history?: ChatHistory }
   | { kind: 'ids'; ids: number[] };
 
 // ---- requests (page → worker) ----
@@ -147,11 +158,19 @@ export interface GenerationResult {
   text: string;
   stop: StopReason;
   stopString?: string;
+  /** Prompt tokens run by this generation, and those whose KV cache an earlier one left
+   *  (option keepCache): prefilledTokens + reusedTokens = promptIds.length. */
+  prefilledTokens: number;
+  reusedTokens: number;
+  /** Chat: messages left out of the front of the conversation (after its system messages) to
+   *  leave room for the answer; everything was prefilled again. 0 when it fit. */
+  droppedMessages: number;
   /** The seed used when sampling (give it back to repeat the same tokens). */
   seed?: number;
   prefillMs: number;
   decodeMs: number;
-  /** Tokens per second of the prompt pass and of the one-token passes (null without any). */
+  /** Tokens per second of the prompt pass (its prefilled tokens) and of the one-token passes
+   *  (null without any). */
   prefillTokS: number;
   decodeTokS: number | null;
 }

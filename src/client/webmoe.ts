@@ -3,6 +3,8 @@
 //   const llm = await WebMoE.load(url, { onProgress, signal });
 //   for await (const chunk of llm.generate('Once upon a time', { maxTokens: 64 })) show(chunk.text);
 //   for await (const chunk of llm.chat([{ role: 'user', content: 'Hi' }])) show(chunk.text);
+//   const conv = llm.conversation({ system: 'Be brief.' });   // multi-turn, the KV cache reused
+//   for await (const chunk of conv.send('Hi')) show(chunk.text);
 //   await llm.stats(); await llm.unload();
 //   await WebMoE.listModels(); await WebMoE.deleteModel(id);
 //
@@ -12,10 +14,11 @@ import { proxy, wrap, type Endpoint, type Remote } from 'comlink';
 import type { DownloadProgress } from '../fetch/progress.ts';
 import { idbStore } from '../storage/idb.ts';
 import { deleteModel, listModels } from '../storage/models.ts';
+import { Conversation, type ConversationOptions } from './conversation.ts';
 import { HostError, WebMoEError } from './errors.ts';
 import { Generation } from './generation.ts';
 import type {
-  ChatMessage, EngineWorkerApi, EventSink, GenerateParams, GenerationResult, LoadOptions, LoadStepEvent, ModelInfo,
+  ChatHistory, ChatMessage, EngineWorkerApi, EventSink, GenerateParams, GenerationResult, LoadOptions, LoadStepEvent, ModelInfo,
   PromptInput, Reply, Request, StoredModel, WorkerEvent, WorkerStats,
 } from './protocol.ts';
 
@@ -56,6 +59,13 @@ export interface WebMoELoadOptions extends LoadOptions {
 export interface GenerateOptions extends GenerateParams {
   /** Aborting stops the generation within one token; the result's `stop` is 'aborted'. */
   signal?: AbortSignal;
+}
+
+export interface ChatOptions extends GenerateOptions {
+  /** The ids of the conversation's first `messages` messages as an earlier turn left them (its
+   *  promptIds, then its ids): the prompt continues from them (see PromptInput). Conversation
+   *  keeps this for you. */
+  history?: ChatHistory;
 }
 
 /** The page's end of one engine worker. */
@@ -128,8 +138,15 @@ export class WebMoE {
   }
 
   /** Generates the assistant's reply to a conversation, in the model's chat template. */
-  chat(messages: ChatMessage[], opts: GenerateOptions = {}): Generation {
-    return this.start({ kind: 'chat', messages }, opts);
+  chat(messages: ChatMessage[], opts: ChatOptions = {}): Generation {
+    const { history, ...rest } = opts;
+    return this.start({ kind: 'chat', messages, ...(history && { history }) }, rest);
+  }
+
+  /** A multi-turn conversation on this model: each turn continues from the tokens of the ones
+   *  before and reuses their KV cache, so only its new tokens are prefilled. */
+  conversation(opts: ConversationOptions = {}): Conversation {
+    return new Conversation(this, opts);
   }
 
   private start(input: PromptInput, opts: GenerateOptions): Generation {

@@ -197,6 +197,14 @@ export class WebGPUEngine {
     this.nPast = 0;
   }
 
+  /** Keeps the first `n` positions of the KV cache (a conversation's shared prefix): the next
+   *  token goes at position n. The kernels write at nPast and attend only below it, so what lay
+   *  beyond is overwritten before anything reads it. */
+  truncate(n: number): void {
+    if (!(Number.isInteger(n) && n >= 0 && n <= this.nPast)) throw new RangeError(`cannot keep ${n} of the ${this.nPast} positions in the KV cache`);
+    this.nPast = n;
+  }
+
   /** Runs tokens at positions nPast.. in batches of maxBatch; returns the greedy next token and,
    *  if asked, logits. */
   async forward(tokens: readonly number[], opts: { logits?: 'none' | 'last' | 'all' } = {}): Promise<ForwardResult> {

@@ -108,6 +108,28 @@ describe('runGeneration', () => {
       .rejects.toThrow(PromptTooLongError);
   });
 
+  it('cached: only the prompt tokens past the cache run, and the tokens are those of a fresh run', async () => {
+    // A first generation leaves its prompt and all but its last token in the cache; the next prompt
+    // extends those ids, as a chat's next turn does.
+    fresh();
+    const first = await runGeneration(backend, { promptIds: encode('The'), maxTokens: 8, nVocab: tok.nVocab, sampling: { temperature: 0 }, ignoreEos: true });
+    const inCache = calls.flat();
+    const prompt = [...inCache, ...encode(' and then')];
+    expect(inCache.length).toBe(encode('The').length + first.ids.length - 1);
+    // sampling with a repeat penalty: the penalty must see the cached part of the prompt too
+    const opts = { promptIds: prompt, maxTokens: 12, nVocab: tok.nVocab, ignoreEos: true, sampling: { temperature: 0.7, repeatPenalty: 1.3, seed: 5 } };
+    calls = [];
+    const cont = await runGeneration(backend, { ...opts, cached: inCache.length });
+    expect(calls[0]).toEqual(encode(' and then'));
+    expect(cont.prefilledTokens).toBe(calls[0].length);
+    expect(cont.promptTokens).toBe(prompt.length);
+    fresh();
+    const scratch = await runGeneration(backend, opts);
+    expect(scratch.prefilledTokens).toBe(prompt.length);
+    expect(cont.ids).toEqual(scratch.ids);
+    await expect(runGeneration(backend, { ...opts, cached: prompt.length })).rejects.toThrow(RangeError);
+  });
+
   it('a seed gives the same sampled tokens twice, another seed other ones', async () => {
     const run = async (seed: number) => {
       fresh();

@@ -18,8 +18,13 @@ export type StopReason = 'eog' | 'stop-string' | 'max-tokens' | 'context-full' |
 export type LoopSampling = SamplingOptions & { temperature: number };
 
 export interface LoopOptions {
-  /** The prompt's token ids (at least one); the backend's cache must be empty (or hold a prefix). */
+  /** The prompt's token ids (at least one); the backend's cache must be empty, or hold the first
+   *  `cached` of them. */
   promptIds: readonly number[];
+  /** The first `cached` prompt ids are in the backend's KV cache already (an earlier generation
+   *  ran them): only the rest is run. At least one must be left, for the next token's logits.
+   *  Default 0. */
+  cached?: number;
   /** Tokens to generate at most. */
   maxTokens: number;
   nVocab: number;
@@ -50,6 +55,8 @@ export interface LoopResult {
   /** The stop string that ended it, if one did. */
   stopString?: string;
   promptTokens: number;
+  /** Prompt tokens run by this generation (promptTokens - cached). */
+  prefilledTokens: number;
   /** Wall time of the prompt's forward pass (prefill) and of the one-token passes after it, ms. */
   prefillMs: number;
   decodeMs: number;
@@ -78,19 +85,23 @@ export async function runGeneration(backend: StepBackend, o: LoopOptions): Promi
   if (prompt.length === 0) throw new RangeError('the prompt gives no tokens: it needs at least one');
   const nCtx = o.nCtx ?? Infinity;
   if (prompt.length > nCtx) throw new PromptTooLongError(prompt.length, nCtx);
+  const cached = o.cached ?? 0;
+  if (!Number.isInteger(cached) || cached < 0 || cached >= prompt.length) {
+    throw new RangeError(`cached must be an integer in 0..${prompt.length - 1} (the prompt's last token must run), not ${cached}`);
+  }
   const stops = o.stop?.filter((s) => s.length > 0) ?? [];
   if (stops.length && !o.tokenizer) throw new TypeError('stop strings need the tokenizer (text)');
   const choose = needsLogits(o.sampling);
   const sampler = choose || stops.length ? await Sampler.create(o.nVocab, o.sampling) : undefined;
   const text = o.tokenizer ? new TextStream(o.tokenizer, sampler, { stop: stops, ignoreEog: true }) : undefined;
   const isEog = (id: number) => (o.tokenizer ? o.tokenizer.isEog(id) : o.isEog?.(id) ?? false);
-  const result: LoopResult = { ids: [], text: '', stop: 'max-tokens', promptTokens: prompt.length, prefillMs: 0, decodeMs: 0, decodeTokens: 0 };
+  const result: LoopResult = { ids: [], text: '', stop: 'max-tokens', promptTokens: prompt.length, prefilledTokens: prompt.length - cached, prefillMs: 0, decodeMs: 0, decodeTokens: 0 };
   const release = (id: number | undefined, s: string) => {
     result.text += s;
     o.onToken?.(id, s);
   };
   try {
-    if (choose) for (const p of prompt) sampler!.accept(p);
+    if (choose) for (const p of prompt) sampler!.accept(p); // the whole prompt, cached or not: the same penalties
     const step = async (ids: number[]) => {
       const r = await backend.forward(ids, choose);
       const next = choose ? sampler!.sample(r.logits!) : r.next;
@@ -102,7 +113,7 @@ export async function runGeneration(backend: StepBackend, o: LoopOptions): Promi
       return result;
     }
     const t1 = performance.now();
-    let id = await step(prompt);
+    let id = await step(prompt.slice(cached));
     result.prefillMs = performance.now() - t1;
     const t2 = performance.now();
     for (;;) {

@@ -1,0 +1,38 @@
+// <webmoe-chat>'s attributes as the library's options: pure functions, tested in Node.
+import type { GenerateParams } from '../client/protocol.ts';
+
+/** Sampling attributes and the generate option each one sets. */
+export const SAMPLING_ATTRIBUTES = [
+  ['max-tokens', 'maxTokens'], ['temperature', 'temperature'], ['top-k', 'topK'], ['top-p', 'topP'], ['min-p', 'minP'],
+  ['repeat-penalty', 'repeatPenalty'], ['seed', 'seed'],
+] as const satisfies readonly (readonly [string, keyof GenerateParams])[];
+
+const INTEGERS: ReadonlySet<string> = new Set(['max-tokens', 'top-k', 'seed']);
+
+/** A number attribute: undefined when absent or empty; a RangeError that names it when it is not
+ *  a number (not an integer, for counts and the seed), or negative. */
+export function numberAttribute(name: string, value: string | null): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  const v = Number(value);
+  const integer = INTEGERS.has(name);
+  if (!Number.isFinite(v) || v < 0 || (integer && !Number.isInteger(v))) {
+    throw new RangeError(`<webmoe-chat ${name}="${value}">: give a${integer ? ' whole' : ''} number of 0 or more`);
+  }
+  return v;
+}
+
+/** Generate options from the element's attributes (those absent keep the library's defaults). */
+export function samplingOptions(get: (name: string) => string | null): GenerateParams {
+  const out: GenerateParams = {};
+  for (const [attr, key] of SAMPLING_ATTRIBUTES) {
+    const v = numberAttribute(attr, get(attr));
+    if (v !== undefined) out[key] = v;
+  }
+  return out;
+}
+
+/** A size in MB (expert-budget, ram-budget) as bytes, as the demo's fields take it. */
+export function megabytes(name: string, value: string | null): number | undefined {
+  const mb = numberAttribute(name, value);
+  return mb === undefined ? undefined : Math.floor(mb * 1e6);
+}

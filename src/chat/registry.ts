@@ -1,0 +1,96 @@
+// Loaded models shared by the <webmoe-chat> elements of a page: elements that ask for the same
+// model (URL and expert budgets) get one WebMoE, so one engine worker and one copy of the weights.
+// Each holds a lease; the model is unloaded (its worker ended) when the last lease is released,
+// one task later, so an element moved in the DOM (disconnected, then connected again) keeps it.
+// Their generations queue in order in the worker, which runs one at a time.
+import { WebMoE, type LoadProgress, type WebMoELoadOptions } from '../client/webmoe.ts';
+
+export interface ModelRequest {
+  url: string;
+  sha256?: string;
+  /** MoE: GPU bytes for routed experts, and the RAM tier under them (LoadOptions). */
+  expertBudget?: number;
+  ramBudget?: number;
+}
+
+export interface Lease<M = WebMoE> {
+  /** Resolves once the model is loaded; rejects with the load's error. */
+  readonly model: Promise<M>;
+  /** Stops this holder's progress events; the last release unloads the model. */
+  release(): void;
+}
+
+/** What the registry needs of a model (WebMoE; tests give a fake). */
+interface Unloadable {
+  unload(): Promise<void>;
+}
+
+type Loader<M> = (url: string, opts: WebMoELoadOptions) => Promise<M>;
+
+interface Entry<M> {
+  model: Promise<M>;
+  refs: number;
+  listeners: Set<(p: LoadProgress) => void>;
+  /** The latest progress, for holders that arrive mid-load. */
+  last(): LoadProgress | undefined;
+  abort: AbortController;
+}
+
+export class ModelRegistry<M extends Unloadable = WebMoE> {
+  private readonly entries = new Map<string, Entry<M>>();
+
+  constructor(private readonly load: Loader<M>) {}
+
+  /** Models loaded or loading, for tests and diagnostics. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private start(key: string, req: ModelRequest): Entry<M> {
+    const listeners = new Set<(p: LoadProgress) => void>();
+    const abort = new AbortController();
+    let last: LoadProgress | undefined;
+    const model = this.load(req.url, {
+      sha256: req.sha256, expertBudget: req.expertBudget, ramBudget: req.ramBudget, signal: abort.signal,
+      onProgress: (p) => {
+        last = p;
+        for (const l of listeners) l(p);
+      },
+    });
+    const entry: Entry<M> = { model, refs: 0, listeners, abort, last: () => last };
+    // A failed load is forgotten, so the next holder tries again.
+    model.catch(() => { if (this.entries.get(key) === entry) this.entries.delete(key); });
+    this.entries.set(key, entry);
+    return entry;
+  }
+
+  acquire(req: ModelRequest, onProgress?: (p: LoadProgress) => void): Lease<M> {
+    const key = JSON.stringify([req.url, req.expertBudget ?? null, req.ramBudget ?? null]);
+    const entry = this.entries.get(key) ?? this.start(key, req);
+    entry.refs++;
+    if (onProgress) {
+      entry.listeners.add(onProgress);
+      const last = entry.last();
+      if (last) onProgress(last);
+    }
+    let released = false;
+    return {
+      model: entry.model,
+      release: () => {
+        if (released) return;
+        released = true;
+        if (onProgress) entry.listeners.delete(onProgress);
+        if (--entry.refs > 0) return;
+        setTimeout(() => {
+          if (entry.refs > 0 || this.entries.get(key) !== entry) return;
+          this.entries.delete(key);
+          entry.abort.abort();
+          entry.model.then((m) => m.unload(), () => {}).catch(() => {});
+        }, 0);
+      },
+    };
+  }
+}
+
+/** The registry of the page's elements. */
+export const sharedModels = new ModelRegistry<WebMoE>((url, opts) => WebMoE.load(url, opts));
