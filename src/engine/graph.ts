@@ -224,6 +224,9 @@ export class ForwardGraph {
       inline: (T) => {
         if (!paging!.inline || !pool.allResident(il)) return undefined;
         paging!.stats.inlineLayers++;
+        // a guess for this layer cannot be scored without its routing: not counted
+        paging!.stats.guesses -= guesses[il]?.size ?? 0;
+        guesses[il] = undefined;
         return paging!.overlap ? [] : residentStages.flatMap((s) => s(T, 0, false)) as Op[];
       },
       run: async (T, exec) => {
@@ -260,10 +263,9 @@ export class ForwardGraph {
         st.fetchMs += performance.now() - t1;
         if (guess && T === 1) {
           const guessed = [...all.subarray(n, n + kUsed)];
-          st.guesses += guessed.length;
-          const next = new Set(guessed);
-          // counted when the next layer's routing comes back: remember the guess
-          guesses[il + 1] = next;
+          // scored when the next layer's routing comes back
+          guesses[il + 1] = new Set(guessed);
+          st.guesses += guesses[il + 1]!.size;
           paging!.pools[il + 1].prefetch(il + 1, guessed);
         }
         const g = guesses[il];

@@ -9,6 +9,12 @@ import { fsStore } from '../../../src/storage/fs.ts';
 
 const a = JSON.parse(process.argv[2]) as { url: string; store: string; prompt: number[]; nDecode: number; expertBudget: number; ramBudget: number };
 const mb = (b: number) => +(b / 1e6).toFixed(1);
+// memory over the run: the highest RSS seen (sampled), with the ArrayBuffer bytes and JS heap then
+let peak = { rss: 0, arrayBuffers: 0, heapUsed: 0 };
+const sampler = setInterval(() => {
+  const m = process.memoryUsage();
+  if (m.rss > peak.rss) peak = { rss: m.rss, arrayBuffers: m.arrayBuffers, heapUsed: m.heapUsed };
+}, 200);
 try {
   const t0 = performance.now();
   const dl = await openModel({ url: a.url, store: fsStore(a.store) });
@@ -47,10 +53,12 @@ try {
     guessAccuracy: s.guesses ? +(s.guessHits / s.guesses).toFixed(3) : null,
     bytesFetchedMB: mb(dl.progress().bytesFetched),
     peakRssMB: mb(process.resourceUsage().maxRSS * 1024),
+    atPeakSample: { rssMB: mb(peak.rss), arrayBuffersMB: mb(peak.arrayBuffers), heapUsedMB: mb(peak.heapUsed) },
   }) + '\n');
   engine.destroy();
   await dl.close();
 } catch (e) {
   process.stdout.write(JSON.stringify({ error: e instanceof Error ? `${e.name}: ${e.message}\n${e.stack}` : String(e) }) + '\n');
 }
+clearInterval(sampler);
 process.exit(0);
