@@ -43,10 +43,12 @@ export interface EngineOptions {
   /** Paging: how it runs. overlap: run a layer's resident experts before its routing is read
    *  back, the misses after (default: on hardware adapters; off on software ones, SwiftShader and
    *  llvmpipe, where the GPU is the CPU and there is nothing to overlap: measured slower there);
-   *  prefetch: guess the next layer's experts and bring them up the tiers (default on); policy:
+   *  prefetch: guess the next layer's experts and bring them up the tiers (default on);
+   *  prefetchWidth: guess round(k * width) experts per layer (default 1.5: on natural routing it
+   *  turned 59% of misses into hits against 44% for 1, for half again the prefetch uploads); policy:
    *  eviction (default 'lru'); inline: a layer whose experts are all resident skips its readback
    *  (default on); onRoute sees every routing read back (layer, chosen experts). */
-  paging?: { overlap?: boolean; prefetch?: boolean; inline?: boolean; policy?: PolicyName; onRoute?: PagedExperts['onRoute'] };
+  paging?: { overlap?: boolean; prefetch?: boolean; prefetchWidth?: number; inline?: boolean; policy?: PolicyName; onRoute?: PagedExperts['onRoute'] };
   /** A device to share (its pipeline cache too); the engine's buffers live in a child session
    *  that destroy() frees. By default the engine makes and owns a device. */
   session?: GPUSession;
@@ -170,7 +172,7 @@ export class WebGPUEngine {
         const policy = () => makePolicy(po.policy ?? 'lru', plan.hp.nLayer);
         tiers = new ExpertTiers(plan, opts.experts ?? expertProvider(plan, (o, n) => source.read(o, n)), opts.ramBudget ?? 0, policy());
         const { pools, table } = ExpertPool.createAll(session, plan, opts.expertBudget!, tiers, policy);
-        paging = { pools, table, overlap: po.overlap ?? !session.software, prefetch: po.prefetch ?? true, inline: po.inline ?? true, stats: emptyPagingStats(), batches: 0, lastRoute: [], onRoute: po.onRoute };
+        paging = { pools, table, overlap: po.overlap ?? !session.software, prefetch: po.prefetch ?? true, prefetchWidth: po.prefetchWidth ?? 1.5, inline: po.inline ?? true, stats: emptyPagingStats(), batches: 0, lastRoute: [], onRoute: po.onRoute };
       }
       // the kernels are built while the weights are read and uploaded into their buffers
       const { weights, filled } = allocWeights(session, source, plan, opts.onProgress, paged);

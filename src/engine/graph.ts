@@ -53,6 +53,8 @@ export interface PagedExperts {
   /** Guess the next layer's experts (its router on this layer's input) and bring them up the
    *  tiers while this layer runs (default true). */
   prefetch: boolean;
+  /** Experts guessed per next layer: the router's best round(k * prefetchWidth). */
+  prefetchWidth: number;
   /** A layer whose experts are all resident runs without a readback (default true; false only
    *  to measure what that saves). */
   inline: boolean;
@@ -73,12 +75,14 @@ export interface PagingStats {
   /** Time waiting in host steps: for the readback, and for experts to come up the tiers (ms). */
   readbackMs: number;
   fetchMs: number;
-  /** Guessed experts, and how many the layer then chose. */
+  /** Guessed experts, how many the layer then chose, and the experts those layers chose (so
+   *  guessHits / guesses is the guesses' precision, guessHits / guessedLookups their recall). */
   guesses: number;
   guessHits: number;
+  guessedLookups: number;
 }
 
-export const emptyPagingStats = (): PagingStats => ({ readbacks: 0, inlineLayers: 0, readbackMs: 0, fetchMs: 0, guesses: 0, guessHits: 0 });
+export const emptyPagingStats = (): PagingStats => ({ readbacks: 0, inlineLayers: 0, readbackMs: 0, fetchMs: 0, guesses: 0, guessHits: 0, guessedLookups: 0 });
 
 /** Work between launches, on the CPU: the engine submits what came before, then awaits `run`,
  *  which may submit launches of its own through `exec`. (Expert paging: read the router's
@@ -192,11 +196,12 @@ export class ForwardGraph {
     // paged experts: the kernels read slot numbers from here; the router's ids (and the next
     // layer's guessed ids) are read back from idsRead
     const slotIds = paging ? buf(4 * B * kUsed, 'moe.slots') : undefined;
-    const guessIds = paging?.prefetch ? buf(4 * B * kUsed, 'moe.guess.ids') : undefined;
-    const guessWts = paging?.prefetch ? buf(4 * B * (kUsed + 1), 'moe.guess.wts') : undefined;
+    const kGuess = Math.min(hp.nExpert, Math.max(1, Math.round(kUsed * (paging?.prefetchWidth ?? 1))));
+    const guessIds = paging?.prefetch ? buf(4 * B * kGuess, 'moe.guess.ids') : undefined;
+    const guessWts = paging?.prefetch ? buf(4 * B * (kGuess + 1), 'moe.guess.wts') : undefined;
     const guessAct = paging?.prefetch ? createAct(session, 'none', d, B, 'moe.guess.act') : undefined;
     const idsRead = paging
-      ? session.device.createBuffer({ size: 8 * B * kUsed, usage: USAGE.MAP_READ | USAGE.COPY_DST, label: 'moe.ids.read' })
+      ? session.device.createBuffer({ size: 4 * (B * kUsed + kGuess), usage: USAGE.MAP_READ | USAGE.COPY_DST, label: 'moe.ids.read' })
       : undefined;
     const wts = moeShape ? buf(4 * B * (kUsed + 1), 'moe.wts') : undefined;
     const glu: MatvecMode = arch.ffn.act === 'gelu' ? 'glu_gelu' : 'glu_silu';
@@ -235,10 +240,11 @@ export class ForwardGraph {
         const t0 = performance.now();
         const enc = session.device.createCommandEncoder({ label: 'moe.ids.read' });
         enc.copyBufferToBuffer(ids!, 0, idsRead!, 0, 4 * n);
-        if (guess && T === 1) enc.copyBufferToBuffer(guessIds!, 0, idsRead!, 4 * n, 4 * kUsed);
+        const m = guess && T === 1 ? kGuess : 0;
+        if (m) enc.copyBufferToBuffer(guessIds!, 0, idsRead!, 4 * n, 4 * m);
         session.device.queue.submit([enc.finish()]);
-        await idsRead!.mapAsync(GPUMapMode.READ, 0, 4 * (n + kUsed));
-        const all = new Uint32Array(idsRead!.getMappedRange(0, 4 * (n + kUsed)).slice(0));
+        await idsRead!.mapAsync(GPUMapMode.READ, 0, 4 * (n + m));
+        const all = new Uint32Array(idsRead!.getMappedRange(0, 4 * (n + m)).slice(0));
         idsRead!.unmap();
         const t1 = performance.now();
         st.readbacks++;
@@ -261,16 +267,17 @@ export class ForwardGraph {
           if (r > 0) pool.stats.extraRounds++;
         }
         st.fetchMs += performance.now() - t1;
-        if (guess && T === 1) {
-          const guessed = [...all.subarray(n, n + kUsed)];
+        if (m) {
+          const guessed = [...all.subarray(n, n + m)];
           // scored when the next layer's routing comes back
           guesses[il + 1] = new Set(guessed);
           st.guesses += guesses[il + 1]!.size;
-          paging!.pools[il + 1].prefetch(il + 1, guessed);
+          paging!.pools[il + 1].prefetch(il + 1, guessed.slice(0, paging!.pools[il + 1].slots));
         }
         const g = guesses[il];
         if (g && T === 1) {
           st.guessHits += unique.filter((e) => g.has(e)).length;
+          st.guessedLookups += unique.length;
           guesses[il] = undefined;
         }
       },
@@ -336,7 +343,7 @@ export class ForwardGraph {
         if (guess) {
           // the next layer's router on this layer's FFN input, normed with the next layer's norm
           stages.push(await quantT(x, guessAct!, { w: w.layers[il + 1].ffnNorm, eps }));
-          const g = await routeOp(session, { shape: moeShape, x: guessAct!.a, router: nextM!.router, shexpGate: nextM!.sharedGate, ids: guessIds!, wts: guessWts!, tokens: B, label: `${name}.guess` });
+          const g = await routeOp(session, { shape: { ...moeShape, k: kGuess }, x: guessAct!.a, router: nextM!.router, shexpGate: nextM!.sharedGate, ids: guessIds!, wts: guessWts!, tokens: B, label: `${name}.guess` });
           stages.push(fixed([g], (o, T) => { o.workgroups = [T === 1 ? 1 : 0]; }));
         }
         const expertStages = await gatedStages(experts, aE, kUsed, pool ? slotIds : ids, { y: ySlots, mode: 'store', yTok: slotsOut * d, yOff: 0 }, `${name}.exps`);

@@ -73,7 +73,9 @@ async function measure(session: GPUSession, bytes: Uint8Array, prompt: number[],
         decodeStoreReadsPerToken: per(s.storeReads - b.storeReads),
         uploadedKBPerToken: r((s.uploadedBytes - b.uploadedBytes) / N_DECODE / 1e3, 1),
         // prefetch: guessed experts the layer then chose; misses it turned into hits
-        guessAccuracy: s.guesses > b.guesses ? r((s.guessHits - b.guessHits) / (s.guesses - b.guesses), 3) : null,
+        // of the guessed experts, those the layer chose; of the chosen, those guessed
+        guessPrecision: s.guesses > b.guesses ? r((s.guessHits - b.guessHits) / (s.guesses - b.guesses), 3) : null,
+        guessRecall: s.guessedLookups > b.guessedLookups ? r((s.guessHits - b.guessHits) / (s.guessedLookups - b.guessedLookups), 3) : null,
         prefetchHitsPerToken: per(s.prefetchHits - b.prefetchHits),
         readbacksPerToken: per(s.readbacks - b.readbacks),
         inlineLayersPerToken: per(s.inlineLayers - b.inlineLayers),
@@ -161,7 +163,8 @@ const CONFIGS = {
   lruPager: (b: number): EngineOptions => ({ expertBudget: b, ramBudget: 0, paging: { overlap: false, prefetch: false } }),
   ram: (b: number, ram: number): EngineOptions => ({ expertBudget: b, ramBudget: ram, paging: { overlap: false, prefetch: false } }),
   ramOverlap: (b: number, ram: number): EngineOptions => ({ expertBudget: b, ramBudget: ram, paging: { overlap: true, prefetch: false } }),
-  // the defaults: prefetch on; overlap where the adapter is hardware (off on SwiftShader)
+  // the defaults: prefetch on (1.5 k guesses; 1 k above); overlap where the adapter is hardware (off on SwiftShader)
+  tiersWidth1: (b: number, ram: number): EngineOptions => ({ expertBudget: b, ramBudget: ram, paging: { prefetchWidth: 1 } }),
   tiers: (b: number, ram: number): EngineOptions => ({ expertBudget: b, ramBudget: ram }),
   // every expert fits: after warm-up no layer reads its routing back; the same with a readback
   // per layer anyway (what the pager did before the slot table)
@@ -205,6 +208,7 @@ async function compare(session: GPUSession, bytes: Uint8Array, prompt: number[],
       allSlotsReadbackVsResidentDecode: r(allSlotsReadback.decodeTokS / resident.decodeTokS, 3),
       // misses prefetch turned into hits, of the misses there would have been
       prefetchConverted: r((tiers.prefetchHitsPerToken ?? 0) / ((tiers.prefetchHitsPerToken ?? 0) + (tiers.decodeMissesPerToken ?? 0)), 3),
+      prefetchConvertedWidth1: r((best.tiersWidth1!.prefetchHitsPerToken ?? 0) / ((best.tiersWidth1!.prefetchHitsPerToken ?? 0) + (best.tiersWidth1!.decodeMissesPerToken ?? 0)), 3),
     },
     floor: {
       kernelGBs: r(kernelBps / 1e9, 3), uploadGBs: r(up / 1e9, 3), floorMsPerToken: r(floorMs), tiersMsPerToken: tiers.decodeMsPerToken,
