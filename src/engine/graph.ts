@@ -144,10 +144,13 @@ export class ForwardGraph {
     const table = buf(4 * opts.nCtx * hp.ropeDim, 'rope-table', 'io');
     session.device.queue.writeBuffer(table, 0, ropeTable(opts.nCtx, hp.ropeDim, hp.ropeBase));
 
-    // Converted activations, shared by every matmul with the same (kind, width, rows).
+    // Converted activations, one buffer per (role, kind, width, rows): a role is one value of a
+    // layer (its attention input, its FFN input, ...), so layers share the buffer of a role, while
+    // two values alive at once never do (a paged layer runs its shared expert before its routed
+    // experts, whose input must still be there).
     const acts = new Map<string, ActBuffers>();
-    const act = (kind: ActKind, k: number, rows: number): ActBuffers => {
-      const key = `${kind}:${k}:${rows}`;
+    const act = (role: string, kind: ActKind, k: number, rows: number): ActBuffers => {
+      const key = `${role}:${kind}:${k}:${rows}`;
       let a = acts.get(key);
       if (!a) { a = createAct(session, kind, k, rows, `act.${key}`); acts.set(key, a); }
       return a;
@@ -207,10 +210,10 @@ export class ForwardGraph {
     const glu: MatvecMode = arch.ffn.act === 'gelu' ? 'glu_gelu' : 'glu_silu';
 
     /** A gated FFN (dense or one selected expert per slot) from `a` into its down output. */
-    const gatedStages = async (g: GatedWeights, aIn: ActBuffers, slots: number, useIds: GPUBuffer | undefined, out: { y: GPUBuffer; mode: 'add' | 'store'; yTok: number; yOff: number }, label: string) => {
+    const gatedStages = async (role: 'ffn' | 'exps' | 'shexp', g: GatedWeights, aIn: ActBuffers, slots: number, useIds: GPUBuffer | undefined, out: { y: GPUBuffer; mode: 'add' | 'store'; yTok: number; yOff: number }, label: string) => {
       const width = g.gateUp.n / 2;
       const h = buf(4 * B * slots * width, `${label}.h`);
-      const aH = act(kindOf(g.down), width, B * slots);
+      const aH = act(`${role}.hidden`, kindOf(g.down), width, B * slots);
       return [
         await mv({ weight: g.gateUp, act: aIn, y: h, mode: glu, slots, ids: useIds, yStride: width, yTok: slots * width, idsTok: kUsed, label: `${label}.gate_up` }),
         await quantT(h, aH, undefined, slots),
@@ -290,7 +293,7 @@ export class ForwardGraph {
       // attention
       for (let j = 0; j < L.qkv.length; j++) {
         const wq = L.qkv[j];
-        const a = act(kindOf(wq), d, B);
+        const a = act('attn.in', kindOf(wq), d, B);
         if (j === 0 || kindOf(wq) !== kindOf(L.qkv[j - 1])) stages.push(await quantT(x, a, { w: L.attnNorm, eps }));
         const yOff = L.qkv.length === 1 ? 0 : [0, qDim, qDim + kvDim][j];
         stages.push(await mv({ weight: wq, act: a, y: qkv, yOff, yTok: qkvDim, bias: L.qkvBias?.[j], label: `${name}.qkv${L.qkv.length > 1 ? j : ''}` }));
@@ -307,7 +310,7 @@ export class ForwardGraph {
         scale: c.kqScale, softcap: c.attnSoftcap, capScale: c.attnCapScale, kvType: opts.kvType, label: `${name}.attn`,
       });
       stages.push((T, pos0) => attn.set(T, pos0));
-      const aO = act(kindOf(L.wo), qDim, B);
+      const aO = act('attn.out', kindOf(L.wo), qDim, B);
       stages.push(await quantT(att, aO));
       const postAttn = L.attnOutNorm !== undefined || resScale !== 1;
       stages.push(await mv({ weight: L.wo, act: aO, y: postAttn ? tmp : x, mode: postAttn ? 'store' : 'add', yTok: d, label: `${name}.wo` }));
@@ -318,17 +321,17 @@ export class ForwardGraph {
 
       // feed-forward
       if (L.ffn) {
-        const aF = act(kindOf(L.ffn.gateUp), d, B);
+        const aF = act('ffn.in', kindOf(L.ffn.gateUp), d, B);
         stages.push(await quantT(x, aF, { w: L.ffnNorm, eps }));
         const post = L.postNorm !== undefined || resScale !== 1;
-        stages.push(...await gatedStages(L.ffn, aF, 1, undefined, { y: post ? tmp : x, mode: post ? 'store' : 'add', yTok: d, yOff: 0 }, `${name}.ffn`));
+        stages.push(...await gatedStages('ffn', L.ffn, aF, 1, undefined, { y: post ? tmp : x, mode: post ? 'store' : 'add', yTok: d, yOff: 0 }, `${name}.ffn`));
         if (post) {
           const r = await residualOp(session, { n: d, rows: B, a: tmp, x, norm: L.postNorm ? { w: L.postNorm, eps } : undefined, scale: resScale });
           stages.push(fixed([r], (o, T) => { o.workgroups = [T]; }));
         }
       } else if (L.moe && moeShape && ids && wts && ySlots) {
         const m = L.moe;
-        const aR = act('none', d, B);
+        const aR = act('ffn.in', 'none', d, B);
         stages.push(await quantT(x, aR, { w: L.ffnNorm, eps }));
         const route = await routeOp(session, { shape: moeShape, x: aR.a, router: m.router, shexpGate: m.sharedGate, ids, wts, tokens: B, label: `${name}.route` });
         stages.push(fixed([route], (o, T) => { o.workgroups = [T]; }));
@@ -336,7 +339,7 @@ export class ForwardGraph {
         const experts = pool ? { gateUp: pool.gateUp, down: pool.down } : m.experts;
         if (!experts) throw new Error(`blk.${il}: routed experts neither resident nor paged`);
         const kE = kindOf(experts.gateUp);
-        const aE = kE === 'none' ? aR : act(kE, d, B);
+        const aE = kE === 'none' ? aR : act('ffn.in', kE, d, B);
         if (aE !== aR) stages.push(await quantT(x, aE, { w: L.ffnNorm, eps }));
         const nextM = w.layers[il + 1]?.moe;
         const guess = !!(pool && paging!.prefetch && nextM && paging!.pools[il + 1]);
@@ -346,7 +349,7 @@ export class ForwardGraph {
           const g = await routeOp(session, { shape: { ...moeShape, k: kGuess }, x: guessAct!.a, router: nextM!.router, shexpGate: nextM!.sharedGate, ids: guessIds!, wts: guessWts!, tokens: B, label: `${name}.guess` });
           stages.push(fixed([g], (o, T) => { o.workgroups = [T === 1 ? 1 : 0]; }));
         }
-        const expertStages = await gatedStages(experts, aE, kUsed, pool ? slotIds : ids, { y: ySlots, mode: 'store', yTok: slotsOut * d, yOff: 0 }, `${name}.exps`);
+        const expertStages = await gatedStages('exps', experts, aE, kUsed, pool ? slotIds : ids, { y: ySlots, mode: 'store', yTok: slotsOut * d, yOff: 0 }, `${name}.exps`);
         // paged: the resident experts' slots from the GPU's slot table, then the expert kernels
         // (before the readback with overlap; in place of it when the whole layer is resident)
         let residentStages: Stage[] = [];
@@ -357,9 +360,9 @@ export class ForwardGraph {
         } else stages.push(...expertStages);
         if (m.shared) {
           const kS = kindOf(m.shared.gateUp);
-          const aS = kS === kE ? aE : kS === 'none' ? aR : act(kS, d, B);
+          const aS = kS === kE ? aE : kS === 'none' ? aR : act('ffn.in', kS, d, B);
           if (aS !== aE && aS !== aR) stages.push(await quantT(x, aS, { w: L.ffnNorm, eps }));
-          stages.push(...await gatedStages(m.shared, aS, 1, undefined, { y: ySlots, mode: 'store', yTok: slotsOut * d, yOff: kUsed * d }, `${name}.shexp`));
+          stages.push(...await gatedStages('shexp', m.shared, aS, 1, undefined, { y: ySlots, mode: 'store', yTok: slotsOut * d, yOff: kUsed * d }, `${name}.shexp`));
         }
         if (pool) stages.push(() => [pagedStep(il, pool, expertStages, residentStages, guess)]);
         const comb = await combineOp(session, {
@@ -370,7 +373,7 @@ export class ForwardGraph {
     }
 
     // output head: the last token's row (or every row)
-    const aOut = act(kindOf(w.output), d, B);
+    const aOut = act('head.in', kindOf(w.output), d, B);
     const headQuant = await quantOp(session, { x, rows: B, out: aOut, norm: { w: w.outNorm, eps } });
     const headMv = await matvecOps(session, { weight: w.output, act: aOut, y: io.logits, yTok: hp.nVocab, tokens: B, numerics: num, label: 'output' });
     const headMm = await MatmulOp.create(session, { weight: w.output, act: aOut, y: io.logits, yTok: hp.nVocab, numerics: num, label: 'output' });
