@@ -1,7 +1,8 @@
 // Mixture-of-experts routing and combination, one workgroup per token.
 //
 // route (llama-graph.cpp build_moe_ffn): router logits = W_r x (F32 router, x the normed input),
-// softmax, the k largest probabilities (first index on ties), optionally renormalized to sum 1
+// softmax, the k largest probabilities (first index on ties; with a selection bias, the k largest
+// probability + bias, weighed by the probability alone), optionally renormalized to sum 1
 // (the sum clamped at 2^-14) and scaled; for Qwen2-MoE also the shared expert's gate
 // sigmoid(w_g . x), computed as silu(g) / g like qwen2moe.cpp. Writes ids[t][0..k) and
 // wts[t][0..k] (slot k: the shared expert's weight, 1 when it is ungated).
@@ -26,6 +27,7 @@ struct Params {
   eps: f32,
   res_scale: f32,  // combine: multiplier before the residual add (1 = none)
   out_off: u32,    // combine: float offset of token 0 in x
+  sel_bias: u32,   // route: 1 = add sel_b to the probabilities to choose (not to weigh)
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -36,6 +38,7 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> ids: array<u32>;
 @group(0) @binding(6) var<storage, read_write> wts: array<f32>;
 @group(0) @binding(7) var<storage, read_write> x: array<f32>;
+@group(0) @binding(8) var<storage, read> sel_b: array<f32>;
 
 override WG: u32 = 64;
 const MAX_EXPERTS: u32 = 512u;
@@ -43,6 +46,11 @@ const MAX_EXPERTS: u32 = 512u;
 var<workgroup> logit: array<f32, MAX_EXPERTS>;
 var<workgroup> shared_gate: f32;
 var<workgroup> red2: array<vec2<f32>, WG>;
+
+// What expert e is chosen by: its probability, plus its selection bias when the model has one.
+fn chosen_by(e: u32) -> f32 {
+  return select(logit[e], logit[e] + sel_b[e], params.sel_bias == 1u);
+}
 
 @compute @workgroup_size(WG)
 fn route(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
@@ -67,15 +75,16 @@ fn route(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
   for (var e = 0u; e < params.n_expert; e++) { let v = exp(logit[e] - mx); logit[e] = v; sum += v; }
   let inv = 1.0 / sum;
   for (var e = 0u; e < params.n_expert; e++) { logit[e] = logit[e] * inv; }
-  // top-k by repeated selection; a taken expert is marked -1 (probabilities are >= 0)
+  // top-k by repeated selection on probability (+ bias); a taken expert is marked with a value
+  // no probability plus bias reaches
   var wsum = 0.0;
   for (var j = 0u; j < params.k; j++) {
     var best = 0u;
-    for (var e = 1u; e < params.n_expert; e++) { if (logit[e] > logit[best]) { best = e; } }
+    for (var e = 1u; e < params.n_expert; e++) { if (chosen_by(e) > chosen_by(best)) { best = e; } }
     ids[tok * params.k + j] = best;
     wts[tok * (params.k + 1u) + j] = logit[best];
     wsum += logit[best];
-    logit[best] = -1.0;
+    logit[best] = -3.0e38;
   }
   if (params.norm_topk == 1u) {
     let s = max(wsum, 6.103515625e-5);

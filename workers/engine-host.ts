@@ -321,13 +321,13 @@ export class EngineHost {
     const r = m.engine.expertResidency();
     const plan = m.dl.plan;
     if (!r || !plan) return undefined;
-    const { nLayer, nExpert } = plan.hp;
+    const { nExpert } = plan.hp;
     const tier = Array.from(r.tier, (t, i) => {
       if (t) return t + 1;
-      const ranges = expertRanges(plan, Math.floor(i / nExpert), i % nExpert);
+      const ranges = expertRanges(plan, r.layers[Math.floor(i / nExpert)], i % nExpert);
       return Object.values(ranges).every((x) => m.dl.isStored(x.offset, x.length)) ? 1 : 0;
     });
-    return { nLayer, nExpert, tier, lastPicks: r.lastPicks };
+    return { layers: r.layers, nExpert, tier, lastPicks: r.lastPicks };
   }
 }
 

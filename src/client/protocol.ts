@@ -192,10 +192,11 @@ export interface WorkerStats {
    *  (LoadOptions.expertBudget) the tiers' figures (slots, hits, RAM hits, store reads, bytes
    *  uploaded, prefetch guesses and hits, readbacks and their waits); null when resident. */
   engine: Omit<EngineStats, 'bytesRead'> & { experts: ExpertStats | null };
-  /** Paged experts: where each routed expert is (nLayer x nExpert, layer-major): 3 on the GPU,
-   *  2 in the worker's RAM tier, 1 stored (IndexedDB), 0 not downloaded yet; and the experts the
-   *  last token chose per layer (empty for a layer that ran without reading its routing back). */
-  residency?: { nLayer: number; nExpert: number; tier: number[]; lastPicks: number[][] };
+  /** Paged experts: the layers with routed experts, where each of their experts is (layers x
+   *  nExpert, layer-major): 3 on the GPU, 2 in the worker's RAM tier, 1 stored (IndexedDB), 0 not
+   *  downloaded yet; and the experts the last token chose per such layer (empty for a layer that
+   *  ran without reading its routing back). */
+  residency?: { layers: number[]; nExpert: number; tier: number[]; lastPicks: number[][] };
   last?: GenerationResult;
 }
 

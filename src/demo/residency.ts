@@ -1,4 +1,4 @@
-// The expert residency picture: one row per MoE layer, one cell per expert, colored by where the
+// The expert residency picture: one row per layer with routed experts, one cell per expert, colored by where the
 // expert is (GPU, the worker's RAM, stored in IndexedDB, not downloaded yet) with the last token's
 // picks outlined. Drawn on a canvas (6,144 cells for a 48 x 128 model); the counts per tier are
 // also given as text, which is what a screen reader reads.
@@ -24,7 +24,7 @@ export function tierCounts(r: Residency): number[] {
 export function residencySummary(r: Residency): string {
   const n = tierCounts(r);
   const picks = r.lastPicks.reduce((s, p) => s + p.length, 0);
-  return `${r.nLayer} layers × ${r.nExpert} experts: ${[3, 2, 1, 0].map((t) => `${n[t]} ${TIERS[t].name}`).join(', ')}` +
+  return `${r.layers.length} layers × ${r.nExpert} experts: ${[3, 2, 1, 0].map((t) => `${n[t]} ${TIERS[t].name}`).join(', ')}` +
     (picks ? `; the last token's ${picks} picks outlined` : '');
 }
 
@@ -33,15 +33,15 @@ export function drawResidency(canvas: HTMLCanvasElement, r: Residency): void {
   const gap = cell >= 8 ? 2 : 1;
   const dpr = globalThis.devicePixelRatio || 1;
   canvas.width = r.nExpert * cell * dpr;
-  canvas.height = r.nLayer * cell * dpr;
+  canvas.height = r.layers.length * cell * dpr;
   canvas.style.width = `${r.nExpert * cell}px`;
-  canvas.style.height = `${r.nLayer * cell}px`;
+  canvas.style.height = `${r.layers.length * cell}px`;
   const g = canvas.getContext('2d');
   if (!g) return;
   g.scale(dpr, dpr);
   const line = getComputedStyle(canvas).getPropertyValue('--line').trim() || '#d0d7de';
   const fg = getComputedStyle(canvas).getPropertyValue('--fg').trim() || '#1b1f24';
-  for (let l = 0; l < r.nLayer; l++) {
+  for (let l = 0; l < r.layers.length; l++) {
     for (let e = 0; e < r.nExpert; e++) {
       const t = r.tier[l * r.nExpert + e];
       const x = e * cell, y = l * cell, s = cell - gap;

@@ -38,6 +38,8 @@ const CASES: { arch: string; type: GGMLType; hp?: Record<string, number> }[] = [
   { arch: 'qwen2moe', type: T.Q4_K },
   { arch: 'olmoe', type: T.Q4_K },
   { arch: 'olmoe', type: T.Q5_0 },
+  { arch: 'ernie4_5-moe', type: T.Q8_0, hp: { nFfShexp: 256 } }, // leading dense layer, selection bias, shared expert
+  { arch: 'ernie4_5-moe', type: T.Q4_K, hp: { nFfShexp: 256 } },
   { arch: 'granitemoe', type: T.Q6_K },
   { arch: 'granitemoe', type: T.F16 },
   { arch: 'grok', type: T.Q8_0 },

@@ -130,23 +130,25 @@ export class WebGPUEngine {
     };
   }
 
-  /** Paged experts: where each expert is, by layer and expert (nLayer x nExpert): 2 on the GPU,
-   *  1 in the RAM tier, 0 neither; and the experts each layer chose last (read-back routings
-   *  only: a layer whose experts were all resident ran without telling). Null if resident. */
-  expertResidency(): { tier: Uint8Array; lastPicks: number[][] } | null {
+  /** Paged experts: the layers with routed experts, and where each of their experts is (layers x
+   *  nExpert): 2 on the GPU, 1 in the RAM tier, 0 neither; and the experts each layer chose last
+   *  (read-back routings only: a layer whose experts were all resident ran without telling).
+   *  Null if resident. */
+  expertResidency(): { layers: number[]; tier: Uint8Array; lastPicks: number[][] } | null {
     const p = this.graph.paging;
     if (!p || !this.tiers) return null;
-    const { nLayer, nExpert } = this.hp;
-    const tier = new Uint8Array(nLayer * nExpert);
-    for (let l = 0; l < nLayer; l++) {
-      for (let e = 0; e < nExpert; e++) tier[l * nExpert + e] = p.pools[l].has(l, e) ? 2 : this.tiers.inRam(l, e) ? 1 : 0;
-    }
+    const { nExpert } = this.hp;
+    const layers = p.pools.flatMap((pool, l) => (pool ? [l] : [])); // the layers with routed experts
+    const tier = new Uint8Array(layers.length * nExpert);
+    layers.forEach((l, i) => {
+      for (let e = 0; e < nExpert; e++) tier[i * nExpert + e] = p.pools[l].has(l, e) ? 2 : this.tiers!.inRam(l, e) ? 1 : 0;
+    });
     // the last token's picks, where its batch read them back
-    const lastPicks = Array.from({ length: nLayer }, (_, l) => {
+    const lastPicks = layers.map((l) => {
       const r = p.lastRoute[l];
       return r && r.batch === p.batches ? [...r.ids.subarray(r.ids.length - this.hp.nExpertUsed)] : [];
     });
-    return { tier, lastPicks };
+    return { layers, tier, lastPicks };
   }
 
   /** The KV cache's element type (option kvType). */

@@ -84,7 +84,7 @@ export class ExpertPool {
 
   /** GPU bytes of one routed expert of the model (the largest, if layers differ). */
   static bytesPerExpert(plan: ModelPlan): number {
-    return Math.max(...expertShapes(plan).map(expertBytes));
+    return Math.max(...expertShapes(plan).flatMap((s) => (s ? [expertBytes(s)] : [])));
   }
 
   /** One pool per expert shape of the model's MoE layers, within `budget` bytes in all; each
@@ -92,23 +92,25 @@ export class ExpertPool {
   static createAll(session: GPUSession, plan: ModelPlan, budget: number, tiers: ExpertTiers, makePolicy: () => EvictionPolicy = lru): { pools: ExpertPool[]; table: SlotTable } {
     const groups = new Map<string, { shape: ExpertShape; layers: number[] }>();
     tiers.shapes.forEach((shape, l) => {
+      if (!shape) return; // a dense layer
       const g = groups.get(shapeKey(shape)) ?? { shape, layers: [] };
       g.layers.push(l);
       groups.set(shapeKey(shape), g);
     });
     const { nExpert, nExpertUsed: k, nLayer } = plan.hp;
-    // the smallest budget: k slots in every pool, the budget split in proportion to layers
-    const need = Math.max(...[...groups.values()].map((g) => Math.ceil((k * expertBytes(g.shape) * nLayer) / g.layers.length)));
+    const nMoe = tiers.shapes.filter(Boolean).length;
+    // the smallest budget: k slots in every pool, the budget split in proportion to MoE layers
+    const need = Math.max(...[...groups.values()].map((g) => Math.ceil((k * expertBytes(g.shape) * nMoe) / g.layers.length)));
     if (budget < need) {
       throw new ExpertBudgetError(`an expert budget of ${mb(budget)} cannot hold one token's ${k} experts of a layer ` +
-        `(${mb(Math.max(...tiers.shapes.map(expertBytes)))} each on the GPU${groups.size > 1 ? `, the budget split over ${groups.size} expert types` : ''}): ` +
+        `(${mb(ExpertPool.bytesPerExpert(plan))} each on the GPU${groups.size > 1 ? `, the budget split over ${groups.size} expert types` : ''}): ` +
         `give at least ${mb(need)} (${need} bytes)`);
     }
     const table = new SlotTable(session, nExpert, nLayer);
     const byLayer: ExpertPool[] = [];
     const maxBind = session.limits.maxStorageBufferBindingSize;
     for (const { shape, layers } of groups.values()) {
-      const share = Math.floor((budget * layers.length) / nLayer);
+      const share = Math.floor((budget * layers.length) / nMoe);
       const slots = Math.min(Math.floor(share / expertBytes(shape)), nExpert * layers.length);
       const gateUp = allocWeight(session.buffers, `experts.gate_up[${typeName(shape.gateUpType)}]`, shape.gateUpType, shape.d, 2 * shape.width, slots, maxBind);
       const down = allocWeight(session.buffers, `experts.down[${typeName(shape.downType)}]`, shape.downType, shape.width, shape.d, slots, maxBind);

@@ -38,9 +38,10 @@ function checkLinear(type: GGMLType, k: number, n: number, name: string): void {
   }
 }
 
-/** The expert shape of each MoE layer (by layer). */
-export function expertShapes(plan: ModelPlan): ExpertShape[] {
-  return plan.layers.map((_, l) => {
+/** The expert shape of each layer with routed experts (undefined for a dense layer). */
+export function expertShapes(plan: ModelPlan): (ExpertShape | undefined)[] {
+  return plan.layers.map((L, l) => {
+    if (!L.moe) return undefined;
     const { gate, up, down } = expertTensors(plan, l);
     if (gate.type !== up.type) throw new UnsupportedWeightError(`${gate.name} and ${up.name} differ in type; the engine fuses them`);
     const shape: ExpertShape = { gateUpType: gate.type, downType: down.type, d: gate.shape[0], width: gate.shape[1] };
@@ -84,7 +85,7 @@ export interface TierStats {
 
 export class ExpertTiers {
   readonly stats: TierStats = { ramHits: 0, storeReads: 0, storeBytes: 0, ramBytes: 0, ramPeakBytes: 0 };
-  readonly shapes: ExpertShape[];
+  readonly shapes: (ExpertShape | undefined)[];
   private readonly ram = new Map<string, RepackedExpert>();
   private readonly inflight = new Map<string, Promise<RepackedExpert>>();
   /** Prefetched experts of the layer last prefetched that did not go into RAM (budget too
@@ -142,7 +143,7 @@ export class ExpertTiers {
         const bytes = await this.provider(layer, expert);
         this.stats.storeReads++;
         this.stats.storeBytes += bytes.gate.length + bytes.up.length + bytes.down.length;
-        const r = repackExpert(this.shapes[layer], bytes, `expert ${expert} of layer ${layer}`);
+        const r = repackExpert(this.shapes[layer]!, bytes, `expert ${expert} of layer ${layer}`);
         if (!this.keep(key, r) && prefetch && layer === this.handoverLayer) this.handover.set(key, r);
         return r;
       })().finally(() => this.inflight.delete(key));

@@ -189,7 +189,7 @@ export class ForwardGraph {
     const resScale = c.residualScale;
     const moeShape: MoeShape | undefined = plan.hasExperts ? {
       d, nExpert: hp.nExpert, k: hp.nExpertUsed, normTopK: arch.ffn.expertWeightsNorm, weightsScale: hp.expertWeightsScale,
-      shexp: arch.ffn.shared === 'sigmoid-gated' ? 2 : w.layers[0].moe?.shared ? 1 : 0,
+      shexp: arch.ffn.shared === 'sigmoid-gated' ? 2 : w.layers.some((l) => l.moe?.shared) ? 1 : 0,
     } : undefined;
     const kUsed = hp.nExpertUsed;
     const slotsOut = moeShape ? kUsed + (moeShape.shexp ? 1 : 0) : 0;
@@ -333,7 +333,7 @@ export class ForwardGraph {
         const m = L.moe;
         const aR = act('ffn.in', 'none', d, B);
         stages.push(await quantT(x, aR, { w: L.ffnNorm, eps }));
-        const route = await routeOp(session, { shape: moeShape, x: aR.a, router: m.router, shexpGate: m.sharedGate, ids, wts, tokens: B, label: `${name}.route` });
+        const route = await routeOp(session, { shape: moeShape, x: aR.a, router: m.router, shexpGate: m.sharedGate, selectionBias: m.selectionBias, ids, wts, tokens: B, label: `${name}.route` });
         stages.push(fixed([route], (o, T) => { o.workgroups = [T]; }));
         const pool = paging?.pools[il];
         const experts = pool ? { gateUp: pool.gateUp, down: pool.down } : m.experts;
@@ -346,7 +346,7 @@ export class ForwardGraph {
         if (guess) {
           // the next layer's router on this layer's FFN input, normed with the next layer's norm
           stages.push(await quantT(x, guessAct!, { w: w.layers[il + 1].ffnNorm, eps }));
-          const g = await routeOp(session, { shape: { ...moeShape, k: kGuess }, x: guessAct!.a, router: nextM!.router, shexpGate: nextM!.sharedGate, ids: guessIds!, wts: guessWts!, tokens: B, label: `${name}.guess` });
+          const g = await routeOp(session, { shape: { ...moeShape, k: kGuess }, x: guessAct!.a, router: nextM!.router, shexpGate: nextM!.sharedGate, selectionBias: nextM!.selectionBias, ids: guessIds!, wts: guessWts!, tokens: B, label: `${name}.guess` });
           stages.push(fixed([g], (o, T) => { o.workgroups = [T === 1 ? 1 : 0]; }));
         }
         const expertStages = await gatedStages('exps', experts, aE, kUsed, pool ? slotIds : ids, { y: ySlots, mode: 'store', yTok: slotsOut * d, yOff: 0 }, `${name}.exps`);

@@ -32,7 +32,7 @@ export interface LayerWeights {
   ffnNorm: GPUBuffer;
   ffn?: GatedWeights;
   /** experts: the routed experts, resident; absent when they are paged (expert-pool.ts). */
-  moe?: { router: GPUBuffer; experts?: GatedWeights; shared?: GatedWeights; sharedGate?: GPUBuffer };
+  moe?: { router: GPUBuffer; selectionBias?: GPUBuffer; experts?: GatedWeights; shared?: GatedWeights; sharedGate?: GPUBuffer };
   postNorm?: GPUBuffer;
 }
 
@@ -135,6 +135,7 @@ export function allocWeights(session: GPUSession, source: RangeSource, plan: Mod
       }
       layer.moe = {
         router: f32(m.router),
+        selectionBias: optF32(m.selectionBias),
         experts: pagedExperts ? undefined : gated(m.experts, `${b}ffn_gate_up_exps`),
         shared: m.shared && gated(m.shared, `${b}ffn_gate_up_shexp`),
         sharedGate: optF32(m.sharedGate),

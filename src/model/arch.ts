@@ -29,6 +29,13 @@ export interface FfnOptions {
   shared: 'none' | 'plain' | 'sigmoid-gated';
   /** RMSNorm on the FFN output before the residual add (blk.N.layer_output_norm, Grok). */
   postNorm: boolean;
+  /** Which layers have routed experts: all, or (hyperparameters leading_dense_block_count and
+   *  interleave_moe_layer_step) none of the first nLayerDenseLead, then every moeLayerStep-th;
+   *  the others have a dense FFN. */
+  moeLayers: 'all' | 'after-dense-lead';
+  /** A per-expert bias (blk.N.exp_probs_b, when the file has one) added to the router's
+   *  probabilities to choose the experts, not to weigh them (DeepSeek-V3, ERNIE-4.5). */
+  selectionBias: boolean;
 }
 
 export interface ArchSpec {
@@ -60,7 +67,7 @@ export function defineArch(def: ArchDef): ArchSpec {
     rope: 'norm', scales: [], defaults: {}, logitScale: 'none', tiedOutputAllowed: true, experts: 'never',
     ...def,
     attention: { qkvBias: false, qkNorm: 'none', logitSoftcap: false, postNorm: false, ...def.attention },
-    ffn: { act: 'silu', expertWeightsNorm: false, shared: 'none', postNorm: false, ...def.ffn },
+    ffn: { act: 'silu', expertWeightsNorm: false, shared: 'none', postNorm: false, moeLayers: 'all', selectionBias: false, ...def.ffn },
   };
 }
 
@@ -72,7 +79,7 @@ export interface TensorSpec {
   shape: number[];
   required: boolean;
   /** What the factory fills it with. */
-  role: 'embedding' | 'norm' | 'matrix' | 'bias' | 'router' | 'experts';
+  role: 'embedding' | 'norm' | 'matrix' | 'bias' | 'router' | 'selection' | 'experts';
 }
 
 /** A gated feed-forward: down · act(gate · x) * (up · x). Matrices (in, out); for routed experts
@@ -97,6 +104,8 @@ export interface AttentionTensors<T> {
 export interface MoeTensors<T> {
   /** ffn_gate_inp (nEmbd, nExpert). */
   router: T;
+  /** exp_probs_b (nExpert): added to the probabilities to choose experts only (FfnOptions.selectionBias). */
+  selectionBias?: T;
   experts: GatedTensors<T>;
   shared?: GatedTensors<T>;
   /** ffn_gate_inp_shexp (nEmbd): the sigmoid gate of the shared expert. */
@@ -123,6 +132,12 @@ export interface ModelTensors<T> {
 
 export function hasExperts(arch: ArchSpec, hp: HParams): boolean {
   return arch.experts === 'always' || (arch.experts === 'optional' && hp.nExpert > 0);
+}
+
+/** Whether layer `i` has routed experts (else a dense FFN). */
+export function isMoeLayer(arch: ArchSpec, hp: HParams, i: number): boolean {
+  if (!hasExperts(arch, hp)) return false;
+  return arch.ffn.moeLayers === 'all' || (i >= hp.nLayerDenseLead && (i + 1) % hp.moeLayerStep === 0);
 }
 
 /** The tensors a model of `arch` with `hp` has, as records. `pick` resolves each spec (the plan:
@@ -153,7 +168,6 @@ export function archTensors<T>(arch: ArchSpec, hp: HParams, pick: (spec: TensorS
     output: arch.tiedOutputAllowed ? opt('output.weight', [d, nVocab], 'matrix') : req('output.weight', [d, nVocab], 'matrix'),
     layers: [],
   };
-  const moe = hasExperts(arch, hp);
   for (let i = 0; i < hp.nLayer; i++) {
     const b = `blk.${i}.`;
     const full = arch.attention.qkNorm === 'full';
@@ -175,13 +189,14 @@ export function archTensors<T>(arch: ArchSpec, hp: HParams, pick: (spec: TensorS
     }
     if (arch.attention.postNorm) attn.postNorm = req(b + 'attn_output_norm.weight', [d], 'norm');
     if (arch.ffn.postNorm) layer.postNorm = req(b + 'layer_output_norm.weight', [d], 'norm');
-    if (!moe) {
+    if (!isMoeLayer(arch, hp, i)) {
       layer.ffn = gated(b, '', hp.nFf);
     } else {
       const m: MoeTensors<T> = {
         router: req(b + 'ffn_gate_inp.weight', [d, hp.nExpert], 'router'),
         experts: gated(b, '_exps', hp.nFfExp || hp.nFf, hp.nExpert),
       };
+      if (arch.ffn.selectionBias) m.selectionBias = opt(b + 'exp_probs_b.bias', [hp.nExpert], 'selection');
       if (arch.ffn.shared === 'sigmoid-gated' || (arch.ffn.shared === 'plain' && hp.nFfShexp > 0)) {
         m.shared = gated(b, '_shexp', hp.nFfShexp || hp.nFf);
         if (arch.ffn.shared === 'sigmoid-gated') m.sharedGate = req(b + 'ffn_gate_inp_shexp.weight', [d], 'router');

@@ -20,6 +20,8 @@ export interface HParams {
   nExpertUsed: number;
   nFfExp: number;       // width of one routed expert (elements)
   nFfShexp: number;     // width of the shared expert, 0 if none
+  nLayerDenseLead: number; // leading layers with a dense FFN before the MoE ones (0: none)
+  moeLayerStep: number;    // after those, every moeLayerStep-th layer is MoE (1: all)
   expertWeightsScale: number;
   embeddingScale: number;
   residualScale: number;
@@ -107,12 +109,14 @@ export function readHParams(file: GGUFFile, arch: string, reads: readonly ScaleN
     nExpertUsed: num(m, k('expert_used_count')) ?? 0,
     nFfExp: num(m, k('expert_feed_forward_length')) ?? 0,
     nFfShexp: num(m, k('expert_shared_feed_forward_length')) ?? 0,
+    nLayerDenseLead: num(m, k('leading_dense_block_count')) ?? 0,
+    moeLayerStep: num(m, k('interleave_moe_layer_step')) ?? 1,
     ...scales(m, arch, reads, defaults),
   };
   // Sizes count layers, heads, elements or experts: whole numbers. A float, a negative or a value
   // past 2^53 is a damaged file (found by src/gguf/fuzz.test.ts), refused before anything loops on it.
-  for (const f of ['nLayer', 'nEmbd', 'nHead', 'nHeadKv', 'nFf', 'nCtxTrain', 'nVocab', 'ropeDim', 'nExpert', 'nExpertUsed', 'nFfExp', 'nFfShexp'] as const) {
-    const min = f === 'nLayer' || f === 'nEmbd' || f === 'nHead' || f === 'nHeadKv' ? 1 : 0;
+  for (const f of ['nLayer', 'nEmbd', 'nHead', 'nHeadKv', 'nFf', 'nCtxTrain', 'nVocab', 'ropeDim', 'nExpert', 'nExpertUsed', 'nFfExp', 'nFfShexp', 'nLayerDenseLead', 'moeLayerStep'] as const) {
+    const min = f === 'nLayer' || f === 'nEmbd' || f === 'nHead' || f === 'nHeadKv' || f === 'moeLayerStep' ? 1 : 0;
     if (!Number.isSafeInteger(hp[f]) || hp[f] < min) throw new ModelFormatError(`${arch}: hyperparameter ${f} is ${hp[f]}, must be a whole number >= ${min}`);
   }
   if (hp.nVocab <= 0) throw new ModelFormatError('GGUF metadata gives no vocabulary size (no vocab_size and no tokenizer.ggml.tokens)');
@@ -125,8 +129,10 @@ export function readHParams(file: GGUFFile, arch: string, reads: readonly ScaleN
   return hp;
 }
 
-/** The `{arch}.*` metadata entries llama.cpp reads for these hyperparameters (factory output). */
-export function hparamsMetadata(hp: HParams): [string, GGUFEntry][] {
+/** The `{arch}.*` metadata entries llama.cpp reads for these hyperparameters (factory output);
+ *  `moeLayerKeys`: the arch places its MoE layers by leading_dense_block_count and
+ *  interleave_moe_layer_step (llama.cpp requires the latter there). */
+export function hparamsMetadata(hp: HParams, moeLayerKeys = false): [string, GGUFEntry][] {
   const k = (s: string) => `${hp.arch}.${s}`;
   const out: [string, GGUFEntry][] = [
     [k('context_length'), gv.u32(hp.nCtxTrain)],
@@ -147,6 +153,9 @@ export function hparamsMetadata(hp: HParams): [string, GGUFEntry][] {
   }
   if (hp.nFfExp) out.push([k('expert_feed_forward_length'), gv.u32(hp.nFfExp)]);
   if (hp.nFfShexp) out.push([k('expert_shared_feed_forward_length'), gv.u32(hp.nFfShexp)]);
+  if (moeLayerKeys) {
+    out.push([k('leading_dense_block_count'), gv.u32(hp.nLayerDenseLead)], [k('interleave_moe_layer_step'), gv.u32(hp.moeLayerStep)]);
+  }
   for (const [field, key] of Object.entries(SCALE_KEYS) as [ScaleName, string][]) {
     if (hp[field]) out.push([k(key), gv.f32(hp[field])]);
   }

@@ -53,9 +53,11 @@ describe('plans every fixture as gguf-py reads it', () => {
       expect(L.attn.q.name).toBe(`blk.${i}.attn_q.weight`);
       expect(L.attn.o.name).toBe(`blk.${i}.attn_output.weight`);
       expect(L.ffnNorm.name).toBe(`blk.${i}.ffn_norm.weight`);
-      if (plan.hasExperts) {
-        expect(L.moe!.experts.down.name).toBe(`blk.${i}.ffn_down_exps.weight`);
-        expect(plan.expertTensors.has(L.moe!.experts.gate)).toBe(true);
+      // MoE layers: all of them, or after the leading dense ones (ERNIE)
+      expect(!!L.moe).toBe(plan.hasExperts && i >= plan.hp.nLayerDenseLead);
+      if (L.moe) {
+        expect(L.moe.experts.down.name).toBe(`blk.${i}.ffn_down_exps.weight`);
+        expect(plan.expertTensors.has(L.moe.experts.gate)).toBe(true);
       } else expect(L.ffn!.up.name).toBe(`blk.${i}.ffn_up.weight`);
     });
   });
@@ -89,7 +91,7 @@ describe('named errors for models described wrongly', () => {
   it('an architecture WebMoE does not run: UnsupportedArchError listing those it does', async () => {
     const plan = await planEdited('llama', { meta: { 'general.architecture': gv.str('mamba') } });
     expect(plan).toThrow(UnsupportedArchError);
-    expect(plan).toThrow(/"mamba" is not supported; WebMoE runs: llama, qwen2, qwen3, qwen2moe, qwen3moe, olmoe, granitemoe, grok/);
+    expect(plan).toThrow(/"mamba" is not supported; WebMoE runs: llama, qwen2, qwen3, qwen2moe, qwen3moe, olmoe, granitemoe, grok, ernie4_5-moe/);
   });
 
   it.each([

@@ -23,6 +23,7 @@ export function gatedFfn(num: Num, f: GatedFfn, x: Vec, act: FfnOptions['act'], 
 
 export interface MoeWeights {
   router: Weight; // ffn_gate_inp: (nExpert, nEmbd)
+  selectionBias?: Weight; // exp_probs_b: (nExpert), added to choose only
   experts?: GatedFfn; // ffn_{gate,up,down}_exps: (nExpert, ...) stacked; absent when loaded on demand
   shared?: GatedFfn;
   sharedGate?: Weight; // ffn_gate_inp_shexp: (1, nEmbd), Qwen2-MoE
@@ -44,15 +45,17 @@ export interface Routing {
 /** Softmax over the router logits, the nExpertUsed largest probabilities (ggml_argsort_top_k,
  *  descending), optionally renormalized to sum 1 (sum clamped at 2^-14 as build_moe_ffn does)
  *  and scaled. */
-export function route(num: Num, router: Weight, x: Vec, p: MoeParams): Routing {
+export function route(num: Num, router: Weight, x: Vec, p: MoeParams, selectionBias?: Weight): Routing {
   const probs = softmax(num, matvec(num, router, x));
-  const order = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a] || a - b);
+  // the choice may see biased probabilities (ggml_add, f32); the weights are the unbiased ones
+  const sel = selectionBias ? probs.map((v, i) => num.r(v + selectionBias.data[i])) : probs;
+  const order = Array.from(probs.keys()).sort((a, b) => sel[b] - sel[a] || a - b);
   const k = p.nExpertUsed;
   if (num.probe && k < order.length) {
     // The last expert picked and the first left out are an ambiguous choice when their
     // probabilities are within the probe's window (in f32 ulps): llama.cpp may pick the other.
     const [a, b] = [order[k - 1], order[k]];
-    const dist = (probs[a] - probs[b]) / ulpF32(probs[a]);
+    const dist = (sel[a] - sel[b]) / ulpF32(sel[a]);
     if (dist <= num.probe.window && num.probe.ambiguous(dist, 'route')) [order[k - 1], order[k]] = [b, a];
   }
   const experts = order.slice(0, k);
@@ -80,7 +83,7 @@ function stacked(m: MoeWeights): ExpertLookup {
 
 /** Routed experts (weighted, summed in routing order) plus the shared expert, if any. `r` is the
  *  routing when already computed; `expert` finds each routed expert's weights. */
-export function moeFfn(num: Num, m: MoeWeights, x: Vec, p: MoeParams, r: Routing = route(num, m.router, x, p), expert: ExpertLookup = stacked(m)): Vec {
+export function moeFfn(num: Num, m: MoeWeights, x: Vec, p: MoeParams, r: Routing = route(num, m.router, x, p, m.selectionBias), expert: ExpertLookup = stacked(m)): Vec {
   const { experts, weights } = r;
   let out: Vec | undefined;
   for (let i = 0; i < experts.length; i++) {

@@ -114,7 +114,10 @@ export class ReferenceModel {
       };
       if (L.moe) {
         const m = L.moe;
-        layer.moe = { router: get(m.router), experts: this.experts ? undefined : gated(m.experts), shared: m.shared && gated(m.shared), sharedGate: opt(m.sharedGate) };
+        layer.moe = {
+          router: get(m.router), selectionBias: opt(m.selectionBias), experts: this.experts ? undefined : gated(m.experts),
+          shared: m.shared && gated(m.shared), sharedGate: opt(m.sharedGate),
+        };
       } else {
         layer.ffn = gated(L.ffn!);
       }
@@ -219,7 +222,7 @@ export class ReferenceModel {
       const hf = rmsNorm(num, x, L.ffnNorm.data, hp.eps);
       let f: Vec;
       if (L.moe && this.experts) {
-        const routing = route(num, L.moe.router, hf, this.moeParams);
+        const routing = route(num, L.moe.router, hf, this.moeParams, L.moe.selectionBias);
         const missing = this.experts.missing(il, routing.experts);
         if (missing.length) yield { layer: il, experts: missing };
         const cache = this.experts;

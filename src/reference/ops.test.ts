@@ -204,7 +204,7 @@ describe('MoE routing', () => {
             if (sum > bestSum) [best, bestSum] = [set, sum];
           }
           for (const num of [EXACT, GGML]) {
-            const r = route(num, router, vecOf(num, x), { nExpertUsed: k, opts: { act: 'silu', expertWeightsNorm: normTopK, shared: 'none', postNorm: false }, weightsScale: 2.5 });
+            const r = route(num, router, vecOf(num, x), { nExpertUsed: k, opts: { act: 'silu', expertWeightsNorm: normTopK, shared: 'none', postNorm: false, moeLayers: 'all', selectionBias: false }, weightsScale: 2.5 });
             expect([...r.experts].sort()).toEqual(best);
             expect(r.experts.map((e) => probs[e])).toEqual([...r.experts.map((e) => probs[e])].sort((a, b) => b - a)); // best first
             const want = r.experts.map((e) => (probs[e] / (normTopK ? bestSum : 1)) * 2.5);
@@ -214,6 +214,25 @@ describe('MoE routing', () => {
       });
     }
   }
+
+  it('a selection bias chooses the experts by probability + bias and weighs them by probability alone', () => {
+    const bias: Weight = { name: 'exp_probs_b', type: GGMLType.F32, cols: nExpert, rows: 1, count: 1, data: Float32Array.from(rand(nExpert), (v) => v * 0.3) };
+    const opts = { act: 'silu' as const, expertWeightsNorm: false, shared: 'none' as const, postNorm: false, moeLayers: 'all' as const, selectionBias: true };
+    let changed = 0;
+    for (let trial = 0; trial < 20; trial++) {
+      const x = rand(cols, 3);
+      const plain = route(EXACT, router, vecOf(EXACT, x), { nExpertUsed: 2, opts, weightsScale: 0 });
+      const biased = route(EXACT, router, vecOf(EXACT, x), { nExpertUsed: 2, opts, weightsScale: 0 }, bias);
+      const logits = Array.from({ length: nExpert }, (_, e) => router.data.subarray(e * cols, (e + 1) * cols).reduce((s, w, j) => s + w * x[j], 0));
+      const z = logits.reduce((s, l) => s + Math.exp(l), 0);
+      const probs = logits.map((l) => Math.exp(l) / z);
+      const bySel = [...probs.keys()].sort((a, b) => probs[b] + bias.data[b] - (probs[a] + bias.data[a]));
+      expect(biased.experts).toEqual(bySel.slice(0, 2));
+      expectClose(biased.weights, biased.experts.map((e) => probs[e]), 1e-12);
+      if (plain.experts.join() !== biased.experts.join()) changed++;
+    }
+    expect(changed).toBeGreaterThan(0); // the bias is not too small to matter here
+  });
 });
 
 describe('rounding probe', () => {

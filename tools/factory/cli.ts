@@ -134,7 +134,7 @@ function checkShapes(o: FactoryOptions): void {
   if (!moe && hp.nFf === 0) throw new UsageError(`a dense ${o.arch} model needs --ff of at least 1`);
   const block = TYPE_TRAITS[o.type ?? GGMLType.F32]!.blockSize;
   for (const t of tensorSpecs(spec, hp)) {
-    if (t.role === 'norm' || t.role === 'bias' || t.role === 'router') continue; // always F32
+    if (t.role === 'norm' || t.role === 'bias' || t.role === 'router' || t.role === 'selection') continue; // always F32
     if (t.shape.some((n) => n < 1)) throw new UsageError(`tensor ${t.name} would have shape [${t.shape}]: check the size flags`);
     if (t.shape[0] % block !== 0) {
       throw new UsageError(`--type ${typeName(o.type!)} packs rows in blocks of ${block}, but ${t.name} has rows of ${t.shape[0]}; choose sizes that are multiples of ${block}`);

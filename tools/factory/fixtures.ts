@@ -35,6 +35,7 @@ export const FIXTURES: FixtureCase[] = [
   c({ arch: 'granitemoe', type: GGMLType.F16, seed: 9, nMerges: 100, alignment: 8 }),
   c({ arch: 'grok', type: GGMLType.Q5_0, seed: 10, nMerges: 100 }),
   c({ arch: 'grok', type: GGMLType.BF16, seed: 11, nMerges: 50, hp: { nLayer: 1 }, version: 2 }),
+  c({ arch: 'ernie4_5-moe', type: GGMLType.Q4_K, seed: 12, nMerges: 100, hp: { nFfShexp: 256 } }),
 ];
 
 export interface Fixture extends FixtureCase {

@@ -40,12 +40,14 @@ export function defaultHParams(arch: string, nVocab: number, over: Partial<HPara
   const moe = spec.experts === 'always';
   return {
     arch,
-    // Whole-projection q/k norms (OLMoE) are sized n_embd in llama.cpp: no GQA there.
-    nLayer: 2, nEmbd: 256, nHead: 4, nHeadKv: spec.attention.qkNorm === 'full' ? 4 : 2, headDim: 64,
+    // Whole-projection q/k norms (OLMoE) are sized n_embd in llama.cpp: no GQA there. An arch
+    // with leading dense layers gets one, then two MoE layers.
+    nLayer: spec.ffn.moeLayers === 'after-dense-lead' ? 3 : 2, nEmbd: 256, nHead: 4, nHeadKv: spec.attention.qkNorm === 'full' ? 4 : 2, headDim: 64,
     nFf: moe ? 256 : 512, // MoE: the expert width, for the archs that read it from feed_forward_length
     nCtxTrain: 4096, nVocab, eps: 1e-5, ropeDim: 64, ropeBase: 10000,
     nExpert: moe ? 8 : 0, nExpertUsed: moe ? 2 : 0, nFfExp: moe ? 256 : 0,
     nFfShexp: spec.ffn.shared === 'sigmoid-gated' ? 512 : 0,
+    nLayerDenseLead: spec.ffn.moeLayers === 'after-dense-lead' ? 1 : 0, moeLayerStep: 1,
     expertWeightsScale: 0,
     embeddingScale: spec.defaults?.embeddingScale ?? 0,
     residualScale: 0,
@@ -64,8 +66,11 @@ function fill(spec: TensorSpec, hp: HParams, rnd: Random): Float32Array {
   const n = spec.shape.reduce((a, b) => a * b, 1);
   const x = new Float32Array(n);
   const fanIn = spec.shape[0];
+  // a selection bias of the size of the probabilities it is added to (~1/nExpert), so it moves
+  // some choices without deciding all
   const std = spec.role === 'norm' ? 0.1
     : spec.role === 'bias' ? 0.2
+    : spec.role === 'selection' ? 0.5 / Math.max(1, hp.nExpert)
     : spec.role === 'embedding' || spec.name === 'output.weight' ? 1 / Math.max(1, Math.sqrt(hp.embeddingScale || 1))
     : 1 / Math.sqrt(fanIn);
   for (let i = 0; i < n; i++) x[i] = (spec.role === 'norm' ? 1 : 0) + std * rnd.gauss();
@@ -83,10 +88,10 @@ export function makeModel(opts: FactoryOptions): Uint8Array {
 
   const tensors: TensorInput[] = [];
   for (const spec of tensorSpecs(arch, hp)) {
-    const wanted = spec.required || (spec.name === 'output.weight' && !opts.tied) || (spec.role === 'bias' && arch.attention.qkvBias);
+    const wanted = spec.required || (spec.name === 'output.weight' && !opts.tied) || (spec.role === 'bias' && arch.attention.qkvBias) || spec.role === 'selection';
     if (!wanted) continue;
     const x = fill(spec, hp, rnd);
-    const t = spec.role === 'norm' || spec.role === 'bias' || spec.role === 'router' ? GGMLType.F32
+    const t = spec.role === 'norm' || spec.role === 'bias' || spec.role === 'router' || spec.role === 'selection' ? GGMLType.F32
       : opts.typeOverrides?.find((o) => o.match.test(spec.name))?.type ?? type;
     tensors.push({ name: spec.name, shape: spec.shape, type: t, data: quantize(t, x) });
   }
@@ -94,7 +99,7 @@ export function makeModel(opts: FactoryOptions): Uint8Array {
   const metadata: [string, GGUFEntry][] = [
     ['general.architecture', gv.str(opts.arch)],
     ['general.name', gv.str(`webmoe-factory-${opts.arch}`)],
-    ...hparamsMetadata(hp),
+    ...hparamsMetadata(hp, arch.ffn.moeLayers === 'after-dense-lead'),
     ...vocabMetadata(vocab),
   ];
   return writeGGUF(metadata, tensors, { version: opts.version, alignment: opts.alignment });
