@@ -1,10 +1,15 @@
 import { defineConfig } from 'vite';
+import { serviceWorker } from './tools/build/pwa.ts';
 
-// Dev server for the demo (scripts/demo.sh) and for the e2e pages (playwright.config.ts).
+// Dev server for the demo (scripts/demo.sh) and for the e2e pages (playwright.config.ts), and the
+// demo site's build (dist/; the library's is vite.lib.config.ts).
 // Loopback only: nothing here is meant to be reachable from other machines.
 export const DEMO_PORT = 5173;
 
 export default defineConfig({
+  // Pages are files (index.html, e2e/pages/*.html): a path that names no file answers 404, not
+  // index.html, so a missing model file is a clear "not found" instead of 200 and a web page.
+  appType: 'mpa',
   server: {
     host: '127.0.0.1',
     port: DEMO_PORT,
@@ -18,4 +23,6 @@ export default defineConfig({
   // Top-level await and module workers (the engine worker is an ES module).
   build: { target: 'es2022' },
   worker: { format: 'es' },
+  // The built site is an offline app: dist/sw.js precaches its shell (README: Offline PWA).
+  plugins: [serviceWorker()],
 });

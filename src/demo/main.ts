@@ -2,6 +2,7 @@
 // library API, shows download and load progress, streams generations as text, and lists and deletes
 // stored models. Plain DOM; every untrusted string becomes a text node (render.ts).
 import { WebMoE, type GenerateOptions, type GenerationResult, type LoadProgress, type ModelInfo, type WorkerStats } from '../client/index.ts';
+import { registerServiceWorker } from '../pwa/register.ts';
 import { loadCatalog, type CatalogModel } from './catalog.ts';
 import { bytes, ms, parseStops, plural, progressLine, tokS } from './format.ts';
 import { byId, fillList, h, textStream } from './render.ts';
@@ -41,6 +42,8 @@ const ui = {
   experts: byId('experts', HTMLCanvasElement),
   expertsText: byId('experts-text', HTMLParagraphElement),
   stored: byId('stored', HTMLUListElement),
+  update: byId('update', HTMLParagraphElement),
+  updateReload: byId('update-reload', HTMLButtonElement),
 };
 
 /** For the console and the e2e tests: what the page is doing and the last result. */
@@ -368,6 +371,18 @@ async function start(): Promise<void> {
     return;
   }
   await load(url);
+}
+
+// The built site is an offline app (README: Offline PWA): its service worker precaches the shell;
+// models stay in IndexedDB. The dev server has none, so edits show up on reload.
+if (import.meta.env.PROD) {
+  registerServiceWorker({
+    url: new URL(`${import.meta.env.BASE_URL}sw.js`, location.href),
+    onUpdateReady: ({ apply }) => {
+      ui.update.hidden = false;
+      ui.updateReload.onclick = apply;
+    },
+  }).catch((e: unknown) => console.warn('WebMoE: no service worker, so no offline use:', e));
 }
 
 void start();
