@@ -22,7 +22,16 @@ if [[ $(uname -m) != x86_64 ]]; then echo "lavapipe: only built for x86_64" >&2;
 command -v patchelf >/dev/null || { echo "lavapipe: patchelf is missing (Debian package patchelf; scripts/setup.sh installs it)" >&2; exit 1; }
 
 rm -rf "$dir" && mkdir -p "$dir/apt/lists/partial" "$dir/apt/archives/partial" "$dir/debs"
-echo 'deb http://deb.debian.org/debian trixie main' >"$dir/apt/sources.list"
+# The Debian mirror this machine's apt already uses (deb822 .sources or one-line lists): the
+# first main-archive URI (not -security, not a third-party repository), asked for trixie.
+mirror=$(shopt -s nullglob
+  for f in /etc/apt/sources.list.d/*.sources; do awk '/^URIs:/ { for (i = 2; i <= NF; i++) print $i }' "$f"; done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [[ -f $f ]] && awk '$1 == "deb" { print ($2 ~ /^\[/ ? $3 : $2) }' "$f"; done
+  true)
+mirror=$(grep -E '/debian/?$' <<<"$mirror" | head -1 || true)
+[[ -n $mirror ]] || { echo "lavapipe: no Debian archive in this machine's apt sources (/etc/apt/sources.list*)" >&2; exit 1; }
+echo "deb ${mirror%/} trixie main" >"$dir/apt/sources.list"
 # A private apt state: the machine's own package lists and sources are never touched.
 apt=(-o "Dir::Etc::sourcelist=$dir/apt/sources.list" -o Dir::Etc::sourceparts=-
   -o "Dir::State::Lists=$dir/apt/lists" -o "Dir::Cache=$dir/apt" -o Dir::State::status=/dev/null
