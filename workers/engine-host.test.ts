@@ -4,56 +4,34 @@
 // (Dawn, SwiftShader). Greedy output must equal the CPU reference's (computed here); an abort
 // stops within one token and leaves the engine usable; errors cross with name, code and stack; a
 // lost device is recovered; a second load from the same store fetches nothing.
-import { readFileSync } from 'node:fs';
-import { expose } from 'comlink';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebMoE, type WorkerConnection } from '../src/client/webmoe.ts';
+import { WebMoE } from '../src/client/webmoe.ts';
 import type { LoadProgress } from '../src/client/webmoe.ts';
-import type { EngineWorkerApi, WorkerEvent } from '../src/client/protocol.ts';
+import type { WorkerEvent } from '../src/client/protocol.ts';
 import { readGGUF } from '../src/gguf/reader.ts';
 import { bytesSource } from '../src/gguf/source.ts';
-import { greedy } from '../src/reference/generate.ts';
-import { ReferenceModel } from '../src/reference/model.ts';
 import { memoryStore } from '../src/storage/memory.ts';
-import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
+import type { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 import { startFaultServer, type FaultServer } from '../tools/faultserver/server.ts';
 import { EngineHost } from './engine-host.ts';
+import { connectTo, defaultModelBytes, referenceOracle, type ReferenceOracle } from './testing.ts';
 
-const MODEL = 'public/models/webmoe-tiny-moe.q8_0.gguf';
-const bytes = new Uint8Array(readFileSync(MODEL));
-
-/** A connection to `host` as engine.worker.ts gives one: comlink on both ends of a MessageChannel. */
-function connectTo(host: EngineHost): () => WorkerConnection {
-  return () => {
-    const { port1, port2 } = new MessageChannel();
-    const api: EngineWorkerApi = { call: (req, onEvent) => host.call(req, onEvent) };
-    expose(api, port1);
-    return { endpoint: port2, terminate: () => { port1.close(); port2.close(); } };
-  };
-}
+const bytes = defaultModelBytes();
 
 describe('engine host behind the client API', () => {
   let server: FaultServer;
   let tok: Tokenizer;
-  let ref: ReferenceModel;
+  let expected: ReferenceOracle['expected'];
   const store = memoryStore();
   const host = new EngineHost({ store });
   let llm: WebMoE;
   const progress: LoadProgress[] = [];
   const events: WorkerEvent[] = [];
 
-  /** Reference greedy ids for a prompt, cut before the first end-of-generation token. */
-  const expected = (prompt: number[], n: number) => {
-    const ids = greedy(ref, prompt, n);
-    const eog = ids.findIndex((id) => tok.isEog(id));
-    return eog < 0 ? ids : ids.slice(0, eog);
-  };
-
   beforeAll(async () => {
     server = await startFaultServer();
     server.serve('/m.gguf', bytes);
-    tok = await Tokenizer.fromGGUF(await readGGUF(bytesSource(bytes)));
-    ref = await ReferenceModel.load(bytesSource(bytes), { numerics: 'ggml', nCtx: 128 });
+    ({ tok, expected } = await referenceOracle(bytes, 128));
     llm = await WebMoE.load(server.url('/m.gguf'), {
       connect: connectTo(host), nCtx: 128, onProgress: (p) => progress.push(p), onEvent: (e) => events.push(e),
     });

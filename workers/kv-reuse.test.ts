@@ -4,46 +4,25 @@
 // the whole conversation (the GPU's and the CPU reference's), greedy and sampled; a generation on
 // another prompt in between, a stopped turn, a rewind to a shorter prefix and a full context
 // (oldest turns dropped) never leave a wrong cache.
-import { readFileSync } from 'node:fs';
-import { expose } from 'comlink';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebMoE, type WorkerConnection } from '../src/client/webmoe.ts';
-import type { EngineWorkerApi, GenerationResult } from '../src/client/protocol.ts';
-import { readGGUF } from '../src/gguf/reader.ts';
-import { bytesSource } from '../src/gguf/source.ts';
-import { greedy } from '../src/reference/generate.ts';
-import { ReferenceModel } from '../src/reference/model.ts';
+import { WebMoE } from '../src/client/webmoe.ts';
+import type { GenerationResult } from '../src/client/protocol.ts';
 import { memoryStore } from '../src/storage/memory.ts';
-import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
+import type { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 import { startFaultServer, type FaultServer } from '../tools/faultserver/server.ts';
 import { EngineHost } from './engine-host.ts';
+import { connectTo, defaultModelBytes, referenceOracle, type ReferenceOracle } from './testing.ts';
 
-const MODEL = 'public/models/webmoe-tiny-moe.q8_0.gguf';
-const bytes = new Uint8Array(readFileSync(MODEL));
+const bytes = defaultModelBytes();
 const N_CTX = 128;
 const GREEDY = { temperature: 0, maxTokens: 32 } as const;
-
-function connectTo(host: EngineHost): () => WorkerConnection {
-  return () => {
-    const { port1, port2 } = new MessageChannel();
-    const api: EngineWorkerApi = { call: (req, onEvent) => host.call(req, onEvent) };
-    expose(api, port1);
-    return { endpoint: port2, terminate: () => { port1.close(); port2.close(); } };
-  };
-}
 
 describe('multi-turn chat with the KV cache reused', () => {
   let server: FaultServer;
   let tok: Tokenizer;
-  let ref: ReferenceModel;
+  let expected: ReferenceOracle['expected'];
   let llm: WebMoE;
 
-  /** The reference's greedy ids on the whole prompt, cut before an end-of-generation token. */
-  const expected = (prompt: number[], n: number) => {
-    const ids = greedy(ref, prompt, n);
-    const eog = ids.findIndex((id) => tok.isEog(id));
-    return eog < 0 ? ids : ids.slice(0, eog);
-  };
   /** Ids a finished generation left in the KV cache: its prompt and every token it ran (the last
    *  sampled one runs only if another came after it, i.e. when it stopped at end-of-generation). */
   const inCache = (r: GenerationResult) => [...r.promptIds, ...(r.stop === 'eog' ? r.ids : r.ids.slice(0, -1))];
@@ -56,8 +35,7 @@ describe('multi-turn chat with the KV cache reused', () => {
   beforeAll(async () => {
     server = await startFaultServer();
     server.serve('/m.gguf', bytes);
-    tok = await Tokenizer.fromGGUF(await readGGUF(bytesSource(bytes)));
-    ref = await ReferenceModel.load(bytesSource(bytes), { numerics: 'ggml', nCtx: N_CTX });
+    ({ tok, expected } = await referenceOracle(bytes, N_CTX));
     llm = await WebMoE.load(server.url('/m.gguf'), { connect: connectTo(new EngineHost({ store: memoryStore() })), nCtx: N_CTX });
   }, 120_000);
   afterAll(async () => {

@@ -1,0 +1,44 @@
+// Shared by the worker tests (engine-host, kv-reuse, tabs, openai): the embedded default model, a
+// connection to an EngineHost as engine.worker.ts gives one, and the CPU reference's greedy ids.
+import { readFileSync } from 'node:fs';
+import { expose } from 'comlink';
+import type { WorkerConnection } from '../src/client/webmoe.ts';
+import type { EngineWorkerApi } from '../src/client/protocol.ts';
+import { readGGUF } from '../src/gguf/reader.ts';
+import { bytesSource } from '../src/gguf/source.ts';
+import { greedy } from '../src/reference/generate.ts';
+import { ReferenceModel } from '../src/reference/model.ts';
+import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
+import type { EngineHost } from './engine-host.ts';
+
+export const DEFAULT_MODEL = 'public/models/webmoe-tiny-moe.q8_0.gguf';
+export const defaultModelBytes = (): Uint8Array => new Uint8Array(readFileSync(DEFAULT_MODEL));
+
+/** A connection to `host` as engine.worker.ts gives one: comlink on both ends of a MessageChannel. */
+export function connectTo(host: EngineHost): () => WorkerConnection {
+  return () => {
+    const { port1, port2 } = new MessageChannel();
+    const api: EngineWorkerApi = { call: (req, onEvent) => host.call(req, onEvent) };
+    expose(api, port1);
+    return { endpoint: port2, terminate: () => { port1.close(); port2.close(); } };
+  };
+}
+
+/** The CPU reference (ggml numerics) and the WASM tokenizer on a model's bytes. */
+export interface ReferenceOracle {
+  tok: Tokenizer;
+  ref: ReferenceModel;
+  /** Greedy ids after `prompt`, cut before the first end-of-generation token. */
+  expected(prompt: number[], n: number): number[];
+}
+
+export async function referenceOracle(bytes: Uint8Array, nCtx: number): Promise<ReferenceOracle> {
+  const tok = await Tokenizer.fromGGUF(await readGGUF(bytesSource(bytes)));
+  const ref = await ReferenceModel.load(bytesSource(bytes), { numerics: 'ggml', nCtx });
+  const expected = (prompt: number[], n: number) => {
+    const ids = greedy(ref, prompt, n);
+    const eog = ids.findIndex((id) => tok.isEog(id));
+    return eog < 0 ? ids : ids.slice(0, eog);
+  };
+  return { tok, ref, expected };
+}
