@@ -14,6 +14,7 @@ debs=(
   node-acorn      # emcc's JS optimizer needs it (with NODE_PATH=/usr/share/nodejs)
   python3-torch   # tools/train: tiny-model training (run with /usr/bin/python3)
   python3-numpy
+  python3-jinja2  # oracle for chat templates: Jinja's own engine (tools/oracle/jinja2.ts)
   unicode-data    # Unicode tables for the tokenizer's pre-tokenizer
   fortunes        # text corpora to train tiny models on
   fortunes-min

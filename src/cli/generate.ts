@@ -12,7 +12,7 @@ import { planModel } from '../model/plan.ts';
 import { ReferenceModel } from '../reference/model.ts';
 import { argmax } from '../reference/ops.ts';
 import { runGeneration } from '../generate/loop.ts';
-import { applyChatTemplate } from '../tokenizer/chat.ts';
+import { chatVocab, renderChat, type ChatTemplateOptions, type RenderedChat } from '../tokenizer/chat-template.ts';
 import { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { type CliIO, intFlag, numFlag, parseFlags, printJson, UsageError } from './io.ts';
 import { modelSource, STORE_HELP } from './store.ts';
@@ -32,6 +32,13 @@ Required:
 
 Options:
   --chat               wrap the prompt as one user message in the model's chat template
+                       (tokenizer.chat_template rendered as Jinja; a template that cannot be
+                       rendered falls back to llama.cpp's built-in format for its family, and
+                       stderr says so; --json reports "chatTemplate")
+  --no-thinking        with --chat: the template's enable_thinking = false (Qwen3 and others
+                       think unless told not to)
+  --template-kwargs J  with --chat: more template variables as a JSON object, e.g.
+                       '{"reasoning_effort":"low"}' for gpt-oss
   --max-tokens N       tokens to generate at most (default 32)
   --ignore-eos         do not stop at end-of-generation tokens
   --temperature X      0 = greedy, the most likely token (default); above 0 samples
@@ -62,7 +69,7 @@ ${STORE_HELP}
 
 export interface GenerateArgs {
   model: string;
-  prompt: { ids: number[] } | { text: string; chat: boolean };
+  prompt: { ids: number[] } | { text: string; chat: boolean; template?: ChatTemplateOptions };
   maxTokens: number;
   ignoreEos: boolean;
   json: boolean;
@@ -129,13 +136,25 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' {
     'ram-budget': str, 'expert-policy': str, 'no-prefetch': bool,
     'top-k': str, 'top-p': str, 'min-p': str, seed: str, 'repeat-penalty': str, 'repeat-last-n': str,
     stop: { type: 'string', multiple: true },
-    json: bool, chat: bool, 'ignore-eos': bool, help: { type: 'boolean', short: 'h' },
+    json: bool, chat: bool, 'no-thinking': bool, 'template-kwargs': str, 'ignore-eos': bool, help: { type: 'boolean', short: 'h' },
   });
   if (v.help) return 'help';
   if (!v.model) throw new UsageError('generate needs --model MODEL (a .gguf path or URL)');
   if (v.prompt !== undefined && v['prompt-ids'] !== undefined) throw new UsageError('give --prompt or --prompt-ids, not both');
   if (v.prompt === undefined && v['prompt-ids'] === undefined) throw new UsageError('generate needs --prompt TEXT or --prompt-ids IDS');
   if (v.chat && v.prompt === undefined) throw new UsageError('--chat formats a text prompt: give --prompt TEXT');
+  if ((v['no-thinking'] || v['template-kwargs'] !== undefined) && !v.chat) throw new UsageError('--no-thinking and --template-kwargs are for --chat');
+  let templateKwargs: Record<string, unknown> | undefined;
+  if (v['template-kwargs'] !== undefined) {
+    try {
+      templateKwargs = JSON.parse(v['template-kwargs']);
+    } catch {
+      templateKwargs = undefined;
+    }
+    if (typeof templateKwargs !== 'object' || templateKwargs === null || Array.isArray(templateKwargs)) {
+      throw new UsageError(`--template-kwargs must be a JSON object, e.g. '{"reasoning_effort":"low"}', got ${v['template-kwargs']}`);
+    }
+  }
   const maxTokens = v['max-tokens'] !== undefined ? intFlag('max-tokens', v['max-tokens'], 0, 1 << 20) : 32;
   const temperature = v.temperature !== undefined ? numFlag('temperature', v.temperature) : 0;
   if (temperature < 0) throw new UsageError(`--temperature must be 0 or more, got ${temperature}`);
@@ -177,7 +196,10 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' {
   if (!POLICIES.includes(policy)) throw new UsageError(`--expert-policy must be one of ${POLICIES.join(', ')}, got "${policy}"`);
 
   let prompt: GenerateArgs['prompt'];
-  if (v.prompt !== undefined) prompt = { text: v.prompt, chat: !!v.chat };
+  if (v.prompt !== undefined) {
+    const template = { ...(v['no-thinking'] && { enableThinking: false }), ...(templateKwargs && { templateKwargs }) };
+    prompt = { text: v.prompt, chat: !!v.chat, ...(Object.keys(template).length > 0 && { template }) };
+  }
   else {
     const ids = v['prompt-ids']!.split(',').map((s) => intFlag('prompt-ids', s, 0, 2 ** 31 - 1));
     prompt = { ids };
@@ -215,9 +237,13 @@ export async function generateCommand(argv: string[], io: CliIO): Promise<number
     tok = needText ? await Tokenizer.fromGGUF(file) : await Tokenizer.fromGGUF(file).catch(() => undefined);
 
     let promptIds: number[];
+    let chat: RenderedChat | undefined;
     if ('text' in args.prompt) {
-      const text = args.prompt.chat ? applyChatTemplate([{ role: 'user', content: args.prompt.text }], tok!.chatTemplate) : args.prompt.text;
-      promptIds = [...tok!.encode(text, { addSpecial: true, parseSpecial: true })];
+      if (args.prompt.chat) {
+        chat = renderChat([{ role: 'user', content: args.prompt.text }], tok!.chatTemplate, chatVocab(tok!), args.prompt.template);
+        if (chat.fallback) io.err(`webmoe generate: the model's chat template could not be rendered (${chat.fallback}); using the built-in ${chat.via} format\n`);
+      }
+      promptIds = [...tok!.encode(chat ? chat.text : args.prompt.text, { addSpecial: true, parseSpecial: true })];
       if (promptIds.length === 0) throw new UsageError('the prompt is empty: it gives no tokens');
     } else {
       promptIds = args.prompt.ids;
@@ -248,6 +274,7 @@ export async function generateCommand(argv: string[], io: CliIO): Promise<number
       model: source.name,
       backend: args.backend,
       promptIds,
+      ...(chat && { chatTemplate: { via: chat.via, ...(chat.fallback !== undefined && { fallback: chat.fallback }) } }),
       ids,
       // When a stop string ended the generation, the text before it (the ids include the token
       // that completed it); otherwise the ids detokenized.

@@ -24,6 +24,17 @@ function fakeModel() {
 }
 
 describe('Conversation', () => {
+  it("passes the chat template's options of the conversation to every turn, a turn's own winning", async () => {
+    const m = fakeModel();
+    const conv = new Conversation(m.runner, { enableThinking: false, templateKwargs: { reasoning_effort: 'low' } });
+    const g = conv.send('Hi');
+    expect(m.calls[0].opts).toMatchObject({ enableThinking: false, templateKwargs: { reasoning_effort: 'low' }, keepCache: true });
+    m.finish({ promptIds: [1], ids: [2], text: 'Hello' });
+    await g.result;
+    conv.send('Think now', { enableThinking: true });
+    expect(m.calls[1].opts).toMatchObject({ enableThinking: true, templateKwargs: { reasoning_effort: 'low' } });
+  });
+
   it('sends the whole conversation with the last turn\'s ids as history, and keepCache', async () => {
     const m = fakeModel();
     const conv = new Conversation(m.runner, { system: 'Be brief.' });

@@ -11,10 +11,11 @@
 // reuse the cache again. They stay in `messages`.
 import { HostError } from './errors.ts';
 import type { Generation } from './generation.ts';
-import type { ChatMessage } from './protocol.ts';
+import type { ChatMessage, ChatTemplateOptions } from './protocol.ts';
 import type { ChatOptions, GenerateOptions } from './webmoe.ts';
 
-export interface ConversationOptions {
+/** `enableThinking` and `templateKwargs` apply to every turn (a turn's own options win). */
+export interface ConversationOptions extends ChatTemplateOptions {
   /** The system prompt, the first message of every prompt (changing it starts the token history
    *  over: the next turn is rendered whole). */
   system?: string;
@@ -37,8 +38,12 @@ export class Conversation {
   /** Bumped by clear(): a turn that ends afterwards records nothing. */
   private epoch = 0;
 
+  private readonly template: ChatTemplateOptions;
+
   constructor(private readonly llm: ChatRunner, opts: ConversationOptions = {}) {
-    this.system = opts.system ?? '';
+    const { system, ...template } = opts;
+    this.system = system ?? '';
+    this.template = template;
   }
 
   /** Messages at the front of `messages` that prompts no longer hold (dropped to fit the context). */
@@ -48,13 +53,13 @@ export class Conversation {
 
   /** Adds a user message and generates the answer, which is added when the generation ends
    *  (stopped too: the text so far). One turn at a time: await the last one's result first. */
-  send(text: string, opts: GenerateOptions = {}): Generation {
+  send(text: string, opts: GenerateOptions & ChatTemplateOptions = {}): Generation {
     if (this.pending) throw new HostError('busy', "this conversation's last turn is still running: await its result (or abort it) before sending the next");
     const system = this.system;
     this.messages.push({ role: 'user', content: text });
     const sent: ChatMessage[] = [...(system ? [{ role: 'system', content: system }] : []), ...this.messages.slice(this.first)];
     const history = this.history?.system === system ? { ids: this.history.ids, messages: sent.length - 1 } : undefined;
-    const gen = this.llm.chat(sent, { ...opts, keepCache: true, history });
+    const gen = this.llm.chat(sent, { ...this.template, ...opts, keepCache: true, history });
     this.pending = gen;
     const epoch = this.epoch;
     // Registered before the caller's own handlers, so the turn is recorded when they run.

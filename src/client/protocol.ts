@@ -11,8 +11,9 @@ import type { ChatHistory } from '../generate/chat-prompt.ts';
 import type { StopReason } from '../generate/loop.ts';
 import type { StoredModel } from '../storage/models.ts';
 import type { ChatMessage } from '../tokenizer/chat.ts';
+import type { ChatTemplateOptions, RenderedChat } from '../tokenizer/chat-template.ts';
 
-export type { ChatHistory, ChatMessage, StopReason, StoredModel };
+export type { ChatHistory, ChatMessage, ChatTemplateOptions, StopReason, StoredModel };
 
 export interface LoadOptions {
   /** The whole file's SHA-256 (hex), checked once every byte is stored. */
@@ -72,10 +73,11 @@ export interface GenerateParams extends SamplingParams {
  *  turn's promptIds and generated ids): the prompt continues from them and the template's text
  *  after them, so the model sees its own tokens and that turn's KV cache serves the whole prefix
  *  (src/generate/chat-prompt.ts). A chat that would leave less than maxTokens (at most half the
- *  context) for the answer drops its oldest turns, down to half the context (droppedMessages). */
+ *  context) for the answer drops its oldest turns, down to half the context (droppedMessages).
+ *  `template` gives the chat template's enable_thinking and other variables. */
 export type PromptInput =
   | { kind: 'text'; text: string }
-  | { kind: 'chat'; messages: ChatMessage[]; history?: ChatHistory }
+  | { kind: 'chat'; messages: ChatMessage[]; history?: ChatHistory; template?: ChatTemplateOptions }
   | { kind: 'ids'; ids: number[] };
 
 // ---- requests (page → worker) ----
@@ -165,6 +167,9 @@ export interface GenerationResult {
   /** Chat: messages left out of the front of the conversation (after its system messages) to
    *  leave room for the answer; everything was prefilled again. 0 when it fit. */
   droppedMessages: number;
+  /** Chat: the template that made the prompt: 'jinja' (the model's tokenizer.chat_template) or the
+   *  built-in family used instead, and why (`fallback`: the template's error) when it had one. */
+  template?: { via: RenderedChat['via']; fallback?: string };
   /** The seed used when sampling (give it back to repeat the same tokens). */
   seed?: number;
   prefillMs: number;

