@@ -3,6 +3,11 @@ export { WebMoE, engineWorker, type ChatOptions, type GenerateOptions, type Load
 export { Generation, type TokenChunk } from './generation.ts';
 export { Conversation, type ConversationOptions } from './conversation.ts';
 export { WebMoEError } from './errors.ts';
+export {
+  ChatCompletionStream, InvalidRequestError, type ChatCompletion, type ChatCompletionChunk, type ChatCompletionContentPartText,
+  type ChatCompletionCreateParams, type ChatCompletionCreateParamsNonStreaming, type ChatCompletionCreateParamsStreaming,
+  type ChatCompletionMessageParam, type ChatCompletions, type ChatMethod, type CompletionUsage, type FinishReason, type RequestOptions,
+} from './openai.ts';
 export type {
   ChatHistory, ChatMessage, GenerateParams, GenerationResult, LoadOptions, LoadStepEvent, ModelInfo, SamplingParams, SerializedError,
   StopReason, StoredModel, WorkerEvent, WorkerStats,

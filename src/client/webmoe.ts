@@ -3,6 +3,7 @@
 //   const llm = await WebMoE.load(url, { onProgress, signal });
 //   for await (const chunk of llm.generate('Once upon a time', { maxTokens: 64 })) show(chunk.text);
 //   for await (const chunk of llm.chat([{ role: 'user', content: 'Hi' }])) show(chunk.text);
+//   await llm.chat.completions.create({ messages, max_tokens: 64 });   // OpenAI's shapes (openai.ts)
 //   const conv = llm.conversation({ system: 'Be brief.' });   // multi-turn, the KV cache reused
 //   for await (const chunk of conv.send('Hi')) show(chunk.text);
 //   await llm.stats(); await llm.unload();
@@ -17,6 +18,7 @@ import { deleteModel, listModels } from '../storage/models.ts';
 import { Conversation, type ConversationOptions } from './conversation.ts';
 import { HostError, WebMoEError } from './errors.ts';
 import { Generation } from './generation.ts';
+import { chatMethod, type ChatMethod } from './openai.ts';
 import type {
   ChatHistory, ChatMessage, ChatTemplateOptions, EngineWorkerApi, EventSink, GenerateParams, GenerationResult, LoadOptions, LoadStepEvent, ModelInfo,
   PromptInput, Reply, Request, StoredModel, WorkerEvent, WorkerStats,
@@ -101,6 +103,7 @@ function unexpected(reply: Reply, wanted: string): Error {
 
 export class WebMoE {
   private closed = false;
+  private chatFn?: ChatMethod;
 
   private constructor(private readonly ch: Channel, readonly model: ModelInfo) {}
 
@@ -137,8 +140,14 @@ export class WebMoE {
     return this.start(typeof prompt === 'string' ? { kind: 'text', text: prompt } : { kind: 'ids', ids: prompt }, opts);
   }
 
-  /** Generates the assistant's reply to a conversation, in the model's chat template. */
-  chat(messages: ChatMessage[], opts: ChatOptions = {}): Generation {
+  /** Generates the assistant's reply to a conversation, in the model's chat template:
+   *  `llm.chat(messages, opts)` gives a Generation. It also has OpenAI's chat completions,
+   *  `llm.chat.completions.create({ messages, stream, max_tokens, ... })` (openai.ts). */
+  get chat(): ChatMethod {
+    return (this.chatFn ??= chatMethod((messages, opts) => this.chatGeneration(messages, opts), () => this.model));
+  }
+
+  private chatGeneration(messages: ChatMessage[], opts: ChatOptions): Generation {
     const { history, enableThinking, templateKwargs, ...rest } = opts;
     const template = { ...(enableThinking !== undefined && { enableThinking }), ...(templateKwargs && { templateKwargs }) };
     return this.start({ kind: 'chat', messages, ...(history && { history }), ...(Object.keys(template).length > 0 && { template }) }, rest);
