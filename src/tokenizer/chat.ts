@@ -1,9 +1,10 @@
-// Chat templates without a Jinja engine: the template family is recognised from
-// tokenizer.chat_template by the markers llama.cpp looks for (llm_chat_detect_template) and the
-// conversation is formatted as llama.cpp's built-in formatter does (llm_chat_apply_template), so
-// the prompt equals what llama.cpp builds for the same model. The result is text with special
-// tokens written out: tokenize it with { addSpecial: true, parseSpecial: true } (BOS comes from
-// the tokenizer, not from the template).
+// The built-in chat formats, the fallback for a tokenizer.chat_template that the Jinja engine of
+// chat-template.ts cannot render (or that is absent): the family is recognised from the template
+// by the markers llama.cpp looks for (llm_chat_detect_template) and the conversation is formatted
+// as llama.cpp's built-in formatter does (llm_chat_apply_template), so the prompt equals what
+// llama.cpp builds for the same model without Jinja. The result is text with special tokens
+// written out: tokenize it with { addSpecial: true, parseSpecial: true } (BOS comes from the
+// tokenizer, not from the template).
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant' | (string & {});
