@@ -15,7 +15,9 @@
 // SwiftShader); the activation a value meets is stored 2^-(8b) (or 2^-(8b+4)) times smaller
 // instead, exactly (a power of two). POS 0: none; 1 ("nib", 4-bit layouts): element j < 16 of a
 // block gets 2^-(8b), j >= 16 gets 2^-(8b+4), except b = 3 (1: that nibble is shifted down);
-// 2 ("byte", 5-, 6- and 8-bit layouts): 2^-(8b). b = j % 4. Sums are of the unscaled values.
+// 2 ("byte", 5-, 6- and 8-bit layouts): 2^-(8b); 3 ("2-bit", Q2_K and Q3_K: element 4k + b of
+// a 16-element word at bits 8b + 2k): 2^-(8b+2k), except k = 3: 2^-(8b). b = j % 4, k = (j / 4) % 4.
+// Sums are of the unscaled values.
 //
 // Needs half.wgsl, sum.wgsl and pos_scale.wgsl (POS, B3, pos_scale, in_sum) before it. Entry points: quant_none, quant_none_s32, quant_q8_0, quant_q8_1, quant_q8_k, quant_f16, quant_bf16.
 

@@ -70,3 +70,20 @@ fn scale_min_pair(word: u32, j: u32) -> vec2<f32> {
   let t = select(word, word >> 16u, (j & 1u) == 1u);
   return vec2<f32>(f32(t & 0xffu), f32((t >> 8u) & 0xffu));
 }
+
+// IQ4_NL's and IQ4_XS's 16 values (ggml-common.h kvalues_iq4nl) plus 128, as bytes of 4 words:
+// value n is byte n % 4 of word n / 4. (A lookup in an array indexed at run time is slow on
+// SwiftShader; two vector selects and a shift are not.)
+const IQ4_W0 = vec4<u32>(0x3f2d1801u);
+const IQ4_W1 = vec4<u32>(0x766a5d4fu);
+const IQ4_W2 = vec4<u32>(0xa6998d81u);
+const IQ4_W3 = vec4<u32>(0xf1d9c5b5u);
+
+// The table values of the low nibbles of the 4 bytes of w, plus 128 (c = -128 takes it off).
+fn iq4x4(w: u32) -> vec4<f32> {
+  let n = (vec4<u32>(w) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(15u);
+  let b2 = (n & vec4<u32>(4u)) != vec4<u32>(0u);
+  let b3 = (n & vec4<u32>(8u)) != vec4<u32>(0u);
+  let t = select(select(IQ4_W0, IQ4_W1, b2), select(IQ4_W2, IQ4_W3, b2), b3);
+  return vec4<f32>((t >> ((n & vec4<u32>(3u)) * 8u)) & vec4<u32>(255u));
+}

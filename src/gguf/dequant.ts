@@ -134,10 +134,40 @@ const DEQUANT: Partial<Record<GGMLType, BlockFn>> = {
       }
     }
   },
+  // d (f16), 16 bytes of nibbles in Q4_0 order, each an index into the non-linear table KVALUES_IQ4NL.
+  [GGMLType.IQ4_NL]: (b, v, o, y, yo) => {
+    const d = half(v, o);
+    for (let j = 0; j < 16; j++) {
+      const q = b[o + 2 + j];
+      y[yo + j] = d * KVALUES_IQ4NL[q & 0xf];
+      y[yo + j + 16] = d * KVALUES_IQ4NL[q >> 4];
+    }
+  },
+  // d (f16), scales_h (u16: 2 high bits per sub-block), scales_l[4] (4 low bits per sub-block),
+  // qs[128]: 8 sub-blocks of 32 as IQ4_NL blocks, each with scale d * (ls - 32), ls 6-bit.
+  [GGMLType.IQ4_XS]: (b, v, o, y, yo) => {
+    const d = half(v, o), sh = v.getUint16(o + 2, true);
+    for (let ib = 0; ib < 8; ib++) {
+      const dl = d * (iq4xsScale(b, o, sh, ib) - 32);
+      const q = o + 8 + 16 * ib;
+      for (let j = 0; j < 16; j++) {
+        y[yo + 32 * ib + j] = dl * KVALUES_IQ4NL[b[q + j] & 0xf];
+        y[yo + 32 * ib + j + 16] = dl * KVALUES_IQ4NL[b[q + j] >> 4];
+      }
+    }
+  },
 };
 
+/** IQ4_NL's and IQ4_XS's 16 values (ggml-common.h kvalues_iq4nl). */
+export const KVALUES_IQ4NL = Int8Array.of(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+
+/** The 6-bit scale ls (0..63) of IQ4_XS sub-block ib of the block at o (scales_h = sh). */
+export function iq4xsScale(b: Uint8Array, o: number, sh: number, ib: number): number {
+  return ((b[o + 4 + (ib >> 1)] >> (4 * (ib & 1))) & 0xf) | (((sh >> (2 * ib)) & 3) << 4);
+}
+
 /** The 16 6-bit scales of a Q3_K block, unpacked from 12 bytes at `s`. */
-function q3kScales(b: Uint8Array, s: number): Int8Array {
+export function q3kScales(b: Uint8Array, s: number): Int8Array {
   const out = new Int8Array(16);
   for (let j = 0; j < 16; j++) {
     const low = j < 8 ? (b[s + j] & 0xf) : (b[s + j - 8] >> 4);

@@ -14,7 +14,7 @@ const F16_FIELDS: Partial<Record<GGMLType, number[]>> = {
   [GGMLType.Q4_0]: [0], [GGMLType.Q5_0]: [0], [GGMLType.Q8_0]: [0],
   [GGMLType.Q4_1]: [0, 2], [GGMLType.Q5_1]: [0, 2],
   [GGMLType.Q2_K]: [80, 82], [GGMLType.Q3_K]: [108], [GGMLType.Q4_K]: [0, 2], [GGMLType.Q5_K]: [0, 2],
-  [GGMLType.Q6_K]: [208],
+  [GGMLType.Q6_K]: [208], [GGMLType.IQ4_NL]: [0], [GGMLType.IQ4_XS]: [0],
 };
 
 function randomBlocks(type: GGMLType, nBlocks: number, r: Random): Uint8Array {
@@ -49,7 +49,8 @@ function pyQuant(type: GGMLType, x: Float32Array): Uint8Array {
 }
 
 const DEQUANT_TYPES = [GGMLType.F32, GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_1,
-  GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K];
+  GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K,
+  GGMLType.IQ4_NL, GGMLType.IQ4_XS];
 
 describe('dequantize equals gguf-py', () => {
   it.each(DEQUANT_TYPES.map((t) => [typeName(t), t] as const))('%s', (_n, type) => {
@@ -63,6 +64,16 @@ describe('dequantize equals gguf-py', () => {
     let bad = 0;
     for (let i = 0; i < n; i++) if (Math.abs(ours[i] - theirs[i]) > 1e-6 * Math.max(1, Math.abs(theirs[i]))) bad++;
     expect(bad).toBe(0);
+  });
+});
+
+describe('the blocks our quantizer writes decode the same in gguf-py (the types it fits, not copies)', () => {
+  it.each([GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.IQ4_NL, GGMLType.IQ4_XS].map((t) => [typeName(t), t] as const))('%s', (_n, type) => {
+    const r = seededRandom(200 + type);
+    const x = Float32Array.from({ length: 256 * 11 }, () => r.gauss() * 0.05);
+    const bytes = quantize(type, x);
+    const ours = dequantize(type, bytes, x.length), theirs = pyDequant(type, bytes);
+    expect(Array.from(ours)).toEqual(Array.from(theirs));
   });
 });
 
@@ -85,6 +96,7 @@ describe('quantize round trip stays within the type resolution', () => {
     [GGMLType.F32, 0], [GGMLType.F16, 1e-3], [GGMLType.BF16, 4e-3], [GGMLType.Q8_0, 0.01],
     [GGMLType.Q5_0, 0.06], [GGMLType.Q5_1, 0.05], [GGMLType.Q4_0, 0.12], [GGMLType.Q4_1, 0.1],
     [GGMLType.Q6_K, 0.04], [GGMLType.Q5_K, 0.06], [GGMLType.Q4_K, 0.12],
+    [GGMLType.Q3_K, 0.25], [GGMLType.Q2_K, 0.45], [GGMLType.IQ4_NL, 0.12], [GGMLType.IQ4_XS, 0.12],
   ];
   it.each(BOUND.map(([t, b]) => [typeName(t), t, b] as const))('%s', (_n, type, bound) => {
     const r = seededRandom(7 + type);

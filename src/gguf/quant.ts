@@ -1,8 +1,11 @@
 // Quantization to GGML blocks: the model factory writes weights with these. Q4_0, Q4_1, Q5_0,
 // Q5_1 and Q8_0 follow ggml's reference quantizers (f32 arithmetic, same rounding), so their bytes
-// can be compared with gguf-py's; the K-quants use a plain min/max fit (valid blocks, good enough
-// fidelity for test models; llama.cpp's iterative search is not needed to make a correct file).
+// can be compared with gguf-py's; the K-quants, IQ4_NL and IQ4_XS use a plain max or min/max fit
+// (valid blocks, good enough fidelity for test models; llama.cpp's iterative scale search is not
+// needed to make a correct file: what matters is that llama.cpp and WebMoE decode the same values,
+// which quant.test.ts checks against gguf-py).
 import { f32ToBf16, f32ToF16, roundF16 } from './half.ts';
+import { KVALUES_IQ4NL } from './dequant.ts';
 import { GGMLType, QK_K, TYPE_TRAITS, typeName } from './types.ts';
 
 const fr = Math.fround;
@@ -80,8 +83,37 @@ const QUANT: Partial<Record<GGMLType, QuantFn>> = {
     const q = Array.from({ length: 32 }, (_, j) => Math.min(31, toInt8(fr(fr(fr(x[xo + j] - mn) * id) + 0.5))));
     packNibbles(q, b, o + 8, v, o + 4);
   },
+  [GGMLType.Q2_K]: quantizeQ2K,
+  [GGMLType.Q3_K]: quantizeQ3K,
   [GGMLType.Q4_K]: (x, xo, b, v, o) => quantizeKMin(x, xo, b, v, o, 15),
   [GGMLType.Q5_K]: (x, xo, b, v, o) => quantizeKMin(x, xo, b, v, o, 31),
+  // the value of largest magnitude at the table's -127 (as quantize_row_iq4_nl starts its search)
+  [GGMLType.IQ4_NL]: (x, xo, b, v, o) => {
+    const [max] = signedMax(x, xo, 32);
+    const d = roundF16(max / -127);
+    v.setUint16(o, f32ToF16(d), true);
+    packIq4(x, xo, d, b, o + 2);
+  },
+  // 8 sub-blocks as IQ4_NL with 6-bit scales d * (ls - 32), the largest sub-block scale at -32
+  [GGMLType.IQ4_XS]: (x, xo, b, v, o) => {
+    const scale = new Float32Array(8);
+    let big = 0;
+    for (let s = 0; s < 8; s++) {
+      scale[s] = signedMax(x, xo + 32 * s, 32)[0] / -127;
+      if (Math.abs(scale[s]) > Math.abs(big)) big = scale[s];
+    }
+    const d = roundF16(big / -32);
+    v.setUint16(o, f32ToF16(d), true);
+    let sh = 0;
+    b.fill(0, o + 4, o + 8);
+    for (let s = 0; s < 8; s++) {
+      const ls = (d ? Math.max(-32, Math.min(31, Math.round(scale[s] / d))) : 0) + 32;
+      b[o + 4 + (s >> 1)] |= (ls & 0xf) << (4 * (s & 1));
+      sh |= (ls >> 4) << (2 * s);
+      packIq4(x, xo + 32 * s, d * (ls - 32), b, o + 8 + 16 * s);
+    }
+    v.setUint16(o + 2, sh, true);
+  },
   [GGMLType.Q6_K]: (x, xo, b, v, o) => {
     // 16 sub-blocks of 16: signed 6-bit q in [-32, 31], an int8 scale each, one f16 super-scale.
     const scales = new Float32Array(16);
@@ -115,6 +147,71 @@ const QUANT: Partial<Record<GGMLType, QuantFn>> = {
     }
   },
 };
+
+/** Q2_K: 16 sub-blocks of 16, x ~ d*sc*q - dmin*m, q in 0..3, 4-bit sc and m (a min/max fit). */
+function quantizeQ2K(x: Float32Array, xo: number, b: Uint8Array, v: DataView, o: number) {
+  const scale = new Float32Array(16), min = new Float32Array(16);
+  for (let s = 0; s < 16; s++) {
+    const [mn, mx] = minMax(x, xo + 16 * s, 16);
+    min[s] = -Math.min(mn, 0);
+    scale[s] = (mx + min[s]) / 3;
+  }
+  const d = roundF16(Math.max(...scale) / 15), dmin = roundF16(Math.max(...min) / 15);
+  v.setUint16(o + 80, f32ToF16(d), true);
+  v.setUint16(o + 82, f32ToF16(dmin), true);
+  b.fill(0, o + 16, o + 80);
+  for (let s = 0; s < 16; s++) {
+    const sc = d ? Math.min(15, Math.round(scale[s] / d)) : 0;
+    const m = dmin ? Math.min(15, Math.round(min[s] / dmin)) : 0;
+    b[o + s] = sc | (m << 4);
+    // element 16s + l = 128n + 32j + 16h + l sits in qs[32n + 16h + l] at bits 2j (see dequant.ts)
+    const n = s >> 3, j = (s >> 1) & 3, h = s & 1;
+    for (let l = 0; l < 16; l++) {
+      const q = sc ? Math.max(0, Math.min(3, Math.round((x[xo + 16 * s + l] + dmin * m) / (d * sc)))) : 0;
+      b[o + 16 + 32 * n + 16 * h + l] |= q << (2 * j);
+    }
+  }
+}
+
+/** Q3_K: 16 sub-blocks of 16, x ~ d*(sc-32)*q, q in -4..3 (2 low bits in qs, the third in hmask),
+ *  6-bit sc (the largest sub-block scale at -32). */
+function quantizeQ3K(x: Float32Array, xo: number, b: Uint8Array, v: DataView, o: number) {
+  const scale = new Float32Array(16);
+  let big = 0;
+  for (let s = 0; s < 16; s++) {
+    const [max] = signedMax(x, xo + 16 * s, 16);
+    scale[s] = max / -4;
+    if (Math.abs(scale[s]) > Math.abs(big)) big = scale[s];
+  }
+  const d = roundF16(big / -32);
+  v.setUint16(o + 108, f32ToF16(d), true);
+  b.fill(0, o, o + 108);
+  for (let s = 0; s < 16; s++) {
+    const ls = d ? Math.max(-32, Math.min(31, Math.round(scale[s] / d))) : 0;
+    const u = ls + 32;
+    b[o + 96 + (s & 7)] |= (u & 0xf) << (4 * (s >> 3));
+    b[o + 104 + (s & 3)] |= (u >> 4) << (2 * (s >> 2));
+    const n = s >> 3, j = (s >> 1) & 3, h = s & 1;
+    for (let l = 0; l < 16; l++) {
+      const q = ls ? Math.max(-4, Math.min(3, Math.round(x[xo + 16 * s + l] / (d * ls)))) + 4 : 4;
+      b[o + 32 + 32 * n + 16 * h + l] |= (q & 3) << (2 * j);
+      b[o + 16 * h + l] |= (q >> 2) << (4 * n + j);
+    }
+  }
+}
+
+/** The index of the IQ4_NL value nearest to t. */
+function nearestIq4(t: number): number {
+  let best = 0;
+  for (let i = 1; i < 16; i++) if (Math.abs(KVALUES_IQ4NL[i] - t) < Math.abs(KVALUES_IQ4NL[best] - t)) best = i;
+  return best;
+}
+
+/** 32 values at scale dl as IQ4_NL indices, packed in Q4_0 order at b[o..o+16). */
+function packIq4(x: Float32Array, xo: number, dl: number, b: Uint8Array, o: number) {
+  const q = Array.from({ length: 32 }, (_, j) => nearestIq4(dl ? x[xo + j] / dl : 0));
+  packNibbles(q, b, o);
+}
 
 /** Q4_K (qmax 15) and Q5_K (qmax 31): 8 sub-blocks of 32, x ~ d*sc*q - dmin*m, with 6-bit sc, m. */
 function quantizeKMin(x: Float32Array, xo: number, b: Uint8Array, v: DataView, o: number, qmax: number) {

@@ -6,9 +6,9 @@
 // columns is a sequence of 32-element blocks g = row * k/32 + b. Each layout has up to three
 // regions, each starting on a 16-byte boundary (offsets in u32 words):
 //   q: the low bits of every block (vec4-aligned per block where the kernel reads vec4s)
-//   h: high bits (Q5_0, Q6_K)
+//   h: high bits (Q5_0, Q6_K, Q3_K)
 //   m: scales and other per-block or per-super-block metadata
-import { scaleMinK4 } from '../gguf/dequant.ts';
+import { iq4xsScale, q3kScales, scaleMinK4 } from '../gguf/dequant.ts';
 import { GGMLType, typeName } from '../gguf/types.ts';
 
 export class UnsupportedWeightError extends Error {
@@ -35,7 +35,7 @@ export type ActConv = 'none' | 'none_s32' | 'f16' | 'bf16' | 'q8_0' | 'q8_1' | '
 export interface GpuTypeInfo {
   file: string;
   act: ActConv;
-  pos: 0 | 1 | 2;
+  pos: 0 | 1 | 2 | 3;
   b3: boolean;
   super: boolean;
 }
@@ -53,6 +53,10 @@ export const GPU_TYPES: Partial<Record<GGMLType, GpuTypeInfo>> = {
   [GGMLType.Q4_K]: { file: 'q4_k', act: 'q8_k', pos: 1, b3: false, super: true },
   [GGMLType.Q5_K]: { file: 'q5_k', act: 'q8_k', pos: 2, b3: false, super: true },
   [GGMLType.Q6_K]: { file: 'q6_k', act: 'q8_k', pos: 2, b3: false, super: true },
+  [GGMLType.Q2_K]: { file: 'q2_k', act: 'q8_k', pos: 3, b3: false, super: true },
+  [GGMLType.Q3_K]: { file: 'q3_k', act: 'q8_k', pos: 3, b3: false, super: true },
+  [GGMLType.IQ4_NL]: { file: 'iq4_nl', act: 'q8_0', pos: 0, b3: false, super: false },
+  [GGMLType.IQ4_XS]: { file: 'iq4_xs', act: 'q8_k', pos: 0, b3: false, super: true },
 };
 
 /** An activation conversion as a key: "q8_0", "q8_k.pos1", "q8_0.pos2.b3", ... */
@@ -105,6 +109,10 @@ export function regionWords(type: GGMLType, k: number, rows: number, tensor?: st
     q4_k: [nb * 4, 0, ns * 5],
     q5_k: [nb * 4, 0, ns * 13],
     q6_k: [nb * 4, nb * 2, ns * 5],
+    q2_k: [nb * 2, 0, ns * 5],
+    q3_k: [nb * 2, nb, ns * 5],
+    iq4_nl: [nb * 4, 0, Math.ceil(nb / 2)],
+    iq4_xs: [nb * 4, 0, ns * 3],
   };
   return sizes[t.file];
 }
@@ -232,6 +240,55 @@ export function repack(type: GGMLType, src: Uint8Array, k: number, rows: number,
       }
       break;
     }
+    case GGMLType.Q2_K: case GGMLType.Q3_K: {
+      // GGML: block j of a super-block (j = 4n + t) takes bits 2t of qs[32n + l] for element l;
+      // GPU: 2 words per block, element l at bits 8b + 2k of word l >> 4 (l & 15 = 4k + b), k = 3
+      // at 8b + 6 too (the shader shifts it down). Q3_K's third bits: hmask[l] bit j, to bit l of
+      // the block's high word.
+      const three = type === GGMLType.Q3_K;
+      const bs = three ? 110 : 84, qs = three ? 32 : 16;
+      for (let s = 0; s < nb / 8; s++) {
+        const o = s * bs;
+        for (let j = 0; j < 8; j++) {
+          const g = 8 * s + j, n = j >> 2, t = j & 3;
+          let w0 = 0, w1 = 0, h = 0;
+          for (let l = 0; l < 32; l++) {
+            const q = (src[o + qs + 32 * n + l] >> (2 * t)) & 3;
+            const i = l & 15, at = 8 * (i & 3) + 2 * (i >> 2);
+            if (l < 16) w0 |= q << at; else w1 |= q << at;
+            if (three) h |= ((src[o + l] >> j) & 1) << l;
+          }
+          out[qOff + 2 * g] = w0 >>> 0;
+          out[qOff + 2 * g + 1] = w1 >>> 0;
+          if (three) out[hOff + g] = h >>> 0;
+        }
+        const mo = mOff + 5 * s;
+        if (three) {
+          const sc = q3kScales(src, o + 96).map((x) => x - 32); // int8
+          for (let i = 0; i < 4; i++) out[mo + i] = ((sc[4 * i] & 255) | ((sc[4 * i + 1] & 255) << 8) | ((sc[4 * i + 2] & 255) << 16) | ((sc[4 * i + 3] & 255) << 24)) >>> 0;
+          out[mo + 4] = u16(o + 108);
+        } else {
+          out[mo] = u32(o + 80); // d | dmin << 16
+          for (let i = 0; i < 4; i++) out[mo + 1 + i] = u32(o + 4 * i); // the 16 scale bytes
+        }
+      }
+      break;
+    }
+    case GGMLType.IQ4_NL:
+      for (let g = 0; g < nb; g++) {
+        const o = g * 18;
+        setHalf(mOff, g, u16(o));
+        for (let i = 0; i < 4; i++) out[qOff + 4 * g + i] = (src[o + 2 + 4 * i] | (src[o + 3 + 4 * i] << 8) | (src[o + 4 + 4 * i] << 16) | (src[o + 5 + 4 * i] << 24)) >>> 0;
+      }
+      break;
+    case GGMLType.IQ4_XS:
+      for (let s = 0; s < nb / 8; s++) {
+        const o = s * 136, mo = mOff + 3 * s, sh = u16(o + 2);
+        out[mo] = u16(o); // d
+        for (let j = 0; j < 8; j++) out[mo + 1 + (j >> 2)] |= iq4xsScale(src, o, sh, j) << (8 * (j & 3));
+        words(o + 8, 32, qOff + 32 * s); // sub-block j's 16 bytes in Q4_0 order already
+      }
+      break;
     default:
       throw new UnsupportedWeightError(`type ${typeName(type)} has no WebGPU layout`);
   }

@@ -1,6 +1,6 @@
 // The model factory: a GGUF file of any supported architecture and weight type, with seeded random
 // weights and a real byte-level BPE vocabulary, made at test time (nothing large is committed).
-import { GGMLType, type GGUFEntry } from '../../src/gguf/types.ts';
+import { GGMLType, TYPE_TRAITS, type GGUFEntry } from '../../src/gguf/types.ts';
 import { quantize } from '../../src/gguf/quant.ts';
 import { gv, writeGGUF, type TensorInput } from '../../src/gguf/writer.ts';
 import { tensorSpecs, type TensorSpec } from '../../src/model/arch.ts';
@@ -77,6 +77,23 @@ function fill(spec: TensorSpec, hp: HParams, rnd: Random): Float32Array {
   return x;
 }
 
+/** llama.cpp's type for a matrix whose rows (ncols elements) do not fit `type`'s blocks
+ *  (llama-quant.cpp tensor_type_fallback): 256-blocks fall back to a 32-block type, and a row
+ *  that fits no block at all to F16. So DeepSeek-V2-Lite's or gpt-oss's IQ4_XS files hold IQ4_NL
+ *  matrices, and Q2_K/Q3_K files Q4_0 ones. */
+export function fallbackType(type: GGMLType, ncols: number): GGMLType {
+  const block = TYPE_TRAITS[type]?.blockSize ?? 1;
+  if (ncols % block === 0) return type;
+  const to = FALLBACK[type] ?? type;
+  return ncols % TYPE_TRAITS[to]!.blockSize === 0 ? to : GGMLType.F16;
+}
+
+const FALLBACK: Partial<Record<GGMLType, GGMLType>> = {
+  [GGMLType.IQ4_XS]: GGMLType.IQ4_NL,
+  [GGMLType.Q2_K]: GGMLType.Q4_0, [GGMLType.Q3_K]: GGMLType.Q4_0,
+  [GGMLType.Q4_K]: GGMLType.Q5_0, [GGMLType.Q5_K]: GGMLType.Q5_1, [GGMLType.Q6_K]: GGMLType.Q8_0,
+};
+
 /** Makes the GGUF bytes of a random model. */
 export function makeModel(opts: FactoryOptions): Uint8Array {
   const arch = ARCHS[opts.arch];
@@ -93,7 +110,8 @@ export function makeModel(opts: FactoryOptions): Uint8Array {
     const x = fill(spec, hp, rnd);
     const t = spec.role === 'norm' || spec.role === 'bias' || spec.role === 'router' || spec.role === 'selection' ? GGMLType.F32
       : opts.typeOverrides?.find((o) => o.match.test(spec.name))?.type ?? type;
-    tensors.push({ name: spec.name, shape: spec.shape, type: t, data: quantize(t, x) });
+    const ft = fallbackType(t, spec.shape[0]);
+    tensors.push({ name: spec.name, shape: spec.shape, type: ft, data: quantize(ft, x) });
   }
 
   const metadata: [string, GGUFEntry][] = [

@@ -12,7 +12,7 @@ import type { KvType } from '../../src/reference/attention.ts';
 import { forcedLogits } from '../../src/reference/generate.ts';
 import { ReferenceModel } from '../../src/reference/model.ts';
 import type { Vec } from '../../src/reference/numerics.ts';
-import { makeModel } from '../factory/make-model.ts';
+import { makeModel, type FactoryOptions } from '../factory/make-model.ts';
 import { greedyResult, runJobs, type GreedyOutput } from './llamacpp.ts';
 import { agreement, FlipProbe, LOGIT_TOL, type Agreement } from './llamacpp-agreement.ts';
 
@@ -28,12 +28,17 @@ export interface SuiteCase {
   tied?: boolean;
   /** KV cache type of both llama.cpp and the reference (default 'f32'). */
   kvType?: KvType;
+  /** Per-tensor types (a llama.cpp-style mix): FactoryOptions.typeOverrides. */
+  typeOverrides?: FactoryOptions['typeOverrides'];
 }
 
 export const ALL_TYPES = [
   GGMLType.F32, GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_1,
   GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K,
 ];
+
+/** The formats of low-memory and MoE uploads (llamacpp-quants.test.ts). */
+export const NEW_TYPES = [GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.IQ4_NL, GGMLType.IQ4_XS];
 
 /** Granite's multipliers as real Granite MoE models set them (embedding 12, residual 0.22,
  *  attention 1/128, logits / 8), so the scale paths are exercised. */
@@ -55,7 +60,7 @@ export async function prepare(list: SuiteCase[]): Promise<Prepared> {
   const dir = mkdtempSync(join(tmpdir(), 'webmoe-suite-'));
   const paths = list.map((c, i) => {
     const path = join(dir, `${i}-${c.label}-${GGMLType[c.type]}.gguf`);
-    writeFileSync(path, makeModel({ arch: c.arch, type: c.type, seed: 7, hp: c.hp, tied: c.tied }));
+    writeFileSync(path, makeModel({ arch: c.arch, type: c.type, seed: 7, hp: c.hp, tied: c.tied, typeOverrides: c.typeOverrides }));
     return path;
   });
   const results = await runJobs(paths.map((model, i) => ({ type: 'greedy', model, prompt: PROMPT, nTokens: N_TOKENS, logits: true, kvType: list[i].kvType })));
