@@ -23,7 +23,7 @@ import { loadCatalog } from '../demo/catalog.ts';
 import { plural, progressLine } from '../demo/format.ts';
 import { h, textStream } from '../demo/render.ts';
 import css from './chat.css?raw';
-import { megabytes, samplingOptions } from './options.ts';
+import { megabytes, samplingOptions, thinkingAttribute } from './options.ts';
 import { sharedModels, type Lease } from './registry.ts';
 
 export type ChatState = 'idle' | 'loading' | 'ready' | 'generating' | 'error';
@@ -186,6 +186,12 @@ export class WebMoEChat extends HTMLElement {
   set repeatPenalty(v: number | undefined) { this.setOrRemove('repeat-penalty', v); }
   get seed(): number | undefined { return this.num('seed'); }
   set seed(v: number | undefined) { this.setOrRemove('seed', v); }
+  /** The chat template's enable_thinking (Qwen3 and others); unset: the model's default. */
+  get enableThinking(): boolean | undefined {
+    const v = this.getAttribute('enable-thinking')?.trim();
+    return v === 'true' ? true : v === 'false' ? false : undefined;
+  }
+  set enableThinking(v: boolean | undefined) { this.setOrRemove('enable-thinking', v === undefined ? undefined : String(v)); }
   get placeholder(): string { return this.getAttribute('placeholder') ?? PLACEHOLDER; }
   set placeholder(v: string) { this.setOrRemove('placeholder', v || undefined); }
 
@@ -340,7 +346,8 @@ export class WebMoEChat extends HTMLElement {
       do await (load = this.loading); while (load !== this.loading); // the latest load, if attributes changed meanwhile
       const conv = this.conv;
       if (!this.llm || !conv) throw new Error(this.isConnected ? 'the model did not load (see the error above): fix the src attribute, or reload the page' : 'this <webmoe-chat> is not in the page');
-      const opts = samplingOptions((name) => this.getAttribute(name));
+      const thinking = thinkingAttribute(this.getAttribute('enable-thinking'));
+      const opts = { ...samplingOptions((name) => this.getAttribute(name)), ...(thinking !== undefined && { enableThinking: thinking }) };
       this.hideError();
       this.ui.note.textContent = '';
       this.ui.live.textContent = '';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { megabytes, numberAttribute, samplingOptions } from './options.ts';
+import { megabytes, numberAttribute, samplingOptions, thinkingAttribute } from './options.ts';
 
 describe('<webmoe-chat> attributes', () => {
   it('sampling attributes become generate options; absent or empty ones keep the defaults', () => {
@@ -18,5 +18,13 @@ describe('<webmoe-chat> attributes', () => {
   it('budgets are given in MB', () => {
     expect(megabytes('expert-budget', '1.5')).toBe(1_500_000);
     expect(megabytes('ram-budget', null)).toBeUndefined();
+  });
+
+  it('enable-thinking: true, false, or absent (the model\'s default); anything else names the attribute', () => {
+    expect(thinkingAttribute('true')).toBe(true);
+    expect(thinkingAttribute(' false ')).toBe(false);
+    expect(thinkingAttribute(null)).toBeUndefined();
+    expect(thinkingAttribute('')).toBeUndefined();
+    expect(() => thinkingAttribute('no')).toThrow('<webmoe-chat enable-thinking="no">: give true or false');
   });
 });

@@ -31,6 +31,15 @@ export function samplingOptions(get: (name: string) => string | null): GenerateP
   return out;
 }
 
+/** enable-thinking: "true" or "false" for the chat template's enable_thinking; absent or empty:
+ *  the template's default (Qwen3 thinks); anything else a RangeError that names it. */
+export function thinkingAttribute(value: string | null): boolean | undefined {
+  const v = value?.trim();
+  if (v === undefined || v === '') return undefined;
+  if (v === 'true' || v === 'false') return v === 'true';
+  throw new RangeError(`<webmoe-chat enable-thinking="${value}">: give true or false (or leave it out: the model's default)`);
+}
+
 /** A size in MB (expert-budget, ram-budget) as bytes, as the demo's fields take it. */
 export function megabytes(name: string, value: string | null): number | undefined {
   const mb = numberAttribute(name, value);
