@@ -6,6 +6,7 @@
 import { abortReason } from '../src/fetch/errors.ts';
 import { openModel } from '../src/fetch/open.ts';
 import type { ModelDownload } from '../src/fetch/download.ts';
+import { tabShare, type DownloadShare } from '../src/fetch/share.ts';
 import { chatPromptIds } from '../src/generate/chat-prompt.ts';
 import { runGeneration, type LoopSampling, type StepBackend } from '../src/generate/loop.ts';
 import { WebGPUEngine } from '../src/engine/engine.ts';
@@ -28,6 +29,10 @@ export interface HostOptions {
   store: ByteStore;
   /** fetch for the downloads (tests); default globalThis.fetch. */
   fetch?: typeof fetch;
+  /** How downloads are shared with the other tabs and workers that open the same store (one of
+   *  them fetches, the others wait for it: src/fetch/share.ts). Default tabShare(store): Web Locks
+   *  where the store is shared (IndexedDB), else none. */
+  share?: DownloadShare;
 }
 
 /** Library defaults of the sampling options (llama.cpp's, but for the random seed). */
@@ -59,7 +64,11 @@ export class EngineHost {
   /** Cancel handles of queued or running loads and generations, by request id. */
   private readonly running = new Map<number, AbortController>();
 
-  constructor(private readonly opts: HostOptions) {}
+  private readonly share?: DownloadShare;
+
+  constructor(private readonly opts: HostOptions) {
+    this.share = opts.share ?? tabShare(opts.store);
+  }
 
   /** The loaded model's engine (diagnostics and tests). */
   get engine(): WebGPUEngine | undefined {
@@ -136,7 +145,7 @@ export class EngineHost {
 
     const { options } = req;
     const dl = await openModel({
-      url: req.url, store: this.opts.store, sha256: options.sha256, signal,
+      url: req.url, store: this.opts.store, sha256: options.sha256, signal, share: this.share,
       ...(this.opts.fetch && { fetch: this.opts.fetch }),
       ...(options.headers && { init: { headers: options.headers } }),
       onEvent: (e) => { if (e.type !== 'chunk') emit(e); },

@@ -2,6 +2,7 @@
 // ranges, the file is cut into chunks, the quota is checked and persistence asked for, and a manifest
 // is written. A stored one: the server is asked whether the file is still the same (a changed file
 // restarts the download), and the manifest is reconciled with the chunks actually in the store.
+// With `share`, one tab at a time downloads a model: the others wait for its turn (share.ts).
 import { readGGUF } from '../gguf/reader.ts';
 import type { GGUFFile } from '../gguf/types.ts';
 import { ModelFormatError } from '../model/hparams.ts';
@@ -19,6 +20,7 @@ import { Emitter, type DownloadEvent } from './progress.ts';
 import { fetchContext, fetchRange, identityChange, type FetchContext } from './range.ts';
 import { remoteSource } from './remote-source.ts';
 import { retryPolicy, type RetryPolicy } from './retry.ts';
+import { downloadTurn, type DownloadShare, type Turn } from './share.ts';
 
 export interface OpenModelOptions extends Partial<SchedulerOptions> {
   /** An http(s) URL that serves byte ranges. */
@@ -43,6 +45,10 @@ export interface OpenModelOptions extends Partial<SchedulerOptions> {
   ifChanged?: 'restart' | 'error';
   /** Ask the server whether a complete stored model is still current (default: no request at all). */
   revalidate?: boolean;
+  /** Downloads shared with the other tabs and workers of this origin that open the same model in
+   *  the same store (tabShare(store) from share.ts): one of them fetches, the others wait for it and
+   *  then open what it stored. Default: none. */
+  share?: DownloadShare;
 }
 
 const DEFAULTS: SchedulerOptions = { concurrency: 4, urgentExtra: 2, cacheBytes: 32 << 20, progressIntervalMs: 250 };
@@ -71,16 +77,41 @@ export async function openModel(opts: OpenModelOptions): Promise<ModelDownload> 
     },
   });
 
+  let turn: Turn | undefined;
   try {
+    if (opts.share) {
+      turn = await downloadTurn(opts.share, id, {
+        signal: opts.signal,
+        onWait: () => ev.emit({
+          type: 'notice', what: 'shared',
+          message: `another tab of this site is downloading ${url}: this one waits for it, then loads the model from the store`,
+        }),
+        onProgress: (p) => ev.emit({ ...p, bytesFetched: 0 }), // that tab's download, none of this one's
+      });
+    }
     let manifest = await loadManifest(store, id);
     if (manifest && (!manifest.complete || opts.revalidate)) manifest = await revalidate(manifest, newCtx(), opts, ev);
     const dl = manifest
       ? await resume(manifest, newCtx(), opts, ev, abort, sched)
       : await fresh(id, newCtx(), opts, ev, abort, sched);
     opts.signal?.addEventListener('abort', () => void dl.close(abortReason(opts.signal!)), { once: true });
+    // The turn ends when this tab stops downloading: the next tab in line opens what it stored.
+    if (turn && dl.complete) turn.release();
+    else if (turn) {
+      const t = turn;
+      const off = dl.on((e) => {
+        if (e.type !== 'progress') return;
+        t.progress(e);
+        if (e.phase === 'complete' || e.phase === 'failed' || e.phase === 'closed') {
+          off();
+          t.release();
+        }
+      });
+    }
     if (opts.signal?.aborted) await dl.close(abortReason(opts.signal));
     return dl;
   } catch (e) {
+    turn?.release();
     abort.abort(e);
     throw e;
   } finally {

@@ -67,8 +67,9 @@ export interface NoticeEvent {
   /** persisted: whether the browser promised to keep the data; restarted: the stored file was
    *  another version and its chunks were discarded; offline: a stored model is used unchecked;
    *  no-validators: the server cannot show a same-length replacement of the file; ram-budget: a
-   *  RAM budget for experts was clamped to what the machine can spare. */
-  what: 'persisted' | 'not-persisted' | 'restarted' | 'offline' | 'no-validators' | 'ram-budget';
+   *  RAM budget for experts was clamped to what the machine can spare; shared: another tab of this
+   *  site is downloading the model, this one waits for it (src/fetch/share.ts). */
+  what: 'persisted' | 'not-persisted' | 'restarted' | 'offline' | 'no-validators' | 'ram-budget' | 'shared';
   message: string;
 }
 

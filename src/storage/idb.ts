@@ -100,6 +100,7 @@ export function idbStore(opts: IdbStoreOptions = {}): IdbStore {
 
   return {
     kind: 'indexeddb',
+    scope: `indexeddb/${name}`,
     get opens() {
       return opens;
     },

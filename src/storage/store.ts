@@ -21,6 +21,10 @@ export interface StoreEstimate {
 export interface ByteStore {
   /** 'indexeddb', 'fs', 'memory': for messages. */
   readonly kind: string;
+  /** Names the bytes for everyone who can open the same store: every tab and worker of this origin
+   *  that opens IndexedDB database "webmoe" gets 'indexeddb/webmoe'. Downloads into stores with the
+   *  same scope are shared between tabs (src/fetch/share.ts). Undefined: private to this process. */
+  readonly scope?: string;
   /** The value's bytes (or the range of them, clipped to the value), or undefined if absent. */
   read(key: string, range?: ByteRange): Promise<Uint8Array | undefined>;
   /** Stores a value atomically, replacing any old one. Throws StorageQuotaError when full. */
