@@ -3,7 +3,8 @@
 // One workgroup per token. Rotation (ggml rope_f32): x0' = x0 cos - x1 sin, x1' = x0 sin + x1 cos
 // for pairs (2i, 2i+1) ("norm") or (i, i + rope_dim/2) ("neox"), i < rope_dim/2; the cos/sin table
 // (position, pair) comes from the CPU, computed as ggml does (theta in f32, libm cos/sin), since
-// WGSL's sin/cos are not accurate for large arguments. The cache's element type KV comes from
+// WGSL's sin/cos are not accurate for large arguments; RoPE scaling (rope_freqs divisors, linear,
+// YaRN's ramp and its attention factor on cos/sin) is in the table, so this kernel has no variant. The cache's element type KV comes from
 // kv_f32.wgsl or kv_f16.wgsl (f16: rounded to nearest even).
 
 struct Params {

@@ -182,6 +182,7 @@ export class WebGPUEngine {
         ForwardGraph.build(session, plan, weights, { nCtx, maxBatch, numerics: opts.numerics ?? 'ggml', kvType, paging }),
         filled,
       ]);
+      graph.writeRopeTable(weights.ropeFreqs);
       session.check();
       return new WebGPUEngine(session, plan, weights, graph, nCtx, maxBatch, source, opts, tiers);
     } catch (e) {

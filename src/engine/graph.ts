@@ -112,8 +112,14 @@ export class ForwardGraph {
   /** Launches of the last call (for stats). */
   lastOps = 0;
 
-  private constructor(private readonly stages: Stage[], io: GraphIO, readonly kvType: KvType, readonly paging?: PagedExperts) {
+  private constructor(private readonly stages: Stage[], io: GraphIO, readonly kvType: KvType, private readonly fillRope: (freqFactors?: Float32Array) => void, readonly paging?: PagedExperts) {
     this.io = io;
+  }
+
+  /** Writes the cos/sin table of every position; call before the first run, with the model's
+   *  rope_freqs when it has them (ModelWeights.ropeFreqs, read with the weights). */
+  writeRopeTable(freqFactors?: Float32Array): void {
+    this.fillRope(freqFactors);
   }
 
   ops(T: number, pos0: number, allLogits: boolean): (Op | HostStep)[] {
@@ -141,8 +147,8 @@ export class ForwardGraph {
     const qBuf = buf(4 * B * qDim, 'q');
     const att = buf(4 * B * qDim, 'att');
     const tmp = buf(4 * B * d, 'tmp'); // matmul outputs that need post-processing before the add
+    // cos/sin of every position; written by writeRopeTable once rope_freqs is read
     const table = buf(4 * opts.nCtx * hp.ropeDim, 'rope-table', 'io');
-    session.device.queue.writeBuffer(table, 0, ropeTable(opts.nCtx, hp.ropeDim, hp.ropeBase));
 
     // Converted activations, one buffer per (role, kind, width, rows): a role is one value of a
     // layer (its attention input, its FFN input, ...), so layers share the buffer of a role, while
@@ -397,6 +403,7 @@ export class ForwardGraph {
       ops.push(amax);
       return ops;
     });
-    return new ForwardGraph(stages, io, opts.kvType, opts.paging);
+    const fillRope = (f?: Float32Array) => session.device.queue.writeBuffer(table, 0, ropeTable(opts.nCtx, hp.ropeDim, plan.consts.rope, f, num));
+    return new ForwardGraph(stages, io, opts.kvType, fillRope, opts.paging);
   }
 }

@@ -40,6 +40,8 @@ export interface ModelWeights {
   embd: GpuWeight;
   outNorm: GPUBuffer;
   output: GpuWeight;
+  /** rope_freqs (ropeDim/2) on the CPU, for the cos/sin table; set once `filled` resolves. */
+  ropeFreqs?: Float32Array;
   layers: LayerWeights[];
   /** Bytes read from the source. */
   bytesRead: number;
@@ -146,5 +148,7 @@ export function allocWeights(session: GPUSession, source: RangeSource, plan: Mod
     return layer;
   });
   const weights: ModelWeights = { embd, outNorm, output, layers, bytesRead: 0 };
+  const ropeFreqs = plan.ropeFreqs;
+  if (ropeFreqs) later(async () => { weights.ropeFreqs = await readF32(ropeFreqs); });
   return { weights, filled: filled.then(() => { weights.bytesRead = bytesRead; }) };
 }

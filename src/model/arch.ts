@@ -41,6 +41,9 @@ export interface FfnOptions {
 export interface ArchSpec {
   name: string;
   rope: RopeMode;
+  /** Reads the optional rope_freqs.weight ([ropeDim/2] f32: theta of pair i divided by it, Llama 3.1
+   *  and later); llama.cpp loads it for llama and granite. */
+  ropeFreqFactors: boolean;
   /** Scale hyperparameters read from the metadata (llama.cpp ignores the others for this arch). */
   scales: readonly ScaleName[];
   /** Values set before the metadata is read (llama.cpp's defaults for old GGUFs). */
@@ -64,7 +67,7 @@ export type ArchDef = Partial<Omit<ArchSpec, 'attention' | 'ffn'>> & {
 
 export function defineArch(def: ArchDef): ArchSpec {
   return {
-    rope: 'norm', scales: [], defaults: {}, logitScale: 'none', tiedOutputAllowed: true, experts: 'never',
+    rope: 'norm', ropeFreqFactors: false, scales: [], defaults: {}, logitScale: 'none', tiedOutputAllowed: true, experts: 'never',
     ...def,
     attention: { qkvBias: false, qkNorm: 'none', logitSoftcap: false, postNorm: false, ...def.attention },
     ffn: { act: 'silu', expertWeightsNorm: false, shared: 'none', postNorm: false, moeLayers: 'all', selectionBias: false, ...def.ffn },
@@ -79,7 +82,7 @@ export interface TensorSpec {
   shape: number[];
   required: boolean;
   /** What the factory fills it with. */
-  role: 'embedding' | 'norm' | 'matrix' | 'bias' | 'router' | 'selection' | 'experts';
+  role: 'embedding' | 'norm' | 'matrix' | 'bias' | 'router' | 'selection' | 'experts' | 'rope-freqs';
 }
 
 /** A gated feed-forward: down · act(gate · x) * (up · x). Matrices (in, out); for routed experts
@@ -127,6 +130,8 @@ export interface ModelTensors<T> {
   outNorm: T;
   /** Absent when tied: the head reuses `embd`. */
   output?: T;
+  /** rope_freqs (ropeDim/2), one for all layers (ArchSpec.ropeFreqFactors). */
+  ropeFreqs?: T;
   layers: LayerTensors<T>[];
 }
 
@@ -168,6 +173,8 @@ export function archTensors<T>(arch: ArchSpec, hp: HParams, pick: (spec: TensorS
     output: arch.tiedOutputAllowed ? opt('output.weight', [d, nVocab], 'matrix') : req('output.weight', [d, nVocab], 'matrix'),
     layers: [],
   };
+  const ropeFreqs = arch.ropeFreqFactors ? opt('rope_freqs.weight', [hp.ropeDim / 2], 'rope-freqs') : undefined;
+  if (ropeFreqs !== undefined) out.ropeFreqs = ropeFreqs;
   for (let i = 0; i < hp.nLayer; i++) {
     const b = `blk.${i}.`;
     const full = arch.attention.qkNorm === 'full';

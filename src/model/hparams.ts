@@ -16,6 +16,12 @@ export interface HParams {
   eps: number;          // RMSNorm epsilon
   ropeDim: number;      // elements of each head that RoPE rotates
   ropeBase: number;
+  /** RoPE scaling (rope.scaling.type; llama.cpp reads 'linear' when the key is absent, which with
+   *  no factor scales nothing): positions divided by the factor ('linear'), or YaRN. */
+  ropeScaling: RopeScaling;
+  ropeScaleFactor: number; // rope.scaling.factor (or rope.scale_linear); 0 = none
+  ropeAttnFactor: number;  // rope.scaling.attn_factor: multiplies cos/sin (default 1)
+  nCtxOrigYarn: number;    // rope.scaling.original_context_length (default: the training context)
   nExpert: number;      // 0 for dense models
   nExpertUsed: number;
   nFfExp: number;       // width of one routed expert (elements)
@@ -30,7 +36,15 @@ export interface HParams {
   attnOutScale: number;   // grok: multiplier of kq before the soft cap
   attnSoftcap: number;
   finalSoftcap: number;
+  /** YaRN keys that only some archs read (grok); otherwise llama.cpp's defaults below. */
+  yarnExtFactor: number;  // < 0: 1 for YaRN, 0 otherwise
+  yarnAttnFactor: number; // cos/sin multiplier when the ext factor is 0
+  yarnBetaFast: number;
+  yarnBetaSlow: number;
 }
+
+export type RopeScaling = 'none' | 'linear' | 'yarn';
+const ROPE_SCALINGS: readonly string[] = ['none', 'linear', 'yarn'];
 
 /** A model this build cannot run, or a GGUF missing what its architecture needs. */
 export class ModelFormatError extends Error {
@@ -69,8 +83,20 @@ export const SCALE_KEYS = {
   attnOutScale: 'attention.output_scale',
   attnSoftcap: 'attn_logit_softcapping',
   finalSoftcap: 'final_logit_softcapping',
+  yarnExtFactor: 'rope.scaling.yarn_ext_factor',
+  yarnAttnFactor: 'rope.scaling.yarn_attn_factor',
+  yarnBetaFast: 'rope.scaling.yarn_beta_fast',
+  yarnBetaSlow: 'rope.scaling.yarn_beta_slow',
 } as const;
 export type ScaleName = keyof typeof SCALE_KEYS;
+
+/** llama.cpp's values of the scales that are not 0 when unset (llama-hparams.h). */
+const SCALE_DEFAULTS: Partial<Record<ScaleName, number>> = { yarnExtFactor: -1, yarnAttnFactor: 1, yarnBetaFast: 32, yarnBetaSlow: 1 };
+
+/** The value of scale `name` for an arch with `defaults` when its file has no key for it. */
+export function scaleDefault(name: ScaleName, defaults: HParamDefaults = {}): number {
+  return defaults[name] ?? SCALE_DEFAULTS[name] ?? 0;
+}
 
 /** Defaults an architecture sets before reading its keys (llama.cpp's load_arch_hparams). */
 export type HParamDefaults = Partial<Record<ScaleName, number>>;
@@ -78,9 +104,17 @@ export type HParamDefaults = Partial<Record<ScaleName, number>>;
 function scales(meta: Meta, arch: string, reads: readonly ScaleName[], defaults: HParamDefaults): Record<ScaleName, number> {
   const out = {} as Record<ScaleName, number>;
   for (const [name, key] of Object.entries(SCALE_KEYS) as [ScaleName, string][]) {
-    out[name] = (reads.includes(name) ? num(meta, `${arch}.${key}`) : undefined) ?? defaults[name] ?? 0;
+    out[name] = (reads.includes(name) ? num(meta, `${arch}.${key}`) : undefined) ?? scaleDefault(name, defaults);
   }
   return out;
+}
+
+function ropeScaling(meta: Meta, arch: string): RopeScaling {
+  const key = `${arch}.rope.scaling.type`;
+  const v = meta.get(key)?.value ?? 'linear';
+  if (v === 'longrope') throw new ModelFormatError(`${key} is longrope; WebMoE supports RoPE scaling ${ROPE_SCALINGS.join(', ')}`);
+  if (typeof v !== 'string' || !ROPE_SCALINGS.includes(v)) throw new ModelFormatError(`${key} is ${JSON.stringify(v)}; llama.cpp knows none, linear, yarn, longrope`);
+  return v as RopeScaling;
 }
 
 export function readHParams(file: GGUFFile, arch: string, reads: readonly ScaleName[] = [], defaults: HParamDefaults = {}): HParams {
@@ -105,6 +139,10 @@ export function readHParams(file: GGUFFile, arch: string, reads: readonly ScaleN
     eps: need(m, k('attention.layer_norm_rms_epsilon')),
     ropeDim: num(m, k('rope.dimension_count')) ?? headDim,
     ropeBase: num(m, k('rope.freq_base')) ?? 10000,
+    ropeScaling: ropeScaling(m, arch),
+    ropeScaleFactor: num(m, k('rope.scaling.factor')) ?? num(m, k('rope.scale_linear')) ?? 0,
+    ropeAttnFactor: num(m, k('rope.scaling.attn_factor')) ?? 1,
+    nCtxOrigYarn: num(m, k('rope.scaling.original_context_length')) ?? 0,
     nExpert,
     nExpertUsed: num(m, k('expert_used_count')) ?? 0,
     nFfExp: num(m, k('expert_feed_forward_length')) ?? 0,
@@ -115,9 +153,14 @@ export function readHParams(file: GGUFFile, arch: string, reads: readonly ScaleN
   };
   // Sizes count layers, heads, elements or experts: whole numbers. A float, a negative or a value
   // past 2^53 is a damaged file (found by src/gguf/fuzz.test.ts), refused before anything loops on it.
-  for (const f of ['nLayer', 'nEmbd', 'nHead', 'nHeadKv', 'nFf', 'nCtxTrain', 'nVocab', 'ropeDim', 'nExpert', 'nExpertUsed', 'nFfExp', 'nFfShexp', 'nLayerDenseLead', 'moeLayerStep'] as const) {
+  for (const f of ['nLayer', 'nEmbd', 'nHead', 'nHeadKv', 'nFf', 'nCtxTrain', 'nVocab', 'ropeDim', 'nCtxOrigYarn', 'nExpert', 'nExpertUsed', 'nFfExp', 'nFfShexp', 'nLayerDenseLead', 'moeLayerStep'] as const) {
     const min = f === 'nLayer' || f === 'nEmbd' || f === 'nHead' || f === 'nHeadKv' || f === 'moeLayerStep' ? 1 : 0;
     if (!Number.isSafeInteger(hp[f]) || hp[f] < min) throw new ModelFormatError(`${arch}: hyperparameter ${f} is ${hp[f]}, must be a whole number >= ${min}`);
+  }
+  if (!hp.nCtxOrigYarn) hp.nCtxOrigYarn = hp.nCtxTrain;
+  for (const f of ['ropeBase', 'ropeScaleFactor', 'ropeAttnFactor'] as const) {
+    const min = f === 'ropeBase' ? '> 0' : '>= 0';
+    if (!Number.isFinite(hp[f]) || hp[f] < 0 || (f === 'ropeBase' && hp[f] === 0)) throw new ModelFormatError(`${arch}: hyperparameter ${f} is ${hp[f]}, must be a finite number ${min}`);
   }
   if (hp.nVocab <= 0) throw new ModelFormatError('GGUF metadata gives no vocabulary size (no vocab_size and no tokenizer.ggml.tokens)');
   if (!Number.isInteger(hp.headDim) || hp.nHead % hp.nHeadKv !== 0) {
@@ -147,6 +190,10 @@ export function hparamsMetadata(hp: HParams, moeLayerKeys = false): [string, GGU
     [k('rope.freq_base'), gv.f32(hp.ropeBase)],
     [k('vocab_size'), gv.u32(hp.nVocab)],
   ];
+  if (hp.ropeScaling !== 'linear' || hp.ropeScaleFactor) out.push([k('rope.scaling.type'), gv.str(hp.ropeScaling)]);
+  if (hp.ropeScaleFactor) out.push([k('rope.scaling.factor'), gv.f32(hp.ropeScaleFactor)]);
+  if (hp.ropeAttnFactor !== 1) out.push([k('rope.scaling.attn_factor'), gv.f32(hp.ropeAttnFactor)]);
+  if (hp.nCtxOrigYarn !== hp.nCtxTrain) out.push([k('rope.scaling.original_context_length'), gv.u32(hp.nCtxOrigYarn)]);
   if (hp.nFf) out.push([k('feed_forward_length'), gv.u32(hp.nFf)]);
   if (hp.nExpert) {
     out.push([k('expert_count'), gv.u32(hp.nExpert)], [k('expert_used_count'), gv.u32(hp.nExpertUsed)]);
@@ -157,7 +204,7 @@ export function hparamsMetadata(hp: HParams, moeLayerKeys = false): [string, GGU
     out.push([k('leading_dense_block_count'), gv.u32(hp.nLayerDenseLead)], [k('interleave_moe_layer_step'), gv.u32(hp.moeLayerStep)]);
   }
   for (const [field, key] of Object.entries(SCALE_KEYS) as [ScaleName, string][]) {
-    if (hp[field]) out.push([k(key), gv.f32(hp[field])]);
+    if (hp[field] !== scaleDefault(field)) out.push([k(key), gv.f32(hp[field])]);
   }
   return out;
 }

@@ -3,11 +3,11 @@
 // it), and each way a header can describe a model wrongly gives a ModelFormatError that names it.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES, fixtures, type Fixture } from '../../tools/factory/fixtures.ts';
-import { makeModel } from '../../tools/factory/make-model.ts';
+import { llama3RopeFreqs, makeModel, type Llama3Rope } from '../../tools/factory/make-model.ts';
 import { type PyGGUF, pyReadGGUF } from '../../tools/oracle/gguf-py-reader.ts';
 import { readGGUF } from '../gguf/reader.ts';
 import { bytesSource } from '../gguf/source.ts';
-import { GGUFValueType, type GGUFEntry, type GGUFFile } from '../gguf/types.ts';
+import { GGMLType, GGUFValueType, tensorBytes, type GGUFEntry, type GGUFFile } from '../gguf/types.ts';
 import { gv, writeGGUF } from '../gguf/writer.ts';
 import { ModelFormatError } from './hparams.ts';
 import { planModel, UnsupportedArchError } from './plan.ts';
@@ -69,9 +69,9 @@ describe('plans every fixture as gguf-py reads it', () => {
  *  renamed; planned. */
 async function planEdited(
   arch: string,
-  edit: { meta?: Record<string, GGUFEntry | null>; drop?: string[]; rename?: Record<string, string>; reshape?: Record<string, number[]>; hp?: Record<string, number> } = {},
+  edit: { meta?: Record<string, GGUFEntry | null>; drop?: string[]; rename?: Record<string, string>; reshape?: Record<string, number[]>; hp?: Record<string, number>; llama3Rope?: Llama3Rope; retype?: Record<string, GGMLType> } = {},
 ) {
-  const bytes = makeModel({ arch, nMerges: 20, hp: edit.hp });
+  const bytes = makeModel({ arch, nMerges: 20, hp: edit.hp, llama3Rope: edit.llama3Rope });
   const g = await readGGUF(bytesSource(bytes));
   const meta: [string, GGUFEntry][] = [];
   for (const [k, e] of g.metadata) {
@@ -80,8 +80,9 @@ async function planEdited(
   }
   for (const [k, e] of Object.entries(edit.meta ?? {})) if (e && !g.metadata.has(k)) meta.push([k, e]);
   const tensors = g.tensors.filter((t) => !edit.drop?.includes(t.name)).map((t) => ({
-    name: edit.rename?.[t.name] ?? t.name, shape: edit.reshape?.[t.name] ?? t.shape, type: t.type,
-    data: bytes.subarray(g.dataOffset + t.offset, g.dataOffset + t.offset + t.nBytes),
+    name: edit.rename?.[t.name] ?? t.name, shape: edit.reshape?.[t.name] ?? t.shape, type: edit.retype?.[t.name] ?? t.type,
+    // a retyped tensor: its first bytes, as many as the new type needs
+    data: bytes.subarray(g.dataOffset + t.offset, g.dataOffset + t.offset + (edit.retype?.[t.name] !== undefined ? tensorBytes(edit.retype[t.name], t.nElements)! : t.nBytes)),
   }));
   const file: GGUFFile = await readGGUF(bytesSource(writeGGUF(meta, tensors)));
   return () => planModel(file);
@@ -146,5 +147,77 @@ describe('what the plan accepts', () => {
     expect(plan.tied).toBe(true);
     const noSize = (await planEdited('llama', { meta: { 'llama.vocab_size': null } }))();
     expect(noSize.hp.nVocab).toBe(256 + 20 + 1);
+  });
+});
+
+describe('RoPE scaling as llama.cpp reads it', () => {
+  const LLAMA3: Llama3Rope = { factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 8192 };
+  /** YaRN's ramp ends (pairs) for a head of d rotated dims, Hugging Face's find_correction_range. */
+  const hfCorrDims = (d: number, base: number, orig: number, fast: number, slow: number) => {
+    const dim = (rot: number) => (d * Math.log(orig / (rot * 2 * Math.PI))) / (2 * Math.log(base));
+    return [Math.max(0, Math.floor(dim(fast))), Math.min(d - 1, Math.ceil(dim(slow)))];
+  };
+  const yarn = (arch: string, extra: Record<string, GGUFEntry> = {}) => ({
+    [`${arch}.rope.scaling.type`]: gv.str('yarn'), [`${arch}.rope.scaling.factor`]: gv.f32(4),
+    [`${arch}.rope.scaling.original_context_length`]: gv.u32(32768), [`${arch}.rope.freq_base`]: gv.f32(1e6), ...extra,
+  });
+
+  it('llama: rope_freqs.weight, one for all layers, and no other scaling', async () => {
+    const plan = (await planEdited('llama', { llama3Rope: LLAMA3 }))();
+    expect(plan.ropeFreqs?.name).toBe('rope_freqs.weight');
+    expect(plan.ropeFreqs?.shape).toEqual([32]);
+    expect(plan.tensors).toContain(plan.ropeFreqs);
+    expect(plan.consts.rope).toMatchObject({ freqScale: 1, extFactor: 0, attnFactor: 1 });
+    // Llama 3's rule: high-frequency pairs keep 1, the lowest ones get the factor
+    const f = llama3RopeFreqs(LLAMA3, 10000, 64);
+    expect([f[0], f[31]]).toEqual([1, 32]);
+    // an arch llama.cpp does not read it for has no record of it
+    expect((await planEdited('qwen3'))().ropeFreqs).toBeUndefined();
+  });
+
+  it('qwen3 YaRN: factor, original context, ramp ends as Hugging Face defines them, attention factor', async () => {
+    const plan = (await planEdited('qwen3', { meta: yarn('qwen3') }))();
+    expect(plan.hp).toMatchObject({ ropeScaling: 'yarn', ropeScaleFactor: 4, nCtxOrigYarn: 32768 });
+    const r = plan.consts.rope;
+    expect(r.freqScale).toBe(0.25);
+    expect(r.extFactor).toBe(1);
+    expect(r.corrDims).toEqual(hfCorrDims(64, 1e6, 32768, 32, 1));
+    // llama.cpp divides its mscale by the 1 + 0.1 ln(factor) that ggml multiplies in again
+    expect(r.attnFactor).toBeCloseTo(1, 6);
+    // qwen3 does not read the YaRN beta keys (llama.cpp reads them for grok and mistral3 only)
+    const beta = (await planEdited('qwen3', { meta: yarn('qwen3', { 'qwen3.rope.scaling.yarn_beta_fast': gv.f32(8) }) }))();
+    expect(beta.consts.rope.corrDims).toEqual(r.corrDims);
+  });
+
+  it('grok reads the YaRN beta keys, beta fast 8 by default', async () => {
+    const plan = (await planEdited('grok', { meta: yarn('grok') }))();
+    expect(plan.hp.yarnBetaFast).toBe(8);
+    expect(plan.consts.rope.corrDims).toEqual(hfCorrDims(64, 1e6, 32768, 8, 1));
+    const set = (await planEdited('grok', { meta: yarn('grok', { 'grok.rope.scaling.yarn_beta_fast': gv.f32(16), 'grok.rope.scaling.yarn_ext_factor': gv.f32(0) }) }))();
+    expect(set.consts.rope.corrDims).toEqual(hfCorrDims(64, 1e6, 32768, 16, 1));
+    expect(set.consts.rope.extFactor).toBe(0);
+  });
+
+  it.each([
+    ['linear', { 'llama.rope.scaling.type': gv.str('linear'), 'llama.rope.scaling.factor': gv.f32(4) }, 0.25],
+    ['the old key rope.scale_linear', { 'llama.rope.scale_linear': gv.f32(2) }, 0.5],
+    ['type none, whatever the factor', { 'llama.rope.scaling.type': gv.str('none'), 'llama.rope.scaling.factor': gv.f32(4) }, 1],
+    ['no keys', {}, 1],
+  ] as [string, Record<string, GGUFEntry>, number][])('%s: freqScale as llama.cpp sets it', async (_label, meta, freqScale) => {
+    const plan = (await planEdited('llama', { meta }))();
+    expect(plan.consts.rope).toMatchObject({ freqScale, extFactor: 0, attnFactor: 1 });
+  });
+
+  it.each([
+    ['longrope (Phi-3), which WebMoE does not run', { meta: { 'llama.rope.scaling.type': gv.str('longrope') } }, /llama.rope.scaling.type is longrope; WebMoE supports RoPE scaling none, linear, yarn/],
+    ['a scaling type llama.cpp does not know', { meta: { 'llama.rope.scaling.type': gv.str('dynamic') } }, /llama.rope.scaling.type is "dynamic"; llama.cpp knows none, linear, yarn, longrope/],
+    ['a negative factor', { meta: { 'llama.rope.scaling.factor': gv.f32(-2) } }, /ropeScaleFactor is -2, must be a finite number >= 0/],
+    ['a zero rope base', { meta: { 'llama.rope.freq_base': gv.f32(0) } }, /ropeBase is 0, must be a finite number > 0/],
+    ['rope_freqs of the wrong shape', { llama3Rope: LLAMA3, reshape: { 'rope_freqs.weight': [16, 2] } }, /tensor rope_freqs.weight has shape \[16,2\] \(F32\), llama with these hyperparameters needs \[32\]/],
+    ['rope_freqs in F16', { llama3Rope: LLAMA3, retype: { 'rope_freqs.weight': GGMLType.F16 } }, /rope_freqs.weight is F16; llama.cpp reads RoPE frequency factors as F32 only/],
+  ] as [string, Parameters<typeof planEdited>[1], RegExp][])('%s: a named error', async (_label, edit, message) => {
+    const plan = await planEdited('llama', edit);
+    expect(plan).toThrow(ModelFormatError);
+    expect(plan).toThrow(message);
   });
 });

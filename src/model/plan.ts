@@ -1,6 +1,6 @@
 // The model plan: what the GGUF header says the model is, checked against its architecture's
 // table entry before a single weight is read. The CPU reference and the GPU engine work from it.
-import { typeName, type GGUFFile, type GGUFTensorInfo } from '../gguf/types.ts';
+import { GGMLType, typeName, type GGUFFile, type GGUFTensorInfo } from '../gguf/types.ts';
 import { archTensors, hasExperts, type ArchSpec, type ModelTensors } from './arch.ts';
 import { ARCHS } from './archs/index.ts';
 import { type HParams, ModelFormatError, readHParams } from './hparams.ts';
@@ -21,6 +21,24 @@ export interface PlanConstants {
   logitScale: number;
   /** logits = cap * tanh(logits / cap); 0 = off. */
   finalSoftcap: number;
+  rope: RopeConstants;
+}
+
+/** RoPE as llama.cpp hands it to ggml_rope_ext (llama-context.cpp sets the YaRN values), all f32.
+ *  Pair i of a head at position p turns by theta = p * base^(-2i/ropeDim) / freqFactor[i], with
+ *  freqScale * theta interpolated towards theta by YaRN's ramp, and cos/sin times attnFactor. */
+export interface RopeConstants {
+  base: number;
+  /** 1 / rope.scaling.factor ('linear', 'yarn'); 1 when unscaled. */
+  freqScale: number;
+  /** YaRN's weight of the unscaled theta where the ramp is 1; 0 = no YaRN (ggml ext_factor). */
+  extFactor: number;
+  /** Multiplier of cos and sin (llama.cpp's yarn_attn_factor; ggml further multiplies it by
+   *  1 + 0.1 ln(1/freqScale) when extFactor is not 0). */
+  attnFactor: number;
+  /** YaRN's ramp runs from pair corrDims[0] (1: unscaled theta) to corrDims[1] (0: scaled theta);
+   *  ggml_rope_yarn_corr_dims with beta fast and slow. */
+  corrDims: [number, number];
 }
 
 /** What the header says the model is: hyperparameters, derived constants, and every tensor as a
@@ -76,6 +94,33 @@ function shapeMatches(shape: number[], want: number[]): boolean {
   return shape.length >= want.length && shape.every((n, i) => (i < want.length ? n === want[i] : n === 1));
 }
 
+/** The hyperparameters RoPE reads. */
+export type RopeHParams = Pick<HParams, 'ropeDim' | 'ropeBase' | 'ropeScaling' | 'ropeScaleFactor' | 'ropeAttnFactor' | 'nCtxOrigYarn' | 'yarnExtFactor' | 'yarnAttnFactor' | 'yarnBetaFast' | 'yarnBetaSlow'>;
+
+/** RoPE's constants from the hyperparameters, as llama.cpp derives them (f32). */
+export function ropeConstants(hp: RopeHParams): RopeConstants {
+  const fr = Math.fround;
+  const logf = (x: number) => fr(Math.log(x));
+  const freqScale = hp.ropeScaling === 'none' || !hp.ropeScaleFactor ? 1 : fr(1 / fr(hp.ropeScaleFactor));
+  const extFactor = hp.yarnExtFactor >= 0 ? fr(hp.yarnExtFactor) : hp.ropeScaling === 'yarn' ? 1 : 0;
+  let attnFactor = fr(hp.yarnAttnFactor);
+  if (extFactor !== 0) {
+    // llama.cpp's mscale of the factor, divided by the 1 + 0.1 ln(factor) that ggml multiplies in
+    const factor = fr(1 / freqScale);
+    const mscale = factor <= 1 ? 1 : fr(fr(fr(0.1) * logf(factor)) + 1);
+    attnFactor = fr(mscale * fr(1 / fr(1 + fr(fr(0.1) * logf(factor)))));
+  }
+  attnFactor = fr(attnFactor * fr(hp.ropeAttnFactor));
+  const base = fr(hp.ropeBase);
+  // the pair whose wavelength fits beta times into the original context (ggml_rope_yarn_corr_dim)
+  const corrDim = (beta: number) => fr(fr(hp.ropeDim * logf(fr(hp.nCtxOrigYarn / fr(fr(fr(beta) * 2) * fr(Math.PI))))) / fr(2 * logf(base)));
+  const corrDims: [number, number] = [
+    Math.max(0, Math.floor(corrDim(hp.yarnBetaFast))),
+    Math.min(hp.ropeDim - 1, Math.ceil(corrDim(hp.yarnBetaSlow))),
+  ];
+  return { base, freqScale, extFactor, attnFactor, corrDims };
+}
+
 function constants(arch: ArchSpec, hp: HParams): PlanConstants {
   const fr = Math.fround;
   const cap = arch.attention.logitSoftcap;
@@ -87,6 +132,7 @@ function constants(arch: ArchSpec, hp: HParams): PlanConstants {
     residualScale: hp.residualScale ? fr(hp.residualScale) : 1,
     logitScale: arch.logitScale === 'multiply' ? fr(hp.logitScale) : arch.logitScale === 'divide' ? fr(1 / fr(hp.logitScale)) : 1,
     finalSoftcap: hp.finalSoftcap ? fr(hp.finalSoftcap) : 0,
+    rope: ropeConstants(hp),
   };
 }
 
@@ -113,6 +159,10 @@ export function planModel(file: GGUFFile): ModelPlan {
     }
     if (!shapeMatches(found.shape, spec.shape)) {
       throw new ModelFormatError(`tensor ${found.name} has shape [${found.shape}] (${typeName(found.type)}), ${arch.name} with these hyperparameters needs [${spec.shape}]`);
+    }
+    // ggml_rope reads the frequency factors as f32 only
+    if (spec.role === 'rope-freqs' && found.type !== GGMLType.F32) {
+      throw new ModelFormatError(`tensor ${found.name} is ${typeName(found.type)}; llama.cpp reads RoPE frequency factors as F32 only`);
     }
     const t = found.shape.length === spec.shape.length ? found : { ...found, shape: spec.shape };
     used.push(t);

@@ -7,7 +7,7 @@
 //   h  = rmsnorm(x) * attn_norm                              (d)
 //   Q, K, V = Wq h (+bq), Wk h (+bk), Wv h (+bv)             (q), (kv), (kv)
 //   qk norm: per head (headDim) or over the whole Q / K      [qwen3*, olmoe]
-//   rope(Q), rope(K) at pos; K, V into the cache
+//   rope(Q), rope(K) at pos (scaled: rope_freqs, linear, YaRN); K, V into the cache
 //   a  = Wo · attend(Q, cache)                               (d)
 //   a  = rmsnorm(a) * attn_output_norm                       [grok]
 //   x  = x + a * residual_scale                              [granite scale]
@@ -32,7 +32,7 @@ import { ExpertCache, ExpertsNotLoadedError } from './experts.ts';
 import { gatedFfn, moeFfn, route, type GatedFfn, type MoeParams, type MoeWeights } from './ffn.ts';
 import { makeWeight, matvec, weightRow, type Weight } from './matmul.ts';
 import { numerics, type Num, type Numerics, type RoundingProbe, type Vec } from './numerics.ts';
-import { add, rmsNorm, rope, scale, tanh } from './ops.ts';
+import { add, rmsNorm, rope, ropeCosSin, scale, tanh } from './ops.ts';
 
 export interface ReferenceOptions {
   /** 'ggml' (default): reproduce llama.cpp's CPU numerics; 'exact': float64 math. */
@@ -89,6 +89,8 @@ export class ReferenceModel {
   private readonly embd: Weight;
   private readonly outNorm: Weight;
   private readonly output: Weight;
+  /** rope_freqs (ropeDim/2), when the model has it. */
+  private readonly ropeFreqs?: Float32Array;
   private readonly attn: AttentionShape;
   private readonly moeParams: MoeParams;
   /** Routed experts loaded on demand (option `experts`); undefined when all are read at load. */
@@ -105,6 +107,7 @@ export class ReferenceModel {
     this.embd = get(plan.embd);
     this.outNorm = get(plan.outNorm);
     this.output = get(plan.output);
+    this.ropeFreqs = opt(plan.ropeFreqs)?.data;
     this.layers = plan.layers.map((L): Layer => {
       const A = L.attn;
       const layer: Layer = {
@@ -197,6 +200,7 @@ export class ReferenceModel {
     let x = weightRow(num, this.embd, token); // (d)
     if (c.embeddingScale !== 1) x = scale(num, x, c.embeddingScale);
     const resScale = c.residualScale;
+    const cs = ropeCosSin(num, pos, hp.ropeDim, c.rope, this.ropeFreqs); // (ropeDim/2) each
     for (let il = 0; il < this.layers.length; il++) {
       const L = this.layers[il];
       const h = rmsNorm(num, x, L.attnNorm.data, hp.eps); // (d)
@@ -211,8 +215,8 @@ export class ReferenceModel {
         q = rmsNorm(num, q, L.qNorm.data, hp.eps, full ? q.length : hp.headDim);
         k = rmsNorm(num, k, L.kNorm.data, hp.eps, full ? k.length : hp.headDim);
       }
-      rope(num, q, hp.nHead, hp.headDim, hp.ropeDim, pos, hp.ropeBase, arch.rope);
-      rope(num, k, hp.nHeadKv, hp.headDim, hp.ropeDim, pos, hp.ropeBase, arch.rope);
+      rope(num, q, hp.nHead, hp.headDim, hp.ropeDim, cs, arch.rope);
+      rope(num, k, hp.nHeadKv, hp.headDim, hp.ropeDim, cs, arch.rope);
       storeKV(num, this.cache[il], k, v, pos, this.attn.kvType);
       let a = matvec(num, L.wo, attend(num, q, this.cache[il], pos, this.attn)); // (d)
       if (L.attnOutNorm) a = rmsNorm(num, a, L.attnOutNorm.data, hp.eps);

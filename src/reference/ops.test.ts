@@ -3,13 +3,14 @@
 // (or to the precision of the format ggml converts to).
 import { describe, expect, it } from 'vitest';
 import { GGMLType } from '../gguf/types.ts';
+import type { RopeConstants } from '../model/plan.ts';
 import { attend, storeKV, type AttentionShape } from './attention.ts';
 import { route } from './ffn.ts';
 import { convertActivation, matvec, type Weight } from './matmul.ts';
 import { expf, numerics, roundHalfEven, roundQ, roundTo, ulpF32, vExpf, type Num, type RoundingKind } from './numerics.ts';
 import { roundF16 } from '../gguf/half.ts';
 import { f16Neighbours } from './matmul.ts';
-import { geluScalar, rmsNorm, rope, softmax, swiglu } from './ops.ts';
+import { geluScalar, rmsNorm, rope, ropeCosSin, softmax, swiglu } from './ops.ts';
 import { seededRandom } from '../util/random.ts';
 
 const EXACT = numerics('exact'), GGML = numerics('ggml');
@@ -50,6 +51,8 @@ describe('rmsNorm', () => {
   it('ggml numerics match to f32 rounding', () => expectClose(rmsNorm(GGML, vecOf(GGML, x), Float32Array.from(w), Math.fround(1e-5), 32), want, 1e-6));
 });
 
+const unscaled = (base: number): RopeConstants => ({ base, freqScale: 1, extFactor: 0, attnFactor: 1, corrDims: [0, 0] });
+
 describe('rope', () => {
   const nHeads = 3, headDim = 16, pos = 37, base = 10000;
   for (const mode of ['norm', 'neox'] as const) {
@@ -66,8 +69,8 @@ describe('rope', () => {
           }
         }
         const e = vecOf(EXACT, x), g = vecOf(GGML, x);
-        rope(EXACT, e, nHeads, headDim, nDims, pos, base, mode);
-        rope(GGML, g, nHeads, headDim, nDims, pos, base, mode);
+        rope(EXACT, e, nHeads, headDim, nDims, ropeCosSin(EXACT, pos, nDims, unscaled(base)), mode);
+        rope(GGML, g, nHeads, headDim, nDims, ropeCosSin(GGML, pos, nDims, unscaled(base)), mode);
         expectClose(e, want, 1e-12);
         // f32 theta accumulation: theta_i = pos * scale^i rounded i times, ~i ulps of pos
         expectClose(g, want, 2e-5);

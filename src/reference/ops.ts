@@ -3,6 +3,7 @@
 // float64 math in 'exact' numerics.
 import { f16ToF32, f32ToF16, roundF16 } from '../gguf/half.ts';
 import { f16Neighbours } from './matmul.ts';
+import type { RopeConstants } from '../model/plan.ts';
 import { expf, fr, reduceAdd16, roundTo, SIMD_F32, vExpf, type Num, type Vec } from './numerics.ts';
 
 /** RMSNorm of each `len`-element row of x, times w (broadcast over rows; null = no weight).
@@ -26,29 +27,43 @@ export function rmsNorm(num: Num, x: Vec, w: ArrayLike<number> | null, eps: numb
 
 export type RopeMode = 'norm' | 'neox';
 
-/** Rotates, in place, the first nDims elements of each of the nHeads heads (headDim each) of x at
- *  position pos. 'norm' pairs (x[2i], x[2i+1]); 'neox' pairs (x[i], x[i + nDims/2]); both use
- *  theta_i = pos * base^(-2i/nDims). ggml (ops.cpp ggml_rope_cache_init): theta_scale =
- *  powf(base, -2/nDims) and theta starts at pos and is multiplied by theta_scale per pair in f32,
- *  cos/sin in f32. */
-export function rope(num: Num, x: Vec, nHeads: number, headDim: number, nDims: number, pos: number, base: number, mode: RopeMode): void {
+/** cos and sin of the nDims/2 pairs' angles at position pos (plan.consts.rope, freqFactors =
+ *  rope_freqs). ggml (ops.cpp ggml_rope_cache_init, rope_yarn): theta starts at pos and is
+ *  multiplied by theta_scale = powf(base, -2/nDims) per pair in f32; per pair, the unscaled angle
+ *  theta / freqFactor and the scaled one freqScale times it are mixed by YaRN's ramp (1 below
+ *  corrDims[0], 0 above corrDims[1]) times extFactor; cos/sin (f32) times attnFactor, which YaRN
+ *  multiplies by 1 + 0.1 ln(1/freqScale). 'exact': the same formulas in float64. */
+export function ropeCosSin(num: Num, pos: number, nDims: number, c: RopeConstants, freqFactors?: ArrayLike<number>): { cos: Float64Array; sin: Float64Array } {
   const half = nDims / 2;
   const cos = new Float64Array(half), sin = new Float64Array(half);
-  if (num.mode === 'ggml') {
-    const thetaScale = fr(Math.pow(base, fr(-2 / nDims)));
-    let theta = fr(pos);
-    for (let i = 0; i < half; i++) {
-      cos[i] = fr(Math.cos(theta));
-      sin[i] = fr(Math.sin(theta));
-      theta = fr(theta * thetaScale);
+  const r = num.r;
+  const [lo, hi] = c.corrDims;
+  let mscale = c.attnFactor;
+  if (c.extFactor !== 0) mscale = r(mscale * r(1 + r(r(0.1) * r(Math.log(r(1 / c.freqScale))))));
+  const thetaScale = r(Math.pow(c.base, r(-2 / nDims)));
+  let theta = pos;
+  for (let i = 0; i < half; i++) {
+    const extrap = num.mode === 'ggml' ? r(theta / (freqFactors?.[i] ?? 1)) : pos * Math.pow(c.base, (-2 * i) / nDims) / (freqFactors?.[i] ?? 1);
+    const interp = r(c.freqScale * extrap);
+    let t = interp;
+    if (c.extFactor !== 0) {
+      const y = r(r(i - lo) / Math.max(r(0.001), r(hi - lo)));
+      const mix = r(r(1 - Math.min(1, Math.max(0, y))) * c.extFactor);
+      t = r(r(interp * r(1 - mix)) + r(extrap * mix));
     }
-  } else {
-    for (let i = 0; i < half; i++) {
-      const theta = pos * Math.pow(base, (-2 * i) / nDims);
-      cos[i] = Math.cos(theta);
-      sin[i] = Math.sin(theta);
-    }
+    cos[i] = r(r(Math.cos(t)) * mscale);
+    sin[i] = r(r(Math.sin(t)) * mscale);
+    theta = r(theta * thetaScale);
   }
+  return { cos, sin };
+}
+
+/** Rotates, in place, the first nDims elements of each of the nHeads heads (headDim each) of x by
+ *  the angles whose cos/sin ropeCosSin gives. 'norm' pairs (x[2i], x[2i+1]); 'neox' pairs (x[i],
+ *  x[i + nDims/2]). ggml rotate_pairs: x0 cos - x1 sin, x0 sin + x1 cos. */
+export function rope(num: Num, x: Vec, nHeads: number, headDim: number, nDims: number, cs: { cos: Float64Array; sin: Float64Array }, mode: RopeMode): void {
+  const half = nDims / 2;
+  const { cos, sin } = cs;
   const r = num.r;
   for (let h = 0; h < nHeads; h++) {
     const o = h * headDim;

@@ -29,6 +29,13 @@ describe('parseMakeModelArgs', () => {
     });
   });
 
+  it('RoPE scaling flags: type, factor, original context, Llama 3 rope_freqs', () => {
+    const yarn = parseMakeModelArgs(['--arch', 'qwen3', '--rope-scaling', 'yarn', '--rope-factor', '4', '--rope-orig-ctx', '32768', '--out', 'x']);
+    expect(yarn.options.hp).toEqual({ ropeScaling: 'yarn', ropeScaleFactor: 4, nCtxOrigYarn: 32768 });
+    const l3 = parseMakeModelArgs(['--arch', 'llama', '--rope-base', '500000', '--llama3-rope', '32,1,4,8192', '--out', 'x']);
+    expect(l3.options.llama3Rope).toEqual({ factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 8192 });
+  });
+
   it('--head-dim without --rope-dim rotates the whole head', () => {
     expect(parseMakeModelArgs(['--arch', 'llama', '--head-dim', '32', '--heads', '8', '--out', 'x']).options.hp).toEqual({ headDim: 32, nHead: 8, ropeDim: 32 });
   });
@@ -51,6 +58,9 @@ describe('parseMakeModelArgs', () => {
     [['--arch', 'llama', '--out', 'x', '--type', 'Q8_0', '--ff', '48']], // not whole Q8_0 blocks of 32
     [['--arch', 'llama', '--out', 'x', '--merges', '50001']],
     [['--arch', 'llama', '--out', 'x', '--bogus']],
+    [['--arch', 'llama', '--out', 'x', '--rope-scaling', 'longrope']],
+    [['--arch', 'llama', '--out', 'x', '--llama3-rope', '32,4,1,8192']], // high below low
+    [['--arch', 'qwen3', '--out', 'x', '--llama3-rope', '32,1,4,8192']], // qwen3 has no rope_freqs
   ])('refuses %j with a UsageError', (argv) => {
     expect(() => parseMakeModelArgs(argv)).toThrow(UsageError);
   });

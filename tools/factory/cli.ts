@@ -23,8 +23,10 @@ const INT_HP: [string, keyof HParams, number][] = [
   ['experts-used', 'nExpertUsed', 0],
   ['ctx', 'nCtxTrain', 1],
   ['rope-dim', 'ropeDim', 2],
+  ['rope-orig-ctx', 'nCtxOrigYarn', 1],
 ];
-const FLOAT_HP: [string, keyof HParams][] = [['eps', 'eps'], ['rope-base', 'ropeBase']];
+const FLOAT_HP: [string, keyof HParams][] = [['eps', 'eps'], ['rope-base', 'ropeBase'], ['rope-factor', 'ropeScaleFactor']];
+const ROPE_SCALINGS = ['none', 'linear', 'yarn'] as const;
 
 /** Weight types the factory can write (those src/gguf/quant.ts quantizes). */
 export const FACTORY_TYPES = Object.values(GGMLType).filter((t): t is GGMLType => typeof t === 'number' && canQuantize(t));
@@ -53,6 +55,13 @@ K-quant applies; MoE archs get 8 experts, 2 used):
   --ff N (dense FFN width)  --ff-exp N (one expert's width)  --ff-shexp N (shared expert's width)
   --experts N  --experts-used N (llama takes experts too: Mixtral layout)
   --ctx N (context length)  --eps X (RMSNorm epsilon)  --rope-base X
+
+RoPE scaling (metadata keys as llama.cpp reads them; see README "Supported models"):
+  --rope-scaling none|linear|yarn   rope.scaling.type   --rope-factor X   rope.scaling.factor
+  --rope-orig-ctx N    rope.scaling.original_context_length (YaRN; default: --ctx)
+  --llama3-rope F,L,H,C   write rope_freqs.weight by Llama 3.1's rule: factor F, low/high
+                       frequency factors L and H, original context C (Llama 3.2: 32,1,4,8192;
+                       llama and granitemoe only)
 `;
 
 export interface MakeModelArgs {
@@ -66,7 +75,7 @@ export function parseMakeModelArgs(argv: string[]): MakeModelArgs {
   const str = { type: 'string' } as const;
   const { values } = parseFlags('make-model', argv, {
     arch: str, type: str, seed: str, tied: { type: 'boolean' }, merges: str, out: str,
-    'gguf-version': str, alignment: str, eps: str, 'rope-base': str,
+    'gguf-version': str, alignment: str, eps: str, 'rope-base': str, 'rope-factor': str, 'rope-scaling': str, 'llama3-rope': str,
     ...Object.fromEntries(INT_HP.map(([flag]) => [flag, str])) as Record<string, typeof str>,
     help: { type: 'boolean', short: 'h' },
   });
@@ -98,6 +107,11 @@ export function parseMakeModelArgs(argv: string[]): MakeModelArgs {
     if (raw !== undefined) (hp as Record<string, number>)[field] = numFlag(flag, raw);
   }
   if (hp.headDim !== undefined && hp.ropeDim === undefined) hp.ropeDim = hp.headDim;
+  const scaling = s('rope-scaling');
+  if (scaling !== undefined) {
+    if (!(ROPE_SCALINGS as readonly string[]).includes(scaling)) throw new UsageError(`--rope-scaling "${scaling}" is not one of ${ROPE_SCALINGS.join(', ')}`);
+    hp.ropeScaling = scaling as HParams['ropeScaling'];
+  }
   // `--experts 8` alone (e.g. on llama, dense by default) routes to 2 of them, as Mixtral does.
   if (hp.nExpert !== undefined && hp.nExpertUsed === undefined) hp.nExpertUsed = Math.min(2, hp.nExpert);
 
@@ -108,6 +122,15 @@ export function parseMakeModelArgs(argv: string[]): MakeModelArgs {
     tied: v.tied === true,
     hp,
   };
+  const l3 = s('llama3-rope');
+  if (l3 !== undefined) {
+    const parts = l3.split(',').map(Number);
+    if (parts.length !== 4 || parts.some((x) => !Number.isFinite(x) || x <= 0) || parts[2] <= parts[1]) {
+      throw new UsageError(`--llama3-rope wants FACTOR,LOW,HIGH,ORIGINAL_CONTEXT (positive, HIGH > LOW), e.g. 32,1,4,8192; got "${l3}"`);
+    }
+    if (!ARCHS[arch].ropeFreqFactors) throw new UsageError(`--llama3-rope: llama.cpp reads rope_freqs only for llama and granite, not ${arch}`);
+    options.llama3Rope = { factor: parts[0], lowFreqFactor: parts[1], highFreqFactor: parts[2], originalContext: parts[3] };
+  }
   if (s('merges') !== undefined) options.nMerges = intFlag('merges', s('merges')!, 0, 50000);
   if (s('gguf-version') !== undefined) options.version = intFlag('gguf-version', s('gguf-version')!, 2, 3) as 2 | 3;
   if (s('alignment') !== undefined) {
@@ -134,7 +157,7 @@ function checkShapes(o: FactoryOptions): void {
   if (!moe && hp.nFf === 0) throw new UsageError(`a dense ${o.arch} model needs --ff of at least 1`);
   const block = TYPE_TRAITS[o.type ?? GGMLType.F32]!.blockSize;
   for (const t of tensorSpecs(spec, hp)) {
-    if (t.role === 'norm' || t.role === 'bias' || t.role === 'router' || t.role === 'selection') continue; // always F32
+    if (t.role === 'norm' || t.role === 'bias' || t.role === 'router' || t.role === 'selection' || t.role === 'rope-freqs') continue; // always F32
     if (t.shape.some((n) => n < 1)) throw new UsageError(`tensor ${t.name} would have shape [${t.shape}]: check the size flags`);
     if (t.shape[0] % block !== 0) {
       throw new UsageError(`--type ${typeName(o.type!)} packs rows in blocks of ${block}, but ${t.name} has rows of ${t.shape[0]}; choose sizes that are multiples of ${block}`);

@@ -5,7 +5,7 @@ import { quantize } from '../../src/gguf/quant.ts';
 import { gv, writeGGUF, type TensorInput } from '../../src/gguf/writer.ts';
 import { tensorSpecs, type TensorSpec } from '../../src/model/arch.ts';
 import { ARCHS } from '../../src/model/archs/index.ts';
-import { hparamsMetadata, type HParams } from '../../src/model/hparams.ts';
+import { hparamsMetadata, scaleDefault, type HParams } from '../../src/model/hparams.ts';
 import { seededRandom, type Random } from '../../src/util/random.ts';
 import { gpt2Vocab, vocabMetadata } from './vocab.ts';
 
@@ -29,6 +29,32 @@ export interface FactoryOptions {
   version?: 2 | 3;
   /** Tensor data alignment in bytes (power of two); 32 is GGUF's default. */
   alignment?: number;
+  /** Write rope_freqs.weight as Llama 3.1's converter computes it from these (archs with
+   *  ropeFreqFactors). RoPE scaling by metadata (linear, YaRN): hp.ropeScaling and its fields. */
+  llama3Rope?: Llama3Rope;
+}
+
+/** Llama 3.1's rope_scaling (config.json, rope_type "llama3"); Llama 3.2 1B/3B: factor 32,
+ *  low/high frequency factors 1 and 4, original context 8192. */
+export interface Llama3Rope {
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  originalContext: number;
+}
+
+/** The rope_freqs of Llama 3 (llama.cpp's conversion/llama.py generate_extra_tensors): per pair,
+ *  1 for wavelengths below originalContext / highFreqFactor, `factor` above originalContext /
+ *  lowFreqFactor, and a smooth blend between. */
+export function llama3RopeFreqs(r: Llama3Rope, base: number, ropeDim: number): Float32Array {
+  const out = new Float32Array(ropeDim / 2);
+  const lowWavelen = r.originalContext / r.lowFreqFactor, highWavelen = r.originalContext / r.highFreqFactor;
+  for (let i = 0; i < out.length; i++) {
+    const wavelen = 2 * Math.PI * Math.pow(base, (2 * i) / ropeDim);
+    const smooth = (r.originalContext / wavelen - r.lowFreqFactor) / (r.highFreqFactor - r.lowFreqFactor);
+    out[i] = wavelen < highWavelen ? 1 : wavelen > lowWavelen ? r.factor : 1 / ((1 - smooth) / r.factor + smooth);
+  }
+  return out;
 }
 
 export { seededRandom } from '../../src/util/random.ts';
@@ -56,7 +82,13 @@ export function defaultHParams(arch: string, nVocab: number, over: Partial<HPara
     attnOutScale: spec.defaults?.attnOutScale ?? 0,
     attnSoftcap: spec.defaults?.attnSoftcap ?? 0,
     finalSoftcap: spec.defaults?.finalSoftcap ?? 0,
+    ropeScaling: 'linear', ropeScaleFactor: 0, ropeAttnFactor: 1,
+    yarnExtFactor: scaleDefault('yarnExtFactor', spec.defaults),
+    yarnAttnFactor: scaleDefault('yarnAttnFactor', spec.defaults),
+    yarnBetaFast: scaleDefault('yarnBetaFast', spec.defaults),
+    yarnBetaSlow: scaleDefault('yarnBetaSlow', spec.defaults),
     ...over,
+    nCtxOrigYarn: over.nCtxOrigYarn ?? over.nCtxTrain ?? 4096,
   };
 }
 
@@ -102,10 +134,15 @@ export function makeModel(opts: FactoryOptions): Uint8Array {
   const hp = defaultHParams(opts.arch, vocab.tokens.length, opts.hp);
   const type = opts.type ?? GGMLType.F32;
   const rnd = seededRandom(opts.seed ?? 1);
+  if (opts.llama3Rope && !arch.ropeFreqFactors) throw new Error(`${opts.arch} does not read rope_freqs (llama.cpp loads it for llama and granite)`);
 
   const tensors: TensorInput[] = [];
   for (const spec of tensorSpecs(arch, hp)) {
     const wanted = spec.required || (spec.name === 'output.weight' && !opts.tied) || (spec.role === 'bias' && arch.attention.qkvBias) || spec.role === 'selection';
+    if (spec.role === 'rope-freqs') {
+      if (opts.llama3Rope) tensors.push({ name: spec.name, shape: spec.shape, type: GGMLType.F32, data: quantize(GGMLType.F32, llama3RopeFreqs(opts.llama3Rope, hp.ropeBase, hp.ropeDim)) });
+      continue;
+    }
     if (!wanted) continue;
     const x = fill(spec, hp, rnd);
     const t = spec.role === 'norm' || spec.role === 'bias' || spec.role === 'router' || spec.role === 'selection' ? GGMLType.F32

@@ -1,25 +1,25 @@
 // q/k norm + RoPE + KV-cache store after the QKV product (rope.wgsl), and the cos/sin table.
 import type { RopeMode } from '../../model/arch.ts';
+import type { RopeConstants } from '../../model/plan.ts';
+import { numerics, type Numerics } from '../../reference/numerics.ts';
+import { ropeCosSin } from '../../reference/ops.ts';
 import { Op } from '../op.ts';
 import type { GPUSession } from '../session.ts';
 import { KV_SHADERS, SHADERS, type KvType } from '../shaders.ts';
 import { ShapeError } from './quant.ts';
 
-const fr = Math.fround;
-
-/** cos/sin of every (position, pair) as ggml computes them (ggml_rope_cache_init with no YaRN):
- *  theta_scale = powf(base, -2/n_dims); theta starts at pos and is multiplied by theta_scale per
- *  pair, in f32; cos/sin in f32. Layout: (nPos, ropeDim/2) pairs (cos, sin). */
-export function ropeTable(nPos: number, ropeDim: number, base: number): Float32Array<ArrayBuffer> {
+/** cos/sin of every (position, pair), as the CPU reference computes them (ropeCosSin: ggml's
+ *  rope cache in 'ggml' numerics, scaling included: rope_freqs, linear, YaRN's ramp and attention
+ *  factor), stored f32. Layout: (nPos, ropeDim/2) pairs (cos, sin). */
+export function ropeTable(nPos: number, ropeDim: number, rope: RopeConstants, freqFactors?: ArrayLike<number>, mode: Numerics = 'ggml'): Float32Array<ArrayBuffer> {
   const half = ropeDim / 2;
   const out = new Float32Array(nPos * half * 2);
-  const thetaScale = fr(Math.pow(base, fr(-2 / ropeDim)));
+  const num = numerics(mode);
   for (let p = 0; p < nPos; p++) {
-    let theta = fr(p);
+    const { cos, sin } = ropeCosSin(num, p, ropeDim, rope, freqFactors);
     for (let i = 0; i < half; i++) {
-      out[2 * (p * half + i)] = fr(Math.cos(theta));
-      out[2 * (p * half + i) + 1] = fr(Math.sin(theta));
-      theta = fr(theta * thetaScale);
+      out[2 * (p * half + i)] = cos[i];
+      out[2 * (p * half + i) + 1] = sin[i];
     }
   }
   return out;

@@ -4,6 +4,7 @@ import { defineArch } from '../arch.ts';
 
 export const granitemoe = defineArch({
   name: 'granitemoe',
+  ropeFreqFactors: true,
   scales: ['logitScale', 'residualScale', 'embeddingScale', 'attentionScale'],
   logitScale: 'divide',
   ffn: { expertWeightsNorm: true, shared: 'plain' },

@@ -5,8 +5,9 @@ import { defineArch } from '../arch.ts';
 export const grok = defineArch({
   name: 'grok',
   rope: 'neox',
-  scales: ['logitScale', 'embeddingScale', 'attnOutScale', 'attnSoftcap', 'finalSoftcap'],
+  scales: ['logitScale', 'embeddingScale', 'attnOutScale', 'attnSoftcap', 'finalSoftcap', 'yarnExtFactor', 'yarnAttnFactor', 'yarnBetaFast', 'yarnBetaSlow'],
   defaults: {
+    yarnBetaFast: 8,
     embeddingScale: 78.38367176906169,
     attnOutScale: 0.08838834764831845,
     attnSoftcap: 30,
