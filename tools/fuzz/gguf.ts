@@ -111,6 +111,9 @@ const BASE_OPTIONS: (FactoryOptions & { weight: number })[] = [
   { arch: 'olmoe', type: GGMLType.F16, nMerges: 50, weight: 1 },
   { arch: 'granitemoe', type: GGMLType.Q5_K, nMerges: 50, alignment: 16, weight: 1 },
   { arch: 'grok', type: GGMLType.Q8_0, nMerges: 50, version: 2, weight: 1 },
+  // RoPE scaling: Llama 3's rope_freqs tensor; YaRN keys
+  { arch: 'llama', type: GGMLType.Q8_0, nMerges: 50, hp: { ropeBase: 500000 }, llama3Rope: { factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 8192 }, weight: 0.5 },
+  { arch: 'qwen3', type: GGMLType.Q4_K, nMerges: 50, hp: { ropeScaling: 'yarn', ropeScaleFactor: 4, nCtxOrigYarn: 32768 }, weight: 0.5 },
   // A header larger than the reader's first read (256 KiB), so the window has to grow.
   { arch: 'llama', type: GGMLType.Q4_0, nMerges: 20000, hp: { nLayer: 1 }, weight: 0.4 },
 ];
