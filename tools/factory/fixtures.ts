@@ -36,6 +36,10 @@ export const FIXTURES: FixtureCase[] = [
   c({ arch: 'grok', type: GGMLType.Q5_0, seed: 10, nMerges: 100 }),
   c({ arch: 'grok', type: GGMLType.BF16, seed: 11, nMerges: 50, hp: { nLayer: 1 }, version: 2 }),
   c({ arch: 'ernie4_5-moe', type: GGMLType.Q4_K, seed: 12, nMerges: 100, hp: { nFfShexp: 256 } }),
+  c({ arch: 'olmoe', type: GGMLType.Q2_K, seed: 13, nMerges: 100 }),
+  c({ arch: 'qwen2', type: GGMLType.Q3_K, seed: 14, nMerges: 50 }),
+  // experts 96 wide: their down projections in IQ4_NL, as llama.cpp's quantizer falls back
+  c({ arch: 'qwen3moe', type: GGMLType.IQ4_XS, seed: 15, nMerges: 100, hp: { nFfExp: 96 } }),
 ];
 
 export interface Fixture extends FixtureCase {

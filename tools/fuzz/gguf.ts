@@ -114,6 +114,10 @@ const BASE_OPTIONS: (FactoryOptions & { weight: number })[] = [
   // RoPE scaling: Llama 3's rope_freqs tensor; YaRN keys
   { arch: 'llama', type: GGMLType.Q8_0, nMerges: 50, hp: { ropeBase: 500000 }, llama3Rope: { factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 8192 }, weight: 0.5 },
   { arch: 'qwen3', type: GGMLType.Q4_K, nMerges: 50, hp: { ropeScaling: 'yarn', ropeScaleFactor: 4, nCtxOrigYarn: 32768 }, weight: 0.5 },
+  { arch: 'olmoe', type: GGMLType.Q2_K, nMerges: 50, weight: 0.5 },
+  { arch: 'qwen2', type: GGMLType.Q3_K, nMerges: 50, alignment: 64, weight: 0.5 },
+  // IQ4_XS with IQ4_NL down projections (experts 96 wide: llama.cpp's fallback)
+  { arch: 'qwen3moe', type: GGMLType.IQ4_XS, nMerges: 50, hp: { nFfExp: 96 }, weight: 0.5 },
   // A header larger than the reader's first read (256 KiB), so the window has to grow.
   { arch: 'llama', type: GGMLType.Q4_0, nMerges: 20000, hp: { nLayer: 1 }, weight: 0.4 },
 ];
