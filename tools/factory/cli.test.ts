@@ -3,8 +3,11 @@
 // file back, is in src/cli/cli.test.ts.)
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/cli/io.ts';
+import { readGGUF } from '../../src/gguf/reader.ts';
+import { bytesSource } from '../../src/gguf/source.ts';
 import { GGMLType } from '../../src/gguf/types.ts';
 import { FACTORY_TYPES, parseMakeModelArgs } from './cli.ts';
+import { makeModel, type FactoryOptions } from './make-model.ts';
 
 describe('parseMakeModelArgs', () => {
   it('defaults: F32, seed 1, untied, no overrides', () => {
@@ -56,6 +59,7 @@ describe('parseMakeModelArgs', () => {
     [['--arch', 'llama', '--out', 'x', '--rope-dim', '31', '--head-dim', '64']], // odd
     [['--arch', 'llama', '--out', 'x', '--ff', '0']], // a dense model without an FFN
     [['--arch', 'llama', '--out', 'x', '--type', 'Q8_0', '--ff', '48']], // not whole Q8_0 blocks of 32
+    [['--arch', 'qwen3moe', '--out', 'x', '--type', 'Q2_K', '--ff-exp', '48']], // nor any 32-block fallback
     [['--arch', 'llama', '--out', 'x', '--merges', '50001']],
     [['--arch', 'llama', '--out', 'x', '--bogus']],
     [['--arch', 'llama', '--out', 'x', '--rope-scaling', 'longrope']],
@@ -63,5 +67,15 @@ describe('parseMakeModelArgs', () => {
     [['--arch', 'qwen3', '--out', 'x', '--llama3-rope', '32,1,4,8192']], // qwen3 has no rope_freqs
   ])('refuses %j with a UsageError', (argv) => {
     expect(() => parseMakeModelArgs(argv)).toThrow(UsageError);
+  });
+
+  it('rows that are not whole 256-blocks take llama.cpp\'s 32-block fallback type', async () => {
+    const { options } = parseMakeModelArgs(['--arch', 'qwen3moe', '--out', 'x', '--type', 'IQ4_XS', '--ff-exp', '96']);
+    const types = async (o: FactoryOptions) => new Map((await readGGUF(bytesSource(makeModel({ ...o, nMerges: 20 })))).tensors.map((t) => [t.name, t.type]));
+    const t = await types(options);
+    expect(t.get('blk.0.ffn_down_exps.weight')).toBe(GGMLType.IQ4_NL);
+    expect(t.get('blk.0.ffn_up_exps.weight')).toBe(GGMLType.IQ4_XS);
+    expect((await types({ ...options, type: GGMLType.Q3_K })).get('blk.1.ffn_down_exps.weight')).toBe(GGMLType.Q4_0);
+    expect((await types({ ...options, type: GGMLType.Q6_K })).get('blk.1.ffn_down_exps.weight')).toBe(GGMLType.Q8_0);
   });
 });

@@ -7,7 +7,7 @@ import { intFlag, numFlag, parseFlags, UsageError } from '../../src/cli/io.ts';
 import { tensorSpecs } from '../../src/model/arch.ts';
 import { ARCHS } from '../../src/model/archs/index.ts';
 import type { HParams } from '../../src/model/hparams.ts';
-import { defaultHParams, type FactoryOptions } from './make-model.ts';
+import { defaultHParams, fallbackType, type FactoryOptions } from './make-model.ts';
 
 /** Integer hyperparameter flags: flag name, HParams field, smallest allowed value. */
 const INT_HP: [string, keyof HParams, number][] = [
@@ -155,12 +155,16 @@ function checkShapes(o: FactoryOptions): void {
     throw new UsageError(`--experts-used must be from 1 to --experts (${hp.nExpert}), got ${hp.nExpertUsed}`);
   }
   if (!moe && hp.nFf === 0) throw new UsageError(`a dense ${o.arch} model needs --ff of at least 1`);
-  const block = TYPE_TRAITS[o.type ?? GGMLType.F32]!.blockSize;
+  const type = o.type ?? GGMLType.F32;
+  const block = TYPE_TRAITS[type]!.blockSize;
   for (const t of tensorSpecs(spec, hp)) {
     if (t.role === 'norm' || t.role === 'bias' || t.role === 'router' || t.role === 'selection' || t.role === 'rope-freqs') continue; // always F32
     if (t.shape.some((n) => n < 1)) throw new UsageError(`tensor ${t.name} would have shape [${t.shape}]: check the size flags`);
-    if (t.shape[0] % block !== 0) {
-      throw new UsageError(`--type ${typeName(o.type!)} packs rows in blocks of ${block}, but ${t.name} has rows of ${t.shape[0]}; choose sizes that are multiples of ${block}`);
+    // rows that do not fit a 256-block type get llama.cpp's 32-block fallback (fallbackType), but
+    // not F16, its last resort
+    const ft = fallbackType(type, t.shape[0]);
+    if (ft === GGMLType.F16 && type !== GGMLType.F16) {
+      throw new UsageError(`--type ${typeName(type)} packs rows in blocks of ${block}, but ${t.name} has rows of ${t.shape[0]}; choose sizes that are multiples of ${block > 32 ? `32 (rows not a multiple of ${block} get llama.cpp's fallback type)` : block}`);
     }
   }
 }
