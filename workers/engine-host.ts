@@ -172,7 +172,7 @@ export class EngineHost {
       const ram = ramBudget(options.ramBudget, deviceMemoryBytes());
       if (paged && ram.warning) emit({ type: 'notice', what: 'ram-budget', message: ram.warning });
       const loading = WebGPUEngine.load(dl.source(), {
-        nCtx: options.nCtx, maxBatch: options.maxBatch,
+        nCtx: options.nCtx, maxBatch: options.maxBatch, kernels: options.kernels,
         ...(paged && {
           expertBudget: options.expertBudget, ramBudget: ram.bytes, paging: { policy: options.expertPolicy },
           experts: (l: number, e: number) => dl.ensureExpert(l, e),
@@ -197,7 +197,7 @@ export class EngineHost {
         id: dl.id, url: dl.url, name: typeof name === 'string' ? name : undefined, architecture: hp.arch,
         nLayer: hp.nLayer, nEmbd: hp.nEmbd, nVocab: hp.nVocab, nExpert: hp.nExpert, nExpertUsed: hp.nExpertUsed,
         nCtx: engine.nCtx, nCtxTrain: hp.nCtxTrain, fileBytes: dl.size, adapter: engine.session.adapterName,
-        f16: engine.session.features.f16, chatTemplate: tok.chatTemplate !== undefined,
+        f16: engine.session.features.f16, kernels: engine.kernels, chatTemplate: tok.chatTemplate !== undefined,
       };
       this.model = { dl, engine, tok, info, storedMs, readyMs: performance.now() - t0, kv: [] };
       emit({ type: 'load', step: 'ready', done: 0, total: 0 });

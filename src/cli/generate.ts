@@ -8,6 +8,7 @@ import type { GGUFFile } from '../gguf/types.ts';
 import { totalmem } from 'node:os';
 import { POLICIES, type PolicyName } from '../engine/eviction.ts';
 import { ramBudget } from '../engine/memory.ts';
+import { KERNEL_CHOICES, type KernelChoice } from '../gpu/variant.ts';
 import { planModel } from '../model/plan.ts';
 import { ReferenceModel } from '../reference/model.ts';
 import { argmax } from '../reference/ops.ts';
@@ -51,6 +52,9 @@ Options:
                        engine (Dawn's WebGPU in Node; on a machine without a GPU, SwiftShader)
   --kv-type T          webgpu: the KV cache's element type, auto (default: f16 where the adapter
                        has shader-f16, as llama.cpp's default cache; else f32), f16 or f32
+  --kernels K          webgpu: kernel shapes, auto (default: software on CPU-backed adapters
+                       such as SwiftShader and llvmpipe, hardware on GPUs), software or hardware;
+                       --json reports "kernels"
   --expert-budget MB   webgpu, MoE models: GPU memory for routed experts, in MB; only the
                        experts the router picks are paged in (the eviction policy makes room),
                        so a model larger than the GPU allows runs (default: all resident)
@@ -77,6 +81,7 @@ export interface GenerateArgs {
   stop: string[];
   backend: 'cpu' | 'webgpu';
   kvType: 'auto' | 'f32' | 'f16';
+  kernels: KernelChoice;
   /** Bytes. */
   expertBudget?: number;
   /** Bytes; undefined: the default from the machine's memory. */
@@ -113,7 +118,7 @@ async function webgpuBackend(source: RangeSource, nCtx: number, args: GenerateAr
   const ram = ramBudget(args.ramBudget, totalmem());
   if (ram.warning && args.expertBudget !== undefined) io.err(`webmoe generate: ${ram.warning}\n`);
   const engine = await WebGPUEngine.load(source, {
-    nCtx, kvType: args.kvType, expertBudget: args.expertBudget, ramBudget: ram.bytes,
+    nCtx, kvType: args.kvType, kernels: args.kernels, expertBudget: args.expertBudget, ramBudget: ram.bytes,
     paging: { policy: args.policy, prefetch: args.prefetch },
     // paged experts from a download: fetched ahead of it when the router picks one not stored yet
     experts: download && ((l, e) => download.ensureExpert(l, e)),
@@ -123,7 +128,7 @@ async function webgpuBackend(source: RangeSource, nCtx: number, args: GenerateAr
       const r = await engine.forward(ids, { logits: wantLogits ? 'last' : 'none' });
       return { next: r.next, logits: r.logits?.[0] };
     },
-    stats: () => ({ kvType: engine.kvType, experts: engine.expertStats, gpuBytes: engine.stats.gpuBytes, launchesPerToken: engine.stats.launchesPerToken, bytesRead: engine.stats.bytesRead }),
+    stats: () => ({ kvType: engine.kvType, kernels: engine.kernels, experts: engine.expertStats, gpuBytes: engine.stats.gpuBytes, launchesPerToken: engine.stats.launchesPerToken, bytesRead: engine.stats.bytesRead }),
     destroy: () => engine.destroy(),
   };
 }
@@ -132,7 +137,7 @@ async function webgpuBackend(source: RangeSource, nCtx: number, args: GenerateAr
 export function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' {
   const str = { type: 'string' } as const, bool = { type: 'boolean' } as const;
   const { values: v } = parseFlags('generate', argv, {
-    model: str, 'prompt-ids': str, prompt: str, 'max-tokens': str, temperature: str, backend: str, store: str, 'kv-type': str, 'expert-budget': str,
+    model: str, 'prompt-ids': str, prompt: str, 'max-tokens': str, temperature: str, backend: str, store: str, 'kv-type': str, kernels: str, 'expert-budget': str,
     'ram-budget': str, 'expert-policy': str, 'no-prefetch': bool,
     'top-k': str, 'top-p': str, 'min-p': str, seed: str, 'repeat-penalty': str, 'repeat-last-n': str,
     stop: { type: 'string', multiple: true },
@@ -177,6 +182,9 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' {
   const kvType = v['kv-type'] ?? 'auto';
   if (kvType !== 'auto' && kvType !== 'f32' && kvType !== 'f16') throw new UsageError(`--kv-type must be auto, f32 or f16, got "${kvType}"`);
   if (v['kv-type'] !== undefined && backend !== 'webgpu') throw new UsageError('--kv-type is for --backend webgpu (the CPU reference keeps an f32 cache)');
+  const kernels = (v.kernels ?? 'auto') as KernelChoice;
+  if (!KERNEL_CHOICES.includes(kernels)) throw new UsageError(`--kernels must be ${KERNEL_CHOICES.join(', ')}, got "${kernels}"`);
+  if (v.kernels !== undefined && backend !== 'webgpu') throw new UsageError('--kernels is for --backend webgpu');
   let expertBudget: number | undefined;
   if (v['expert-budget'] !== undefined) {
     if (backend !== 'webgpu') throw new UsageError('--expert-budget is for --backend webgpu (the CPU reference loads experts on demand, without a budget)');
@@ -205,7 +213,7 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' {
     prompt = { ids };
   }
   return {
-    model: v.model, prompt, maxTokens, ignoreEos: !!v['ignore-eos'], json: !!v.json, sampling, stop, backend, kvType, expertBudget,
+    model: v.model, prompt, maxTokens, ignoreEos: !!v['ignore-eos'], json: !!v.json, sampling, stop, backend, kvType, kernels, expertBudget,
     ramBudget: ramBytes, policy, prefetch: !v['no-prefetch'], store: v.store,
   };
 }

@@ -6,6 +6,7 @@
 import type { EngineStats } from '../engine/engine.ts';
 import type { ExpertStats } from '../engine/engine.ts';
 import type { PolicyName } from '../engine/eviction.ts';
+import type { KernelChoice, KernelShape } from '../gpu/variant.ts';
 import type { ChunkEvent, DownloadEvent } from '../fetch/progress.ts';
 import type { ChatHistory } from '../generate/chat-prompt.ts';
 import type { StopReason } from '../generate/loop.ts';
@@ -35,6 +36,9 @@ export interface LoadOptions {
   ramBudget?: number;
   /** With expertBudget: the eviction policy ('lru' default, 'lfu-decay', 'lru-2', 'layer-quota'). */
   expertPolicy?: PolicyName;
+  /** Kernel shapes: 'auto' (default: software on CPU-backed adapters such as SwiftShader, hardware
+   *  on GPUs), 'software' or 'hardware' (src/gpu/variant.ts). ModelInfo.kernels says which ran. */
+  kernels?: KernelChoice;
 }
 
 export interface SamplingParams {
@@ -148,6 +152,8 @@ export interface ModelInfo {
   adapter: string;
   /** Kernels use shader-f16. */
   f16: boolean;
+  /** The kernel shapes in use (LoadOptions.kernels resolved for the adapter). */
+  kernels: KernelShape;
   /** The tokenizer's chat template is present (chat() uses it; else a plain User/Assistant form). */
   chatTemplate: boolean;
 }

@@ -8,6 +8,7 @@ import { Op, runOps } from '../gpu/op.ts';
 import { WebGPUUnavailableError } from '../gpu/device.ts';
 import { GPUEngineError, GPUSession, type SessionOptions } from '../gpu/session.ts';
 import type { KvType } from '../gpu/shaders.ts';
+import { resolveKernels, type KernelChoice, type KernelShape } from '../gpu/variant.ts';
 import type { HParams } from '../model/hparams.ts';
 import { expertProvider, type ExpertProvider } from '../model/experts.ts';
 import { planModel, type ModelPlan } from '../model/plan.ts';
@@ -28,6 +29,10 @@ export interface EngineOptions {
   /** KV cache element type. 'auto' (default): 'f16' when the adapter has shader-f16 (half the
    *  memory; llama.cpp's default cache type and its numerics), else 'f32'. */
   kvType?: 'auto' | KvType;
+  /** Kernel shapes (src/gpu/variant.ts): 'auto' (default) the software shapes on CPU-backed and
+   *  fallback adapters (SwiftShader, llvmpipe), the hardware shapes on every other adapter;
+   *  'software' or 'hardware' forces one (tests, benchmarks). */
+  kernels?: KernelChoice;
   /** Paging: GPU bytes for routed experts. Set, only the experts the router picks are brought
    *  into GPU memory, at most this many bytes of them (the least recently used make room), so a
    *  model larger than the GPU allows still runs; each MoE layer then reads the router's choice
@@ -151,6 +156,11 @@ export class WebGPUEngine {
     return { layers, tier, lastPicks };
   }
 
+  /** The kernel shape in use (option kernels). */
+  get kernels(): KernelShape {
+    return resolveKernels(this.session, this.opts.kernels);
+  }
+
   /** The KV cache's element type (option kvType). */
   get kvType(): KvType {
     return this.graph.kvType;
@@ -167,6 +177,7 @@ export class WebGPUEngine {
       if (kvType === 'f16' && !session.features.f16) {
         throw new WebGPUUnavailableError('missing-feature', `an f16 KV cache needs the shader-f16 feature, which ${session.adapterName} lacks: use kvType 'f32' or 'auto'`);
       }
+      const kernels = resolveKernels(session, opts.kernels);
       const paged = plan.hasExperts && opts.expertBudget !== undefined;
       let paging: PagedExperts | undefined, tiers: ExpertTiers | undefined;
       if (paged) {
@@ -179,7 +190,7 @@ export class WebGPUEngine {
       // the kernels are built while the weights are read and uploaded into their buffers
       const { weights, filled } = allocWeights(session, source, plan, opts.onProgress, paged);
       const [graph] = await Promise.all([
-        ForwardGraph.build(session, plan, weights, { nCtx, maxBatch, numerics: opts.numerics ?? 'ggml', kvType, paging }),
+        ForwardGraph.build(session, plan, weights, { nCtx, maxBatch, numerics: opts.numerics ?? 'ggml', kvType, kernels, paging }),
         filled,
       ]);
       graph.writeRopeTable(weights.ropeFreqs);

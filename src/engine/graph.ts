@@ -30,6 +30,7 @@ import { RopeOp, ropeTable } from '../gpu/ops/rope.ts';
 import type { KvType } from '../gpu/shaders.ts';
 import type { ExpertPool, SlotTable } from './expert-pool.ts';
 import type { GPUSession } from '../gpu/session.ts';
+import type { KernelShape } from '../gpu/variant.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
 import type { ModelPlan } from '../model/plan.ts';
 import type { GatedWeights, ModelWeights } from './weights.ts';
@@ -39,6 +40,8 @@ export interface GraphOptions {
   maxBatch: number;
   numerics: 'ggml' | 'exact';
   kvType: KvType;
+  /** Kernel shape (src/gpu/variant.ts), resolved for the adapter. */
+  kernels: KernelShape;
   /** Routed experts paged through these pools (by layer) instead of resident in `w`. */
   paging?: PagedExperts;
 }
@@ -176,7 +179,7 @@ export class ForwardGraph {
     /** A product over T tokens: matvec (one token, or stacked experts: workgroup z = token), or
      *  matmul for a dense weight and T > 1 (each dequantized block serves 4 tokens). */
     const mv = async (args: Parameters<typeof matvecOps>[1]): Promise<Stage> => {
-      const ops = await matvecOps(session, { numerics: num, ...args, tokens: B });
+      const ops = await matvecOps(session, { numerics: num, kernels: opts.kernels, ...args, tokens: B });
       const dense = args.weight.count === 1 && !args.ids && (args.slots ?? 1) === 1;
       const mm = dense ? await MatmulOp.create(session, { weight: args.weight, act: args.act, y: args.y, yOff: args.yOff, yTok: args.yTok, mode: args.mode, bias: args.bias, numerics: num, label: args.label }) : undefined;
       return (T) => {
@@ -381,7 +384,7 @@ export class ForwardGraph {
     // output head: the last token's row (or every row)
     const aOut = act('head.in', kindOf(w.output), d, B);
     const headQuant = await quantOp(session, { x, rows: B, out: aOut, norm: { w: w.outNorm, eps } });
-    const headMv = await matvecOps(session, { weight: w.output, act: aOut, y: io.logits, yTok: hp.nVocab, tokens: B, numerics: num, label: 'output' });
+    const headMv = await matvecOps(session, { weight: w.output, act: aOut, y: io.logits, yTok: hp.nVocab, tokens: B, numerics: num, kernels: opts.kernels, label: 'output' });
     const headMm = await MatmulOp.create(session, { weight: w.output, act: aOut, y: io.logits, yTok: hp.nVocab, numerics: num, label: 'output' });
     const scale = c.logitScale, softcap = c.finalSoftcap;
     const post = scale !== 1 || softcap !== 0 ? await logitsPostOp(session, io.logits, hp.nVocab, scale, softcap) : undefined;

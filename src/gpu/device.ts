@@ -89,6 +89,8 @@ export interface GPUContext {
   adapter: GPUAdapter;
   device: GPUDevice;
   info: GPUAdapterInfo;
+  /** The WGSL language features of the implementation (GPU.wgslLanguageFeatures), if known. */
+  wgslFeatures?: ReadonlySet<string>;
 }
 
 /** An adapter and a device with every required feature and limit, or a WebGPUUnavailableError. */
@@ -157,7 +159,7 @@ export async function requestDevice(request: DeviceRequest = {}): Promise<GPUCon
   void device.lost.then((lost) => {
     if (lost.reason !== 'destroyed') onLost(lost);
   });
-  return { adapter, device, info };
+  return { adapter, device, info, wgslFeatures: gpu.wgslLanguageFeatures };
 }
 
 /** Whether the adapter is a CPU pretending (SwiftShader, llvmpipe/lavapipe, a fallback adapter):

@@ -26,6 +26,7 @@ export interface SessionOptions {
 
 export interface SessionFeatures {
   f16: boolean;
+  /** Subgroup kernels can run: the `subgroups` feature and WGSL's subgroup_id builtin. */
   subgroups: boolean;
   timestamps: boolean;
 }
@@ -53,7 +54,7 @@ export class GPUSession {
     this.adapterName = describeAdapter(ctx.info);
     this.software = isSoftwareAdapter(ctx.info);
     const has = (f: GPUFeatureName) => ctx.device.features.has(f);
-    this.features = { f16: (opts.allowF16 ?? true) && has('shader-f16'), subgroups: has('subgroups'), timestamps: has('timestamp-query') };
+    this.features = { f16: (opts.allowF16 ?? true) && has('shader-f16'), subgroups: has('subgroups') && (ctx.wgslFeatures?.has('subgroup_id') ?? false), timestamps: has('timestamp-query') };
     const envDump = typeof process !== 'undefined' && process.env?.WEBMOE_DUMP_WGSL === '1';
     this.pipelines = parent?.pipelines ?? new PipelineCache(this.device, { dumpShaders: opts.dumpShaders ?? envDump });
     this.buffers = new BufferPool(this.device);

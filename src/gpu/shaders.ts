@@ -12,6 +12,11 @@ import sumWgsl from '../../shaders/sum.wgsl?raw';
 import halfWgsl from '../../shaders/half.wgsl?raw';
 import matmulWgsl from '../../shaders/matmul.wgsl?raw';
 import matvecWgsl from '../../shaders/matvec.wgsl?raw';
+import matvecCommonWgsl from '../../shaders/matvec_common.wgsl?raw';
+import matvecHwWgsl from '../../shaders/matvec_hw.wgsl?raw';
+import reduceSgWgsl from '../../shaders/reduce_sg.wgsl?raw';
+import reduceWgWgsl from '../../shaders/reduce_wg.wgsl?raw';
+import subgroupsWgsl from '../../shaders/subgroups.wgsl?raw';
 import qBf16 from '../../shaders/q_bf16.wgsl?raw';
 import qF16 from '../../shaders/q_f16.wgsl?raw';
 import qF32 from '../../shaders/q_f32.wgsl?raw';
@@ -46,6 +51,11 @@ export const SHADERS = {
   half: src('half.wgsl', halfWgsl),
   matmul: src('matmul.wgsl', matmulWgsl),
   matvec: src('matvec.wgsl', matvecWgsl),
+  matvecCommon: src('matvec_common.wgsl', matvecCommonWgsl),
+  matvecHw: src('matvec_hw.wgsl', matvecHwWgsl),
+  reduceSg: src('reduce_sg.wgsl', reduceSgWgsl),
+  reduceWg: src('reduce_wg.wgsl', reduceWgWgsl),
+  subgroups: src('subgroups.wgsl', subgroupsWgsl),
   quantAct: src('quant_act.wgsl', quantActWgsl),
   quantCommon: src('quant_common.wgsl', quantCommonWgsl),
   posScale: src('pos_scale.wgsl', posScaleWgsl),

@@ -1,5 +1,6 @@
 // Decode kernels on their own: each one timed over many launches in one submit, with napkin math
-// (bytes it must read, achieved GB/s, fraction of the adapter's measured buffer-copy bandwidth).
+// (bytes it must read, achieved GB/s, fraction of the adapter's measured buffer-copy bandwidth);
+// matvec in each kernel shape (software, hardware with and without subgroups).
 // Run: node bin/run-ts.mjs tools/bench/gpu-kernels.ts [filter] (this device), or npm run bench
 // (SwiftShader here and lavapipe in a child process).
 import { execFileSync } from 'node:child_process';
@@ -15,6 +16,7 @@ import { AttentionOp } from '../../src/gpu/ops/attention.ts';
 import { matvecOps } from '../../src/gpu/ops/matvec.ts';
 import { createAct, quantOp } from '../../src/gpu/ops/quant.ts';
 import { GPUSession } from '../../src/gpu/session.ts';
+import type { KernelShape } from '../../src/gpu/variant.ts';
 import { uploadWeight } from '../../src/gpu/weights.ts';
 
 export interface KernelResult {
@@ -80,8 +82,14 @@ export async function measure(filter = ''): Promise<{ adapter: string; copyGBs: 
       const act = createAct(session, actKind(type, 'ggml'), K, 1, 'act');
       const x = session.buffers.create(4 * K, USAGE.STORAGE | USAGE.COPY_DST, 'x', 'scratch');
       const y = session.buffers.create(4 * N, USAGE.STORAGE, 'y', 'scratch');
-      const ops = await matvecOps(session, { weight: w, act, y });
-      add(name, `${N}x${K}`, await time(session, ops, 10), w.bytes);
+      // every kernel shape (src/gpu/variant.ts): software; hardware with subgroups where the
+      // adapter has them, and with the workgroup-memory reduction
+      const variants: [string, KernelShape, boolean][] = [['software', 'software', false], ['hardware-wg', 'hardware', false]];
+      if (session.features.subgroups) variants.splice(1, 0, ['hardware-sg', 'hardware', true]);
+      for (const [variant, kernels, subgroups] of variants) {
+        const ops = await matvecOps(session, { weight: w, act, y, kernels, subgroups });
+        add(`${name} ${variant}`, `${N}x${K}`, await time(session, ops, 10), w.bytes);
+      }
       const q = await quantOp(session, { x, rows: 1, out: act });
       add(`quant_${act.kind}`, `1x${K}`, await time(session, [q], 50), 4 * K);
     }

@@ -1,16 +1,19 @@
 // matvec.wgsl for every weight type against plain CPU math: the weight dequantized by src/gguf
 // (checked against gguf-py), the activation converted by the CPU version of ggml's quantizers,
-// the product in float64. Odd row counts, several column counts, experts selected by id.
+// the product in float64. Odd row counts, several column counts, experts selected by id, weights
+// split over several buffers; in every kernel shape: software, hardware with subgroups (where the
+// adapter has them: SwiftShader and lavapipe do), hardware with the workgroup-memory reduction.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dequantize } from '../../gguf/dequant.ts';
 import { f16ToF32 } from '../../gguf/half.ts';
 import { quantize } from '../../gguf/quant.ts';
 import { GGMLType, typeName } from '../../gguf/types.ts';
-import { actKind, GPU_TYPES, parseActKind } from '../layout.ts';
+import { actKind, GPU_TYPES, parseActKind, weightLayout } from '../layout.ts';
 import { runOps } from '../op.ts';
 import type { GPUSession } from '../session.ts';
 import { cpuConvert, readF32, relErr, rng, testSession, upload, zeros } from '../testing.ts';
 import { uploadWeight } from '../weights.ts';
+import type { KernelShape } from '../variant.ts';
 import { matvecOps, type MatvecMode } from './matvec.ts';
 import { createAct, quantOp } from './quant.ts';
 
@@ -29,33 +32,57 @@ function mins(type: GGMLType, bytes: Uint8Array): Float64Array | undefined {
   return Float64Array.from({ length: bytes.length / bs }, (_, b) => f16ToF32(dv.getUint16(b * bs + 2, true)));
 }
 
-interface Case { type: GGMLType; k: number; n: number; count: number; mode: MatvecMode; numerics: 'ggml' | 'exact'; slots: number }
+type Variant = 'software' | 'hardware-sg' | 'hardware-wg';
+const VARIANTS: Variant[] = ['software', 'hardware-sg', 'hardware-wg'];
 
-function cases(): Case[] {
-  const out: Case[] = [];
+interface Case {
+  type: GGMLType; k: number; n: number; count: number; mode: MatvecMode; numerics: 'ggml' | 'exact'; slots: number;
+  /** Largest buffer of the weight in rows (splits it), default one buffer. */
+  splitRows?: number;
+}
+
+function cases(): (Case & { variant: Variant })[] {
+  const base: Case[] = [], hw: (Case & { variant: Variant })[] = [];
   for (const type of TYPES) {
     const k1 = isSuper(type) ? 256 : 96, k2 = isSuper(type) ? 512 : 288;
-    out.push({ type, k: k1, n: 37, count: 1, mode: 'store', numerics: 'ggml', slots: 1 });
-    out.push({ type, k: k2, n: 70, count: 3, mode: 'add', numerics: 'ggml', slots: 2 });
-    out.push({ type, k: k1, n: 9, count: 1, mode: 'store', numerics: 'exact', slots: 1 });
+    const store: Case = { type, k: k1, n: 37, count: 1, mode: 'store', numerics: 'ggml', slots: 1 };
+    const add: Case = { type, k: k2, n: 70, count: 3, mode: 'add', numerics: 'ggml', slots: 2 };
+    base.push(store, add, { type, k: k1, n: 9, count: 1, mode: 'store', numerics: 'exact', slots: 1 });
+    // each type through both reductions of the hardware shape (a case each: pipelines are slow to build here)
+    hw.push({ ...add, variant: 'hardware-sg' }, { ...store, variant: 'hardware-wg' });
   }
-  out.push({ type: GGMLType.Q4_K, k: 256, n: 2 * 21, count: 4, mode: 'glu_silu', numerics: 'ggml', slots: 2 });
-  out.push({ type: GGMLType.Q8_0, k: 64, n: 2 * 35, count: 1, mode: 'glu_gelu', numerics: 'ggml', slots: 1 });
-  out.push({ type: GGMLType.F32, k: 64, n: 2 * 5, count: 1, mode: 'glu_gelu', numerics: 'exact', slots: 1 });
-  return out;
+  base.push({ type: GGMLType.Q4_K, k: 256, n: 2 * 21, count: 4, mode: 'glu_silu', numerics: 'ggml', slots: 2 });
+  base.push({ type: GGMLType.Q8_0, k: 64, n: 2 * 35, count: 1, mode: 'glu_gelu', numerics: 'ggml', slots: 1 });
+  base.push({ type: GGMLType.F32, k: 64, n: 2 * 5, count: 1, mode: 'glu_gelu', numerics: 'exact', slots: 1 });
+  // split weights: a buffer boundary inside a matrix (plain), between matrices (gated experts)
+  base.push({ type: GGMLType.Q4_0, k: 96, n: 150, count: 1, mode: 'store', numerics: 'ggml', slots: 1, splitRows: 64 });
+  base.push({ type: GGMLType.Q6_K, k: 256, n: 2 * 9, count: 3, mode: 'glu_silu', numerics: 'ggml', slots: 2, splitRows: 18 });
+  const glusAndSplits = base.slice(-5);
+  // rows of more blocks than the hardware shape has lanes (k/32 > 256: several blocks per lane)
+  const wide: Case = { type: GGMLType.Q8_0, k: 9024, n: 11, count: 1, mode: 'add', numerics: 'ggml', slots: 1 };
+  return [
+    ...base.map((c) => ({ ...c, variant: 'software' as const })),
+    ...hw,
+    ...[...glusAndSplits, wide].flatMap((c) => VARIANTS.slice(1).map((variant) => ({ ...c, variant }))),
+  ];
 }
 
 const silu = (v: number) => v / (1 + Math.exp(-v));
 const gelu = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * v * (1 + 0.044715 * v * v)));
 
 describe('matvec.wgsl', () => {
-  it.each(cases())('$mode $numerics %# type=$type k=$k n=$n count=$count slots=$slots', async (c) => {
+  it.each(cases())('$variant $mode $numerics %# type=$type k=$k n=$n count=$count slots=$slots', async (c) => {
+    const hw = c.variant !== 'software';
+    if (c.variant === 'hardware-sg' && !session.features.subgroups) return; // not on this adapter
+    const kernels: KernelShape = hw ? 'hardware' : 'software';
     const r = rng(c.k * 31 + c.n + c.type);
     const wf = r.vec(c.count * c.n * c.k, 1 / Math.sqrt(c.k));
     const bytes = quantize(c.type, wf);
     const wd = dequantize(c.type, bytes, wf.length);
     const m = mins(c.type, bytes);
-    const weight = uploadWeight(session.device, session.buffers, `w_${typeName(c.type)}`, c.type, c.k, c.n, c.count, bytes, session.limits.maxStorageBufferBindingSize);
+    const maxBinding = c.splitRows ? weightLayout(c.type, c.k, c.splitRows).words * 4 : session.limits.maxStorageBufferBindingSize;
+    const weight = uploadWeight(session.device, session.buffers, `w_${typeName(c.type)}`, c.type, c.k, c.n, c.count, bytes, maxBinding);
+    if (c.splitRows) expect(weight.parts.length).toBeGreaterThan(1);
 
     const x = r.vec(c.k);
     const kind = actKind(c.type, c.numerics);
@@ -68,7 +95,8 @@ describe('matvec.wgsl', () => {
     const yb = upload(session, y0, 'y');
     const ops = [
       await quantOp(session, { x: xb, rows: 1, out: act }),
-      ...(await matvecOps(session, { weight, act, y: yb, mode: c.mode, slots: c.slots, ids: c.count > 1 ? upload(session, ids, 'ids') : undefined, numerics: c.numerics })),
+      ...(await matvecOps(session, { weight, act, y: yb, mode: c.mode, slots: c.slots, ids: c.count > 1 ? upload(session, ids, 'ids') : undefined, numerics: c.numerics,
+        kernels, subgroups: c.variant === 'hardware-sg' })),
     ];
     runOps(session, ops);
     const got = await readF32(session, yb, c.slots * outLen);

@@ -1,10 +1,13 @@
 // Matrix-vector products of one token (matvec.wgsl), for every weight type: plain, accumulate
 // into y, or gated (SwiGLU/GeGLU over a gate+up matrix). With `slots`, one product per selected
-// expert (matrix index from `ids`) or per input row (act stride).
+// expert (matrix index from `ids`) or per input row (act stride). Two shapes (variant.ts):
+// matvec.wgsl for software adapters, matvec_hw.wgsl for GPUs, with subgroup or workgroup-memory
+// reduction.
 import { actKind, gpuType } from '../layout.ts';
 import { Op } from '../op.ts';
 import type { GPUSession } from '../session.ts';
 import { DEQUANT_SHADERS, SHADERS } from '../shaders.ts';
+import { hardwareLanes, type KernelShape } from '../variant.ts';
 import type { GpuWeight } from '../weights.ts';
 import { ShapeError, type ActBuffers } from './quant.ts';
 
@@ -38,6 +41,11 @@ export interface MatvecArgs {
   idsOff?: number;
   bias?: GPUBuffer;
   numerics?: 'ggml' | 'exact';
+  /** The kernel shape (default 'software'; the engine resolves its option with resolveKernels). */
+  kernels?: KernelShape;
+  /** Hardware shape: reduce through subgroups (default: where the session has them; false forces
+   *  the workgroup-memory reduction, for tests). */
+  subgroups?: boolean;
   label?: string;
 }
 
@@ -54,12 +62,17 @@ export async function matvecOps(session: GPUSession, args: MatvecArgs): Promise<
   if (mode === 'add' && args.bias) throw new ShapeError(`${w.name}: bias is only added in store mode`);
   const outLen = glu ? w.n / 2 : w.n;
   const slots = args.slots ?? 1;
+  const hw = args.kernels === 'hardware';
+  const sg = hw && (args.subgroups ?? session.features.subgroups);
+  if (sg && !session.features.subgroups) throw new ShapeError(`${w.name}: subgroup kernels need the subgroups feature and WGSL subgroup_id, which ${session.adapterName} lacks`);
+  const front = sg ? [SHADERS.subgroups] : [];
   const kernel = await session.pipelines.get({
-    sources: [SHADERS.half, SHADERS.quantCommon, DEQUANT_SHADERS[t.file], SHADERS.matvec],
+    sources: [...front, SHADERS.half, ...(hw ? [SHADERS.sum] : []), SHADERS.quantCommon, DEQUANT_SHADERS[t.file], SHADERS.matvecCommon, ...(hw ? [sg ? SHADERS.reduceSg : SHADERS.reduceWg, SHADERS.matvecHw] : [SHADERS.matvec])],
     entry: mode === 'store' ? 'matvec' : mode === 'add' ? 'matvec_add' : `matvec_${mode}`,
-    overrides: { WG: MATVEC_WG, ...(mode === 'glu_gelu' ? { GGML_GELU: numerics === 'ggml' ? 1 : 0 } : {}) },
+    overrides: { WG: hw ? hardwareLanes(w.k / 32) : MATVEC_WG, ...(mode === 'glu_gelu' ? { GGML_GELU: numerics === 'ggml' ? 1 : 0 } : {}) },
   });
-  const groups = Math.ceil(outLen / (MATVEC_R * MATVEC_WG));
+  // software: 8 rows per lane; hardware: 8 row products per workgroup (4 outputs when gated)
+  const groups = hw ? Math.ceil(outLen / (glu ? 4 : 8)) : Math.ceil(outLen / (MATVEC_R * MATVEC_WG));
   return w.parts.map((p, i) => new Op(session, kernel, {
     w4: p.buffer, w1: p.buffer, act: act.a, y: args.y,
     ids: args.ids ?? session.dummy, bias: args.bias ?? session.dummy,
