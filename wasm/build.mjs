@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// Builds wasm/build/tokenizer.wasm and wasm/build/sampler.wasm with emscripten (standalone
-// WebAssembly, no JS glue) and the Unicode tables they need. `npm run build:wasm` runs this; so
-// does scripts/setup.sh. It rebuilds only what is older than its inputs, so an up-to-date tree
-// costs a few stat calls. The outputs are not committed: every checkout builds them.
+// Builds wasm/build/tokenizer.wasm, sampler.wasm and cpu.wasm (the WASM backend's kernels) with
+// emscripten (standalone WebAssembly, no JS glue) and the Unicode tables they need.
+// `npm run build:wasm` runs this; so does scripts/setup.sh. It rebuilds only what is older than
+// its inputs, so an up-to-date tree costs a few stat calls. The outputs are not committed: every
+// checkout builds them.
 //
 //   node wasm/build.mjs [--force]
 import { spawnSync } from 'node:child_process';
@@ -28,10 +29,11 @@ const FLAGS = [
 const TARGETS = [
   { name: 'tokenizer.wasm', sources: ['unicode.c', 'vocab.c', 'merge.c', 'pretok.c', 'bpe.c', 'spm.c', 'partition.c', 'detok.c', 'tok_api.c'], needsTables: true },
   { name: 'sampler.wasm', sources: ['vecmath.c', 'sampler.c', 'stop.c', 'smp_api.c'], needsTables: false },
+  { name: 'cpu.wasm', sources: ['cpu/quant.c', 'cpu/ops.c', 'cpu/cpu_api.c'], needsTables: false },
 ];
 
 const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : -1);
-const headers = readdirSync(src).filter((f) => f.endsWith('.h')).map((f) => join(src, f));
+const headers = ['', 'cpu'].flatMap((d) => readdirSync(join(src, d)).filter((f) => f.endsWith('.h')).map((f) => join(src, d, f)));
 
 function run(cmd, args) {
   const r = spawnSync(cmd, args, {

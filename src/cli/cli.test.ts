@@ -407,7 +407,7 @@ describe('generate', () => {
     [['generate', '--model', 'm', '--prompt', 'x', '--no-thinking'], /--no-thinking and --template-kwargs are for --chat/],
     [['generate', '--model', 'm', '--prompt', 'x', '--chat', '--template-kwargs', '[1]'], /--template-kwargs must be a JSON object/],
     [['generate', '--model', 'm', '--prompt-ids', '1,x', '--json'], /--prompt-ids must be an integer/],
-    [['generate', '--model', 'm', '--prompt-ids', '1', '--backend', 'cuda', '--json'], /--backend must be cpu or webgpu/],
+    [['generate', '--model', 'm', '--prompt-ids', '1', '--backend', 'cuda', '--json'], /--backend must be cpu, webgpu or wasm/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--temperature=-1', '--json'], /--temperature must be 0 or more/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--backend', 'webgpu', '--kv-type', 'q8', '--json'], /--kv-type must be auto, f32 or f16/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--kv-type', 'f16', '--json'], /--kv-type is for --backend webgpu/],

@@ -13,6 +13,7 @@ import { planModel } from '../model/plan.ts';
 import { ReferenceModel } from '../reference/model.ts';
 import { argmax } from '../reference/ops.ts';
 import { runGeneration } from '../generate/loop.ts';
+import { wasmBackend } from './generate-wasm.ts';
 import { chatVocab, renderChat, type ChatTemplateOptions, type RenderedChat } from '../tokenizer/chat-template.ts';
 import { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { type CliIO, intFlag, numFlag, parseFlags, printJson, UsageError } from './io.ts';
@@ -49,7 +50,8 @@ Options:
   --repeat-last-n N    how many recent tokens the penalty looks at (default 64)
   --stop TEXT          stop when the text contains TEXT, which is left out (repeatable)
   --backend B          cpu: the reference forward, plain TypeScript (default); webgpu: the
-                       engine (Dawn's WebGPU in Node; on a machine without a GPU, SwiftShader)
+                       engine (Dawn's WebGPU in Node; on a machine without a GPU, SwiftShader);
+                       wasm: the WASM CPU backend (C kernels with SIMD128, one thread)
   --kv-type T          webgpu: the KV cache's element type, auto (default: f16 where the adapter
                        has shader-f16, as llama.cpp's default cache; else f32), f16 or f32
   --kernels K          webgpu: kernel shapes, auto (default: software on CPU-backed adapters
@@ -79,7 +81,7 @@ export interface GenerateArgs {
   json: boolean;
   sampling: { temperature: number; topK?: number; topP?: number; minP?: number; seed?: number; repeatPenalty?: number; penaltyLastN?: number };
   stop: string[];
-  backend: 'cpu' | 'webgpu';
+  backend: 'cpu' | 'webgpu' | 'wasm';
   kvType: 'auto' | 'f32' | 'f16';
   kernels: KernelChoice;
   /** Bytes. */
@@ -178,7 +180,7 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' {
   const stop = v.stop ?? [];
   if (stop.some((s) => s.length === 0)) throw new UsageError('--stop needs a non-empty text');
   const backend = v.backend ?? 'cpu';
-  if (backend !== 'cpu' && backend !== 'webgpu') throw new UsageError(`--backend must be cpu or webgpu, got "${backend}"`);
+  if (backend !== 'cpu' && backend !== 'webgpu' && backend !== 'wasm') throw new UsageError(`--backend must be cpu, webgpu or wasm, got "${backend}"`);
   const kvType = v['kv-type'] ?? 'auto';
   if (kvType !== 'auto' && kvType !== 'f32' && kvType !== 'f16') throw new UsageError(`--kv-type must be auto, f32 or f16, got "${kvType}"`);
   if (v['kv-type'] !== undefined && backend !== 'webgpu') throw new UsageError('--kv-type is for --backend webgpu (the CPU reference keeps an f32 cache)');
@@ -264,7 +266,8 @@ export async function generateCommand(argv: string[], io: CliIO): Promise<number
     // Either backend reads the header again (cheap) and every weight the plan names (on the CPU
     // from a URL: the routed experts when the router first picks them).
     const nCtx = promptIds.length + args.maxTokens;
-    backend = args.backend === 'webgpu' ? await webgpuBackend(source, nCtx, args, io, download) : await cpuBackend(source, nCtx, download);
+    backend = args.backend === 'webgpu' ? await webgpuBackend(source, nCtx, args, io, download)
+      : args.backend === 'wasm' ? await wasmBackend(source, nCtx) : await cpuBackend(source, nCtx, download);
     const loadMs = performance.now() - t0;
     // Plain greedy takes the backend's argmax (on the GPU: 4 bytes read back); sampling and the
     // repetition penalty need the logits. The loop is the one the engine worker runs too.

@@ -3,7 +3,7 @@
 // The modules import nothing but a memory-growth notification, so instantiation needs no glue.
 import { TokenizerError } from './errors.ts';
 
-export type WasmName = 'tokenizer' | 'sampler';
+export type WasmName = 'tokenizer' | 'sampler' | 'cpu';
 /** Where to get a module: its bytes, a compiled module, or a URL/path to fetch or read. */
 export type WasmSource = WebAssembly.Module | ArrayBuffer | Uint8Array | URL | string;
 
@@ -11,6 +11,7 @@ export type WasmSource = WebAssembly.Module | ArrayBuffer | Uint8Array | URL | s
 const DEFAULT_URLS: Record<WasmName, URL> = {
   tokenizer: new URL('../../wasm/build/tokenizer.wasm', import.meta.url),
   sampler: new URL('../../wasm/build/sampler.wasm', import.meta.url),
+  cpu: new URL('../../wasm/build/cpu.wasm', import.meta.url),
 };
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;

@@ -1,0 +1,16 @@
+// `webmoe generate --backend wasm`: the WASM CPU backend (src/wasm-backend: cpu.wasm, SIMD128,
+// one thread) behind the generate loop's one-forward-pass interface.
+import type { RangeSource } from '../gguf/source.ts';
+import { WasmModel } from '../wasm-backend/model.ts';
+
+export async function wasmBackend(source: RangeSource, nCtx: number) {
+  const model = await WasmModel.load(source, { nCtx });
+  return {
+    forward: async (ids: number[], wantLogits: boolean) => {
+      const r = model.forward(ids, { logits: wantLogits ? 'last' : 'none' });
+      return { next: r.next, logits: r.logits?.[0] };
+    },
+    stats: (): Record<string, unknown> => ({ threads: 1, heapBytes: model.stats.heapBytes, weightBytes: model.stats.weightBytes }),
+    destroy: () => {},
+  };
+}

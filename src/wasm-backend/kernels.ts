@@ -1,0 +1,95 @@
+// Typed wrapper of cpu.wasm (wasm/src/cpu): the CPU backend's kernels over one WebAssembly heap
+// (wasm32, grows on demand up to 4 GiB). Pointers are byte offsets into that heap; every f32
+// array passed to a kernel lives there, placed by alloc().
+import { GGMLType, typeName } from '../gguf/types.ts';
+import { instantiate, WasmMemory, type WasmSource } from '../tokenizer/wasm.ts';
+
+export type Ptr = number;
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  wm_malloc(n: number): Ptr;
+  wm_free(p: Ptr): void;
+  cpu_row_bytes(type: number, cols: number): number;
+  cpu_scratch_bytes(type: number, cols: number, n: number): number;
+  cpu_matmul(type: number, w: Ptr, rows: number, cols: number, x: Ptr, n: number, y: Ptr, scratch: Ptr): number;
+  cpu_rms_norm(x: Ptr, w: Ptr, y: Ptr, n: number, len: number, eps: number): void;
+  cpu_rope(x: Ptr, nHeads: number, headDim: number, nDims: number, pos: number, base: number, mode: number): void;
+  cpu_softmax(x: Ptr, y: Ptr, n: number, scale: number): void;
+  cpu_swiglu(gate: Ptr, up: Ptr, y: Ptr, n: number, len: number): void;
+  cpu_silu(x: Ptr, y: Ptr, n: number): void;
+  cpu_geglu(gate: Ptr, up: Ptr, y: Ptr, n: number): number;
+  cpu_attend(q: Ptr, kc: Ptr, vc: Ptr, nKv: number, nHead: number, nHeadKv: number, headDim: number,
+    kqScale: number, softcap: number, capScale: number, out: Ptr, scratch: Ptr): void;
+  cpu_add(a: Ptr, b: Ptr, y: Ptr, n: number): void;
+  cpu_scale(a: Ptr, s: number, y: Ptr, n: number): void;
+}
+
+/** The weight types cpu.wasm has dot products for (the types llama.cpp's CPU build and the
+ *  WebGPU engine share, but the newest). */
+export const WASM_TYPES: readonly GGMLType[] = [
+  GGMLType.F32, GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_1,
+  GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K,
+];
+
+/** A failure of the WASM backend: `code` says which. */
+export class WasmBackendError extends Error {
+  override name = 'WasmBackendError';
+  constructor(readonly code: 'out-of-memory' | 'bad-argument' | 'unsupported-type' | 'unsupported-model', message: string) {
+    super(message);
+  }
+}
+
+const STATUS: Record<number, WasmBackendError['code']> = { [-1]: 'out-of-memory', [-2]: 'bad-argument', [-3]: 'unsupported-type' };
+
+export class CpuKernels {
+  readonly mem: WasmMemory;
+  /** Bytes allocated through alloc() and not freed. */
+  allocated = 0;
+  private constructor(readonly x: Exports) {
+    this.mem = new WasmMemory(x.memory);
+  }
+
+  static async create(wasm?: WasmSource): Promise<CpuKernels> {
+    return new CpuKernels((await instantiate('cpu', wasm)).exports as unknown as Exports);
+  }
+
+  /** `bytes` of heap (16-byte aligned, as malloc gives); throws when the 4 GiB heap is full. */
+  alloc(bytes: number, what: string): Ptr {
+    const p = this.x.wm_malloc(bytes);
+    if (!p) throw new WasmBackendError('out-of-memory', `cannot allocate ${bytes} bytes for ${what} in the WebAssembly heap (${this.allocated} bytes in use; wasm32 holds 4 GiB at most)`);
+    this.allocated += bytes;
+    return p;
+  }
+
+  /** Copies bytes into a new allocation. */
+  put(bytes: Uint8Array, what: string): Ptr {
+    const p = this.alloc(bytes.length, what);
+    this.mem.u8.set(bytes, p);
+    return p;
+  }
+
+  /** A view of n f32 values at p (invalid once the heap grows: use it at once). */
+  f32(p: Ptr, n: number): Float32Array {
+    return this.mem.f32.subarray(p >> 2, (p >> 2) + n);
+  }
+
+  rowBytes(type: GGMLType, cols: number, what: string): number {
+    const b = this.x.cpu_row_bytes(type, cols);
+    if (!b) {
+      if (!WASM_TYPES.includes(type)) throw new WasmBackendError('unsupported-type', `${what} is ${typeName(type)}; the WASM backend runs ${WASM_TYPES.map(typeName).join(', ')}`);
+      throw new WasmBackendError('bad-argument', `${what}: rows of ${cols} values are not whole ${typeName(type)} blocks`);
+    }
+    return b;
+  }
+
+  /** y (n, rows) = W (rows, cols) · x (n, cols); scratch holds scratchBytes(type, cols, n). */
+  matmul(type: GGMLType, w: Ptr, rows: number, cols: number, x: Ptr, n: number, y: Ptr, scratch: Ptr): void {
+    const st = this.x.cpu_matmul(type, w, rows, cols, x, n, y, scratch);
+    if (st) throw new WasmBackendError(STATUS[st] ?? 'bad-argument', `matmul of a ${typeName(type)} (${rows} x ${cols}) weight failed (status ${st})`);
+  }
+
+  scratchBytes(type: GGMLType, cols: number, n: number): number {
+    return this.x.cpu_scratch_bytes(type, cols, n);
+  }
+}

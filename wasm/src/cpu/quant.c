@@ -1,0 +1,378 @@
+// Activation conversion and dot products, as llama.cpp's CPU build computes them (ggml-cpu
+// quants.c and its x86 flavour, the build node-llama-cpp loads here):
+//  - a matrix's input row is converted once to the weight type's vec_dot_type: Q8_0 for
+//    Q4_0/Q5_0/Q8_0 weights, Q8_1 (Q8_0 plus the f16 sum d*Σq) for Q4_1/Q5_1, Q8_K for the
+//    K-quants, f16-rounded for F16, bf16-rounded for BF16, unchanged for F32;
+//  - each block's dot product is exact in integers, scaled by the weight's scale times the
+//    activation's (an exact f32 product for the f16 scales of Q4_0..Q8_0).
+// ggml then sums the blocks in f32 lanes in an order of its own (FMA in the x86 build); here they
+// are summed in f64, which is within an f32 rounding of any order: the summation noise that could
+// push an activation across a Q8 rounding boundary of the next matrix (and, over layers, move
+// logits by a whole quantization step) is as small as it can be. Every rounding that moves a
+// result by more (Q8 quants, f16 scales) is ggml's own.
+#include "cpu.h"
+
+float cpu_f16_table[65536];
+static uint64_t bits_to_16[256]; // byte b -> 8 bytes, byte i = 16 if bit i of b is set (Q5 high bits)
+
+// Exact f16 -> f32 (normals, subnormals, inf, nan).
+static float half_to_float(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 31, m = h & 1023, x;
+  if (e == 31) x = sign | 0x7f800000u | (m << 13);
+  else if (e) x = sign | ((e + 112) << 23) | (m << 13);
+  else if (!m) x = sign;
+  else {
+    e = 113;
+    while (!(m & 1024)) { m <<= 1; e--; }
+    x = sign | (e << 23) | ((m & 1023) << 13);
+  }
+  float f;
+  memcpy(&f, &x, 4);
+  return f;
+}
+
+__attribute__((constructor)) static void init_tables(void) {
+  for (uint32_t h = 0; h < 65536; h++) cpu_f16_table[h] = half_to_float((uint16_t)h);
+  for (int b = 0; b < 256; b++) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) if (b >> i & 1) v |= (uint64_t)16 << (8 * i);
+    bits_to_16[b] = v;
+  }
+}
+
+// Round half to even (ggml's nearest_int; _mm256_round_ps with _MM_ROUND_NEAREST).
+static inline int nearest_int(float v) { return (int)__builtin_rintf(v); }
+
+// quantize_row_q8_0 / q8_1, x86: amax over 32, d = amax/127 stored as f16, q = rint(x * 127/amax)
+// (127/amax, not 1/d); Q8_1 also s = f16(d * Σq) with the f32 d.
+static void convert_q8(const float *x, int n, act_q8 *y, int with_sum) {
+  for (int b = 0; b < n / QK; b++, x += QK) {
+    v128_t m = wasm_f32x4_splat(0);
+    for (int j = 0; j < QK; j += 4) m = wasm_f32x4_max(m, wasm_f32x4_abs(wasm_v128_load(x + j)));
+    m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
+    m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
+    const float amax = wasm_f32x4_extract_lane(m, 0);
+    const float d = amax / 127.f;
+    const float id = amax != 0.f ? 127.f / amax : 0.f;
+    int sum = 0;
+    for (int j = 0; j < QK; j++) {
+      int q = nearest_int(x[j] * id);
+      y[b].qs[j] = (int8_t)q;
+      sum += q;
+    }
+    y[b].d = round_f16(d);
+    y[b].s = with_sum ? round_f16(d * (float)sum) : 0.f;
+  }
+}
+
+// quantize_row_q8_K_ref: max = the value of largest |x| (the first such), iscale = -127/max,
+// q = min(127, nearest_int(iscale * x)), d = 1/iscale (f32), bsums over each 16.
+static void convert_q8k(const float *x, int n, act_q8k *y) {
+  for (int b = 0; b < n / QK_K; b++, x += QK_K) {
+    float amax = 0, max = 0;
+    for (int j = 0; j < QK_K; j++) {
+      float ax = __builtin_fabsf(x[j]);
+      if (ax > amax) { amax = ax; max = x[j]; }
+    }
+    if (amax == 0.f) {
+      memset(&y[b], 0, sizeof(act_q8k));
+      continue;
+    }
+    const float iscale = -127.f / max;
+    for (int j = 0; j < QK_K; j++) {
+      int v = nearest_int(iscale * x[j]);
+      y[b].qs[j] = (int8_t)(v < 127 ? v : 127);
+    }
+    for (int j = 0; j < QK_K / 16; j++) {
+      int s = 0;
+      for (int i = 0; i < 16; i++) s += y[b].qs[16 * j + i];
+      y[b].bsums[j] = (int16_t)s;
+    }
+    y[b].d = 1 / iscale;
+  }
+}
+
+// Bytes of a converted row of n values for a `type` weight; 0 if n does not fit its blocks.
+size_t cpu_act_bytes(int type, int n) {
+  switch (type) {
+    case T_F32: case T_F16: case T_BF16: return (size_t)n * 4;
+    case T_Q4_0: case T_Q4_1: case T_Q5_0: case T_Q5_1: case T_Q8_0:
+      return n % QK ? 0 : (size_t)(n / QK) * sizeof(act_q8);
+    case T_Q4_K: case T_Q5_K: case T_Q6_K:
+      return n % QK_K ? 0 : (size_t)(n / QK_K) * sizeof(act_q8k);
+    default: return 0;
+  }
+}
+
+int cpu_convert(int type, const float *x, int n, void *out) {
+  if (!cpu_act_bytes(type, n)) return CPU_ERR_ARG;
+  float *o = out;
+  switch (type) {
+    case T_F32: memcpy(o, x, (size_t)n * 4); break;
+    case T_F16: for (int i = 0; i < n; i++) o[i] = round_f16(x[i]); break;
+    case T_BF16: for (int i = 0; i < n; i++) o[i] = bf16_to_f32(f32_to_bf16(x[i])); break;
+    case T_Q4_1: case T_Q5_1: convert_q8(x, n, out, 1); break;
+    case T_Q4_0: case T_Q5_0: case T_Q8_0: convert_q8(x, n, out, 0); break;
+    default: convert_q8k(x, n, out); break;
+  }
+  return CPU_OK;
+}
+
+static inline double hsum_f64(v128_t v) { return wasm_f64x2_extract_lane(v, 0) + wasm_f64x2_extract_lane(v, 1); }
+
+static inline uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+
+// acc (f64x2) += d * isum (i32x4 lanes): exact products, f64 sums.
+static inline v128_t fmadd_block(v128_t acc, float d, v128_t isum) {
+  const v128_t dd = wasm_f64x2_splat(d);
+  acc = wasm_f64x2_add(acc, wasm_f64x2_mul(dd, wasm_f64x2_convert_low_i32x4(isum)));
+  return wasm_f64x2_add(acc, wasm_f64x2_mul(dd, wasm_f64x2_convert_low_i32x4(wasm_i32x4_shuffle(isum, isum, 2, 3, 0, 1))));
+}
+
+static float dot_f32(const float *w, const float *x, int n) {
+  v128_t acc = wasm_f64x2_splat(0);
+  int i = 0;
+  for (; i + 2 <= n; i += 2) {
+    v128_t a = wasm_v128_load64_zero(w + i), b = wasm_v128_load64_zero(x + i);
+    acc = wasm_f64x2_add(acc, wasm_f64x2_mul(wasm_f64x2_promote_low_f32x4(a), wasm_f64x2_promote_low_f32x4(b)));
+  }
+  double s = hsum_f64(acc);
+  for (; i < n; i++) s += (double)w[i] * x[i];
+  return (float)s;
+}
+
+// 4 f16 -> 4 f32 (finite values, subnormals included): shift into f32 position, scale by 2^112.
+static inline v128_t f16x4_to_f32(v128_t h32) {
+  v128_t sign = wasm_i32x4_shl(wasm_v128_and(h32, wasm_i32x4_splat(0x8000)), 16);
+  v128_t mag = wasm_f32x4_mul(wasm_i32x4_shl(wasm_v128_and(h32, wasm_i32x4_splat(0x7fff)), 13), wasm_f32x4_splat(0x1p112f));
+  return wasm_v128_or(mag, sign);
+}
+
+// F16: the products of f16 values are exact in f32; summed in f64 lanes here (ggml sums them in
+// f32 lanes, in an order of its own: summing exactly keeps this backend within rounding noise of
+// both that and the reference, whose sums are exact).
+static float dot_f16(const uint8_t *w, const float *x, int n) {
+  v128_t acc0 = wasm_f64x2_splat(0), acc1 = wasm_f64x2_splat(0);
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    v128_t h = wasm_v128_load(w + 2 * i);
+    v128_t p0 = wasm_f32x4_mul(f16x4_to_f32(wasm_u32x4_extend_low_u16x8(h)), wasm_v128_load(x + i));
+    v128_t p1 = wasm_f32x4_mul(f16x4_to_f32(wasm_u32x4_extend_high_u16x8(h)), wasm_v128_load(x + i + 4));
+    acc0 = wasm_f64x2_add(acc0, wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(p0), wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(p0, p0, 2, 3, 0, 1))));
+    acc1 = wasm_f64x2_add(acc1, wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(p1), wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(p1, p1, 2, 3, 0, 1))));
+  }
+  acc0 = wasm_f64x2_add(acc0, acc1);
+  double s = wasm_f64x2_extract_lane(acc0, 0) + wasm_f64x2_extract_lane(acc0, 1);
+  for (; i < n; i++) s += (double)(f16_to_f32(rd16(w + 2 * i)) * x[i]);
+  return (float)s;
+}
+
+static float dot_bf16(const uint8_t *w, const float *x, int n) {
+  v128_t acc = wasm_f64x2_splat(0);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t p = wasm_f32x4_mul(wasm_i32x4_shl(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(w + 2 * i)), 16), wasm_v128_load(x + i));
+    acc = wasm_f64x2_add(acc, wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(p), wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(p, p, 2, 3, 0, 1))));
+  }
+  double s = hsum_f64(acc);
+  for (; i < n; i++) s += (double)(bf16_to_f32(rd16(w + 2 * i)) * x[i]);
+  return (float)s;
+}
+
+// Q4_0 (18 bytes: f16 d, 16 bytes of nibbles: low = elements 0..15, high = 16..31), value d*(q-8).
+static float dot_q4_0(const uint8_t *w, const act_q8 *a, int n) {
+  v128_t acc = wasm_f64x2_splat(0);
+  const v128_t m4 = wasm_i8x16_splat(0x0f), eight = wasm_i8x16_splat(8);
+  for (int b = 0; b < n / QK; b++, w += 18) {
+    v128_t q = wasm_v128_load(w + 2);
+    v128_t lo = wasm_i8x16_sub(wasm_v128_and(q, m4), eight), hi = wasm_i8x16_sub(wasm_u8x16_shr(q, 4), eight);
+    v128_t s = wasm_i32x4_add(dot_i8x16(lo, wasm_v128_load(a[b].qs)), dot_i8x16(hi, wasm_v128_load(a[b].qs + 16)));
+    acc = fmadd_block(acc, f16_to_f32(rd16(w)) * a[b].d, s);
+  }
+  return (float)hsum_f64(acc);
+}
+
+// Q4_1 (20 bytes: f16 d, f16 m, nibbles), value d*q + m; the m term uses the activation's s.
+static float dot_q4_1(const uint8_t *w, const act_q8 *a, int n) {
+  v128_t acc = wasm_f64x2_splat(0);
+  double sm = 0;
+  const v128_t m4 = wasm_i8x16_splat(0x0f);
+  for (int b = 0; b < n / QK; b++, w += 20) {
+    v128_t q = wasm_v128_load(w + 4);
+    v128_t s = wasm_i32x4_add(dot_i8x16(wasm_v128_and(q, m4), wasm_v128_load(a[b].qs)), dot_i8x16(wasm_u8x16_shr(q, 4), wasm_v128_load(a[b].qs + 16)));
+    acc = fmadd_block(acc, f16_to_f32(rd16(w)) * a[b].d, s);
+    sm += (double)f16_to_f32(rd16(w + 2)) * a[b].s;
+  }
+  return (float)(hsum_f64(acc) + sm);
+}
+
+// The fifth bits of a Q5 block (32 bits, element j = bit j) as 16 * bit, 2 x 16 bytes.
+static inline void q5_high(const uint8_t *qh, v128_t *h0, v128_t *h1) {
+  *h0 = wasm_i64x2_make((int64_t)bits_to_16[qh[0]], (int64_t)bits_to_16[qh[1]]);
+  *h1 = wasm_i64x2_make((int64_t)bits_to_16[qh[2]], (int64_t)bits_to_16[qh[3]]);
+}
+
+// Q5_0 (22 bytes: f16 d, 4 bytes of high bits, nibbles), value d*(q-16).
+static float dot_q5_0(const uint8_t *w, const act_q8 *a, int n) {
+  v128_t acc = wasm_f64x2_splat(0);
+  const v128_t m4 = wasm_i8x16_splat(0x0f), sixteen = wasm_i8x16_splat(16);
+  for (int b = 0; b < n / QK; b++, w += 22) {
+    v128_t h0, h1;
+    q5_high(w + 2, &h0, &h1);
+    v128_t q = wasm_v128_load(w + 6);
+    v128_t lo = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(q, m4), h0), sixteen);
+    v128_t hi = wasm_i8x16_sub(wasm_v128_or(wasm_u8x16_shr(q, 4), h1), sixteen);
+    v128_t s = wasm_i32x4_add(dot_i8x16(lo, wasm_v128_load(a[b].qs)), dot_i8x16(hi, wasm_v128_load(a[b].qs + 16)));
+    acc = fmadd_block(acc, f16_to_f32(rd16(w)) * a[b].d, s);
+  }
+  return (float)hsum_f64(acc);
+}
+
+// Q5_1 (24 bytes: f16 d, f16 m, high bits, nibbles), value d*q + m.
+static float dot_q5_1(const uint8_t *w, const act_q8 *a, int n) {
+  v128_t acc = wasm_f64x2_splat(0);
+  double sm = 0;
+  const v128_t m4 = wasm_i8x16_splat(0x0f);
+  for (int b = 0; b < n / QK; b++, w += 24) {
+    v128_t h0, h1;
+    q5_high(w + 4, &h0, &h1);
+    v128_t q = wasm_v128_load(w + 8);
+    v128_t lo = wasm_v128_or(wasm_v128_and(q, m4), h0), hi = wasm_v128_or(wasm_u8x16_shr(q, 4), h1);
+    v128_t s = wasm_i32x4_add(dot_i8x16(lo, wasm_v128_load(a[b].qs)), dot_i8x16(hi, wasm_v128_load(a[b].qs + 16)));
+    acc = fmadd_block(acc, f16_to_f32(rd16(w)) * a[b].d, s);
+    sm += (double)f16_to_f32(rd16(w + 2)) * a[b].s;
+  }
+  return (float)(hsum_f64(acc) + sm);
+}
+
+// Q8_0 (34 bytes: f16 d, 32 int8).
+static float dot_q8_0(const uint8_t *w, const act_q8 *a, int n) {
+  v128_t acc = wasm_f64x2_splat(0);
+  for (int b = 0; b < n / QK; b++, w += 34) {
+    v128_t s = wasm_i32x4_add(dot_i8x16(wasm_v128_load(w + 2), wasm_v128_load(a[b].qs)), dot_i8x16(wasm_v128_load(w + 18), wasm_v128_load(a[b].qs + 16)));
+    acc = fmadd_block(acc, f16_to_f32(rd16(w)) * a[b].d, s);
+  }
+  return (float)hsum_f64(acc);
+}
+
+// The 8 6-bit scales and mins of a Q4_K/Q5_K super-block (get_scale_min_k4).
+static inline void scale_min_k4(const uint8_t *q, uint8_t *sc, uint8_t *mn) {
+  for (int j = 0; j < 8; j++) {
+    if (j < 4) {
+      sc[j] = q[j] & 63;
+      mn[j] = q[j + 4] & 63;
+    } else {
+      sc[j] = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+      mn[j] = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+  }
+}
+
+// Σ mins[j/2] * bsums[j] over a super-block (the K-quants' offset term).
+static inline int k_mins(const uint8_t *mn, const int16_t *bsums) {
+  int s = 0;
+  for (int j = 0; j < QK_K / 16; j++) s += bsums[j] * mn[j / 2];
+  return s;
+}
+
+// Q4_K (144 bytes: f16 d, f16 dmin, 12 bytes of scales/mins, 128 bytes of nibbles: per 64
+// elements, 32 bytes whose low nibbles are the first 32 and high nibbles the next 32).
+static float dot_q4_K(const uint8_t *w, const act_q8k *a, int n) {
+  double sumf = 0;
+  const v128_t m4 = wasm_i8x16_splat(0x0f);
+  for (int b = 0; b < n / QK_K; b++, w += 144) {
+    uint8_t sc[8], mn[8];
+    scale_min_k4(w + 4, sc, mn);
+    const uint8_t *q = w + 16;
+    const int8_t *y = a[b].qs;
+    v128_t isum = wasm_i32x4_splat(0);
+    for (int j = 0; j < 4; j++, q += 32, y += 64) {
+      v128_t q0 = wasm_v128_load(q), q1 = wasm_v128_load(q + 16);
+      v128_t lo = wasm_i32x4_add(dot_i8x16(wasm_v128_and(q0, m4), wasm_v128_load(y)), dot_i8x16(wasm_v128_and(q1, m4), wasm_v128_load(y + 16)));
+      v128_t hi = wasm_i32x4_add(dot_i8x16(wasm_u8x16_shr(q0, 4), wasm_v128_load(y + 32)), dot_i8x16(wasm_u8x16_shr(q1, 4), wasm_v128_load(y + 48)));
+      isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_mul(lo, wasm_i32x4_splat(sc[2 * j])), wasm_i32x4_mul(hi, wasm_i32x4_splat(sc[2 * j + 1]))));
+    }
+    const float d = f16_to_f32(rd16(w)) * a[b].d, dmin = f16_to_f32(rd16(w + 2)) * a[b].d;
+    sumf += (double)d * hsum_i32(isum) - (double)dmin * k_mins(mn, a[b].bsums);
+  }
+  return (float)sumf;
+}
+
+// Q5_K (176 bytes: d, dmin, scales, 32 bytes of fifth bits, 128 bytes of nibbles): as Q4_K, plus
+// 16 where bit 2j (low nibbles) or 2j+1 (high nibbles) of qh[l] is set, chunk j of 64.
+static float dot_q5_K(const uint8_t *w, const act_q8k *a, int n) {
+  double sumf = 0;
+  const v128_t m4 = wasm_i8x16_splat(0x0f), sixteen = wasm_i8x16_splat(16), zero = wasm_i8x16_splat(0);
+  for (int b = 0; b < n / QK_K; b++, w += 176) {
+    uint8_t sc[8], mn[8];
+    scale_min_k4(w + 4, sc, mn);
+    const v128_t h0 = wasm_v128_load(w + 16), h1 = wasm_v128_load(w + 32);
+    const uint8_t *q = w + 48;
+    const int8_t *y = a[b].qs;
+    v128_t isum = wasm_i32x4_splat(0);
+    for (int j = 0; j < 4; j++, q += 32, y += 64) {
+      v128_t bl = wasm_i8x16_splat((int8_t)(1 << (2 * j))), bh = wasm_i8x16_splat((int8_t)(1 << (2 * j + 1)));
+#define HB(h, bit) wasm_v128_and(wasm_i8x16_ne(wasm_v128_and(h, bit), zero), sixteen)
+      v128_t q0 = wasm_v128_load(q), q1 = wasm_v128_load(q + 16);
+      v128_t l0 = wasm_v128_or(wasm_v128_and(q0, m4), HB(h0, bl)), l1 = wasm_v128_or(wasm_v128_and(q1, m4), HB(h1, bl));
+      v128_t u0 = wasm_v128_or(wasm_u8x16_shr(q0, 4), HB(h0, bh)), u1 = wasm_v128_or(wasm_u8x16_shr(q1, 4), HB(h1, bh));
+#undef HB
+      v128_t lo = wasm_i32x4_add(dot_i8x16(l0, wasm_v128_load(y)), dot_i8x16(l1, wasm_v128_load(y + 16)));
+      v128_t hi = wasm_i32x4_add(dot_i8x16(u0, wasm_v128_load(y + 32)), dot_i8x16(u1, wasm_v128_load(y + 48)));
+      isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_mul(lo, wasm_i32x4_splat(sc[2 * j])), wasm_i32x4_mul(hi, wasm_i32x4_splat(sc[2 * j + 1]))));
+    }
+    const float d = f16_to_f32(rd16(w)) * a[b].d, dmin = f16_to_f32(rd16(w + 2)) * a[b].d;
+    sumf += (double)d * hsum_i32(isum) - (double)dmin * k_mins(mn, a[b].bsums);
+  }
+  return (float)sumf;
+}
+
+// Q6_K (210 bytes: 128 bytes of low nibbles, 64 of 2-bit highs, 16 int8 scales, f16 d); per 128
+// elements: ql[0..64), qh[0..32): element l = ql[l]&15 | (qh[l]&3)<<4, l+32 = ql[l+32]&15 |
+// (qh[l]>>2&3)<<4, l+64 = ql[l]>>4 | (qh[l]>>4&3)<<4, l+96 = ql[l+32]>>4 | (qh[l]>>6)<<4; value
+// d * scale[element/16] * (q - 32).
+static float dot_q6_K(const uint8_t *w, const act_q8k *a, int n) {
+  double sumf = 0;
+  const v128_t m4 = wasm_i8x16_splat(0x0f), m3 = wasm_i8x16_splat(3), off = wasm_i8x16_splat(32);
+  for (int b = 0; b < n / QK_K; b++, w += 210) {
+    const int8_t *scales = (const int8_t *)(w + 192);
+    const int8_t *y = a[b].qs;
+    v128_t isum = wasm_i32x4_splat(0);
+    for (int half = 0; half < 2; half++) {
+      const uint8_t *ql = w + 64 * half, *qh = w + 128 + 32 * half;
+      for (int k = 0; k < 2; k++) { // 16 of the 32 l's at a time
+        v128_t l0 = wasm_v128_load(ql + 16 * k), l1 = wasm_v128_load(ql + 32 + 16 * k), h = wasm_v128_load(qh + 16 * k);
+        v128_t v[4] = {
+          wasm_v128_or(wasm_v128_and(l0, m4), wasm_i8x16_shl(wasm_v128_and(h, m3), 4)),
+          wasm_v128_or(wasm_v128_and(l1, m4), wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h, 2), m3), 4)),
+          wasm_v128_or(wasm_u8x16_shr(l0, 4), wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h, 4), m3), 4)),
+          wasm_v128_or(wasm_u8x16_shr(l1, 4), wasm_i8x16_shl(wasm_u8x16_shr(h, 6), 4)),
+        };
+        for (int g = 0; g < 4; g++) { // elements 128*half + 32*g + 16*k .. +16
+          int e = 128 * half + 32 * g + 16 * k;
+          v128_t s = dot_i8x16(wasm_i8x16_sub(v[g], off), wasm_v128_load(y + e));
+          isum = wasm_i32x4_add(isum, wasm_i32x4_mul(s, wasm_i32x4_splat(scales[e / 16])));
+        }
+      }
+    }
+    sumf += (double)(f16_to_f32(rd16(w + 208)) * a[b].d) * hsum_i32(isum);
+  }
+  return (float)sumf;
+}
+
+float cpu_dot(int type, const void *w, const void *act, int n) {
+  switch (type) {
+    case T_F32: return dot_f32(w, act, n);
+    case T_F16: return dot_f16(w, act, n);
+    case T_BF16: return dot_bf16(w, act, n);
+    case T_Q4_0: return dot_q4_0(w, act, n);
+    case T_Q4_1: return dot_q4_1(w, act, n);
+    case T_Q5_0: return dot_q5_0(w, act, n);
+    case T_Q5_1: return dot_q5_1(w, act, n);
+    case T_Q8_0: return dot_q8_0(w, act, n);
+    case T_Q4_K: return dot_q4_K(w, act, n);
+    case T_Q5_K: return dot_q5_K(w, act, n);
+    case T_Q6_K: return dot_q6_K(w, act, n);
+    default: return 0;
+  }
+}
