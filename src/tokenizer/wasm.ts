@@ -8,10 +8,11 @@ export type WasmName = 'tokenizer' | 'sampler' | 'cpu';
 export type WasmSource = WebAssembly.Module | ArrayBuffer | Uint8Array | URL | string;
 
 // Static `new URL(..., import.meta.url)` so Vite serves the file in dev and emits it in builds.
-const DEFAULT_URLS: Record<WasmName, URL> = {
+// cpu.wasm (the WASM backend's kernels) has none here: src/wasm-backend/kernels.ts names its own
+// URL, so that bundles without that backend do not carry the file.
+const DEFAULT_URLS: Partial<Record<WasmName, URL>> = {
   tokenizer: new URL('../../wasm/build/tokenizer.wasm', import.meta.url),
   sampler: new URL('../../wasm/build/sampler.wasm', import.meta.url),
-  cpu: new URL('../../wasm/build/cpu.wasm', import.meta.url),
 };
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
@@ -32,7 +33,9 @@ async function readBytes(url: URL): Promise<ArrayBuffer | Uint8Array> {
 async function compile(name: WasmName, source: WasmSource | undefined): Promise<WebAssembly.Module> {
   if (source instanceof WebAssembly.Module) return source;
   if (source instanceof ArrayBuffer || source instanceof Uint8Array) return WebAssembly.compile(source as BufferSource);
-  const url = source === undefined ? DEFAULT_URLS[name] : source instanceof URL ? source : new URL(source, isNode ? `file://${process.cwd()}/` : globalThis.location?.href);
+  const fallback = DEFAULT_URLS[name];
+  if (source === undefined && !fallback) throw new TokenizerError('wasm-unavailable', `${name}.wasm has no default location: pass its URL or bytes`);
+  const url = source === undefined ? fallback! : source instanceof URL ? source : new URL(source, isNode ? `file://${process.cwd()}/` : globalThis.location?.href);
   const key = url.href;
   let p = compiled.get(key);
   if (!p) {

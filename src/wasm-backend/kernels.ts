@@ -6,6 +6,9 @@ import { instantiate, WasmMemory, type WasmSource } from '../tokenizer/wasm.ts';
 
 export type Ptr = number;
 
+// Static, so that a bundler serves and emits the file where this module is bundled (only there).
+const DEFAULT_URL = new URL('../../wasm/build/cpu.wasm', import.meta.url);
+
 interface Exports {
   memory: WebAssembly.Memory;
   wm_malloc(n: number): Ptr;
@@ -50,7 +53,7 @@ export class CpuKernels {
     this.mem = new WasmMemory(x.memory);
   }
 
-  static async create(wasm?: WasmSource): Promise<CpuKernels> {
+  static async create(wasm: WasmSource = DEFAULT_URL): Promise<CpuKernels> {
     return new CpuKernels((await instantiate('cpu', wasm)).exports as unknown as Exports);
   }
 
