@@ -82,7 +82,7 @@ describe('WASM backend vs llama.cpp and the CPU reference', () => {
     const model = await WasmModel.load(bytesSource(bytes), { nCtx: 64, maxBatch: 4 });
     const got = wasmGreedy(model, PROMPT, N_TOKENS);
     if (await expectAgreement(bytes, PROMPT, got, oracle.get(c.label), { nCtx: 64 })) exactLlama.push(c.label);
-  });
+  }, 300_000); // explaining a difference replays the reference many times (~40 s on a loaded machine)
 
   it('matches llama.cpp token for token outright in at least 3 cases of 4', () => {
     expect(exactLlama.length, `exact: ${exactLlama.join(', ')}`).toBeGreaterThanOrEqual(Math.ceil(0.75 * CASES.length));
