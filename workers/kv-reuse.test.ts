@@ -5,20 +5,17 @@
 // another prompt in between, a stopped turn, a rewind to a shorter prefix and a full context
 // (oldest turns dropped) never leave a wrong cache.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebMoE } from '../src/client/webmoe.ts';
+import type { WebMoE } from '../src/client/webmoe.ts';
 import type { GenerationResult } from '../src/client/protocol.ts';
-import { memoryStore } from '../src/storage/memory.ts';
 import type { Tokenizer } from '../src/tokenizer/tokenizer.ts';
-import { startFaultServer, type FaultServer } from '../tools/faultserver/server.ts';
-import { EngineHost } from './engine-host.ts';
-import { connectTo, defaultModelBytes, referenceOracle, type ReferenceOracle } from './testing.ts';
+import { defaultModelBytes, serveAndLoad, type Loaded, type ReferenceOracle } from './testing.ts';
 
 const bytes = defaultModelBytes();
 const N_CTX = 128;
 const GREEDY = { temperature: 0, maxTokens: 32 } as const;
 
 describe('multi-turn chat with the KV cache reused', () => {
-  let server: FaultServer;
+  let loaded: Loaded;
   let tok: Tokenizer;
   let expected: ReferenceOracle['expected'];
   let llm: WebMoE;
@@ -33,16 +30,10 @@ describe('multi-turn chat with the KV cache reused', () => {
   };
 
   beforeAll(async () => {
-    server = await startFaultServer();
-    server.serve('/m.gguf', bytes);
-    ({ tok, expected } = await referenceOracle(bytes, N_CTX));
-    llm = await WebMoE.load(server.url('/m.gguf'), { connect: connectTo(new EngineHost({ store: memoryStore() })), nCtx: N_CTX });
+    loaded = await serveAndLoad(bytes, N_CTX);
+    ({ tok, expected, llm } = loaded);
   }, 120_000);
-  afterAll(async () => {
-    await llm?.unload();
-    tok?.dispose();
-    await server?.close();
-  });
+  afterAll(() => loaded?.close());
 
   it('a second turn prefills only its new tokens and equals a run from scratch on the whole conversation', async () => {
     const conv = llm.conversation();

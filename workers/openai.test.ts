@@ -6,20 +6,17 @@
 // streamed chunks with the role first, the finish reason last, usage on request); a seed repeats a
 // sampled completion; aborts and invalid requests give named errors; llm.chat() works as before.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebMoE } from '../src/client/webmoe.ts';
+import type { WebMoE } from '../src/client/webmoe.ts';
 import type { ChatCompletionChunk, ChatCompletionMessageParam } from '../src/client/openai.ts';
 import type { ChatMessage } from '../src/client/protocol.ts';
 import { chatPromptIds } from '../src/generate/chat-prompt.ts';
-import { memoryStore } from '../src/storage/memory.ts';
 import type { Tokenizer } from '../src/tokenizer/tokenizer.ts';
-import { startFaultServer, type FaultServer } from '../tools/faultserver/server.ts';
-import { EngineHost } from './engine-host.ts';
-import { connectTo, defaultModelBytes, referenceOracle, type ReferenceOracle } from './testing.ts';
+import { defaultModelBytes, serveAndLoad, type Loaded, type ReferenceOracle } from './testing.ts';
 
 const N_CTX = 128;
 
 describe('llm.chat.completions.create on the engine', () => {
-  let server: FaultServer;
+  let loaded: Loaded;
   let llm: WebMoE;
   let url: string;
   let tok: Tokenizer;
@@ -40,17 +37,10 @@ describe('llm.chat.completions.create on the engine', () => {
 
   beforeAll(async () => {
     const bytes = defaultModelBytes();
-    server = await startFaultServer();
-    server.serve('/m.gguf', bytes);
-    url = server.url('/m.gguf');
-    ({ tok, expected } = await referenceOracle(bytes, N_CTX));
-    llm = await WebMoE.load(url, { connect: connectTo(new EngineHost({ store: memoryStore() })), nCtx: N_CTX });
+    loaded = await serveAndLoad(bytes, N_CTX);
+    ({ tok, expected, llm, url } = loaded);
   }, 120_000);
-  afterAll(async () => {
-    await llm?.unload();
-    tok?.dispose();
-    await server?.close();
-  });
+  afterAll(() => loaded?.close());
 
   it('returns a chat.completion with the reference\'s greedy answer and usage', async () => {
     const t0 = Math.floor(Date.now() / 1000);

@@ -2,14 +2,16 @@
 // connection to an EngineHost as engine.worker.ts gives one, and the CPU reference's greedy ids.
 import { readFileSync } from 'node:fs';
 import { expose } from 'comlink';
-import type { WorkerConnection } from '../src/client/webmoe.ts';
+import { WebMoE, type WorkerConnection } from '../src/client/webmoe.ts';
 import type { EngineWorkerApi } from '../src/client/protocol.ts';
 import { readGGUF } from '../src/gguf/reader.ts';
 import { bytesSource } from '../src/gguf/source.ts';
 import { greedy } from '../src/reference/generate.ts';
 import { ReferenceModel } from '../src/reference/model.ts';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
-import type { EngineHost } from './engine-host.ts';
+import { memoryStore } from '../src/storage/memory.ts';
+import { startFaultServer } from '../tools/faultserver/server.ts';
+import { EngineHost } from './engine-host.ts';
 
 export const DEFAULT_MODEL = 'public/models/webmoe-tiny-moe.q8_0.gguf';
 export const defaultModelBytes = (): Uint8Array => new Uint8Array(readFileSync(DEFAULT_MODEL));
@@ -41,4 +43,26 @@ export async function referenceOracle(bytes: Uint8Array, nCtx: number): Promise<
     return eog < 0 ? ids : ids.slice(0, eog);
   };
   return { tok, ref, expected };
+}
+
+/** A model served from a loopback server, loaded through the client API into a fresh EngineHost on
+ *  a memory store, with the reference beside it; close() unloads and stops the server. */
+export interface Loaded extends ReferenceOracle {
+  llm: WebMoE;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function serveAndLoad(bytes: Uint8Array, nCtx: number): Promise<Loaded> {
+  const server = await startFaultServer();
+  server.serve('/m.gguf', bytes);
+  const url = server.url('/m.gguf');
+  const oracle = await referenceOracle(bytes, nCtx);
+  const llm = await WebMoE.load(url, { connect: connectTo(new EngineHost({ store: memoryStore() })), nCtx });
+  const close = async () => {
+    await llm.unload();
+    oracle.tok.dispose();
+    await server.close();
+  };
+  return { ...oracle, llm, url, close };
 }
