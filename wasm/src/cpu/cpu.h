@@ -28,16 +28,17 @@ enum {
 #define QK_K 256
 
 // A converted activation block for Q8_0 and Q8_1 weights: d is the f16-rounded scale as f32; s
-// (Q8_1 only) is the f16-rounded d*sum(q) as f32.
+// (Q8_1 only) is the f16-rounded d*sum(q) as f32. The quants are stored widened to 16 bits: an
+// activation meets every row of the matrix, so it is widened once here, not once per row.
 typedef struct {
   float d, s;
-  int8_t qs[QK];
+  int16_t qs[QK];
 } act_q8;
 
-// quantize_row_q8_K: d is f32, bsums are the sums of each 16 quants.
+// quantize_row_q8_K: d is f32, bsums are the sums of each 16 quants (quants widened as above).
 typedef struct {
   float d;
-  int8_t qs[QK_K];
+  int16_t qs[QK_K];
   int16_t bsums[QK_K / 16];
 } act_q8k;
 
@@ -89,10 +90,11 @@ static inline int32_t hsum_i32(v128_t v) {
   return wasm_i32x4_extract_lane(v, 0) + wasm_i32x4_extract_lane(v, 1) + wasm_i32x4_extract_lane(v, 2) + wasm_i32x4_extract_lane(v, 3);
 }
 
-// 16 int8 products a*b summed pairwise into 4 i32 lanes.
-static inline v128_t dot_i8x16(v128_t a, v128_t b) {
-  v128_t lo = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(a), wasm_i16x8_extend_low_i8x16(b));
-  v128_t hi = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(a), wasm_i16x8_extend_high_i8x16(b));
+// 16 products of int8 weights w and 16-bit activation quants a[0..16), summed pairwise into 4
+// i32 lanes.
+static inline v128_t dot_w8(v128_t w, const int16_t *a) {
+  v128_t lo = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(w), wasm_v128_load(a));
+  v128_t hi = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(w), wasm_v128_load(a + 8));
   return wasm_i32x4_add(lo, hi);
 }
 

@@ -57,7 +57,7 @@ static void convert_q8(const float *x, int n, act_q8 *y, int with_sum) {
     int sum = 0;
     for (int j = 0; j < QK; j++) {
       int q = nearest_int(x[j] * id);
-      y[b].qs[j] = (int8_t)q;
+      y[b].qs[j] = (int16_t)q;
       sum += q;
     }
     y[b].d = round_f16(d);
@@ -81,7 +81,7 @@ static void convert_q8k(const float *x, int n, act_q8k *y) {
     const float iscale = -127.f / max;
     for (int j = 0; j < QK_K; j++) {
       int v = nearest_int(iscale * x[j]);
-      y[b].qs[j] = (int8_t)(v < 127 ? v : 127);
+      y[b].qs[j] = (int16_t)(v < 127 ? v : 127);
     }
     for (int j = 0; j < QK_K / 16; j++) {
       int s = 0;
@@ -186,7 +186,7 @@ static float dot_q4_0(const uint8_t *w, const act_q8 *a, int n) {
   for (int b = 0; b < n / QK; b++, w += 18) {
     v128_t q = wasm_v128_load(w + 2);
     v128_t lo = wasm_i8x16_sub(wasm_v128_and(q, m4), eight), hi = wasm_i8x16_sub(wasm_u8x16_shr(q, 4), eight);
-    v128_t s = wasm_i32x4_add(dot_i8x16(lo, wasm_v128_load(a[b].qs)), dot_i8x16(hi, wasm_v128_load(a[b].qs + 16)));
+    v128_t s = wasm_i32x4_add(dot_w8(lo, a[b].qs), dot_w8(hi, a[b].qs + 16));
     acc = fmadd_block(acc, f16_to_f32(rd16(w)) * a[b].d, s);
   }
   return (float)hsum_f64(acc);
@@ -199,7 +199,7 @@ static float dot_q4_1(const uint8_t *w, const act_q8 *a, int n) {
   const v128_t m4 = wasm_i8x16_splat(0x0f);
   for (int b = 0; b < n / QK; b++, w += 20) {
     v128_t q = wasm_v128_load(w + 4);
-    v128_t s = wasm_i32x4_add(dot_i8x16(wasm_v128_and(q, m4), wasm_v128_load(a[b].qs)), dot_i8x16(wasm_u8x16_shr(q, 4), wasm_v128_load(a[b].qs + 16)));
+    v128_t s = wasm_i32x4_add(dot_w8(wasm_v128_and(q, m4), a[b].qs), dot_w8(wasm_u8x16_shr(q, 4), a[b].qs + 16));
     acc = fmadd_block(acc, f16_to_f32(rd16(w)) * a[b].d, s);
     sm += (double)f16_to_f32(rd16(w + 2)) * a[b].s;
   }
@@ -222,7 +222,7 @@ static float dot_q5_0(const uint8_t *w, const act_q8 *a, int n) {
     v128_t q = wasm_v128_load(w + 6);
     v128_t lo = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(q, m4), h0), sixteen);
     v128_t hi = wasm_i8x16_sub(wasm_v128_or(wasm_u8x16_shr(q, 4), h1), sixteen);
-    v128_t s = wasm_i32x4_add(dot_i8x16(lo, wasm_v128_load(a[b].qs)), dot_i8x16(hi, wasm_v128_load(a[b].qs + 16)));
+    v128_t s = wasm_i32x4_add(dot_w8(lo, a[b].qs), dot_w8(hi, a[b].qs + 16));
     acc = fmadd_block(acc, f16_to_f32(rd16(w)) * a[b].d, s);
   }
   return (float)hsum_f64(acc);
@@ -238,7 +238,7 @@ static float dot_q5_1(const uint8_t *w, const act_q8 *a, int n) {
     q5_high(w + 4, &h0, &h1);
     v128_t q = wasm_v128_load(w + 8);
     v128_t lo = wasm_v128_or(wasm_v128_and(q, m4), h0), hi = wasm_v128_or(wasm_u8x16_shr(q, 4), h1);
-    v128_t s = wasm_i32x4_add(dot_i8x16(lo, wasm_v128_load(a[b].qs)), dot_i8x16(hi, wasm_v128_load(a[b].qs + 16)));
+    v128_t s = wasm_i32x4_add(dot_w8(lo, a[b].qs), dot_w8(hi, a[b].qs + 16));
     acc = fmadd_block(acc, f16_to_f32(rd16(w)) * a[b].d, s);
     sm += (double)f16_to_f32(rd16(w + 2)) * a[b].s;
   }
@@ -249,7 +249,7 @@ static float dot_q5_1(const uint8_t *w, const act_q8 *a, int n) {
 static float dot_q8_0(const uint8_t *w, const act_q8 *a, int n) {
   v128_t acc = wasm_f64x2_splat(0);
   for (int b = 0; b < n / QK; b++, w += 34) {
-    v128_t s = wasm_i32x4_add(dot_i8x16(wasm_v128_load(w + 2), wasm_v128_load(a[b].qs)), dot_i8x16(wasm_v128_load(w + 18), wasm_v128_load(a[b].qs + 16)));
+    v128_t s = wasm_i32x4_add(dot_w8(wasm_v128_load(w + 2), a[b].qs), dot_w8(wasm_v128_load(w + 18), a[b].qs + 16));
     acc = fmadd_block(acc, f16_to_f32(rd16(w)) * a[b].d, s);
   }
   return (float)hsum_f64(acc);
@@ -284,12 +284,12 @@ static float dot_q4_K(const uint8_t *w, const act_q8k *a, int n) {
     uint8_t sc[8], mn[8];
     scale_min_k4(w + 4, sc, mn);
     const uint8_t *q = w + 16;
-    const int8_t *y = a[b].qs;
+    const int16_t *y = a[b].qs;
     v128_t isum = wasm_i32x4_splat(0);
     for (int j = 0; j < 4; j++, q += 32, y += 64) {
       v128_t q0 = wasm_v128_load(q), q1 = wasm_v128_load(q + 16);
-      v128_t lo = wasm_i32x4_add(dot_i8x16(wasm_v128_and(q0, m4), wasm_v128_load(y)), dot_i8x16(wasm_v128_and(q1, m4), wasm_v128_load(y + 16)));
-      v128_t hi = wasm_i32x4_add(dot_i8x16(wasm_u8x16_shr(q0, 4), wasm_v128_load(y + 32)), dot_i8x16(wasm_u8x16_shr(q1, 4), wasm_v128_load(y + 48)));
+      v128_t lo = wasm_i32x4_add(dot_w8(wasm_v128_and(q0, m4), y), dot_w8(wasm_v128_and(q1, m4), y + 16));
+      v128_t hi = wasm_i32x4_add(dot_w8(wasm_u8x16_shr(q0, 4), y + 32), dot_w8(wasm_u8x16_shr(q1, 4), y + 48));
       isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_mul(lo, wasm_i32x4_splat(sc[2 * j])), wasm_i32x4_mul(hi, wasm_i32x4_splat(sc[2 * j + 1]))));
     }
     const float d = f16_to_f32(rd16(w)) * a[b].d, dmin = f16_to_f32(rd16(w + 2)) * a[b].d;
@@ -308,7 +308,7 @@ static float dot_q5_K(const uint8_t *w, const act_q8k *a, int n) {
     scale_min_k4(w + 4, sc, mn);
     const v128_t h0 = wasm_v128_load(w + 16), h1 = wasm_v128_load(w + 32);
     const uint8_t *q = w + 48;
-    const int8_t *y = a[b].qs;
+    const int16_t *y = a[b].qs;
     v128_t isum = wasm_i32x4_splat(0);
     for (int j = 0; j < 4; j++, q += 32, y += 64) {
       v128_t bl = wasm_i8x16_splat((int8_t)(1 << (2 * j))), bh = wasm_i8x16_splat((int8_t)(1 << (2 * j + 1)));
@@ -317,8 +317,8 @@ static float dot_q5_K(const uint8_t *w, const act_q8k *a, int n) {
       v128_t l0 = wasm_v128_or(wasm_v128_and(q0, m4), HB(h0, bl)), l1 = wasm_v128_or(wasm_v128_and(q1, m4), HB(h1, bl));
       v128_t u0 = wasm_v128_or(wasm_u8x16_shr(q0, 4), HB(h0, bh)), u1 = wasm_v128_or(wasm_u8x16_shr(q1, 4), HB(h1, bh));
 #undef HB
-      v128_t lo = wasm_i32x4_add(dot_i8x16(l0, wasm_v128_load(y)), dot_i8x16(l1, wasm_v128_load(y + 16)));
-      v128_t hi = wasm_i32x4_add(dot_i8x16(u0, wasm_v128_load(y + 32)), dot_i8x16(u1, wasm_v128_load(y + 48)));
+      v128_t lo = wasm_i32x4_add(dot_w8(l0, y), dot_w8(l1, y + 16));
+      v128_t hi = wasm_i32x4_add(dot_w8(u0, y + 32), dot_w8(u1, y + 48));
       isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_mul(lo, wasm_i32x4_splat(sc[2 * j])), wasm_i32x4_mul(hi, wasm_i32x4_splat(sc[2 * j + 1]))));
     }
     const float d = f16_to_f32(rd16(w)) * a[b].d, dmin = f16_to_f32(rd16(w + 2)) * a[b].d;
@@ -336,7 +336,7 @@ static float dot_q6_K(const uint8_t *w, const act_q8k *a, int n) {
   const v128_t m4 = wasm_i8x16_splat(0x0f), m3 = wasm_i8x16_splat(3), off = wasm_i8x16_splat(32);
   for (int b = 0; b < n / QK_K; b++, w += 210) {
     const int8_t *scales = (const int8_t *)(w + 192);
-    const int8_t *y = a[b].qs;
+    const int16_t *y = a[b].qs;
     v128_t isum = wasm_i32x4_splat(0);
     for (int half = 0; half < 2; half++) {
       const uint8_t *ql = w + 64 * half, *qh = w + 128 + 32 * half;
@@ -350,7 +350,7 @@ static float dot_q6_K(const uint8_t *w, const act_q8k *a, int n) {
         };
         for (int g = 0; g < 4; g++) { // elements 128*half + 32*g + 16*k .. +16
           int e = 128 * half + 32 * g + 16 * k;
-          v128_t s = dot_i8x16(wasm_i8x16_sub(v[g], off), wasm_v128_load(y + e));
+          v128_t s = dot_w8(wasm_i8x16_sub(v[g], off), y + e);
           isum = wasm_i32x4_add(isum, wasm_i32x4_mul(s, wasm_i32x4_splat(scales[e / 16])));
         }
       }
