@@ -1,7 +1,7 @@
 // Mixture-of-experts routing and combination, one workgroup per token.
 //
-// route (llama-graph.cpp build_moe_ffn): router logits = W_r x (F32 router, x the normed input),
-// softmax, the k largest probabilities (first index on ties; with a selection bias, the k largest
+// route (llama-graph.cpp build_moe_ffn): router logits = W_r x (F32 router, x the normed input;
+// a lane per expert), softmax and top-k across the workgroup's lanes, the k largest probabilities (first index on ties; with a selection bias, the k largest
 // probability + bias, weighed by the probability alone), optionally renormalized to sum 1
 // (the sum clamped at 2^-14) and scaled; for Qwen2-MoE also the shared expert's gate
 // sigmoid(w_g . x), computed as silu(g) / g like qwen2moe.cpp. Writes ids[t][0..k) and
@@ -68,24 +68,48 @@ fn route(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
     }
   }
   workgroupBarrier();
-  if (t != 0u) { return; }
-  var mx = logit[0];
-  for (var e = 1u; e < params.n_expert; e++) { mx = max(mx, logit[e]); }
-  var sum = 0.0;
-  for (var e = 0u; e < params.n_expert; e++) { let v = exp(logit[e] - mx); logit[e] = v; sum += v; }
-  let inv = 1.0 / sum;
-  for (var e = 0u; e < params.n_expert; e++) { logit[e] = logit[e] * inv; }
-  // top-k by repeated selection on probability (+ bias); a taken expert is marked with a value
-  // no probability plus bias reaches
-  var wsum = 0.0;
-  for (var j = 0u; j < params.k; j++) {
-    var best = 0u;
-    for (var e = 1u; e < params.n_expert; e++) { if (chosen_by(e) > chosen_by(best)) { best = e; } }
-    ids[tok * params.k + j] = best;
-    wts[tok * (params.k + 1u) + j] = logit[best];
-    wsum += logit[best];
-    logit[best] = -3.0e38;
+  // softmax, every lane on its experts: the max, then the sum of exps as (sum, error) pairs
+  // through a tree (close to the float64 sum llama.cpp's CPU backend takes)
+  var mx = -3.0e38;
+  for (var e = t; e < params.n_expert; e += WG) { mx = max(mx, logit[e]); }
+  red2[t] = vec2<f32>(mx, 0.0);
+  workgroupBarrier();
+  for (var w = WG / 2u; w > 0u; w /= 2u) {
+    if (t < w) { red2[t].x = max(red2[t].x, red2[t + w].x); }
+    workgroupBarrier();
   }
+  mx = red2[0].x;
+  workgroupBarrier();
+  var acc = vec2<f32>(0.0);
+  for (var e = t; e < params.n_expert; e += WG) { let v = exp(logit[e] - mx); logit[e] = v; acc = two_sum(acc, vec2<f32>(v, 0.0)); }
+  red2[t] = acc;
+  workgroupBarrier();
+  for (var w = WG / 2u; w > 0u; w /= 2u) {
+    if (t < w) { red2[t] = two_sum(red2[t], red2[t + w]); }
+    workgroupBarrier();
+  }
+  let inv = 1.0 / (red2[0].x + red2[0].y);
+  for (var e = t; e < params.n_expert; e += WG) { logit[e] = logit[e] * inv; }
+  workgroupBarrier();
+  // top-k by rank: expert e is pick j when j experts come before it (a larger probability plus
+  // bias, or an equal one at a lower index), as k rounds of first-index argmax would order them
+  for (var e = t; e < params.n_expert; e += WG) {
+    let v = chosen_by(e);
+    var rank = 0u;
+    for (var f = 0u; f < params.n_expert && rank < params.k; f++) {
+      let u = chosen_by(f);
+      if (u > v || (u == v && f < e)) { rank++; }
+    }
+    if (rank < params.k) {
+      ids[tok * params.k + rank] = e;
+      wts[tok * (params.k + 1u) + rank] = logit[e];
+    }
+  }
+  storageBarrier();
+  if (t != 0u) { return; }
+  // the k weights (few): summed in pick order, renormalized and scaled by one lane
+  var wsum = 0.0;
+  for (var j = 0u; j < params.k; j++) { wsum += wts[tok * (params.k + 1u) + j]; }
   if (params.norm_topk == 1u) {
     let s = max(wsum, 6.103515625e-5);
     for (var j = 0u; j < params.k; j++) { wts[tok * (params.k + 1u) + j] = wts[tok * (params.k + 1u) + j] / s; }

@@ -173,7 +173,7 @@ export class ForwardGraph {
     };
     /** quant over T * perToken rows of src. */
     const quantT = async (src: GPUBuffer, a: ActBuffers, norm?: { w: GPUBuffer; eps: number }, perToken = 1) => {
-      const op = await quantOp(session, { x: src, rows: a.rows, out: a, norm });
+      const op = await quantOp(session, { x: src, rows: a.rows, out: a, norm, kernels: opts.kernels });
       return fixed([op], (o, T) => { o.workgroups = [T * perToken]; });
     };
     /** A product over T tokens: matvec (one token, or stacked experts: workgroup z = token), or
@@ -383,7 +383,7 @@ export class ForwardGraph {
 
     // output head: the last token's row (or every row)
     const aOut = act('head.in', kindOf(w.output), d, B);
-    const headQuant = await quantOp(session, { x, rows: B, out: aOut, norm: { w: w.outNorm, eps } });
+    const headQuant = await quantOp(session, { x, rows: B, out: aOut, norm: { w: w.outNorm, eps }, kernels: opts.kernels });
     const headMv = await matvecOps(session, { weight: w.output, act: aOut, y: io.logits, yTok: hp.nVocab, tokens: B, numerics: num, kernels: opts.kernels, label: 'output' });
     const headMm = await MatmulOp.create(session, { weight: w.output, act: aOut, y: io.logits, yTok: hp.nVocab, numerics: num, label: 'output' });
     const scale = c.logitScale, softcap = c.finalSoftcap;

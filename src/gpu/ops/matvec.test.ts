@@ -2,7 +2,8 @@
 // (checked against gguf-py), the activation converted by the CPU version of ggml's quantizers,
 // the product in float64. Odd row counts, several column counts, experts selected by id, weights
 // split over several buffers; in every kernel shape: software, hardware with subgroups (where the
-// adapter has them: SwiftShader and lavapipe do), hardware with the workgroup-memory reduction.
+// adapter has them: SwiftShader and lavapipe do), hardware with the workgroup-memory reduction
+// (the activation converted in the same shape: quant_act.wgsl's Q8_K has one of each).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dequantize } from '../../gguf/dequant.ts';
 import { f16ToF32 } from '../../gguf/half.ts';
@@ -59,11 +60,15 @@ function cases(): (Case & { variant: Variant })[] {
   base.push({ type: GGMLType.Q6_K, k: 256, n: 2 * 9, count: 3, mode: 'glu_silu', numerics: 'ggml', slots: 2, splitRows: 18 });
   const glusAndSplits = base.slice(-5);
   // rows of more blocks than the hardware shape has lanes (k/32 > 256: several blocks per lane)
-  const wide: Case = { type: GGMLType.Q8_0, k: 9024, n: 11, count: 1, mode: 'add', numerics: 'ggml', slots: 1 };
+  // (and for Q8_K activations, more 32-blocks than the converter's 64 lanes)
+  const wide: Case[] = [
+    { type: GGMLType.Q8_0, k: 9024, n: 11, count: 1, mode: 'add', numerics: 'ggml', slots: 1 },
+    { type: GGMLType.Q4_K, k: 2304, n: 9, count: 1, mode: 'store', numerics: 'ggml', slots: 1 },
+  ];
   return [
     ...base.map((c) => ({ ...c, variant: 'software' as const })),
     ...hw,
-    ...[...glusAndSplits, wide].flatMap((c) => VARIANTS.slice(1).map((variant) => ({ ...c, variant }))),
+    ...[...glusAndSplits, ...wide].flatMap((c) => VARIANTS.slice(1).map((variant) => ({ ...c, variant }))),
   ];
 }
 
@@ -94,7 +99,7 @@ describe('matvec.wgsl', () => {
     const y0 = r.vec(c.slots * outLen);
     const yb = upload(session, y0, 'y');
     const ops = [
-      await quantOp(session, { x: xb, rows: 1, out: act }),
+      await quantOp(session, { x: xb, rows: 1, out: act, kernels }),
       ...(await matvecOps(session, { weight, act, y: yb, mode: c.mode, slots: c.slots, ids: c.count > 1 ? upload(session, ids, 'ids') : undefined, numerics: c.numerics,
         kernels, subgroups: c.variant === 'hardware-sg' })),
     ];

@@ -1,5 +1,5 @@
 // moe.wgsl against CPU math: routing (softmax, top-k in order, renormalization, weight scale,
-// Qwen2-MoE shared gate) and the combination of slot outputs with post-norm and residual.
+// Qwen2-MoE shared gate; ties taken at the lower index) and the combination of slot outputs with post-norm and residual.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runOps } from '../op.ts';
 import type { GPUSession } from '../session.ts';
@@ -15,12 +15,15 @@ const SHAPES: MoeShape[] = [
   { d: 64, nExpert: 8, k: 2, normTopK: true, weightsScale: 0, shexp: 0 },
   { d: 96, nExpert: 60, k: 4, normTopK: false, weightsScale: 0, shexp: 2 },
   { d: 32, nExpert: 64, k: 8, normTopK: false, weightsScale: 2.5, shexp: 1 },
+  // more experts than the kernel's 64 lanes, and ties: the second half's router rows copy the first's
+  { d: 64, nExpert: 160, k: 8, normTopK: true, weightsScale: 0, shexp: 0 },
 ];
 
 describe('moe.wgsl', () => {
   it.each(SHAPES)('routes $nExpert experts top-$k norm=$normTopK scale=$weightsScale shexp=$shexp, then combines', async (s) => {
     const r = rng(s.nExpert), T = 3;
     const x = r.vec(T * s.d), router = r.vec(s.nExpert * s.d, 0.5), shg = r.vec(s.d, 0.3);
+    if (s.nExpert > 64) router.copyWithin((s.nExpert / 2) * s.d, 0, (s.nExpert / 2) * s.d);
     const slots = s.k + (s.shexp ? 1 : 0);
     const y = r.vec(T * slots * s.d), res = r.vec(T * s.d), nw = r.vec(s.d);
     const ids = zeros(session, 4 * T * s.k), wts = zeros(session, 4 * T * (s.k + 1)), xb = upload(session, res);

@@ -5,6 +5,7 @@ import { parseActKind, type ActKind } from '../layout.ts';
 import { Op } from '../op.ts';
 import type { GPUSession } from '../session.ts';
 import { SHADERS } from '../shaders.ts';
+import type { KernelShape } from '../variant.ts';
 
 export class ShapeError extends Error {
   override name = 'ShapeError';
@@ -40,6 +41,8 @@ export interface QuantArgs {
   out: ActBuffers;
   /** RMSNorm first: y = x / rms(x) * w. */
   norm?: { w: GPUBuffer; eps: number };
+  /** Kernel shape (variant.ts): 'hardware' gives Q8_K a lane per 32-block instead of per 256. */
+  kernels?: KernelShape;
   label?: string;
 }
 
@@ -48,7 +51,9 @@ export async function quantOp(session: GPUSession, args: QuantArgs): Promise<Op>
   const { conv, pos, b3 } = parseActKind(out.kind);
   if (conv === 'q8_k' && out.k % 256) throw new ShapeError(`Q8_K activations need a multiple of 256 values, not ${out.k}`);
   if (args.rows > out.rows) throw new ShapeError(`${args.rows} rows do not fit an activation buffer of ${out.rows}`);
-  const kernel = await session.pipelines.get({ sources: [SHADERS.half, SHADERS.sum, SHADERS.posScale, SHADERS.quantAct], entry: `quant_${conv}`, overrides: { POS: pos, B3: b3 ? 1 : 0 } });
+  const kernel = await session.pipelines.get({ sources: [SHADERS.half, SHADERS.sum, SHADERS.posScale, SHADERS.quantAct], entry: `quant_${conv}`, overrides: {
+    POS: pos, B3: b3 ? 1 : 0, ...(conv === 'q8_k' && args.kernels === 'hardware' ? { LANE_PER_BLOCK: 1 } : {}),
+  } });
   return new Op(session, kernel, { x: args.x, nw: args.norm?.w ?? session.dummy, a: out.a }, {
     k: out.k, x_off: args.xOff ?? 0, x_stride: args.xStride ?? out.k, norm: args.norm ? 1 : 0, eps: args.norm?.eps ?? 0,
   }, [args.rows], args.label ?? `quant_${out.kind}`);
