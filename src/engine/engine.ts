@@ -187,10 +187,11 @@ export class WebGPUEngine {
         const { pools, table } = ExpertPool.createAll(session, plan, opts.expertBudget!, tiers, policy);
         paging = { pools, table, overlap: po.overlap ?? !session.software, prefetch: po.prefetch ?? true, prefetchWidth: po.prefetchWidth ?? 1.5, inline: po.inline ?? true, stats: emptyPagingStats(), batches: 0, lastRoute: [], onRoute: po.onRoute };
       }
-      // the kernels are built while the weights are read and uploaded into their buffers
+      // the kernels are built while the weights are read and uploaded into their buffers, all
+      // their pipelines compiling at once
       const { weights, filled } = allocWeights(session, source, plan, opts.onProgress, paged);
       const [graph] = await Promise.all([
-        ForwardGraph.build(session, plan, weights, { nCtx, maxBatch, numerics: opts.numerics ?? 'ggml', kvType, kernels, paging }),
+        session.pipelines.concurrently(() => ForwardGraph.build(session, plan, weights, { nCtx, maxBatch, numerics: opts.numerics ?? 'ggml', kvType, kernels, paging })),
         filled,
       ]);
       graph.writeRopeTable(weights.ropeFreqs);

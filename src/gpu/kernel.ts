@@ -68,9 +68,13 @@ export interface PipelineCacheOptions {
   dumpShaders?: boolean;
 }
 
-/** Pipelines by derived key; each variant is compiled once per device. */
+/** Pipelines by derived key; each variant is compiled once per device. Inside `concurrently`,
+ *  get() hands out a kernel as soon as its layout exists and its pipeline is being compiled
+ *  (createComputePipelineAsync), so the compiles of a whole graph run at the same time instead of
+ *  one after another; the call returns once every one of them has finished. */
 export class PipelineCache {
-  private readonly kernels = new Map<string, Promise<Kernel>>();
+  private readonly kernels = new Map<string, { kernel: Kernel; compiled: Promise<void> }>();
+  private deferring = 0;
 
   constructor(private readonly device: GPUDevice, private readonly opts: PipelineCacheOptions = {}) {}
 
@@ -78,17 +82,32 @@ export class PipelineCache {
     return this.kernels.size;
   }
 
-  get(spec: KernelSpec): Promise<Kernel> {
+  async get(spec: KernelSpec): Promise<Kernel> {
     const key = kernelKey(spec);
     let k = this.kernels.get(key);
     if (!k) {
       k = this.build(key, spec);
       this.kernels.set(key, k);
     }
-    return k;
+    if (!this.deferring) await k.compiled;
+    return k.kernel;
   }
 
-  private async build(key: string, spec: KernelSpec): Promise<Kernel> {
+  /** Runs `build` (which makes ops: their kernels come back before their pipelines are compiled,
+   *  and must not run before this returns), then waits for every pipeline being compiled. */
+  async concurrently<T>(build: () => Promise<T>): Promise<T> {
+    this.deferring++;
+    let out: T;
+    try {
+      out = await build();
+    } finally {
+      this.deferring--;
+    }
+    await Promise.all([...this.kernels.values()].map((k) => k.compiled));
+    return out;
+  }
+
+  private build(key: string, spec: KernelSpec): { kernel: Kernel; compiled: Promise<void> } {
     const code = spec.sources.map((s) => `// ---- ${s.name}\n${s.text}`).join('\n');
     if (this.opts.dumpShaders) console.log(`// ==== WGSL of ${key}\n${code}`);
     const bindings = parseBindings(code);
@@ -97,20 +116,20 @@ export class PipelineCache {
       entries: bindings.map((b) => ({ binding: b.binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: b.kind } })),
     });
     const module = this.device.createShaderModule({ label: key, code });
-    let pipeline: GPUComputePipeline;
-    try {
-      pipeline = await this.device.createComputePipelineAsync({
-        label: key,
-        layout: this.device.createPipelineLayout({ label: key, bindGroupLayouts: [layout] }),
-        compute: { module, entryPoint: spec.entry, constants: { ...spec.overrides } },
-      });
-    } catch (cause) {
+    const params = /struct\s+Params\s*\{/.test(code) ? ParamsLayout.fromWGSL(code, key) : undefined;
+    // the pipeline is set when its compile finishes (get() waits for it outside `concurrently`)
+    const kernel: Kernel = { key, pipeline: undefined as unknown as GPUComputePipeline, layout, bindings, params };
+    const compiled = this.device.createComputePipelineAsync({
+      label: key,
+      layout: this.device.createPipelineLayout({ label: key, bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: spec.entry, constants: { ...spec.overrides } },
+    }).then((pipeline) => { kernel.pipeline = pipeline; }, async (cause) => {
       const info = await module.getCompilationInfo();
       const msgs = info.messages.map((m) => `${m.type} at line ${m.lineNum}:${m.linePos}: ${m.message}`).join('\n');
       throw new KernelCompileError(key, msgs || String(cause), { cause });
-    }
-    const params = /struct\s+Params\s*\{/.test(code) ? ParamsLayout.fromWGSL(code, key) : undefined;
-    return { key, pipeline, layout, bindings, params };
+    });
+    compiled.catch(() => {}); // reported to whoever awaits it, not as an unhandled rejection
+    return { kernel, compiled };
   }
 }
 
