@@ -73,25 +73,39 @@ export async function measure(filter = ''): Promise<{ adapter: string; copyGBs: 
       const gbs = bytes / ms / 1e6;
       out.push({ kernel, shape, ms: +ms.toFixed(3), bytes, gbs: +gbs.toFixed(3), ofCopy: +(gbs / copyGBs).toFixed(3) });
     };
-    const K = 2048, N = 2048;
-    for (const type of Object.keys(GPU_TYPES).map(Number) as GGMLType[]) {
+    // every kernel shape (src/gpu/variant.ts): software; hardware with subgroups where the
+    // adapter has them, and with the workgroup-memory reduction
+    const variants: [string, KernelShape, boolean][] = [['software', 'software', false], ['hardware-wg', 'hardware', false]];
+    if (session.features.subgroups) variants.splice(1, 0, ['hardware-sg', 'hardware', true]);
+    /** A decode matvec of n rows of k (random weights) in every shape, and its input conversion. */
+    const matvec = async (type: GGMLType, n: number, k: number, shape: string, withQuant: boolean) => {
       const name = `matvec_${typeName(type).toLowerCase()}`;
-      if (filter && !name.includes(filter)) continue;
-      const bytes = quantize(type, Float32Array.from({ length: K * N }, (_, i) => Math.sin(i) * 0.05));
-      const w = uploadWeight(session.device, session.buffers, name, type, K, N, 1, bytes, session.limits.maxStorageBufferBindingSize);
-      const act = createAct(session, actKind(type, 'ggml'), K, 1, 'act');
-      const x = session.buffers.create(4 * K, USAGE.STORAGE | USAGE.COPY_DST, 'x', 'scratch');
-      const y = session.buffers.create(4 * N, USAGE.STORAGE, 'y', 'scratch');
-      // every kernel shape (src/gpu/variant.ts): software; hardware with subgroups where the
-      // adapter has them, and with the workgroup-memory reduction
-      const variants: [string, KernelShape, boolean][] = [['software', 'software', false], ['hardware-wg', 'hardware', false]];
-      if (session.features.subgroups) variants.splice(1, 0, ['hardware-sg', 'hardware', true]);
+      const bytes = quantize(type, Float32Array.from({ length: k * n }, (_, i) => Math.sin(i) * 0.05));
+      const w = uploadWeight(session.device, session.buffers, name, type, k, n, 1, bytes, session.limits.maxStorageBufferBindingSize);
+      const act = createAct(session, actKind(type, 'ggml'), k, 1, 'act');
+      const y = session.buffers.create(4 * n, USAGE.STORAGE, 'y', 'scratch');
       for (const [variant, kernels, subgroups] of variants) {
         const ops = await matvecOps(session, { weight: w, act, y, kernels, subgroups });
-        add(`${name} ${variant}`, `${N}x${K}`, await time(session, ops, 10), w.bytes);
+        add(`${name} ${variant}`, shape, await time(session, ops, 10), w.bytes);
+        if (!withQuant || variant === 'hardware-sg') continue;
+        const x = session.buffers.create(4 * k, USAGE.STORAGE | USAGE.COPY_DST, 'x', 'scratch');
+        const q = await quantOp(session, { x, rows: 1, out: act, kernels });
+        add(`quant_${act.kind} ${variant.replace('-wg', '')}`, `1x${k}`, await time(session, [q], 50), 4 * k);
       }
-      const q = await quantOp(session, { x, rows: 1, out: act });
-      add(`quant_${act.kind}`, `1x${K}`, await time(session, [q], 50), 4 * K);
+    };
+    for (const type of Object.keys(GPU_TYPES).map(Number) as GGMLType[]) {
+      if (filter && !`matvec_${typeName(type).toLowerCase()}`.includes(filter)) continue;
+      await matvec(type, 2048, 2048, '2048x2048', true);
+    }
+    // decode shapes of real models (rows x columns of one matrix; random weights, Q4_K, or Q8_0
+    // where k is not a multiple of 256)
+    if (!filter || 'shapes'.includes(filter)) {
+      const shapes: [string, number, number, GGMLType?][] = [
+        ['Qwen3-30B-A3B expert gate+up', 1536, 2048], ['Qwen3-30B-A3B expert down', 2048, 768], ['Qwen3-30B-A3B q', 4096, 2048],
+        ['Llama-3.2-1B gate+up', 16384, 2048], ['Llama-3.2-1B down', 2048, 8192],
+        ['gpt-oss-20b expert gate+up', 5760, 2880, GGMLType.Q8_0],
+      ];
+      for (const [what, n, k, type] of shapes) await matvec(type ?? GGMLType.Q4_K, n, k, `${what} ${n}x${k}`, false);
     }
     if (!filter || 'attention'.includes(filter)) {
       const nHead = 16, nHeadKv = 4, hd = 64, nKv = 1024;
