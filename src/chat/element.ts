@@ -23,7 +23,7 @@ import { loadCatalog } from '../demo/catalog.ts';
 import { plural, progressLine } from '../demo/format.ts';
 import { h, textStream } from '../demo/render.ts';
 import css from './chat.css?raw';
-import { megabytes, samplingOptions, thinkingAttribute } from './options.ts';
+import { kernelsAttribute, megabytes, samplingOptions, thinkingAttribute } from './options.ts';
 import { sharedModels, type Lease } from './registry.ts';
 
 export type ChatState = 'idle' | 'loading' | 'ready' | 'generating' | 'error';
@@ -50,7 +50,7 @@ declare global {
   }
 }
 
-const LOAD_ATTRIBUTES = ['src', 'expert-budget', 'ram-budget'];
+const LOAD_ATTRIBUTES = ['src', 'expert-budget', 'ram-budget', 'kernels'];
 const PLACEHOLDER = 'Message (Enter to send, Shift+Enter for a new line)';
 
 let sheet: CSSStyleSheet | undefined;
@@ -170,6 +170,9 @@ export class WebMoEChat extends HTMLElement {
   /** With expertBudget: MB of the RAM tier under the GPU slots. */
   get ramBudget(): number | undefined { return this.num('ram-budget'); }
   set ramBudget(v: number | undefined) { this.setOrRemove('ram-budget', v); }
+  /** Kernel shapes: auto (default), software or hardware (LoadOptions.kernels). */
+  get kernels(): string { return this.getAttribute('kernels') ?? ''; }
+  set kernels(v: string) { this.setOrRemove('kernels', v || undefined); }
   get systemPrompt(): string { return this.getAttribute('system-prompt') ?? ''; }
   set systemPrompt(v: string) { this.setOrRemove('system-prompt', v || undefined); }
   get maxTokens(): number | undefined { return this.num('max-tokens'); }
@@ -285,9 +288,10 @@ export class WebMoEChat extends HTMLElement {
     try {
       const expertBudget = megabytes('expert-budget', this.getAttribute('expert-budget'));
       const ramBudget = megabytes('ram-budget', this.getAttribute('ram-budget'));
+      const kernels = kernelsAttribute(this.getAttribute('kernels'));
       const src = this.src ? { url: new URL(this.src, document.baseURI).href } : await defaultModel();
       if (n !== this.loads) return;
-      const lease = sharedModels.acquire({ ...src, expertBudget, ramBudget }, (p) => { if (n === this.loads) this.showProgress(p); });
+      const lease = sharedModels.acquire({ ...src, expertBudget, ramBudget, kernels }, (p) => { if (n === this.loads) this.showProgress(p); });
       this.lease = lease;
       const llm = await lease.model;
       if (n !== this.loads) return;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { megabytes, numberAttribute, samplingOptions, thinkingAttribute } from './options.ts';
+import { kernelsAttribute, megabytes, numberAttribute, samplingOptions, thinkingAttribute } from './options.ts';
 
 describe('<webmoe-chat> attributes', () => {
   it('sampling attributes become generate options; absent or empty ones keep the defaults', () => {
@@ -26,5 +26,12 @@ describe('<webmoe-chat> attributes', () => {
     expect(thinkingAttribute(null)).toBeUndefined();
     expect(thinkingAttribute('')).toBeUndefined();
     expect(() => thinkingAttribute('no')).toThrow('<webmoe-chat enable-thinking="no">: give true or false');
+  });
+
+  it('kernels: auto, software, hardware or absent (auto); anything else names the attribute', () => {
+    expect(kernelsAttribute(' hardware ')).toBe('hardware');
+    expect(kernelsAttribute('software')).toBe('software');
+    expect(kernelsAttribute(null)).toBeUndefined();
+    expect(() => kernelsAttribute('gpu')).toThrow('<webmoe-chat kernels="gpu">: give auto, software, hardware');
   });
 });

@@ -1,5 +1,6 @@
 // <webmoe-chat>'s attributes as the library's options: pure functions, tested in Node.
 import type { GenerateParams } from '../client/protocol.ts';
+import { KERNEL_CHOICES, type KernelChoice } from '../gpu/variant.ts';
 
 /** Sampling attributes and the generate option each one sets. */
 export const SAMPLING_ATTRIBUTES = [
@@ -38,6 +39,15 @@ export function thinkingAttribute(value: string | null): boolean | undefined {
   if (v === undefined || v === '') return undefined;
   if (v === 'true' || v === 'false') return v === 'true';
   throw new RangeError(`<webmoe-chat enable-thinking="${value}">: give true or false (or leave it out: the model's default)`);
+}
+
+/** kernels: auto, software or hardware (src/gpu/variant.ts); absent or empty: auto (the library's
+ *  default); anything else a RangeError that names it. */
+export function kernelsAttribute(value: string | null): KernelChoice | undefined {
+  const v = value?.trim();
+  if (v === undefined || v === '') return undefined;
+  if ((KERNEL_CHOICES as readonly string[]).includes(v)) return v as KernelChoice;
+  throw new RangeError(`<webmoe-chat kernels="${value}">: give ${KERNEL_CHOICES.join(', ')} (or leave it out: auto)`);
 }
 
 /** A size in MB (expert-budget, ram-budget) as bytes, as the demo's fields take it. */

@@ -43,6 +43,12 @@ describe('ModelRegistry', () => {
     reg.acquire({ url: 'u', expertBudget: 1e6 });
     expect(f.loads.length).toBe(2);
     expect(f.loads[1].opts.expertBudget).toBe(1e6);
+    // and other kernels another model (auto is the default)
+    reg.acquire({ url: 'u', sha256: 'x', kernels: 'auto' }).release();
+    expect(f.loads.length).toBe(2);
+    reg.acquire({ url: 'u', kernels: 'hardware' });
+    expect(f.loads.length).toBe(3);
+    expect(f.loads[2].opts.kernels).toBe('hardware');
 
     a.release();
     a.release(); // twice counts once
@@ -52,7 +58,7 @@ describe('ModelRegistry', () => {
     expect(f.unloaded).toEqual([]); // not yet: a holder may come back within this task
     await tick();
     expect(f.unloaded).toEqual(['u']);
-    expect(reg.size).toBe(1);
+    expect(reg.size).toBe(2); // the other budget's and the hardware kernels' models are still held
   });
 
   it('a holder that leaves and comes back within a task keeps the model', async () => {

@@ -4,6 +4,7 @@
 // one task later, so an element moved in the DOM (disconnected, then connected again) keeps it.
 // Their generations queue in order in the worker, which runs one at a time.
 import { WebMoE, type LoadProgress, type WebMoELoadOptions } from '../client/webmoe.ts';
+import type { KernelChoice } from '../gpu/variant.ts';
 
 export interface ModelRequest {
   url: string;
@@ -11,6 +12,8 @@ export interface ModelRequest {
   /** MoE: GPU bytes for routed experts, and the RAM tier under them (LoadOptions). */
   expertBudget?: number;
   ramBudget?: number;
+  /** Kernel shapes (LoadOptions.kernels). */
+  kernels?: KernelChoice;
 }
 
 export interface Lease<M = WebMoE> {
@@ -51,7 +54,7 @@ export class ModelRegistry<M extends Unloadable = WebMoE> {
     const abort = new AbortController();
     let last: LoadProgress | undefined;
     const model = this.load(req.url, {
-      sha256: req.sha256, expertBudget: req.expertBudget, ramBudget: req.ramBudget, signal: abort.signal,
+      sha256: req.sha256, expertBudget: req.expertBudget, ramBudget: req.ramBudget, kernels: req.kernels, signal: abort.signal,
       onProgress: (p) => {
         last = p;
         for (const l of listeners) l(p);
@@ -65,7 +68,7 @@ export class ModelRegistry<M extends Unloadable = WebMoE> {
   }
 
   acquire(req: ModelRequest, onProgress?: (p: LoadProgress) => void): Lease<M> {
-    const key = JSON.stringify([req.url, req.expertBudget ?? null, req.ramBudget ?? null]);
+    const key = JSON.stringify([req.url, req.expertBudget ?? null, req.ramBudget ?? null, req.kernels ?? 'auto']);
     const entry = this.entries.get(key) ?? this.start(key, req);
     entry.refs++;
     if (onProgress) {
