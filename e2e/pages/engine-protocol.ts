@@ -5,6 +5,8 @@ export interface RunRequest {
   prompt: number[];
   nTokens: number;
   numerics: 'ggml' | 'exact';
+  /** Kernel shapes (default auto: software on SwiftShader). */
+  kernels?: 'auto' | 'software' | 'hardware';
 }
 
 export interface RunResult {
@@ -16,6 +18,9 @@ export interface RunResult {
   logits: number[];
   decodeTokS: number;
   launchesPerToken: number;
+  kernels: string;
+  /** The adapter runs the subgroup kernels. */
+  subgroups: boolean;
 }
 
 export interface RunError {

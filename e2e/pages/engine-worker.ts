@@ -12,13 +12,14 @@ self.onmessage = async (ev: MessageEvent<RunRequest>) => {
     const res = await fetch(req.url);
     if (!res.ok) throw new Error(`${req.url}: HTTP ${res.status}`);
     const bytes = new Uint8Array(await res.arrayBuffer());
-    const engine = await WebGPUEngine.load(bytesSource(bytes, req.url), { nCtx: 64, maxBatch: 8, numerics: req.numerics });
+    const engine = await WebGPUEngine.load(bytesSource(bytes, req.url), { nCtx: 64, maxBatch: 8, numerics: req.numerics, kernels: req.kernels });
     try {
       const { logits } = await engine.forward(req.prompt, { logits: 'last' });
       const ids = await engine.generate(req.prompt, req.nTokens);
       post({
         type: 'result', adapter: engine.session.adapterName, ids, logits: Array.from(logits![0]),
         decodeTokS: (engine.stats.decodeTokens / engine.stats.decodeMs) * 1000, launchesPerToken: engine.stats.launchesPerToken,
+        kernels: engine.kernels, subgroups: engine.session.features.subgroups,
       });
     } finally {
       engine.destroy();
