@@ -20,9 +20,10 @@ export default mergeConfig(
       // Child processes, not worker threads: each test file gets its own Dawn instance and a
       // native crash takes down one fork, not the runner.
       pool: 'forks',
-      // Kernels run on SwiftShader (a CPU) and some tests build small models first.
-      testTimeout: 120_000,
-      hookTimeout: 120_000,
+      // Kernels run on SwiftShader (a CPU) and some tests build small models first; engine cases
+      // take 60-145 s when the machine's two cores are shared, so the margin is wide.
+      testTimeout: 300_000,
+      hookTimeout: 300_000,
     },
   }),
 );
