@@ -182,6 +182,23 @@ describe('inspect: other sources and errors', () => {
     expect(j.layers).toBeNull(); // phi3.* keys are absent: the file has llama.* ones
   });
 
+  it('gpt-oss: MXFP4 experts, supported; a file without its sliding window says why not', async () => {
+    const hp = { nExpert: 8, nExpertUsed: 4, nSwa: 16 };
+    const bytes = makeModel({ arch: 'gpt-oss', type: GGMLType.Q8_0, nMerges: 20, hp, typeOverrides: [{ match: /_exps\.weight$/, type: GGMLType.MXFP4 }] });
+    const path = join(dir, 'gpt-oss.gguf');
+    writeFileSync(path, bytes);
+    const j = await runJson('inspect', path);
+    expect(j).toMatchObject({ architecture: 'gpt-oss', layers: 2, experts: 8, expertsUsed: 4, supported: true });
+    // per layer: 3 stacked expert matrices in MXFP4; q, k, v, output and the head in Q8_0 (and token_embd)
+    expect(j.tensorTypes).toMatchObject({ MXFP4: 6, Q8_0: 2 * 4 + 2 });
+    const bad = join(dir, 'gpt-oss-no-window.gguf');
+    const g = await readGGUF(bytesSource(bytes));
+    const meta = [...g.metadata].filter(([k]) => k !== 'gpt-oss.attention.sliding_window' && k !== 'general.alignment');
+    writeFileSync(bad, writeGGUF(meta, g.tensors.map((t) => ({ name: t.name, shape: t.shape, type: t.type, data: bytes.subarray(g.dataOffset + t.offset, g.dataOffset + t.offset + t.nBytes) }))));
+    const k = await runJson('inspect', bad);
+    expect(k).toMatchObject({ architecture: 'gpt-oss', supported: false, unsupportedReason: 'GGUF metadata lacks gpt-oss.attention.sliding_window' });
+  });
+
   it('a missing file: exit 1, one line, no stack', async () => {
     const r = await run('inspect', join(dir, 'nope.gguf'));
     expect(r.code).toBe(1);

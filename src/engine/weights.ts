@@ -49,10 +49,30 @@ export interface ModelWeights {
 
 export type LoadProgress = (done: number, total: number) => void;
 
+/** A model whose plan asks for a mechanism the WebGPU kernels do not have yet (the CPU reference
+ *  runs it). */
+export class UnsupportedModelError extends Error {
+  override name = 'UnsupportedModelError';
+}
+
+/** The mechanisms of `plan` the WebGPU engine lacks (gpt-oss's), by name. */
+export function gpuLacks(plan: ModelPlan): string[] {
+  const a = plan.arch.attention, f = plan.arch.ffn;
+  return [
+    a.sinks && 'attention sinks', plan.consts.swaWindow > 0 && 'sliding-window attention', a.outputBias && 'an attention output bias',
+    f.routerBias && 'a router bias', f.expertBiases && 'expert biases', f.expertGating !== 'softmax' && `${f.expertGating} expert gating`,
+    f.act === 'swiglu-oai' && 'the clamped SwiGLU (swiglu_oai)',
+  ].filter((x): x is string => typeof x === 'string');
+}
+
 /** The GPU buffers of every weight but, with `pagedExperts`, the routed experts (left to an
  *  ExpertPool), made at once; `filled` reads and writes their contents, tensor after tensor, so
  *  the caller can build the kernels meanwhile (they need the buffers, not what is in them). */
 export function allocWeights(session: GPUSession, source: RangeSource, plan: ModelPlan, onProgress?: LoadProgress, pagedExperts = false): { weights: ModelWeights; filled: Promise<void> } {
+  const lacks = gpuLacks(plan);
+  if (lacks.length) {
+    throw new UnsupportedModelError(`${plan.arch.name}: the WebGPU engine has no ${lacks.join(', ')} yet; the CPU reference (src/reference) runs this model`);
+  }
   const maxBind = session.limits.maxStorageBufferBindingSize;
   let bytesRead = 0;
   const total = plan.tensors.filter((t) => !(pagedExperts && plan.expertTensors.has(t))).reduce((s, t) => s + t.nBytes, 0);

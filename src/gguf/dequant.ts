@@ -156,7 +156,25 @@ const DEQUANT: Partial<Record<GGMLType, BlockFn>> = {
       }
     }
   },
+  // e (E8M0 scale byte), 16 bytes of E2M1 nibbles in Q4_0 order: x = KVALUES_MXFP4[q] * 2^(e - 128)
+  // (the table holds twice the E2M1 values, the scale is halved: ggml_e8m0_to_fp32_half).
+  [GGMLType.MXFP4]: (b, _v, o, y, yo) => {
+    const d = e8m0Half(b[o]);
+    for (let j = 0; j < 16; j++) {
+      const q = b[o + 1 + j];
+      y[yo + j] = d * KVALUES_MXFP4[q & 0xf];
+      y[yo + j + 16] = d * KVALUES_MXFP4[q >> 4];
+    }
+  },
 };
+
+/** MXFP4's 16 values: E2M1 (sign, 2-bit exponent, 1-bit mantissa) doubled (ggml-common.h kvalues_mxfp4). */
+export const KVALUES_MXFP4 = Int8Array.of(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+
+/** Half the value of an E8M0 scale byte: 2^(e - 128), subnormal for e < 2 (ggml_e8m0_to_fp32_half). */
+export function e8m0Half(e: number): number {
+  return Math.pow(2, e - 128);
+}
 
 /** IQ4_NL's and IQ4_XS's 16 values (ggml-common.h kvalues_iq4nl). */
 export const KVALUES_IQ4NL = Int8Array.of(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);

@@ -27,6 +27,7 @@ function randomBlocks(type: GGMLType, nBlocks: number, r: Random): Uint8Array {
   if (type === GGMLType.BF16) for (let i = 0; i < b.length; i += 2) v.setUint16(i, b[i + 1] & 0x7f ? v.getUint16(i, true) & 0xbfff : 0, true);
   for (let blk = 0; blk < nBlocks; blk++) {
     for (const f of F16_FIELDS[type] ?? []) v.setUint16(blk * tr.typeSize + f, f32ToF16((r.uniform() - 0.3) * 0.1), true);
+    if (type === GGMLType.MXFP4) b[blk * tr.typeSize] = 100 + r.int(40); // E8M0 scales 2^-28 .. 2^11
   }
   return b;
 }
@@ -50,7 +51,7 @@ function pyQuant(type: GGMLType, x: Float32Array): Uint8Array {
 
 const DEQUANT_TYPES = [GGMLType.F32, GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_1,
   GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K,
-  GGMLType.IQ4_NL, GGMLType.IQ4_XS];
+  GGMLType.IQ4_NL, GGMLType.IQ4_XS, GGMLType.MXFP4];
 
 describe('dequantize equals gguf-py', () => {
   it.each(DEQUANT_TYPES.map((t) => [typeName(t), t] as const))('%s', (_n, type) => {
@@ -78,7 +79,7 @@ describe('the blocks our quantizer writes decode the same in gguf-py (the types 
 });
 
 describe('quantize equals gguf-py byte for byte (the types it quantizes)', () => {
-  it.each([GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1]
+  it.each([GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.MXFP4]
     .map((t) => [typeName(t), t] as const))('%s', (_n, type) => {
     const r = seededRandom(100 + type);
     const x = Float32Array.from({ length: 32 * 41 }, () => r.gauss() * 0.05);
@@ -97,6 +98,7 @@ describe('quantize round trip stays within the type resolution', () => {
     [GGMLType.Q5_0, 0.06], [GGMLType.Q5_1, 0.05], [GGMLType.Q4_0, 0.12], [GGMLType.Q4_1, 0.1],
     [GGMLType.Q6_K, 0.04], [GGMLType.Q5_K, 0.06], [GGMLType.Q4_K, 0.12],
     [GGMLType.Q3_K, 0.25], [GGMLType.Q2_K, 0.45], [GGMLType.IQ4_NL, 0.12], [GGMLType.IQ4_XS, 0.12],
+    [GGMLType.MXFP4, 0.2],
   ];
   it.each(BOUND.map(([t, b]) => [typeName(t), t, b] as const))('%s', (_n, type, bound) => {
     const r = seededRandom(7 + type);

@@ -1,11 +1,11 @@
 // Quantization to GGML blocks: the model factory writes weights with these. Q4_0, Q4_1, Q5_0,
-// Q5_1 and Q8_0 follow ggml's reference quantizers (f32 arithmetic, same rounding), so their bytes
+// Q5_1, Q8_0 and MXFP4 follow ggml's reference quantizers (f32 arithmetic, same rounding), so their bytes
 // can be compared with gguf-py's; the K-quants, IQ4_NL and IQ4_XS use a plain max or min/max fit
 // (valid blocks, good enough fidelity for test models; llama.cpp's iterative scale search is not
 // needed to make a correct file: what matters is that llama.cpp and WebMoE decode the same values,
 // which quant.test.ts checks against gguf-py).
 import { f32ToBf16, f32ToF16, roundF16 } from './half.ts';
-import { KVALUES_IQ4NL } from './dequant.ts';
+import { e8m0Half, KVALUES_IQ4NL, KVALUES_MXFP4 } from './dequant.ts';
 import { GGMLType, QK_K, TYPE_TRAITS, typeName } from './types.ts';
 
 const fr = Math.fround;
@@ -113,6 +113,20 @@ const QUANT: Partial<Record<GGMLType, QuantFn>> = {
       packIq4(x, xo + 32 * s, d * (ls - 32), b, o + 8 + 16 * s);
     }
     v.setUint16(o + 2, sh, true);
+  },
+  // ggml's rule (quantize_row_mxfp4_ref): e = floor(log2(amax)) - 2 + 127 (the largest value,
+  // 6 = 12 / 2, then covers amax), each value the nearest of the table (the first on ties).
+  [GGMLType.MXFP4]: (x, xo, b, _v, o) => {
+    const [, amax] = signedMax(x, xo, 32);
+    const e = amax > 0 ? Math.floor(fr(Math.log2(amax))) - 2 + 127 : 0;
+    const d = e8m0Half(e);
+    const nearest = (t: number) => {
+      let best = 0;
+      for (let i = 1; i < 16; i++) if (Math.abs(fr(KVALUES_MXFP4[i] * d - t)) < Math.abs(fr(KVALUES_MXFP4[best] * d - t))) best = i;
+      return best;
+    };
+    b[o] = e;
+    for (let j = 0; j < 16; j++) b[o + 1 + j] = nearest(x[xo + j]) | (nearest(x[xo + j + 16]) << 4);
   },
   [GGMLType.Q6_K]: (x, xo, b, v, o) => {
     // 16 sub-blocks of 16: signed 6-bit q in [-32, 31], an int8 scale each, one f16 super-scale.

@@ -18,10 +18,34 @@ export interface AttentionOptions {
   logitSoftcap: boolean;
   /** RMSNorm on the attention output before the residual add (blk.N.attn_output_norm, Grok). */
   postNorm: boolean;
+  /** A bias added after the output projection (blk.N.attn_output.bias, required; gpt-oss). */
+  outputBias: boolean;
+  /** A learned logit per head (blk.N.attn_sinks.weight, [nHead] F32) that joins the softmax's
+   *  denominator and nothing else: attention may give weight to no position (gpt-oss). */
+  sinks: boolean;
+  /** Sliding-window attention on some layers (0: none). The arch's default pattern n: layer il
+   *  slides when il % n < n - 1 (llama.cpp set_swa_pattern; 2: even layers); the file's
+   *  attention.sliding_window_pattern overrides it, attention.sliding_window is the window and
+   *  rope.freq_base_swa the RoPE base of sliding layers (default: rope.freq_base). */
+  swaPattern: number;
+  /** q/k heads are sized by rope.dimension_count and the kq scale is 1/sqrt of it, which must
+   *  then equal the head size (llama.cpp's gpt-oss graph). */
+  headDimIsRopeDim: boolean;
 }
 
 export interface FfnOptions {
-  act: 'silu' | 'gelu';
+  /** The gated activation: silu(gate) * up, gelu(gate) * up, or gpt-oss's clamped SwiGLU
+   *  (ggml_swiglu_oai: g = min(gate, 7), u = clamp(up, -7, 7), g * sigmoid(1.702 g) * (u + 1)). */
+  act: 'silu' | 'gelu' | 'swiglu-oai';
+  /** How routed experts are weighed: 'softmax' over all router logits, then the top-k
+   *  probabilities (llama.cpp's SOFTMAX); 'softmax-topk': the top-k logits chosen, then a
+   *  softmax over those k (SOFTMAX_WEIGHT, gpt-oss). */
+  expertGating: 'softmax' | 'softmax-topk';
+  /** A bias added to the router logits (blk.N.ffn_gate_inp.bias, required; gpt-oss). */
+  routerBias: boolean;
+  /** Per-expert biases after each expert matrix (blk.N.ffn_{gate,up,down}_exps.bias,
+   *  [width, nExpert] F32, required; gpt-oss). */
+  expertBiases: boolean;
   /** Routed experts: the top-k weights renormalized to sum 1. */
   expertWeightsNorm: boolean;
   /** Shared expert: none, always added when the file has one (Granite), or scaled by
@@ -52,6 +76,8 @@ export interface ArchSpec {
   logitScale: 'none' | 'multiply' | 'divide';
   attention: AttentionOptions;
   ffn: FfnOptions;
+  /** Name of the norm before the FFN (gpt-oss calls it post_attention_norm). */
+  ffnNormTensor: 'ffn_norm' | 'post_attention_norm';
   /** Whether `output.weight` may be absent (the head then reuses token_embd). */
   tiedOutputAllowed: boolean;
   /** Whether the arch has routed experts: always, never, or when expert_count > 0 (llama). */
@@ -67,10 +93,16 @@ export type ArchDef = Partial<Omit<ArchSpec, 'attention' | 'ffn'>> & {
 
 export function defineArch(def: ArchDef): ArchSpec {
   return {
-    rope: 'norm', ropeFreqFactors: false, scales: [], defaults: {}, logitScale: 'none', tiedOutputAllowed: true, experts: 'never',
+    rope: 'norm', ropeFreqFactors: false, scales: [], defaults: {}, logitScale: 'none', ffnNormTensor: 'ffn_norm', tiedOutputAllowed: true, experts: 'never',
     ...def,
-    attention: { qkvBias: false, qkNorm: 'none', logitSoftcap: false, postNorm: false, ...def.attention },
-    ffn: { act: 'silu', expertWeightsNorm: false, shared: 'none', postNorm: false, moeLayers: 'all', selectionBias: false, ...def.ffn },
+    attention: {
+      qkvBias: false, qkNorm: 'none', logitSoftcap: false, postNorm: false, outputBias: false, sinks: false, swaPattern: 0, headDimIsRopeDim: false,
+      ...def.attention,
+    },
+    ffn: {
+      act: 'silu', expertGating: 'softmax', routerBias: false, expertBiases: false, expertWeightsNorm: false, shared: 'none', postNorm: false,
+      moeLayers: 'all', selectionBias: false, ...def.ffn,
+    },
   };
 }
 
@@ -82,7 +114,7 @@ export interface TensorSpec {
   shape: number[];
   required: boolean;
   /** What the factory fills it with. */
-  role: 'embedding' | 'norm' | 'matrix' | 'bias' | 'router' | 'selection' | 'experts' | 'rope-freqs';
+  role: 'embedding' | 'norm' | 'matrix' | 'bias' | 'router' | 'selection' | 'experts' | 'rope-freqs' | 'sinks' | 'expert-bias';
 }
 
 /** A gated feed-forward: down · act(gate · x) * (up · x). Matrices (in, out); for routed experts
@@ -98,6 +130,10 @@ export interface AttentionTensors<T> {
   q: T; k: T; v: T;
   o: T;
   qBias?: T; kBias?: T; vBias?: T;
+  /** attn_output.bias (AttentionOptions.outputBias). */
+  oBias?: T;
+  /** attn_sinks (nHead), F32 (AttentionOptions.sinks). */
+  sinks?: T;
   /** Per head [headDim] or over the whole projection (AttentionOptions.qkNorm). */
   qNorm?: T; kNorm?: T;
   /** attn_output_norm (AttentionOptions.postNorm). */
@@ -107,9 +143,13 @@ export interface AttentionTensors<T> {
 export interface MoeTensors<T> {
   /** ffn_gate_inp (nEmbd, nExpert). */
   router: T;
+  /** ffn_gate_inp.bias (nExpert), added to the router logits (FfnOptions.routerBias). */
+  routerBias?: T;
   /** exp_probs_b (nExpert): added to the probabilities to choose experts only (FfnOptions.selectionBias). */
   selectionBias?: T;
   experts: GatedTensors<T>;
+  /** ffn_{gate,up,down}_exps.bias: (width, nExpert) and (nEmbd, nExpert), F32 (FfnOptions.expertBiases). */
+  expertBiases?: GatedTensors<T>;
   shared?: GatedTensors<T>;
   /** ffn_gate_inp_shexp (nEmbd): the sigmoid gate of the shared expert. */
   sharedGate?: T;
@@ -189,7 +229,9 @@ export function archTensors<T>(arch: ArchSpec, hp: HParams, pick: (spec: TensorS
       vBias: opt(b + 'attn_v.bias', [kv], 'bias'),
       o: req(b + 'attn_output.weight', [q, d], 'matrix'),
     };
-    const layer: LayerTensors<T> = { attn, ffnNorm: req(b + 'ffn_norm.weight', [d], 'norm') };
+    if (arch.attention.outputBias) attn.oBias = req(b + 'attn_output.bias', [d], 'bias');
+    if (arch.attention.sinks) attn.sinks = req(b + 'attn_sinks.weight', [nHead], 'sinks');
+    const layer: LayerTensors<T> = { attn, ffnNorm: req(`${b}${arch.ffnNormTensor}.weight`, [d], 'norm') };
     if (arch.attention.qkNorm !== 'none') {
       attn.qNorm = req(b + 'attn_q_norm.weight', [full ? q : headDim], 'norm');
       attn.kNorm = req(b + 'attn_k_norm.weight', [full ? kv : headDim], 'norm');
@@ -199,10 +241,19 @@ export function archTensors<T>(arch: ArchSpec, hp: HParams, pick: (spec: TensorS
     if (!isMoeLayer(arch, hp, i)) {
       layer.ffn = gated(b, '', hp.nFf);
     } else {
+      const width = hp.nFfExp || hp.nFf;
       const m: MoeTensors<T> = {
         router: req(b + 'ffn_gate_inp.weight', [d, hp.nExpert], 'router'),
-        experts: gated(b, '_exps', hp.nFfExp || hp.nFf, hp.nExpert),
+        experts: gated(b, '_exps', width, hp.nExpert),
       };
+      if (arch.ffn.routerBias) m.routerBias = req(b + 'ffn_gate_inp.bias', [hp.nExpert], 'bias');
+      if (arch.ffn.expertBiases) {
+        m.expertBiases = {
+          gate: req(b + 'ffn_gate_exps.bias', [width, hp.nExpert], 'expert-bias'),
+          up: req(b + 'ffn_up_exps.bias', [width, hp.nExpert], 'expert-bias'),
+          down: req(b + 'ffn_down_exps.bias', [d, hp.nExpert], 'expert-bias'),
+        };
+      }
       if (arch.ffn.selectionBias) m.selectionBias = opt(b + 'exp_probs_b.bias', [hp.nExpert], 'selection');
       if (arch.ffn.shared === 'sigmoid-gated' || (arch.ffn.shared === 'plain' && hp.nFfShexp > 0)) {
         m.shared = gated(b, '_shexp', hp.nFfShexp || hp.nFf);

@@ -22,6 +22,13 @@ export interface HParams {
   ropeScaleFactor: number; // rope.scaling.factor (or rope.scale_linear); 0 = none
   ropeAttnFactor: number;  // rope.scaling.attn_factor: multiplies cos/sin (default 1)
   nCtxOrigYarn: number;    // rope.scaling.original_context_length (default: the training context)
+  /** Sliding-window attention (archs with AttentionOptions.swaPattern): a query at position p
+   *  sees keys at p - nSwa + 1 .. p on sliding layers (attention.sliding_window; 0 = none). */
+  nSwa: number;
+  /** Layer il slides when swaPattern is 0 or il % swaPattern < swaPattern - 1
+   *  (attention.sliding_window_pattern, else the arch's default). */
+  swaPattern: number;
+  ropeBaseSwa: number;     // rope.freq_base_swa: the RoPE base of sliding layers (default ropeBase)
   nExpert: number;      // 0 for dense models
   nExpertUsed: number;
   nFfExp: number;       // width of one routed expert (elements)
@@ -117,7 +124,23 @@ function ropeScaling(meta: Meta, arch: string): RopeScaling {
   return v as RopeScaling;
 }
 
-export function readHParams(file: GGUFFile, arch: string, reads: readonly ScaleName[] = [], defaults: HParamDefaults = {}): HParams {
+/** The sliding-window keys of an arch whose default pattern is `pattern` (> 0), as llama.cpp's
+ *  gpt-oss loader reads them: the window is required, a per-layer pattern array is not supported. */
+function slidingWindow(meta: Meta, arch: string, pattern: number, ropeBase: number): Pick<HParams, 'nSwa' | 'swaPattern' | 'ropeBaseSwa'> {
+  const key = `${arch}.attention.sliding_window_pattern`;
+  if (Array.isArray(meta.get(key)?.value)) throw new ModelFormatError(`${key} is a per-layer array; WebMoE reads it as one number (the period)`);
+  const nSwa = need(meta, `${arch}.attention.sliding_window`);
+  if (!Number.isSafeInteger(nSwa) || nSwa < 1) throw new ModelFormatError(`${arch}.attention.sliding_window is ${nSwa}, must be a whole number >= 1`);
+  const swaPattern = num(meta, key) ?? pattern;
+  if (!Number.isSafeInteger(swaPattern) || swaPattern < 0) throw new ModelFormatError(`${key} is ${swaPattern}, must be a whole number >= 0`);
+  const ropeBaseSwa = num(meta, `${arch}.rope.freq_base_swa`) ?? ropeBase;
+  if (!Number.isFinite(ropeBaseSwa) || ropeBaseSwa <= 0) throw new ModelFormatError(`${arch}.rope.freq_base_swa is ${ropeBaseSwa}, must be a finite number > 0`);
+  return { nSwa, swaPattern, ropeBaseSwa };
+}
+
+/** Reads `{arch}.*` hyperparameters; `swaPattern` > 0: the arch has sliding-window layers with
+ *  that default pattern (AttentionOptions.swaPattern). */
+export function readHParams(file: GGUFFile, arch: string, reads: readonly ScaleName[] = [], defaults: HParamDefaults = {}, swaPattern = 0): HParams {
   const m = file.metadata;
   const k = (s: string) => `${arch}.${s}`;
   const nEmbd = need(m, k('embedding_length'));
@@ -143,6 +166,7 @@ export function readHParams(file: GGUFFile, arch: string, reads: readonly ScaleN
     ropeScaleFactor: num(m, k('rope.scaling.factor')) ?? num(m, k('rope.scale_linear')) ?? 0,
     ropeAttnFactor: num(m, k('rope.scaling.attn_factor')) ?? 1,
     nCtxOrigYarn: num(m, k('rope.scaling.original_context_length')) ?? 0,
+    nSwa: 0, swaPattern: 0, ropeBaseSwa: 0,
     nExpert,
     nExpertUsed: num(m, k('expert_used_count')) ?? 0,
     nFfExp: num(m, k('expert_feed_forward_length')) ?? 0,
@@ -162,6 +186,8 @@ export function readHParams(file: GGUFFile, arch: string, reads: readonly ScaleN
     const min = f === 'ropeBase' ? '> 0' : '>= 0';
     if (!Number.isFinite(hp[f]) || hp[f] < 0 || (f === 'ropeBase' && hp[f] === 0)) throw new ModelFormatError(`${arch}: hyperparameter ${f} is ${hp[f]}, must be a finite number ${min}`);
   }
+  hp.ropeBaseSwa = hp.ropeBase;
+  if (swaPattern > 0) Object.assign(hp, slidingWindow(m, arch, swaPattern, hp.ropeBase));
   if (hp.nVocab <= 0) throw new ModelFormatError('GGUF metadata gives no vocabulary size (no vocab_size and no tokenizer.ggml.tokens)');
   if (!Number.isInteger(hp.headDim) || hp.nHead % hp.nHeadKv !== 0) {
     throw new ModelFormatError(`attention heads do not fit: ${nHead} heads, ${hp.nHeadKv} kv heads, embedding ${nEmbd}`);
@@ -194,6 +220,8 @@ export function hparamsMetadata(hp: HParams, moeLayerKeys = false): [string, GGU
   if (hp.ropeScaleFactor) out.push([k('rope.scaling.factor'), gv.f32(hp.ropeScaleFactor)]);
   if (hp.ropeAttnFactor !== 1) out.push([k('rope.scaling.attn_factor'), gv.f32(hp.ropeAttnFactor)]);
   if (hp.nCtxOrigYarn !== hp.nCtxTrain) out.push([k('rope.scaling.original_context_length'), gv.u32(hp.nCtxOrigYarn)]);
+  if (hp.nSwa) out.push([k('attention.sliding_window'), gv.u32(hp.nSwa)]);
+  if (hp.nSwa && hp.ropeBaseSwa !== hp.ropeBase) out.push([k('rope.freq_base_swa'), gv.f32(hp.ropeBaseSwa)]);
   if (hp.nFf) out.push([k('feed_forward_length'), gv.u32(hp.nFf)]);
   if (hp.nExpert) {
     out.push([k('expert_count'), gv.u32(hp.nExpert)], [k('expert_used_count'), gv.u32(hp.nExpertUsed)]);

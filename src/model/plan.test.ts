@@ -221,3 +221,53 @@ describe('RoPE scaling as llama.cpp reads it', () => {
     expect(plan).toThrow(message);
   });
 });
+
+describe('gpt-oss as llama.cpp loads it (src/models/openai-moe.cpp)', () => {
+  it('records: sinks, biases, the FFN norm named post_attention_norm; even layers slide', async () => {
+    const plan = (await planEdited('gpt-oss', { hp: { nLayer: 3 } }))();
+    const L = plan.layers[1];
+    expect(L.attn.sinks?.name).toBe('blk.1.attn_sinks.weight');
+    expect(L.attn.sinks?.shape).toEqual([4]);
+    expect([L.attn.qBias?.name, L.attn.oBias?.name]).toEqual(['blk.1.attn_q.bias', 'blk.1.attn_output.bias']);
+    expect(L.ffnNorm.name).toBe('blk.1.post_attention_norm.weight');
+    expect(L.moe!.routerBias?.name).toBe('blk.1.ffn_gate_inp.bias');
+    expect(L.moe!.expertBiases?.down.shape).toEqual([256, 8]);
+    expect(L.moe!.expertBiases?.gate.shape).toEqual([256, 8]);
+    // the biases stay resident: only the stacked expert matrices are paged
+    expect(plan.expertTensors.has(L.moe!.expertBiases!.up)).toBe(false);
+    expect(plan.consts.swaLayers).toEqual([true, false, true]);
+    expect(plan.consts.swaWindow).toBe(128);
+    expect(plan.consts.ropeSwa).toEqual(plan.consts.rope);
+  });
+
+  it('sliding_window_pattern and rope.freq_base_swa from the file', async () => {
+    const plan = (await planEdited('gpt-oss', {
+      hp: { nLayer: 4 },
+      meta: { 'gpt-oss.attention.sliding_window_pattern': gv.u32(3), 'gpt-oss.rope.freq_base_swa': gv.f32(500) },
+    }))();
+    expect(plan.consts.swaLayers).toEqual([true, true, false, true]);
+    expect(plan.consts.ropeSwa.base).toBe(500);
+    expect(plan.consts.rope.base).toBe(10000);
+    // pattern 0: every layer slides (llama.cpp set_swa_pattern)
+    const all = (await planEdited('gpt-oss', { meta: { 'gpt-oss.attention.sliding_window_pattern': gv.u32(0) } }))();
+    expect(all.consts.swaLayers).toEqual([true, true]);
+  });
+
+  it.each([
+    ['no sliding_window', { meta: { 'gpt-oss.attention.sliding_window': null } }, /lacks gpt-oss.attention.sliding_window/],
+    ['a window of 0', { meta: { 'gpt-oss.attention.sliding_window': gv.u32(0) } }, /sliding_window is 0, must be a whole number >= 1/],
+    ['a per-layer pattern array', { meta: { 'gpt-oss.attention.sliding_window_pattern': gv.arr(GGUFValueType.BOOL, [true, false]) } }, /sliding_window_pattern is a per-layer array/],
+    ['rope dims other than the head size', { meta: { 'gpt-oss.rope.dimension_count': gv.u32(32) } }, /gpt-oss sizes heads by rope.dimension_count \(32\), which must equal attention.key_length \(64\)/],
+    ['no attention sinks', { drop: ['blk.1.attn_sinks.weight'] }, /gpt-oss model lacks tensor blk.1.attn_sinks.weight \[4\]/],
+    ['sinks in F16', { retype: { 'blk.0.attn_sinks.weight': GGMLType.F16 } }, /attn_sinks.weight is F16; llama.cpp reads attention sinks and expert biases as F32 only/],
+    ['an expert bias in F16', { retype: { 'blk.1.ffn_up_exps.bias': GGMLType.F16 } }, /ffn_up_exps.bias is F16; llama.cpp reads attention sinks and expert biases as F32 only/],
+    ['no output bias', { drop: ['blk.0.attn_output.bias'] }, /lacks tensor blk.0.attn_output.bias \[256\]/],
+    ['no router bias', { drop: ['blk.0.ffn_gate_inp.bias'] }, /lacks tensor blk.0.ffn_gate_inp.bias \[8\]/],
+    ['the FFN norm under the name other archs use', { rename: { 'blk.0.post_attention_norm.weight': 'blk.0.ffn_norm.weight' } }, /lacks tensor blk.0.post_attention_norm.weight/],
+    ['a down-projection bias of the wrong shape', { reshape: { 'blk.0.ffn_down_exps.bias': [8, 256] } }, /ffn_down_exps.bias has shape \[8,256\] \(F32\), gpt-oss with these hyperparameters needs \[256,8\]/],
+  ] as [string, Parameters<typeof planEdited>[1], RegExp][])('%s: a named error', async (_label, edit, message) => {
+    const plan = await planEdited('gpt-oss', edit);
+    expect(plan).toThrow(ModelFormatError);
+    expect(plan).toThrow(message);
+  });
+});

@@ -22,6 +22,11 @@ export interface PlanConstants {
   /** logits = cap * tanh(logits / cap); 0 = off. */
   finalSoftcap: number;
   rope: RopeConstants;
+  /** Sliding-window attention: the window (positions a query sees, itself included; 0 = none),
+   *  which layers slide, and RoPE on those (their own base; equal to `rope` when it is not). */
+  swaWindow: number;
+  swaLayers: boolean[];
+  ropeSwa: RopeConstants;
 }
 
 /** RoPE as llama.cpp hands it to ggml_rope_ext (llama-context.cpp sets the YaRN values), all f32.
@@ -81,7 +86,10 @@ export function archOf(file: GGUFFile): ArchSpec {
 
 /** The hyperparameters of `file` as its architecture reads them. */
 export function archHParams(file: GGUFFile, arch = archOf(file)): HParams {
-  const hp = readHParams(file, arch.name, arch.scales, arch.defaults);
+  const hp = readHParams(file, arch.name, arch.scales, arch.defaults, arch.attention.swaPattern);
+  if (arch.attention.headDimIsRopeDim && hp.ropeDim !== hp.headDim) {
+    throw new ModelFormatError(`${arch.name} sizes heads by rope.dimension_count (${hp.ropeDim}), which must equal attention.key_length (${hp.headDim})`);
+  }
   if (arch.logitScale === 'divide' && !hp.logitScale) {
     throw new ModelFormatError(`${arch.name} needs ${arch.name}.logit_scale (its logits are divided by it)`);
   }
@@ -133,6 +141,10 @@ function constants(arch: ArchSpec, hp: HParams): PlanConstants {
     logitScale: arch.logitScale === 'multiply' ? fr(hp.logitScale) : arch.logitScale === 'divide' ? fr(1 / fr(hp.logitScale)) : 1,
     finalSoftcap: hp.finalSoftcap ? fr(hp.finalSoftcap) : 0,
     rope: ropeConstants(hp),
+    swaWindow: hp.nSwa,
+    // llama.cpp set_swa_pattern (dense_first false): pattern 0 slides every layer
+    swaLayers: Array.from({ length: hp.nLayer }, (_, il) => hp.nSwa > 0 && (hp.swaPattern === 0 || il % hp.swaPattern < hp.swaPattern - 1)),
+    ropeSwa: ropeConstants({ ...hp, ropeBase: hp.ropeBaseSwa }),
   };
 }
 
@@ -163,6 +175,10 @@ export function planModel(file: GGUFFile): ModelPlan {
     // ggml_rope reads the frequency factors as f32 only
     if (spec.role === 'rope-freqs' && found.type !== GGMLType.F32) {
       throw new ModelFormatError(`tensor ${found.name} is ${typeName(found.type)}; llama.cpp reads RoPE frequency factors as F32 only`);
+    }
+    // ggml_soft_max_add_sinks and ggml_add_id (the per-expert biases) take F32 only
+    if ((spec.role === 'sinks' || spec.role === 'expert-bias') && found.type !== GGMLType.F32) {
+      throw new ModelFormatError(`tensor ${found.name} is ${typeName(found.type)}; llama.cpp reads attention sinks and expert biases as F32 only`);
     }
     const t = found.shape.length === spec.shape.length ? found : { ...found, shape: spec.shape };
     used.push(t);

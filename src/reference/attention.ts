@@ -1,6 +1,7 @@
 // Grouped-query attention over a KV cache (llama-graph.cpp build_attn_mha, non-flash branch):
-// kq = K·q per head, optional Grok soft cap, softmax(kq * kq_scale) over the cached positions,
-// out = V·p. Query head h reads kv head floor(h / (nHead / nHeadKv)) (ggml_mul_mat broadcast).
+// kq = K·q per head, optional Grok soft cap, softmax(kq * kq_scale) over the cached positions
+// (a sliding window masks those `window` or more positions back; a sink logit per head joins the
+// denominator: ggml_soft_max_add_sinks), out = V·p. Query head h reads kv head floor(h / (nHead / nHeadKv)) (ggml_mul_mat broadcast).
 //
 // KV cache types (llama.cpp's --cache-type-k/-v, without flash attention):
 //  - 'f32': K and V are the f32 values computed here; both products are plain f32 dot products.
@@ -32,6 +33,13 @@ export interface AttentionShape {
   kvType?: KvType;
 }
 
+/** What differs between layers: a sliding window (positions seen, itself included; 0 = all)
+ *  and the sink logit of each head (nHead). */
+export interface AttentionLayer {
+  window?: number;
+  sinks?: ArrayLike<number>;
+}
+
 export type KvType = 'f32' | 'f16';
 
 const toF16 = (num: Num, x: Vec, o = 0, n = x.length - o): Vec => {
@@ -48,11 +56,13 @@ export function storeKV(num: Num, cache: LayerCache, k: Vec, v: Vec, pos: number
 
 /** Attention of query q (nHead * headDim) at position pos over cached positions 0..pos.
  *  Returns (nHead * headDim), heads concatenated as ggml's kqv permute + cont leaves them. */
-export function attend(num: Num, q: Vec, cache: LayerCache, pos: number, s: AttentionShape): Vec {
+export function attend(num: Num, q: Vec, cache: LayerCache, pos: number, s: AttentionShape, layer: AttentionLayer = {}): Vec {
   const { nHead, nHeadKv, headDim } = s;
   const kvDim = nHeadKv * headDim;
   const group = nHead / nHeadKv;
   const n = pos + 1;
+  // llama_hparams::is_masked_swa (standard): key t is masked when pos - t >= window
+  const first = layer.window ? Math.max(0, pos - layer.window + 1) : 0;
   // ggml runs the softmax over the KV cache's padded length (a multiple of 256 cells); the
   // masked cells are -inf and add nothing, but they keep every vector of 16 full, so pad to 16.
   const nPad = num.mode === 'ggml' ? Math.ceil(n / SIMD_F32) * SIMD_F32 : n;
@@ -68,8 +78,9 @@ export function attend(num: Num, q: Vec, cache: LayerCache, pos: number, s: Atte
       kq[t] = dot; // (n_kv) per head: f32 result of the K·q dot product
       if (s.softcap) kq[t] = tanh(num, num.r(kq[t] * s.capScale)) * s.softcap;
     }
+    kq.fill(-Infinity, 0, first);
     kq.fill(-Infinity, n);
-    let p = softmax(num, kq, s.kqScale);
+    let p = softmax(num, kq, s.kqScale, kq.length, layer.sinks?.[h]);
     if (f16) p = toF16(num, p, 0, n);
     for (let d = 0; d < headDim; d++) {
       let acc = 0;

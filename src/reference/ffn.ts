@@ -3,7 +3,7 @@
 import type { FfnOptions } from '../model/arch.ts';
 import { convertActivation, matvec, type Weight } from './matmul.ts';
 import { ulpF32, type Num, type Vec } from './numerics.ts';
-import { add, geglu, silu, softmax, swiglu } from './ops.ts';
+import { add, geglu, silu, softmax, swiglu, swigluOai } from './ops.ts';
 
 export interface GatedFfn {
   gate: Weight; // (nFf, nEmbd) per matrix; stacked experts for routed experts
@@ -11,20 +11,35 @@ export interface GatedFfn {
   down: Weight; // (nEmbd, nFf)
 }
 
-/** down · act(gate · x) * (up · x), using matrix `mat` of each weight (the expert index). */
-export function gatedFfn(num: Num, f: GatedFfn, x: Vec, act: FfnOptions['act'], mat = 0): Vec {
+/** Biases added after each matrix of a gated FFN (one routed expert's rows of the _exps.bias). */
+export interface GatedBias {
+  gate: ArrayLike<number>;
+  up: ArrayLike<number>;
+  down: ArrayLike<number>;
+}
+
+/** down · act(gate · x) * (up · x), using matrix `mat` of each weight (the expert index); with
+ *  `bias`, each product plus its bias (ggml_add_id). */
+export function gatedFfn(num: Num, f: GatedFfn, x: Vec, act: FfnOptions['act'], mat = 0, bias?: GatedBias): Vec {
   // gate and up read the same activation; ggml converts it once per matmul, with equal results.
   const a = convertActivation(num, f.up.type, x);
-  const up = matvec(num, f.up, x, mat, a);
-  const gate = matvec(num, f.gate, x, mat, f.gate.type === f.up.type ? a : undefined);
-  const h = act === 'silu' ? swiglu(num, gate, up) : geglu(num, gate, up);
-  return matvec(num, f.down, h, mat);
+  let up = matvec(num, f.up, x, mat, a);
+  let gate = matvec(num, f.gate, x, mat, f.gate.type === f.up.type ? a : undefined);
+  if (bias) {
+    up = add(num, up, bias.up);
+    gate = add(num, gate, bias.gate);
+  }
+  const h = act === 'silu' ? swiglu(num, gate, up) : act === 'gelu' ? geglu(num, gate, up) : swigluOai(num, gate, up);
+  const y = matvec(num, f.down, h, mat);
+  return bias ? add(num, y, bias.down) : y;
 }
 
 export interface MoeWeights {
   router: Weight; // ffn_gate_inp: (nExpert, nEmbd)
+  routerBias?: Weight; // ffn_gate_inp.bias: (nExpert), added to the logits
   selectionBias?: Weight; // exp_probs_b: (nExpert), added to choose only
   experts?: GatedFfn; // ffn_{gate,up,down}_exps: (nExpert, ...) stacked; absent when loaded on demand
+  expertBiases?: GatedFfn; // ffn_{gate,up,down}_exps.bias: (nExpert, width) and (nExpert, nEmbd)
   shared?: GatedFfn;
   sharedGate?: Weight; // ffn_gate_inp_shexp: (1, nEmbd), Qwen2-MoE
 }
@@ -42,11 +57,14 @@ export interface Routing {
   weights: number[];
 }
 
-/** Softmax over the router logits, the nExpertUsed largest probabilities (ggml_argsort_top_k,
- *  descending), optionally renormalized to sum 1 (sum clamped at 2^-14 as build_moe_ffn does)
- *  and scaled. */
-export function route(num: Num, router: Weight, x: Vec, p: MoeParams, selectionBias?: Weight): Routing {
-  const probs = softmax(num, matvec(num, router, x));
+/** Softmax over the router logits (plus the router bias), the nExpertUsed largest probabilities
+ *  (ggml_argsort_top_k, descending), optionally renormalized to sum 1 (sum clamped at 2^-14 as
+ *  build_moe_ffn does) and scaled. 'softmax-topk' gating: the largest logits, their softmax. */
+export function route(num: Num, router: Weight, x: Vec, p: MoeParams, selectionBias?: Weight, routerBias?: Weight): Routing {
+  let logits = matvec(num, router, x);
+  if (routerBias) logits = add(num, logits, routerBias.data);
+  const topk = p.opts.expertGating === 'softmax-topk';
+  const probs = topk ? logits : softmax(num, logits);
   // the choice may see biased probabilities (ggml_add, f32); the weights are the unbiased ones
   const sel = selectionBias ? probs.map((v, i) => num.r(v + selectionBias.data[i])) : probs;
   const order = Array.from(probs.keys()).sort((a, b) => sel[b] - sel[a] || a - b);
@@ -60,6 +78,7 @@ export function route(num: Num, router: Weight, x: Vec, p: MoeParams, selectionB
   }
   const experts = order.slice(0, k);
   let weights = experts.map((e) => probs[e]);
+  if (topk) weights = Array.from(softmax(num, Float64Array.from(weights)));
   if (p.opts.expertWeightsNorm) {
     // ggml_sum_rows (double sum, stored f32), ggml_clamp, ggml_div
     const sum = Math.max(num.r(weights.reduce((s, w) => s + w, 0)), 6.103515625e-5);
@@ -74,6 +93,12 @@ export function route(num: Num, router: Weight, x: Vec, p: MoeParams, selectionB
  *  stacked _exps weights; 0 for an expert loaded on its own, see experts.ts). */
 export type ExpertLookup = (e: number) => { ffn: GatedFfn; mat: number };
 
+/** Expert e's rows of the stacked biases. */
+function expertBias(b: GatedFfn, e: number): GatedBias {
+  const row = (w: Weight) => w.data.subarray(e * w.cols, (e + 1) * w.cols);
+  return { gate: row(b.gate), up: row(b.up), down: row(b.down) };
+}
+
 function stacked(m: MoeWeights): ExpertLookup {
   return (e) => {
     if (!m.experts) throw new Error('MoE layer without stacked experts needs an expert lookup');
@@ -83,12 +108,12 @@ function stacked(m: MoeWeights): ExpertLookup {
 
 /** Routed experts (weighted, summed in routing order) plus the shared expert, if any. `r` is the
  *  routing when already computed; `expert` finds each routed expert's weights. */
-export function moeFfn(num: Num, m: MoeWeights, x: Vec, p: MoeParams, r: Routing = route(num, m.router, x, p, m.selectionBias), expert: ExpertLookup = stacked(m)): Vec {
+export function moeFfn(num: Num, m: MoeWeights, x: Vec, p: MoeParams, r: Routing = route(num, m.router, x, p, m.selectionBias, m.routerBias), expert: ExpertLookup = stacked(m)): Vec {
   const { experts, weights } = r;
   let out: Vec | undefined;
   for (let i = 0; i < experts.length; i++) {
     const { ffn, mat } = expert(experts[i]);
-    const y = gatedFfn(num, ffn, x, p.opts.act, mat);
+    const y = gatedFfn(num, ffn, x, p.opts.act, mat, m.expertBiases && expertBias(m.expertBiases, experts[i]));
     for (let j = 0; j < y.length; j++) y[j] = y[j] * weights[i]; // ggml_mul(experts, weights)
     out = out ? add(num, out, y) : y; // ((e0 + e1) + e2) ...
   }

@@ -55,7 +55,7 @@ export interface Activation {
 export function vecDotType(type: GGMLType): GGMLType {
   switch (type) {
     case GGMLType.F32: case GGMLType.F16: case GGMLType.BF16: return type;
-    case GGMLType.Q4_0: case GGMLType.Q5_0: case GGMLType.Q8_0: case GGMLType.IQ4_NL: return GGMLType.Q8_0;
+    case GGMLType.Q4_0: case GGMLType.Q5_0: case GGMLType.Q8_0: case GGMLType.IQ4_NL: case GGMLType.MXFP4: return GGMLType.Q8_0;
     case GGMLType.Q4_1: case GGMLType.Q5_1: return GGMLType.Q8_1;
     case GGMLType.Q2_K: case GGMLType.Q3_K: case GGMLType.Q4_K: case GGMLType.Q5_K: case GGMLType.Q6_K: case GGMLType.IQ4_XS:
       return GGMLType.Q8_K;

@@ -8,7 +8,8 @@
 //   Q, K, V = Wq h (+bq), Wk h (+bk), Wv h (+bv)             (q), (kv), (kv)
 //   qk norm: per head (headDim) or over the whole Q / K      [qwen3*, olmoe]
 //   rope(Q), rope(K) at pos (scaled: rope_freqs, linear, YaRN); K, V into the cache
-//   a  = Wo · attend(Q, cache)                               (d)
+//   a  = Wo · attend(Q, cache) (+bo)                         (d)
+//        (sliding layers see the last nSwa positions; sinks join the softmax)   [gpt-oss]
 //   a  = rmsnorm(a) * attn_output_norm                       [grok]
 //   x  = x + a * residual_scale                              [granite scale]
 //   h  = rmsnorm(x) * ffn_norm
@@ -26,7 +27,7 @@ import type { RangeSource } from '../gguf/source.ts';
 import { ModelFormatError, type HParams } from '../model/hparams.ts';
 import type { GatedTensors } from '../model/arch.ts';
 import { planModel, type ModelPlan, type Tensor } from '../model/plan.ts';
-import { attend, storeKV, type AttentionShape, type KvType, type LayerCache } from './attention.ts';
+import { attend, storeKV, type AttentionLayer, type AttentionShape, type KvType, type LayerCache } from './attention.ts';
 import type { ExpertProvider } from '../model/experts.ts';
 import { ExpertCache, ExpertsNotLoadedError } from './experts.ts';
 import { gatedFfn, moeFfn, route, type GatedFfn, type MoeParams, type MoeWeights } from './ffn.ts';
@@ -57,8 +58,11 @@ interface ExpertNeed {
 interface Layer {
   attnNorm: Weight;
   wq: Weight; wk: Weight; wv: Weight; wo: Weight;
-  bq?: Weight; bk?: Weight; bv?: Weight;
+  bq?: Weight; bk?: Weight; bv?: Weight; bo?: Weight;
   qNorm?: Weight; kNorm?: Weight;
+  /** Sliding window and sinks (attention.ts AttentionLayer); `swa` picks the RoPE of sliding layers. */
+  attn: AttentionLayer;
+  swa: boolean;
   attnOutNorm?: Weight;
   ffnNorm: Weight;
   ffn?: GatedFfn;
@@ -108,17 +112,20 @@ export class ReferenceModel {
     this.outNorm = get(plan.outNorm);
     this.output = get(plan.output);
     this.ropeFreqs = opt(plan.ropeFreqs)?.data;
-    this.layers = plan.layers.map((L): Layer => {
+    this.layers = plan.layers.map((L, il): Layer => {
       const A = L.attn;
+      const swa = plan.consts.swaLayers[il];
       const layer: Layer = {
         attnNorm: get(A.norm), wq: get(A.q), wk: get(A.k), wv: get(A.v), wo: get(A.o),
-        bq: opt(A.qBias), bk: opt(A.kBias), bv: opt(A.vBias), qNorm: opt(A.qNorm), kNorm: opt(A.kNorm),
+        bq: opt(A.qBias), bk: opt(A.kBias), bv: opt(A.vBias), bo: opt(A.oBias), qNorm: opt(A.qNorm), kNorm: opt(A.kNorm),
+        attn: { window: swa ? plan.consts.swaWindow : 0, sinks: opt(A.sinks)?.data }, swa,
         attnOutNorm: opt(A.postNorm), ffnNorm: get(L.ffnNorm), postNorm: opt(L.postNorm),
       };
       if (L.moe) {
         const m = L.moe;
         layer.moe = {
-          router: get(m.router), selectionBias: opt(m.selectionBias), experts: this.experts ? undefined : gated(m.experts),
+          router: get(m.router), routerBias: opt(m.routerBias), selectionBias: opt(m.selectionBias),
+          experts: this.experts ? undefined : gated(m.experts), expertBiases: m.expertBiases && gated(m.expertBiases),
           shared: m.shared && gated(m.shared), sharedGate: opt(m.sharedGate),
         };
       } else {
@@ -201,6 +208,7 @@ export class ReferenceModel {
     if (c.embeddingScale !== 1) x = scale(num, x, c.embeddingScale);
     const resScale = c.residualScale;
     const cs = ropeCosSin(num, pos, hp.ropeDim, c.rope, this.ropeFreqs); // (ropeDim/2) each
+    const csSwa = c.swaWindow ? ropeCosSin(num, pos, hp.ropeDim, c.ropeSwa, this.ropeFreqs) : cs;
     for (let il = 0; il < this.layers.length; il++) {
       const L = this.layers[il];
       const h = rmsNorm(num, x, L.attnNorm.data, hp.eps); // (d)
@@ -215,10 +223,11 @@ export class ReferenceModel {
         q = rmsNorm(num, q, L.qNorm.data, hp.eps, full ? q.length : hp.headDim);
         k = rmsNorm(num, k, L.kNorm.data, hp.eps, full ? k.length : hp.headDim);
       }
-      rope(num, q, hp.nHead, hp.headDim, hp.ropeDim, cs, arch.rope);
-      rope(num, k, hp.nHeadKv, hp.headDim, hp.ropeDim, cs, arch.rope);
+      rope(num, q, hp.nHead, hp.headDim, hp.ropeDim, L.swa ? csSwa : cs, arch.rope);
+      rope(num, k, hp.nHeadKv, hp.headDim, hp.ropeDim, L.swa ? csSwa : cs, arch.rope);
       storeKV(num, this.cache[il], k, v, pos, this.attn.kvType);
-      let a = matvec(num, L.wo, attend(num, q, this.cache[il], pos, this.attn)); // (d)
+      let a = matvec(num, L.wo, attend(num, q, this.cache[il], pos, this.attn, L.attn)); // (d)
+      if (L.bo) a = add(num, a, L.bo.data);
       if (L.attnOutNorm) a = rmsNorm(num, a, L.attnOutNorm.data, hp.eps);
       if (resScale !== 1) a = scale(num, a, resScale);
       x = add(num, a, x);
@@ -226,7 +235,7 @@ export class ReferenceModel {
       const hf = rmsNorm(num, x, L.ffnNorm.data, hp.eps);
       let f: Vec;
       if (L.moe && this.experts) {
-        const routing = route(num, L.moe.router, hf, this.moeParams, L.moe.selectionBias);
+        const routing = route(num, L.moe.router, hf, this.moeParams, L.moe.selectionBias, L.moe.routerBias);
         const missing = this.experts.missing(il, routing.experts);
         if (missing.length) yield { layer: il, experts: missing };
         const cache = this.experts;

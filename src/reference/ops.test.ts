@@ -207,7 +207,7 @@ describe('MoE routing', () => {
             if (sum > bestSum) [best, bestSum] = [set, sum];
           }
           for (const num of [EXACT, GGML]) {
-            const r = route(num, router, vecOf(num, x), { nExpertUsed: k, opts: { act: 'silu', expertWeightsNorm: normTopK, shared: 'none', postNorm: false, moeLayers: 'all', selectionBias: false }, weightsScale: 2.5 });
+            const r = route(num, router, vecOf(num, x), { nExpertUsed: k, opts: { act: 'silu', expertGating: 'softmax', routerBias: false, expertBiases: false, expertWeightsNorm: normTopK, shared: 'none', postNorm: false, moeLayers: 'all', selectionBias: false }, weightsScale: 2.5 });
             expect([...r.experts].sort()).toEqual(best);
             expect(r.experts.map((e) => probs[e])).toEqual([...r.experts.map((e) => probs[e])].sort((a, b) => b - a)); // best first
             const want = r.experts.map((e) => (probs[e] / (normTopK ? bestSum : 1)) * 2.5);
@@ -220,7 +220,7 @@ describe('MoE routing', () => {
 
   it('a selection bias chooses the experts by probability + bias and weighs them by probability alone', () => {
     const bias: Weight = { name: 'exp_probs_b', type: GGMLType.F32, cols: nExpert, rows: 1, count: 1, data: Float32Array.from(rand(nExpert), (v) => v * 0.3) };
-    const opts = { act: 'silu' as const, expertWeightsNorm: false, shared: 'none' as const, postNorm: false, moeLayers: 'all' as const, selectionBias: true };
+    const opts = { act: 'silu' as const, expertGating: 'softmax' as const, routerBias: false, expertBiases: false, expertWeightsNorm: false, shared: 'none' as const, postNorm: false, moeLayers: 'all' as const, selectionBias: true };
     let changed = 0;
     for (let trial = 0; trial < 20; trial++) {
       const x = rand(cols, 3);

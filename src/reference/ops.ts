@@ -80,8 +80,9 @@ export function rope(num: Num, x: Vec, nHeads: number, headDim: number, nDims: n
 /** softmax(x * scale) over x[0, n), with x[i] = -Infinity for masked entries.
  *  ggml_compute_forward_soft_max_f32 + ggml_vec_soft_max_f32: scale in f32, exp(x - max) with
  *  the vector exp on each full 16-lane vector and libm expf after it, the sum in double (each
- *  vector reduced in f32 first), then every value times (float)(1/sum). */
-export function softmax(num: Num, x: Vec, scale = 1, n = x.length): Vec {
+ *  vector reduced in f32 first), then every value times (float)(1/sum). A `sink` logit (attention
+ *  sinks: not scaled) joins the max and adds expf(sink - max) to the sum, and has no output. */
+export function softmax(num: Num, x: Vec, scale = 1, n = x.length, sink?: number): Vec {
   const y = num.vec(n);
   const w = num.vec(n);
   let max = -Infinity;
@@ -89,6 +90,7 @@ export function softmax(num: Num, x: Vec, scale = 1, n = x.length): Vec {
     w[i] = x[i] * scale;
     if (w[i] > max) max = w[i];
   }
+  if (sink !== undefined) max = Math.max(max, sink);
   let sum = 0;
   if (num.mode === 'ggml') {
     let i = 0;
@@ -100,10 +102,12 @@ export function softmax(num: Num, x: Vec, scale = 1, n = x.length): Vec {
       y[i] = expf(fr(w[i] - max));
       sum += y[i];
     }
+    if (sink !== undefined) sum += expf(fr(sink - max));
     const inv = fr(1 / sum);
     for (let j = 0; j < n; j++) y[j] = y[j] * inv;
   } else {
     for (let i = 0; i < n; i++) sum += (y[i] = Math.exp(w[i] - max));
+    if (sink !== undefined) sum += Math.exp(sink - max);
     for (let i = 0; i < n; i++) y[i] /= sum;
   }
   return y;
@@ -130,6 +134,19 @@ export function silu(num: Num, x: Vec): Vec {
 export function swiglu(num: Num, gate: Vec, up: Vec, len = gate.length): Vec {
   const y = num.vec(gate.length);
   for (let i = 0; i < gate.length; i++) y[i] = num.r(siluAt(num, gate[i], inVector(i % len, len))) * up[i];
+  return y;
+}
+
+/** gpt-oss's clamped SwiGLU (ggml_compute_forward_swiglu_oai_f32, alpha 1.702, limit 7):
+ *  g = min(gate, 7), u = clamp(up, -7, 7), g / (1 + expf(-1.702 g)) * (u + 1), in f32, libm expf. */
+export function swigluOai(num: Num, gate: Vec, up: Vec): Vec {
+  const y = num.vec(gate.length);
+  const alpha = fr(1.702), limit = 7, r = num.r;
+  for (let i = 0; i < gate.length; i++) {
+    const g = Math.min(gate[i], limit), u = Math.min(Math.max(up[i], -limit), limit);
+    const e = num.mode === 'ggml' ? expf(r(alpha * -g)) : Math.exp(-1.702 * g);
+    y[i] = r(r(g / r(1 + e)) * r(u + 1));
+  }
   return y;
 }
 

@@ -87,8 +87,11 @@ export function defaultHParams(arch: string, nVocab: number, over: Partial<HPara
     yarnAttnFactor: scaleDefault('yarnAttnFactor', spec.defaults),
     yarnBetaFast: scaleDefault('yarnBetaFast', spec.defaults),
     yarnBetaSlow: scaleDefault('yarnBetaSlow', spec.defaults),
+    // sliding-window archs: gpt-oss's window of 128 positions on even layers, one RoPE base
+    nSwa: spec.attention.swaPattern ? 128 : 0, swaPattern: spec.attention.swaPattern,
     ...over,
     nCtxOrigYarn: over.nCtxOrigYarn ?? over.nCtxTrain ?? 4096,
+    ropeBaseSwa: over.ropeBaseSwa ?? over.ropeBase ?? 10000,
   };
 }
 
@@ -100,8 +103,10 @@ function fill(spec: TensorSpec, hp: HParams, rnd: Random): Float32Array {
   const fanIn = spec.shape[0];
   // a selection bias of the size of the probabilities it is added to (~1/nExpert), so it moves
   // some choices without deciding all
+  // sinks: logits of the size of log(positions seen), so they take a real share of attention
+  if (spec.role === 'sinks') return Float32Array.from({ length: n }, () => 2 + rnd.gauss());
   const std = spec.role === 'norm' ? 0.1
-    : spec.role === 'bias' ? 0.2
+    : spec.role === 'bias' || spec.role === 'expert-bias' ? 0.2
     : spec.role === 'selection' ? 0.5 / Math.max(1, hp.nExpert)
     : spec.role === 'embedding' || spec.name === 'output.weight' ? 1 / Math.max(1, Math.sqrt(hp.embeddingScale || 1))
     : 1 / Math.sqrt(fanIn);
@@ -145,7 +150,8 @@ export function makeModel(opts: FactoryOptions): Uint8Array {
     }
     if (!wanted) continue;
     const x = fill(spec, hp, rnd);
-    const t = spec.role === 'norm' || spec.role === 'bias' || spec.role === 'router' || spec.role === 'selection' ? GGMLType.F32
+    const small = ['norm', 'bias', 'expert-bias', 'sinks', 'router', 'selection'].includes(spec.role);
+    const t = small ? GGMLType.F32
       : opts.typeOverrides?.find((o) => o.match.test(spec.name))?.type ?? type;
     const ft = fallbackType(t, spec.shape[0]);
     tensors.push({ name: spec.name, shape: spec.shape, type: ft, data: quantize(ft, x) });

@@ -1,6 +1,7 @@
 // The table of supported architectures, keyed by GGUF `general.architecture`.
 import type { ArchSpec } from '../arch.ts';
 import { ernie45moe } from './ernie4_5-moe.ts';
+import { gptOss } from './gpt-oss.ts';
 import { granitemoe } from './granitemoe.ts';
 import { grok } from './grok.ts';
 import { llama } from './llama.ts';
@@ -11,5 +12,5 @@ import { qwen3 } from './qwen3.ts';
 import { qwen3moe } from './qwen3moe.ts';
 
 export const ARCHS: Readonly<Record<string, ArchSpec>> = Object.fromEntries(
-  [llama, qwen2, qwen3, qwen2moe, qwen3moe, olmoe, granitemoe, grok, ernie45moe].map((a) => [a.name, a]),
+  [llama, qwen2, qwen3, qwen2moe, qwen3moe, olmoe, granitemoe, grok, ernie45moe, gptOss].map((a) => [a.name, a]),
 );
