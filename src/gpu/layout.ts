@@ -57,6 +57,7 @@ export const GPU_TYPES: Partial<Record<GGMLType, GpuTypeInfo>> = {
   [GGMLType.Q3_K]: { file: 'q3_k', act: 'q8_k', pos: 3, b3: false, super: true },
   [GGMLType.IQ4_NL]: { file: 'iq4_nl', act: 'q8_0', pos: 0, b3: false, super: false },
   [GGMLType.IQ4_XS]: { file: 'iq4_xs', act: 'q8_k', pos: 0, b3: false, super: true },
+  [GGMLType.MXFP4]: { file: 'mxfp4', act: 'q8_0', pos: 0, b3: false, super: false },
 };
 
 /** An activation conversion as a key: "q8_0", "q8_k.pos1", "q8_0.pos2.b3", ... */
@@ -113,6 +114,7 @@ export function regionWords(type: GGMLType, k: number, rows: number, tensor?: st
     q3_k: [nb * 2, nb, ns * 5],
     iq4_nl: [nb * 4, 0, Math.ceil(nb / 2)],
     iq4_xs: [nb * 4, 0, ns * 3],
+    mxfp4: [nb * 4, 0, Math.ceil(nb / 4)],
   };
   return sizes[t.file];
 }
@@ -287,6 +289,13 @@ export function repack(type: GGMLType, src: Uint8Array, k: number, rows: number,
         out[mo] = u16(o); // d
         for (let j = 0; j < 8; j++) out[mo + 1 + (j >> 2)] |= iq4xsScale(src, o, sh, j) << (8 * (j & 3));
         words(o + 8, 32, qOff + 32 * s); // sub-block j's 16 bytes in Q4_0 order already
+      }
+      break;
+    case GGMLType.MXFP4:
+      for (let g = 0; g < nb; g++) {
+        const o = g * 17;
+        out[mOff + (g >> 2)] |= src[o] << (8 * (g & 3)); // E8M0 bytes, four per word
+        for (let i = 0; i < 4; i++) out[qOff + 4 * g + i] = (src[o + 1 + 4 * i] | (src[o + 2 + 4 * i] << 8) | (src[o + 3 + 4 * i] << 16) | (src[o + 4 + 4 * i] << 24)) >>> 0;
       }
       break;
     default:

@@ -31,6 +31,7 @@ import qQ8_0 from '../../shaders/q_q8_0.wgsl?raw';
 import qQ2_k from '../../shaders/q_q2_k.wgsl?raw';
 import qQ3_k from '../../shaders/q_q3_k.wgsl?raw';
 import qIq4_nl from '../../shaders/q_iq4_nl.wgsl?raw';
+import qMxfp4 from '../../shaders/q_mxfp4.wgsl?raw';
 import qIq4_xs from '../../shaders/q_iq4_xs.wgsl?raw';
 import quantActWgsl from '../../shaders/quant_act.wgsl?raw';
 import quantCommonWgsl from '../../shaders/quant_common.wgsl?raw';
@@ -72,5 +73,5 @@ export const DEQUANT_SHADERS: Readonly<Record<string, KernelSource>> = {
   q5_0: src('q_q5_0.wgsl', qQ5_0), q5_1: src('q_q5_1.wgsl', qQ5_1),
   q4_k: src('q_q4_k.wgsl', qQ4_k), q5_k: src('q_q5_k.wgsl', qQ5_k), q6_k: src('q_q6_k.wgsl', qQ6_k),
   q2_k: src('q_q2_k.wgsl', qQ2_k), q3_k: src('q_q3_k.wgsl', qQ3_k),
-  iq4_nl: src('q_iq4_nl.wgsl', qIq4_nl), iq4_xs: src('q_iq4_xs.wgsl', qIq4_xs),
+  iq4_nl: src('q_iq4_nl.wgsl', qIq4_nl), iq4_xs: src('q_iq4_xs.wgsl', qIq4_xs), mxfp4: src('q_mxfp4.wgsl', qMxfp4),
 };
