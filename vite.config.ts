@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 import { serviceWorker } from './tools/build/pwa.ts';
 
@@ -21,7 +22,8 @@ export default defineConfig({
   },
   preview: { host: '127.0.0.1', strictPort: true },
   // Top-level await and module workers (the engine worker is an ES module).
-  build: { target: 'es2022' },
+  // Two pages: the demo and the kernel benchmark (README: Benchmark page).
+  build: { target: 'es2022', rollupOptions: { input: { main: fileURLToPath(new URL('index.html', import.meta.url)), bench: fileURLToPath(new URL('bench.html', import.meta.url)) } } },
   worker: { format: 'es' },
   // The built site is an offline app: dist/sw.js precaches its shell (README: Offline PWA).
   plugins: [serviceWorker()],
