@@ -2,7 +2,7 @@
 // the visitor's adapter for the site's bench.html): each one over many launches in one submit,
 // with napkin math (bytes it must read, achieved GB/s, fraction of the adapter's measured
 // buffer-copy bandwidth); matvec in each kernel shape (software, hardware with and without
-// subgroups). Random weights: only speed is measured here (the kernels' results are tested in
+// subgroups). Random weights (64 quantized rows repeated): only speed is measured here (the kernels' results are tested in
 // src/gpu/ops/*.test.ts).
 import { quantize } from '../gguf/quant.ts';
 import { GGMLType, typeName } from '../gguf/types.ts';
@@ -125,7 +125,13 @@ export async function measureKernels(session: GPUSession, opts: KernelBenchOptio
   /** A decode matvec of n rows of k (random weights) in every shape, and its input conversion. */
   const matvec = async (type: GGMLType, n: number, k: number, shape: string, withQuant: boolean) => {
     const name = `matvec_${typeName(type).toLowerCase()}`;
-    const bytes = quantize(type, Float32Array.from({ length: k * n }, (_, i) => Math.sin(i) * 0.05));
+    // 64 rows quantized, repeated down the matrix: the kernels read every byte whatever it holds,
+    // and quantizing tens of millions of values in JS would take longer than the timing
+    const rows = Math.min(n, 64);
+    const some = quantize(type, Float32Array.from({ length: k * rows }, (_, i) => Math.sin(i) * 0.05));
+    const rowBytes = some.length / rows;
+    const bytes = new Uint8Array(rowBytes * n);
+    for (let r = 0; r < n; r += rows) bytes.set(some.subarray(0, rowBytes * Math.min(rows, n - r)), rowBytes * r);
     const w = uploadWeight(session.device, session.buffers, name, type, k, n, 1, bytes, session.limits.maxStorageBufferBindingSize);
     const act = createAct(session, actKind(type, 'ggml'), k, 1, 'act');
     const y = session.buffers.create(4 * n, USAGE.STORAGE, 'y', 'scratch');
