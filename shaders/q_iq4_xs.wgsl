@@ -11,6 +11,6 @@ fn load_w32(g: u32) -> W32 {
   return W32(
     iq4x4(v.x), iq4x4(v.y), iq4x4(v.z), iq4x4(v.w),
     iq4x4(v.x >> 4u), iq4x4(v.y >> 4u), iq4x4(v.z >> 4u), iq4x4(v.w >> 4u),
-    vec2<f32>(dl), vec2<f32>(0.0), -128.0,
+    vec2<f32>(dl), vec2<f32>(0.0), 0.0,
   );
 }

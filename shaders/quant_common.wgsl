@@ -79,11 +79,13 @@ const IQ4_W1 = vec4<u32>(0x766a5d4fu);
 const IQ4_W2 = vec4<u32>(0xa6998d81u);
 const IQ4_W3 = vec4<u32>(0xf1d9c5b5u);
 
-// The table values of the low nibbles of the 4 bytes of w, plus 128 (c = -128 takes it off).
+// The table values of the low nibbles of the 4 bytes of w. The bytes hold value + 128; the 128
+// is taken off here, exactly, not through the block sum (c = -128): that sum is many times the
+// product and its rounding moved IQ4 products further from ggml's exact integer sums.
 fn iq4x4(w: u32) -> vec4<f32> {
   let n = (vec4<u32>(w) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(15u);
   let b2 = (n & vec4<u32>(4u)) != vec4<u32>(0u);
   let b3 = (n & vec4<u32>(8u)) != vec4<u32>(0u);
   let t = select(select(IQ4_W0, IQ4_W1, b2), select(IQ4_W2, IQ4_W3, b2), b3);
-  return vec4<f32>((t >> ((n & vec4<u32>(3u)) * 8u)) & vec4<u32>(255u));
+  return vec4<f32>((t >> ((n & vec4<u32>(3u)) * 8u)) & vec4<u32>(255u)) - vec4<f32>(128.0);
 }
