@@ -6,10 +6,13 @@
 // must give the resident engine's logits bit for bit.
 // CI runs each format on a MoE architecture (the dense ones run the same kernels).
 // WEBMOE_QUANT_ALL=1 runs every architecture in every format: on 2026-12-05, 38 of 43 files
-// passed; in the other 5 (qwen3 IQ4_XS, olmoe Q2_K and IQ4_NL, ernie4_5-moe Q2_K and IQ4_XS) one
-// step's tokens part (GPU from the reference, or llama.cpp from it for ernie Q2_K; logits by
-// 0.36-0.73 where the top-2 gap is 0.008-0.13) and the rounding probe finds no Q8 rounding that
-// explains it within 3 overturns: open (README, supported models).
+// passed; of the 5 others, qwen3 and ernie4_5-moe IQ4_XS pass since the IQ4 kernels take the
+// table's +128 off exactly instead of through the block sum, whose f32 rounding turned Q8
+// roundings downstream (those 5 re-run; the 38, the CI 4 only). Open:
+// olmoe Q2_K (step 16) and IQ4_NL (step 13), GPU from the reference (IQ4_NL: no router top-k gap
+// within 1e6 ulps, no 3 roundings in the window at its first parting step 5; in 'exact' numerics the GPU
+// equals the reference at every step, so it is in the ggml conversions/products); ernie4_5-moe Q2_K,
+// llama.cpp from the reference at step 21. WEBMOE_QUANT_ONLY (labels, comma-separated) picks cases.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesSource } from '../gguf/source.ts';
 import { GGMLType, typeName } from '../gguf/types.ts';
@@ -48,8 +51,11 @@ const CI: Case[] = [
   { arch: 'granitemoe', type: T.IQ4_XS, hp: GRANITE_SCALES },
   MIXES[0], // IQ4_NL down projections
 ];
-const CASES = process.env.WEBMOE_QUANT_ALL ? [...ARCHS.flatMap((a) => NEW_TYPES.map((type) => ({ ...a, type }))), ...MIXES] : CI;
 const label = (c: Case) => `${c.arch}${c.note ? ` (${c.note})` : ''} ${typeName(c.type)}`;
+// WEBMOE_QUANT_ONLY='qwen3 IQ4_XS,olmoe Q2_K': only the cases with these labels (of either set)
+const ONLY = process.env.WEBMOE_QUANT_ONLY?.split(',');
+const CASES = (process.env.WEBMOE_QUANT_ALL ? [...ARCHS.flatMap((a) => NEW_TYPES.map((type) => ({ ...a, type }))), ...MIXES] : CI)
+  .filter((c) => !ONLY || ONLY.includes(label(c)));
 
 let session: GPUSession;
 let dir: string;
