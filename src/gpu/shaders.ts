@@ -13,6 +13,7 @@ import halfWgsl from '../../shaders/half.wgsl?raw';
 import matmulWgsl from '../../shaders/matmul.wgsl?raw';
 import matvecWgsl from '../../shaders/matvec.wgsl?raw';
 import matvecCommonWgsl from '../../shaders/matvec_common.wgsl?raw';
+import dot32Wgsl from '../../shaders/dot32.wgsl?raw';
 import matvecHwWgsl from '../../shaders/matvec_hw.wgsl?raw';
 import reduceSgWgsl from '../../shaders/reduce_sg.wgsl?raw';
 import reduceWgWgsl from '../../shaders/reduce_wg.wgsl?raw';
@@ -53,6 +54,7 @@ export const SHADERS = {
   matmul: src('matmul.wgsl', matmulWgsl),
   matvec: src('matvec.wgsl', matvecWgsl),
   matvecCommon: src('matvec_common.wgsl', matvecCommonWgsl),
+  dot32: src('dot32.wgsl', dot32Wgsl),
   matvecHw: src('matvec_hw.wgsl', matvecHwWgsl),
   reduceSg: src('reduce_sg.wgsl', reduceSgWgsl),
   reduceWg: src('reduce_wg.wgsl', reduceWgWgsl),
