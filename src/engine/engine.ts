@@ -1,6 +1,7 @@
 // The WebGPU engine: a GGUF model from any RangeSource, every layer on the GPU, greedy decoding
 // with the argmax on the GPU (4 bytes read back per token), logits on request. The same code runs
 // in Node (npm `webgpu`) and in a browser worker.
+import { checkForwardInput } from '../generate/forward-input.ts';
 import { readGGUF } from '../gguf/reader.ts';
 import type { RangeSource } from '../gguf/source.ts';
 import { USAGE } from '../gpu/buffers.ts';
@@ -17,6 +18,8 @@ import { ExpertPool, type PoolStats } from './expert-pool.ts';
 import { ExpertTiers, type TierStats } from './expert-tiers.ts';
 import { emptyPagingStats, ForwardGraph, type PagedExperts, type PagingStats } from './graph.ts';
 import { allocWeights, type LoadProgress, type ModelWeights } from './weights.ts';
+
+export { ContextFullError } from '../generate/forward-input.ts';
 
 export interface EngineOptions {
   /** KV cache length in positions (default: min(2048, the model's training context)). */
@@ -86,10 +89,6 @@ export interface ForwardResult {
   next: number;
   /** Logits of the last token, or of every token with logits: 'all'. */
   logits?: Float32Array[];
-}
-
-export class ContextFullError extends Error {
-  override name = 'ContextFullError';
 }
 
 export class WebGPUEngine {
@@ -226,14 +225,8 @@ export class WebGPUEngine {
    *  if asked, logits. */
   async forward(tokens: readonly number[], opts: { logits?: 'none' | 'last' | 'all' } = {}): Promise<ForwardResult> {
     this.session.check();
-    if (tokens.length === 0) throw new RangeError('forward() needs at least one token');
     const { nVocab } = this.hp;
-    for (const t of tokens) {
-      if (!Number.isInteger(t) || t < 0 || t >= nVocab) throw new RangeError(`token id ${t} is outside the vocabulary (0..${nVocab - 1})`);
-    }
-    if (this.nPast + tokens.length > this.nCtx) {
-      throw new ContextFullError(`context full: ${this.nPast} + ${tokens.length} tokens exceed the ${this.nCtx} positions of the KV cache`);
-    }
+    checkForwardInput(tokens, nVocab, this.nPast, this.nCtx);
     const t0 = performance.now();
     const want = opts.logits ?? 'none';
     const logits: Float32Array[] = [];

@@ -16,6 +16,7 @@
 //   f = Σ_k w_k expert_k(hf) (+ shared(hf) [* sigmoid(g·hf)])     MoE: router softmax, top-k
 //   [rmsnorm * layer_output_norm] [* residual_scale];  x = f + x
 // then logits = Wout rmsnorm(x) * output_norm, scaled and soft-capped, for the tokens asked.
+import { checkForwardInput } from '../generate/forward-input.ts';
 import { dequantize } from '../gguf/dequant.ts';
 import { readGGUF } from '../gguf/reader.ts';
 import type { RangeSource } from '../gguf/source.ts';
@@ -182,13 +183,7 @@ export class WasmModel {
    *  if asked, logits. */
   forward(tokens: readonly number[], opts: { logits?: 'none' | 'last' | 'all' } = {}): WasmForwardResult {
     const { nVocab } = this.hp;
-    if (tokens.length === 0) throw new RangeError('forward() needs at least one token');
-    for (const t of tokens) {
-      if (!Number.isInteger(t) || t < 0 || t >= nVocab) throw new RangeError(`token id ${t} is outside the vocabulary (0..${nVocab - 1})`);
-    }
-    if (this.nPast + tokens.length > this.nCtx) {
-      throw new RangeError(`context full: ${this.nPast} + ${tokens.length} tokens exceed the ${this.nCtx} positions of the KV cache`);
-    }
+    checkForwardInput(tokens, nVocab, this.nPast, this.nCtx);
     const t0 = performance.now();
     const want = opts.logits ?? 'none';
     const logits: Float32Array[] = [];
