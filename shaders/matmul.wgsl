@@ -130,25 +130,6 @@ fn matmul_add(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_
   write_tile(tile(r - params.row0, t), r, t, 1u);
 }
 
-// ggml's GELU (see matvec.wgsl).
-fn gelu_f32(v: f32) -> f32 {
-  let inner = (0.7978845608028654 * v) * (1.0 + (0.044715 * v) * v);
-  return (0.5 * v) * (1.0 + tanh(inner));
-}
-
-override GGML_GELU: u32 = 1;
-
-fn gelu(v: f32) -> f32 {
-  if (GGML_GELU == 0u) { return gelu_f32(v); }
-  if (v <= -10.0) { return 0.0; }
-  if (v >= 10.0) { return v; }
-  return f16_round(gelu_f32(f16_round(v)));
-}
-
-fn silu(v: f32) -> f32 {
-  return v / (1.0 + exp(-v));
-}
-
 // Gate rows r.., up rows n/2 + r..; the buffer holds the whole matrix (not split).
 fn glu(gid: vec3<u32>, wg: vec3<u32>, is_gelu: bool) {
   let half_n = params.n / 2u;

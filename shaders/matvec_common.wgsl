@@ -42,24 +42,3 @@ fn row_at(v: Rows, i: u32) -> f32 {
   return select(v.b[i & 3u], v.a[i & 3u], i < 4u);
 }
 
-// ggml's GELU (tanh form) in f32, in C's evaluation order.
-fn gelu_f32(v: f32) -> f32 {
-  let inner = (0.7978845608028654 * v) * (1.0 + (0.044715 * v) * v);
-  return (0.5 * v) * (1.0 + tanh(inner));
-}
-
-// 1: GELU as ggml's CPU backend computes it (GGML_GELU_FP16): the input rounded to f16 and the
-// result read from a table of f16 values; 0: plain f32 GELU.
-override GGML_GELU: u32 = 1;
-
-fn gelu(v: f32) -> f32 {
-  if (GGML_GELU == 0u) { return gelu_f32(v); }
-  if (v <= -10.0) { return 0.0; }
-  if (v >= 10.0) { return v; }
-  return f16_round(gelu_f32(f16_round(v)));
-}
-
-fn silu(v: f32) -> f32 {
-  return v / (1.0 + exp(-v));
-}
-

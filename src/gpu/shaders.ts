@@ -14,6 +14,7 @@ import matmulWgsl from '../../shaders/matmul.wgsl?raw';
 import matvecWgsl from '../../shaders/matvec.wgsl?raw';
 import matvecCommonWgsl from '../../shaders/matvec_common.wgsl?raw';
 import dot32Wgsl from '../../shaders/dot32.wgsl?raw';
+import gluActWgsl from '../../shaders/glu_act.wgsl?raw';
 import matvecHwWgsl from '../../shaders/matvec_hw.wgsl?raw';
 import reduceSgWgsl from '../../shaders/reduce_sg.wgsl?raw';
 import reduceWgWgsl from '../../shaders/reduce_wg.wgsl?raw';
@@ -55,6 +56,7 @@ export const SHADERS = {
   matvec: src('matvec.wgsl', matvecWgsl),
   matvecCommon: src('matvec_common.wgsl', matvecCommonWgsl),
   dot32: src('dot32.wgsl', dot32Wgsl),
+  gluAct: src('glu_act.wgsl', gluActWgsl),
   matvecHw: src('matvec_hw.wgsl', matvecHwWgsl),
   reduceSg: src('reduce_sg.wgsl', reduceSgWgsl),
   reduceWg: src('reduce_wg.wgsl', reduceWgWgsl),

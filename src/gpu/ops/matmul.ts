@@ -40,7 +40,7 @@ export class MatmulOp {
     if (glu && w.parts.length > 1) throw new ShapeError(`${w.name}: a gated matrix must fit one storage binding`);
     const outLen = glu ? w.n / 2 : w.n;
     const kernel = await session.pipelines.get({
-      sources: [SHADERS.half, SHADERS.quantCommon, DEQUANT_SHADERS[t.file], SHADERS.dot32, SHADERS.matmul],
+      sources: [SHADERS.half, SHADERS.quantCommon, DEQUANT_SHADERS[t.file], SHADERS.dot32, SHADERS.gluAct, SHADERS.matmul],
       entry: mode === 'store' ? 'matmul' : mode === 'add' ? 'matmul_add' : `matmul_${mode}`,
       overrides: { WG: MATVEC_WG, ...(mode === 'glu_gelu' ? { GGML_GELU: numerics === 'ggml' ? 1 : 0 } : {}) },
     });
