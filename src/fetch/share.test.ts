@@ -59,9 +59,11 @@ describe.each(stores)('two openers of one model in the %s store', (_kind, make) 
     const share = { locks: memoryLocks(), scope: sa.scope ?? 'memory', channel };
     expect(sb.scope ?? 'memory').toBe(share.scope);
     const { path, url } = serve(4_000_000); // ~0.6 s
+    // One after the other: opened together, either may take the turn first (modelId hashes the URL
+    // asynchronously), and the test starts only a's download.
     const a = open(url, sa, share);
-    const b = open(url, sb, share);
     const da = await a.p;
+    const b = open(url, sb, share);
     await new Promise((r) => setTimeout(r, 50));
     expect(b.notices()).toEqual(['shared']); // waiting
     await da.start();
