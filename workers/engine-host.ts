@@ -6,7 +6,7 @@
 import { abortReason } from '../src/fetch/errors.ts';
 import { openModel } from '../src/fetch/open.ts';
 import type { ModelDownload } from '../src/fetch/download.ts';
-import { tabShare, type DownloadShare } from '../src/fetch/share.ts';
+import { deleteModelShared, tabShare, type DownloadShare } from '../src/fetch/share.ts';
 import { chatPromptIds } from '../src/generate/chat-prompt.ts';
 import { runGeneration, type LoopSampling, type StepBackend } from '../src/generate/loop.ts';
 import { WebGPUEngine } from '../src/engine/engine.ts';
@@ -15,7 +15,7 @@ import { requestDevice } from '../src/gpu/device.ts';
 import { GPUEngineError } from '../src/gpu/session.ts';
 import { expertRanges } from '../src/model/experts.ts';
 import { planModel } from '../src/model/plan.ts';
-import { deleteModel, listModels } from '../src/storage/models.ts';
+import { listModels } from '../src/storage/models.ts';
 import type { ByteStore } from '../src/storage/store.ts';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 import { abortError, HostError, serializeError } from '../src/client/errors.ts';
@@ -108,7 +108,7 @@ export class EngineHost {
         case 'list-models':
           return { type: 'models', models: await listModels(this.opts.store) };
         case 'delete-model':
-          await deleteModel(this.opts.store, req.idOrUrl);
+          await deleteModelShared(this.opts.store, req.idOrUrl, this.share);
           return { type: 'ok' };
       }
     } catch (e) {

@@ -3,6 +3,7 @@ export { WebMoE, engineWorker, type ChatOptions, type GenerateOptions, type Load
 export { Generation, type TokenChunk } from './generation.ts';
 export { Conversation, type ConversationOptions } from './conversation.ts';
 export { WebMoEError } from './errors.ts';
+export { ModelDownloadingError } from '../fetch/share.ts';
 export {
   ChatCompletionStream, InvalidRequestError, type ChatCompletion, type ChatCompletionChunk, type ChatCompletionContentPartText,
   type ChatCompletionCreateParams, type ChatCompletionCreateParamsNonStreaming, type ChatCompletionCreateParamsStreaming,

@@ -13,8 +13,9 @@
 // IndexedDB, WebAssembly and WebGPU; this side only sends requests and receives events.
 import { proxy, wrap, type Endpoint, type Remote } from 'comlink';
 import type { DownloadProgress } from '../fetch/progress.ts';
+import { deleteModelShared } from '../fetch/share.ts';
 import { idbStore } from '../storage/idb.ts';
-import { deleteModel, listModels } from '../storage/models.ts';
+import { listModels } from '../storage/models.ts';
 import { Conversation, type ConversationOptions } from './conversation.ts';
 import { HostError, WebMoEError } from './errors.ts';
 import { Generation } from './generation.ts';
@@ -211,8 +212,9 @@ export class WebMoE {
     return listModels(idbStore());
   }
 
-  /** Deletes a stored model by id or URL (unload it first if it is loaded). */
+  /** Deletes a stored model by id or URL (unload it first if it is loaded). Throws
+   *  ModelDownloadingError while a tab or worker of this origin downloads it. */
   static async deleteModel(idOrUrl: string): Promise<void> {
-    await deleteModel(idbStore(), idOrUrl);
+    await deleteModelShared(idbStore(), idOrUrl);
   }
 }

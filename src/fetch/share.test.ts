@@ -13,7 +13,8 @@ import { memoryStore } from '../storage/memory.ts';
 import type { ByteStore } from '../storage/store.ts';
 import { openModel } from './open.ts';
 import type { DownloadEvent } from './progress.ts';
-import { memoryLocks, tabShare, type DownloadShare } from './share.ts';
+import { listModels } from '../storage/models.ts';
+import { deleteModelShared, memoryLocks, ModelDownloadingError, tabShare, type DownloadShare } from './share.ts';
 
 const model = testModel(1); // 2.4 MB: ~40 chunks of 64 KiB
 const sha256 = createHash('sha256').update(model).digest('hex');
@@ -129,6 +130,21 @@ describe('several openers of one model', () => {
     const dc = await c.p;
     expect(c.notices()).toContain('shared');
     await dc.close();
+  });
+
+  it('a model being downloaded is not deleted (ModelDownloadingError, nothing removed); once its turn ends, it is', async () => {
+    const store = memoryStore();
+    const share = { locks: memoryLocks(), scope: 'memory' };
+    const { url } = serve(1_000_000);
+    const da = await open(url, store, share).p;
+    const stored = await store.list('');
+    expect(stored.length).toBeGreaterThan(0);
+    await expect(deleteModelShared(store, url, share)).rejects.toBeInstanceOf(ModelDownloadingError);
+    expect(await store.list('')).toEqual(stored);
+    await da.close();
+    expect(await deleteModelShared(store, url, share)).toBe(stored.length);
+    expect(await listModels(store)).toEqual([]);
+    expect(await store.list('')).toEqual([]);
   });
 
   it('tabShare: nothing to share for a store private to this process', () => {

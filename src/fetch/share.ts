@@ -9,6 +9,7 @@
 // Meanwhile the downloading tab tells the waiting ones its progress on a BroadcastChannel of the
 // lock's name, so they can show it. The cost: the waiting tab generates once the file is complete,
 // not before.
+import { deleteModel, idOf } from '../storage/models.ts';
 import type { ByteStore } from '../storage/store.ts';
 import { abortReason } from './errors.ts';
 import type { DownloadProgress } from './progress.ts';
@@ -62,7 +63,7 @@ export function tabShare(store: Pick<ByteStore, 'scope'>): DownloadShare | undef
 /** Waits for this tab's turn to download model `id`. Rejects with the signal's reason when it
  *  aborts while waiting. */
 export async function downloadTurn(share: DownloadShare, id: string, opts: TurnOptions = {}): Promise<Turn> {
-  const name = `webmoe-download/${share.scope}/${id}`;
+  const name = lockName(share, id);
   let release = await hold(share.locks, name, { ifAvailable: true });
   if (!release) {
     opts.onWait?.();
@@ -85,6 +86,31 @@ export async function downloadTurn(share: DownloadShare, id: string, opts: TurnO
     },
   };
 }
+
+/** A model cannot be deleted while a tab or worker of this origin downloads it. */
+export class ModelDownloadingError extends Error {
+  override readonly name = 'ModelDownloadingError';
+  readonly code = 'downloading';
+  constructor(readonly modelId: string) {
+    super(`model ${modelId} is being downloaded by another tab or worker: close it (or wait for the download to end), then delete`);
+  }
+}
+
+/** Deletes a stored model (storage/models.ts deleteModel) in its download turn, so no tab is writing
+ *  chunks meanwhile; throws ModelDownloadingError rather than wait when one is. Returns the keys removed. */
+export async function deleteModelShared(store: ByteStore, idOrUrl: string, share = tabShare(store)): Promise<number> {
+  if (!share) return deleteModel(store, idOrUrl);
+  const id = await idOf(idOrUrl);
+  const release = await hold(share.locks, lockName(share, id), { ifAvailable: true });
+  if (!release) throw new ModelDownloadingError(id);
+  try {
+    return await deleteModel(store, id);
+  } finally {
+    release();
+  }
+}
+
+const lockName = (share: DownloadShare, id: string) => `webmoe-download/${share.scope}/${id}`;
 
 /** Requests the lock; resolves with its release once granted, or undefined if not available. */
 function hold(locks: Locks, name: string, options: LockOptions): Promise<(() => void) | undefined> {

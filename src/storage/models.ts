@@ -54,10 +54,13 @@ export async function listModels(store: ByteStore): Promise<StoredModel[]> {
   return out.sort((a, b) => b.storedBytes - a.storedBytes);
 }
 
+/** A model's id, given its id or the URL it was opened with. */
+export const idOf = async (idOrUrl: string) => (/^[0-9a-f]{20}$/.test(idOrUrl) ? idOrUrl : modelId(idOrUrl));
+
 /** Deletes a model (by id, or by the URL it was opened with): the manifest first, so an interrupted
  *  delete leaves no model that looks complete, then its chunks. Returns the keys removed. */
 export async function deleteModel(store: ByteStore, idOrUrl: string): Promise<number> {
-  const id = /^[0-9a-f]{20}$/.test(idOrUrl) ? idOrUrl : await modelId(idOrUrl);
+  const id = await idOf(idOrUrl);
   await store.delete(keys.manifest(id));
   const rest = await store.list(keys.prefix(id));
   for (const key of rest) await store.delete(key);
