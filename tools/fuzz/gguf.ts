@@ -118,6 +118,11 @@ const BASE_OPTIONS: (FactoryOptions & { weight: number })[] = [
   { arch: 'qwen2', type: GGMLType.Q3_K, nMerges: 50, alignment: 64, weight: 0.5 },
   // IQ4_XS with IQ4_NL down projections (experts 96 wide: llama.cpp's fallback)
   { arch: 'qwen3moe', type: GGMLType.IQ4_XS, nMerges: 50, hp: { nFfExp: 96 }, weight: 0.5 },
+  // gpt-oss: MXFP4 experts, sinks, sliding-window and YaRN keys, biases; ERNIE-4.5 MoE: a leading
+  // dense layer, shared experts, the selection bias; an IQ4_NL file
+  { arch: 'gpt-oss', type: GGMLType.Q8_0, nMerges: 50, hp: { nHead: 8, nHeadKv: 2, nExpert: 8, nExpertUsed: 4, ropeScaling: 'yarn', ropeScaleFactor: 32, nCtxOrigYarn: 4096 }, typeOverrides: [{ match: /_exps\.weight$/, type: GGMLType.MXFP4 }], weight: 0.75 },
+  { arch: 'ernie4_5-moe', type: GGMLType.Q4_K, nMerges: 50, hp: { nFfShexp: 256 }, weight: 0.5 },
+  { arch: 'llama', type: GGMLType.IQ4_NL, nMerges: 50, weight: 0.4 },
   // A header larger than the reader's first read (256 KiB), so the window has to grow.
   { arch: 'llama', type: GGMLType.Q4_0, nMerges: 20000, hp: { nLayer: 1 }, weight: 0.4 },
 ];
