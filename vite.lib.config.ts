@@ -6,7 +6,7 @@ import { packageUrls } from './tools/build/package.ts';
 // output is its own bundle; `npm run build:lib` (tools/build/lib.ts) runs them in this order:
 //
 //   --mode worker      dist/lib/engine.worker.js (the engine worker, everything it imports
-//                      inlined) and dist/lib/{tokenizer,sampler}.wasm
+//                      inlined) and dist/lib/{tokenizer,sampler,cpu}.wasm
 //   --mode lib         dist/lib/index.js (`webmoe`: the WebMoE API) and dist/lib/chat.js
 //                      (`webmoe/chat`: defines <webmoe-chat>), ES modules that share their code;
 //                      dist/lib/models/<default model>.gguf

@@ -205,7 +205,7 @@ test('two elements share one worker; Stop ends an answer; the turn after it cont
     w.on('close', () => closed++);
   });
   await open(page);
-  await page.evaluate(() => document.body.append(document.createElement('webmoe-chat')));
+  await page.evaluate(() => document.body.append(Object.assign(document.createElement('webmoe-chat'), { backend: 'webgpu' }))); // as the page's own
   await ready(page, 2);
   expect(workers.length).toBe(1);
   expect(workers[0]).toContain('engine.worker');

@@ -118,7 +118,9 @@ test('the demo loads the default model and its greedy text equals the CPU refere
 
 test('Stop aborts mid-generation, and the next generation is right', async ({ page }) => {
   test.setTimeout(180_000);
-  await page.goto('/');
+  // WebGPU: the bound on tokens in flight below is set for its speed (auto takes the WASM
+  // backend on SwiftShader, ~20x faster: its Stop is checked in e2e/wasm-backend.spec.ts)
+  await page.goto('/?backend=webgpu');
   await ready(page);
   await settings(page, { maxTokens: 200 });
   await page.fill('#prompt', 'The');

@@ -132,7 +132,7 @@ test('npm pack gives a tarball without tests, tools or other models', () => {
   const files = run('tar', ['tzf', tarball], tmp).trim().split('\n').map((f) => f.replace(/^package\//, ''));
   console.log(`e2e package: ${files.length} files, ${times.tarballBytes} bytes packed`);
   for (const f of ['package.json', 'README.md', 'dist/webmoe-chat.js', 'dist/lib/index.js', 'dist/lib/chat.js', 'dist/lib/engine.worker.js',
-    'dist/lib/tokenizer.wasm', 'dist/lib/sampler.wasm', `dist/lib/models/${MODEL}`, 'dist/lib/types/src/client/index.d.ts', 'dist/lib/types/src/chat/index.d.ts']) {
+    'dist/lib/tokenizer.wasm', 'dist/lib/sampler.wasm', 'dist/lib/cpu.wasm', `dist/lib/models/${MODEL}`, 'dist/lib/types/src/client/index.d.ts', 'dist/lib/types/src/chat/index.d.ts']) {
     expect(files, f).toContain(f);
   }
   expect(files.filter((f) => f.endsWith('.gguf'))).toEqual([`dist/lib/models/${MODEL}`]);

@@ -31,7 +31,7 @@ test('a compute shader doubles 1000 floats on the page', async ({ page }) => {
 // The demo (index.html) now loads the default model; e2e/demo.spec.ts checks what it generates.
 test('the demo page shows WebMoE and the adapter', async ({ page }) => {
   const pageErrors = watchErrors(page);
-  await page.goto('/');
+  await page.goto('/?backend=webgpu'); // (auto takes the WASM backend on SwiftShader)
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('WebMoE');
   await expect(page.locator('#model-info')).toContainText('google swiftshader, f32 kernels', { timeout: 90_000 });
   await expect(page.locator('#error')).toBeHidden();

@@ -33,7 +33,7 @@ describe('engine host behind the client API', () => {
     server.serve('/m.gguf', bytes);
     ({ tok, expected } = await referenceOracle(bytes, 128));
     llm = await WebMoE.load(server.url('/m.gguf'), {
-      connect: connectTo(host), nCtx: 128, onProgress: (p) => progress.push(p), onEvent: (e) => events.push(e),
+      connect: connectTo(host), nCtx: 128, backend: 'webgpu', onProgress: (p) => progress.push(p), onEvent: (e) => events.push(e),
     });
   }, 120_000);
   afterAll(async () => {
@@ -45,6 +45,7 @@ describe('engine host behind the client API', () => {
   it('loads with download progress and engine steps', () => {
     expect(llm.model).toMatchObject({ architecture: 'llama', nExpert: 8, nExpertUsed: 2, nVocab: tok.nVocab, nCtx: 128, fileBytes: bytes.length });
     expect(llm.model.adapter).toContain('swiftshader');
+    expect(llm.model).toMatchObject({ backend: 'webgpu', backendReason: "backend 'webgpu' was asked for", kernels: 'software' });
     const phases = progress.flatMap((p) => (p.type === 'progress' ? [p.phase] : []));
     expect(phases).toContain('download');
     expect(phases.at(-1)).toBe('complete');
@@ -173,6 +174,9 @@ describe('engine host behind the client API', () => {
       connect: connectTo(new EngineHost({ store: memoryStore(), fetch: holding })), nCtx: 128, expertBudget: 8 * perExpert * 1.05,
     });
     try {
+      // backend auto: paging keeps the software adapter on WebGPU
+      expect(paged.model.backend).toBe('webgpu');
+      expect(paged.model.backendReason).toMatch(/swiftshader.* is a software adapter, but expertBudget \(expert paging\) needs the WebGPU engine/);
       const ready = await paged.stats();
       expect(held).toBeGreaterThan(0);
       expect(ready.download.complete).toBe(false);

@@ -1,5 +1,6 @@
 // What the engine worker does, without the worker: one model at a time, downloaded (or resumed)
-// into the byte store, its weights on WebGPU, its tokenizer and sampler in WebAssembly, and
+// into the byte store, its weights on WebGPU or in the WASM CPU backend's heap (LoadOptions.backend:
+// src/wasm-backend/choose.ts), its tokenizer and sampler in WebAssembly, and
 // generations streamed token by token. Requests and replies are the protocol's unions
 // (src/client/protocol.ts); `call` never throws, failures are `error` replies with the error's
 // name, message, stack and code. engine.worker.ts exposes it through comlink; tests run it in Node.
@@ -11,7 +12,9 @@ import { chatPromptIds } from '../src/generate/chat-prompt.ts';
 import { runGeneration, type LoopSampling, type StepBackend } from '../src/generate/loop.ts';
 import { WebGPUEngine } from '../src/engine/engine.ts';
 import { deviceMemoryBytes, ramBudget } from '../src/engine/memory.ts';
-import { requestDevice } from '../src/gpu/device.ts';
+import { chooseBackend, forModel, type BackendDecision } from '../src/wasm-backend/choose.ts';
+import { WasmModel, wasmUnsupported } from '../src/wasm-backend/model.ts';
+import type { ModelPlan } from '../src/model/plan.ts';
 import { GPUEngineError } from '../src/gpu/session.ts';
 import { expertRanges } from '../src/model/experts.ts';
 import { planModel } from '../src/model/plan.ts';
@@ -23,6 +26,7 @@ import type {
   EventSink, GenerateParams, GenerateRequest, GenerationResult, LoadRequest, ModelInfo, PromptInput, Reply, Request,
   WorkerEvent, WorkerStats,
 } from '../src/client/protocol.ts';
+import { gpuRunner, wasmRunner, type Runner } from './runners.ts';
 
 export interface HostOptions {
   /** Where models are stored: idbStore() in a browser, fsStore/memoryStore in Node. */
@@ -45,7 +49,7 @@ const LOAD_EVENT_MS = 100;
 
 interface Loaded {
   dl: ModelDownload;
-  engine: WebGPUEngine;
+  run: Runner;
   tok: Tokenizer;
   info: ModelInfo;
   storedMs: number;
@@ -70,9 +74,9 @@ export class EngineHost {
     this.share = opts.share ?? tabShare(opts.store);
   }
 
-  /** The loaded model's engine (diagnostics and tests). */
+  /** The loaded model's WebGPU engine (diagnostics and tests); undefined on the WASM backend. */
   get engine(): WebGPUEngine | undefined {
-    return this.model?.engine;
+    return this.model?.run.engine;
   }
 
   async call(req: Request, onEvent?: EventSink): Promise<Reply> {
@@ -139,11 +143,15 @@ export class EngineHost {
     await this.unloadNow();
     const t0 = performance.now();
     signal.throwIfAborted();
-    // WebGPU first: a browser without it learns so before any byte is downloaded.
-    emit({ type: 'load', step: 'gpu', done: 0, total: 0 });
-    (await requestDevice({ label: 'webmoe-probe' })).device.destroy();
-
     const { options } = req;
+    // The backend first: a browser without WebGPU, asked for it, learns so before any byte is
+    // downloaded; auto asks for an adapter and picks by it.
+    if (options.backend !== 'wasm') emit({ type: 'load', step: 'gpu', done: 0, total: 0 });
+    let choice = await chooseBackend(options.backend, options);
+    for (const what of choice.ignored) {
+      emit({ type: 'notice', what: 'ignored-option', message: `${what} is ignored: ${choice.reason}, and the WASM backend has no such option` });
+    }
+
     const dl = await openModel({
       url: req.url, store: this.opts.store, sha256: options.sha256, signal, share: this.share,
       ...(this.opts.fetch && { fetch: this.opts.fetch }),
@@ -151,11 +159,13 @@ export class EngineHost {
       onEvent: (e) => { if (e.type !== 'chunk') emit(e); },
     });
     let tok: Tokenizer | undefined;
-    let engine: WebGPUEngine | undefined;
+    let run: Runner | undefined;
     let failed = false;
     try {
-      // From the header alone: an unsupported architecture or vocabulary fails before the download.
+      // From the header alone: an unsupported architecture or vocabulary fails before the download,
+      // and so does a model the WASM backend cannot run (auto keeps it on a software adapter).
       const plan = planModel(dl.file);
+      if (choice.backend === 'wasm') choice = forModel(choice, wasmUnsupported(plan));
       emit({ type: 'load', step: 'tokenizer', done: 0, total: 0 });
       tok = await Tokenizer.fromGGUF(dl.file);
       let storedMs = 0;
@@ -163,59 +173,68 @@ export class EngineHost {
         storedMs = performance.now() - t0;
         if (this.model?.dl === dl) this.model.storedMs = storedMs; // stored after ready (paged experts)
       });
-      // The engine reads every weight through the download: a missing chunk is fetched ahead of
+      // The backend reads every weight through the download: a missing chunk is fetched ahead of
       // the background order, so uploading overlaps downloading.
       let lastEvent = 0;
+      const onProgress = (done: number, total: number) => {
+        const now = performance.now();
+        if (done < total && now - lastEvent < LOAD_EVENT_MS) return;
+        lastEvent = now;
+        emit({ type: 'load', step: 'weights', done, total, ...(choice.backend === 'wasm' && { backend: 'wasm' as const }) });
+      };
       // Paged experts come through the download as the router picks them (ahead of the
       // background order), so the model is ready once the rest is on the GPU.
-      const paged = options.expertBudget !== undefined && plan.hasExperts;
-      const ram = ramBudget(options.ramBudget, deviceMemoryBytes());
-      if (paged && ram.warning) emit({ type: 'notice', what: 'ram-budget', message: ram.warning });
-      const loading = WebGPUEngine.load(dl.source(), {
-        nCtx: options.nCtx, maxBatch: options.maxBatch, kernels: options.kernels,
-        ...(paged && {
-          expertBudget: options.expertBudget, ramBudget: ram.bytes, paging: { policy: options.expertPolicy },
-          experts: (l: number, e: number) => dl.ensureExpert(l, e),
-        }),
-        onProgress: (done, total) => {
-          const now = performance.now();
-          if (done < total && now - lastEvent < LOAD_EVENT_MS) return;
-          lastEvent = now;
-          emit({ type: 'load', step: 'weights', done, total });
-        },
-      });
-      // A failed download closes it, which fails the engine's pending reads; an engine that still
-      // finishes after a failure is freed.
-      loading.then((e) => { if (failed) e.destroy(); }, () => {});
+      const paged = choice.backend === 'webgpu' && options.expertBudget !== undefined && plan.hasExperts;
+      const loading = choice.backend === 'wasm'
+        ? WasmModel.load(dl.source(), { nCtx: options.nCtx, maxBatch: options.maxBatch, onProgress }).then(wasmRunner)
+        : this.loadEngine(dl, plan, req, paged, onProgress, emit).then(gpuRunner);
+      // A failed download closes it, which fails the backend's pending reads; a backend that
+      // still finishes after a failure is freed.
+      loading.then((r) => { if (failed) r.destroy(); }, () => {});
       // (a background download that fails later fails the expert reads that wait for it)
       if (paged) stored.catch(() => {});
-      [engine] = await Promise.all([loading, paged ? undefined : stored]);
+      [run] = await Promise.all([loading, paged ? undefined : stored]);
       signal.throwIfAborted(); // cancelled while the pipelines were built (not interruptible)
-      const hp = engine.hp;
+      const hp = plan.hp;
       const name = dl.file.metadata.get('general.name')?.value;
       const info: ModelInfo = {
         id: dl.id, url: dl.url, name: typeof name === 'string' ? name : undefined, architecture: hp.arch,
         nLayer: hp.nLayer, nEmbd: hp.nEmbd, nVocab: hp.nVocab, nExpert: hp.nExpert, nExpertUsed: hp.nExpertUsed,
-        nCtx: engine.nCtx, nCtxTrain: hp.nCtxTrain, fileBytes: dl.size, adapter: engine.session.adapterName,
-        f16: engine.session.features.f16, kernels: engine.kernels, chatTemplate: tok.chatTemplate !== undefined,
+        nCtx: run.nCtx, nCtxTrain: hp.nCtxTrain, fileBytes: dl.size, chatTemplate: tok.chatTemplate !== undefined,
+        ...backendInfo(run, choice),
       };
-      this.model = { dl, engine, tok, info, storedMs, readyMs: performance.now() - t0, kv: [] };
+      this.model = { dl, run, tok, info, storedMs, readyMs: performance.now() - t0, kv: [] };
       emit({ type: 'load', step: 'ready', done: 0, total: 0 });
       return info;
     } catch (e) {
       failed = true;
-      engine?.destroy();
+      run?.destroy();
       tok?.dispose();
       await dl.close(signal.aborted ? abortReason(signal) : e);
       throw signal.aborted ? abortReason(signal) : e;
     }
   }
 
+  /** The WebGPU engine on the download; with paging, routed experts come through it as the
+   *  router picks them. */
+  private loadEngine(dl: ModelDownload, plan: ModelPlan, req: LoadRequest, paged: boolean, onProgress: (done: number, total: number) => void, emit: EventSink): Promise<WebGPUEngine> {
+    const { options } = req;
+    const ram = ramBudget(options.ramBudget, deviceMemoryBytes());
+    if (paged && ram.warning) emit({ type: 'notice', what: 'ram-budget', message: ram.warning });
+    return WebGPUEngine.load(dl.source(), {
+      nCtx: options.nCtx, maxBatch: options.maxBatch, kernels: options.kernels, onProgress,
+      ...(paged && {
+        expertBudget: options.expertBudget, ramBudget: ram.bytes, paging: { policy: options.expertPolicy },
+        experts: (l: number, e: number) => dl.ensureExpert(l, e),
+      }),
+    });
+  }
+
   private async unloadNow(): Promise<void> {
     const m = this.model;
     if (!m) return;
     this.model = undefined;
-    m.engine.destroy();
+    m.run.destroy();
     m.tok.dispose();
     await m.dl.close(); // stored chunks stay; an unfinished download resumes on the next load
   }
@@ -235,7 +254,7 @@ export class EngineHost {
       return { ids: checked(input.ids), dropped: 0 };
     }
     if (input.kind === 'chat') {
-      const nCtx = m.engine.nCtx;
+      const nCtx = m.run.nCtx;
       const history = input.history && { ...input.history, ids: checked(input.history.ids) };
       const c = chatPromptIds(m.tok, input.messages, { history, nCtx, room: Math.min(maxTokens, Math.floor(nCtx / 2)), template: input.template });
       return { ids: c.ids, dropped: c.dropped, template: { via: c.template, ...(c.fallback !== undefined && { fallback: c.fallback }) } };
@@ -256,25 +275,25 @@ export class EngineHost {
       temperature: p.temperature, topK: p.topK, topP: p.topP, minP: p.minP,
       repeatPenalty: p.repeatPenalty, penaltyLastN: p.repeatLastN, ...(seed !== undefined && { seed }),
     };
-    const engine = m.engine;
+    const run = m.run;
     // KV cache reuse: the positions holding this prompt's leading ids are kept (all but its last
     // id, which must run for the next token's logits).
     const cache = m.kv;
     m.kv = [];
-    const reused = p.keepCache && engine.nPast === cache.length ? Math.min(commonPrefix(cache, promptIds), promptIds.length - 1) : 0;
-    engine.truncate(reused);
+    const reused = p.keepCache && run.nPast === cache.length ? Math.min(commonPrefix(cache, promptIds), promptIds.length - 1) : 0;
+    run.truncate(reused);
     const kv = promptIds.slice(0, reused);
     const backend: StepBackend = {
       forward: async (ids, wantLogits) => {
-        const r = await engine.forward(ids, { logits: wantLogits ? 'last' : 'none' });
+        const r = await run.forward(ids, wantLogits);
         kv.push(...ids);
-        return { next: r.next, logits: r.logits?.[0] };
+        return r;
       },
     };
     try {
       const r = await runGeneration(backend, {
         promptIds, cached: reused, maxTokens: p.maxTokens, nVocab: m.info.nVocab, sampling, stop: p.stop, ignoreEos: p.ignoreEos,
-        nCtx: engine.nCtx, signal, tokenizer: m.tok,
+        nCtx: run.nCtx, signal, tokenizer: m.tok,
         onToken: (id, text) => emit({ type: 'tokens', id: req.id, ids: id === undefined ? [] : [id], text }),
       });
       m.kv = kv;
@@ -297,7 +316,7 @@ export class EngineHost {
    *  are read back from the store) and return the error to report, which says so. */
   private async recover(m: Loaded, e: GPUEngineError): Promise<GPUEngineError> {
     try {
-      m.engine = await m.engine.recreate();
+      m.run = gpuRunner(await m.run.engine!.recreate());
       return new GPUEngineError(e.code, `${e.message}\nWebMoE recreated the engine on a new device: run the generation again.`, { cause: e });
     } catch (again) {
       if (this.model === m) this.model = undefined;
@@ -313,15 +332,13 @@ export class EngineHost {
     const m = this.model;
     if (!m) throw new HostError('no-model', 'no model is loaded: load one first (WebMoE.load(url))');
     const p = m.dl.progress();
-    const s = m.engine.stats;
+    const heap = m.run.heap();
     return {
       model: m.info,
       load: { storedMs: m.storedMs, readyMs: m.readyMs },
       download: { bytesTotal: p.bytesTotal, bytesStored: p.bytesDone, bytesFetched: p.bytesFetched, chunksResumed: p.chunksResumed, complete: m.dl.complete },
-      engine: {
-        prefillTokens: s.prefillTokens, prefillMs: s.prefillMs, decodeTokens: s.decodeTokens, decodeMs: s.decodeMs,
-        launchesPerToken: s.launchesPerToken, gpuBytes: { ...s.gpuBytes }, experts: m.engine.expertStats,
-      },
+      engine: m.run.stats(),
+      ...(heap && { wasm: heap }),
       residency: this.residency(m),
       last: m.last,
     };
@@ -329,7 +346,7 @@ export class EngineHost {
 
   /** Each routed expert's tier: the engine's (GPU, RAM), else whether the download has stored it. */
   private residency(m: Loaded): WorkerStats['residency'] {
-    const r = m.engine.expertResidency();
+    const r = m.run.residency();
     const plan = m.dl.plan;
     if (!r || !plan) return undefined;
     const { nExpert } = plan.hp;
@@ -340,6 +357,14 @@ export class EngineHost {
     });
     return { layers: r.layers, nExpert, tier, lastPicks: r.lastPicks };
   }
+}
+
+/** ModelInfo's backend fields: which runs, why, and on WebGPU the adapter and kernels. */
+function backendInfo(run: Runner, choice: BackendDecision): Pick<ModelInfo, 'backend' | 'backendReason' | 'adapter' | 'f16' | 'kernels'> {
+  const base = { backend: choice.backend, backendReason: choice.reason };
+  const e = run.engine;
+  if (!e) return { ...base, adapter: choice.adapter ?? '', f16: false, kernels: 'wasm' };
+  return { ...base, adapter: e.session.adapterName, f16: e.session.features.f16, kernels: e.kernels };
 }
 
 /** How many leading ids a and b share. */

@@ -1,5 +1,6 @@
 // Multi-turn chat with the KV cache reused, through the client API over comlink to an EngineHost
-// (as engine-host.test.ts reaches it) running the embedded default model on Dawn/SwiftShader:
+// (as engine-host.test.ts reaches it) running the embedded default model on Dawn/SwiftShader and
+// on the WASM CPU backend:
 // a second turn prefills only its new tokens, and its tokens are those of a run from scratch on
 // the whole conversation (the GPU's and the CPU reference's), greedy and sampled; a generation on
 // another prompt in between, a stopped turn, a rewind to a shorter prefix and a full context
@@ -14,7 +15,7 @@ const bytes = defaultModelBytes();
 const N_CTX = 128;
 const GREEDY = { temperature: 0, maxTokens: 32 } as const;
 
-describe('multi-turn chat with the KV cache reused', () => {
+describe.each(['webgpu', 'wasm'] as const)('multi-turn chat with the KV cache reused (%s)', (backend) => {
   let loaded: Loaded;
   let tok: Tokenizer;
   let expected: ReferenceOracle['expected'];
@@ -30,7 +31,7 @@ describe('multi-turn chat with the KV cache reused', () => {
   };
 
   beforeAll(async () => {
-    loaded = await serveAndLoad(bytes, N_CTX);
+    loaded = await serveAndLoad(bytes, N_CTX, backend);
     ({ tok, expected, llm } = loaded);
   }, 120_000);
   afterAll(() => loaded?.close());
@@ -57,7 +58,7 @@ describe('multi-turn chat with the KV cache reused', () => {
     expect(streamed).toBe(r2.text);
     expect(r2.text).toBe(tok.decode(r2.ids));
 
-    // the same prompt from scratch on the GPU (keepCache off: the cache is cleared)
+    // the same prompt from scratch (keepCache off: the cache is cleared)
     const scratch = await llm.generate(r2.promptIds, GREEDY).result;
     expect(scratch.reusedTokens).toBe(0);
     expect(scratch.prefilledTokens).toBe(r2.promptIds.length);

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { expose } from 'comlink';
 import { WebMoE, type WorkerConnection } from '../src/client/webmoe.ts';
-import type { EngineWorkerApi } from '../src/client/protocol.ts';
+import type { BackendChoice, EngineWorkerApi } from '../src/client/protocol.ts';
 import { readGGUF } from '../src/gguf/reader.ts';
 import { bytesSource } from '../src/gguf/source.ts';
 import { greedy } from '../src/reference/generate.ts';
@@ -53,12 +53,13 @@ export interface Loaded extends ReferenceOracle {
   close(): Promise<void>;
 }
 
-export async function serveAndLoad(bytes: Uint8Array, nCtx: number): Promise<Loaded> {
+/** `backend`: the WebGPU engine unless a test asks for another (auto picks WASM on SwiftShader). */
+export async function serveAndLoad(bytes: Uint8Array, nCtx: number, backend: BackendChoice = 'webgpu'): Promise<Loaded> {
   const server = await startFaultServer();
   server.serve('/m.gguf', bytes);
   const url = server.url('/m.gguf');
   const oracle = await referenceOracle(bytes, nCtx);
-  const llm = await WebMoE.load(url, { connect: connectTo(new EngineHost({ store: memoryStore() })), nCtx });
+  const llm = await WebMoE.load(url, { connect: connectTo(new EngineHost({ store: memoryStore() })), nCtx, backend });
   const close = async () => {
     await llm.unload();
     oracle.tok.dispose();

@@ -107,7 +107,7 @@ export interface ModelRun {
  *  and `decodeTokens` greedy tokens (end of text ignored) timed by the engine. */
 async function modelRun(url: string, sha256: string | undefined, kernels: KernelChoice, decodeTokens: number): Promise<ModelRun> {
   const t0 = performance.now();
-  const llm = await WebMoE.load(url, { sha256, kernels });
+  const llm = await WebMoE.load(url, { sha256, kernels, backend: 'webgpu' }); // the GPU's kernels, also on a software adapter
   const loadMs = performance.now() - t0;
   try {
     await llm.generate('Once', { maxTokens: 2, temperature: 0 }).result;

@@ -23,7 +23,7 @@ import { loadCatalog } from '../demo/catalog.ts';
 import { plural, progressLine } from '../demo/format.ts';
 import { h, textStream } from '../demo/render.ts';
 import css from './chat.css?raw';
-import { kernelsAttribute, megabytes, samplingOptions, thinkingAttribute } from './options.ts';
+import { backendAttribute, kernelsAttribute, megabytes, samplingOptions, thinkingAttribute } from './options.ts';
 import { sharedModels, type Lease } from './registry.ts';
 
 export type ChatState = 'idle' | 'loading' | 'ready' | 'generating' | 'error';
@@ -50,7 +50,7 @@ declare global {
   }
 }
 
-const LOAD_ATTRIBUTES = ['src', 'expert-budget', 'ram-budget', 'kernels'];
+const LOAD_ATTRIBUTES = ['src', 'expert-budget', 'ram-budget', 'kernels', 'backend'];
 const PLACEHOLDER = 'Message (Enter to send, Shift+Enter for a new line)';
 
 let sheet: CSSStyleSheet | undefined;
@@ -173,6 +173,9 @@ export class WebMoEChat extends HTMLElement {
   /** Kernel shapes: auto (default), software or hardware (LoadOptions.kernels). */
   get kernels(): string { return this.getAttribute('kernels') ?? ''; }
   set kernels(v: string) { this.setOrRemove('kernels', v || undefined); }
+  /** Where the model runs: auto (default), webgpu or wasm (LoadOptions.backend). */
+  get backend(): string { return this.getAttribute('backend') ?? ''; }
+  set backend(v: string) { this.setOrRemove('backend', v || undefined); }
   get systemPrompt(): string { return this.getAttribute('system-prompt') ?? ''; }
   set systemPrompt(v: string) { this.setOrRemove('system-prompt', v || undefined); }
   get maxTokens(): number | undefined { return this.num('max-tokens'); }
@@ -289,9 +292,10 @@ export class WebMoEChat extends HTMLElement {
       const expertBudget = megabytes('expert-budget', this.getAttribute('expert-budget'));
       const ramBudget = megabytes('ram-budget', this.getAttribute('ram-budget'));
       const kernels = kernelsAttribute(this.getAttribute('kernels'));
+      const backend = backendAttribute(this.getAttribute('backend'));
       const src = this.src ? { url: new URL(this.src, document.baseURI).href } : await defaultModel();
       if (n !== this.loads) return;
-      const lease = sharedModels.acquire({ ...src, expertBudget, ramBudget, kernels }, (p) => { if (n === this.loads) this.showProgress(p); });
+      const lease = sharedModels.acquire({ ...src, expertBudget, ramBudget, kernels, backend }, (p) => { if (n === this.loads) this.showProgress(p); });
       this.lease = lease;
       const llm = await lease.model;
       if (n !== this.loads) return;
@@ -305,7 +309,9 @@ export class WebMoEChat extends HTMLElement {
       const m = llm.model;
       this.ui.progress.hidden = true;
       this.ui.download.textContent = `${m.name ?? 'Model'}: ${m.architecture}` +
-        (m.nExpert ? `, ${m.nExpert} experts (${m.nExpertUsed} per token)` : '') + `, ${plural(m.nCtx, 'position')} of context. Ready.`;
+        (m.nExpert ? `, ${m.nExpert} experts (${m.nExpertUsed} per token)` : '') + `, ${plural(m.nCtx, 'position')} of context. ` +
+        `Ready on ${m.backend === 'wasm' ? 'the WASM CPU backend' : 'WebGPU'}.`;
+      this.ui.download.title = m.backendReason; // why that backend (LoadOptions.backend)
       this.ui.engine.textContent = '';
       this.setState('ready');
       this.emit('webmoe-ready', m);

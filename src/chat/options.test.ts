@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { kernelsAttribute, megabytes, numberAttribute, samplingOptions, thinkingAttribute } from './options.ts';
+import { backendAttribute, kernelsAttribute, megabytes, numberAttribute, samplingOptions, thinkingAttribute } from './options.ts';
 
 describe('<webmoe-chat> attributes', () => {
   it('sampling attributes become generate options; absent or empty ones keep the defaults', () => {
@@ -26,6 +26,13 @@ describe('<webmoe-chat> attributes', () => {
     expect(thinkingAttribute(null)).toBeUndefined();
     expect(thinkingAttribute('')).toBeUndefined();
     expect(() => thinkingAttribute('no')).toThrow('<webmoe-chat enable-thinking="no">: give true or false');
+  });
+
+  it('backend: auto, webgpu, wasm or absent (auto); anything else names the attribute', () => {
+    expect(backendAttribute(' wasm ')).toBe('wasm');
+    expect(backendAttribute('webgpu')).toBe('webgpu');
+    expect(backendAttribute('')).toBeUndefined();
+    expect(() => backendAttribute('cpu')).toThrow('<webmoe-chat backend="cpu">: give auto, webgpu, wasm');
   });
 
   it('kernels: auto, software, hardware or absent (auto); anything else names the attribute', () => {

@@ -1,6 +1,7 @@
 // <webmoe-chat>'s attributes as the library's options: pure functions, tested in Node.
 import type { GenerateParams } from '../client/protocol.ts';
 import { KERNEL_CHOICES, type KernelChoice } from '../gpu/variant.ts';
+import { BACKEND_CHOICES, type BackendChoice } from '../wasm-backend/choose.ts';
 
 /** Sampling attributes and the generate option each one sets. */
 export const SAMPLING_ATTRIBUTES = [
@@ -48,6 +49,15 @@ export function kernelsAttribute(value: string | null): KernelChoice | undefined
   if (v === undefined || v === '') return undefined;
   if ((KERNEL_CHOICES as readonly string[]).includes(v)) return v as KernelChoice;
   throw new RangeError(`<webmoe-chat kernels="${value}">: give ${KERNEL_CHOICES.join(', ')} (or leave it out: auto)`);
+}
+
+/** backend: auto, webgpu or wasm (src/wasm-backend/choose.ts); absent or empty: auto (the
+ *  library's default); anything else a RangeError that names it. */
+export function backendAttribute(value: string | null): BackendChoice | undefined {
+  const v = value?.trim();
+  if (v === undefined || v === '') return undefined;
+  if ((BACKEND_CHOICES as readonly string[]).includes(v)) return v as BackendChoice;
+  throw new RangeError(`<webmoe-chat backend="${value}">: give ${BACKEND_CHOICES.join(', ')} (or leave it out: auto)`);
 }
 
 /** A size in MB (expert-budget, ram-budget) as bytes, as the demo's fields take it. */

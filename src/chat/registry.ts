@@ -5,6 +5,7 @@
 // Their generations queue in order in the worker, which runs one at a time.
 import { WebMoE, type LoadProgress, type WebMoELoadOptions } from '../client/webmoe.ts';
 import type { KernelChoice } from '../gpu/variant.ts';
+import type { BackendChoice } from '../wasm-backend/choose.ts';
 
 export interface ModelRequest {
   url: string;
@@ -14,6 +15,8 @@ export interface ModelRequest {
   ramBudget?: number;
   /** Kernel shapes (LoadOptions.kernels). */
   kernels?: KernelChoice;
+  /** WebGPU, WASM or auto (LoadOptions.backend). */
+  backend?: BackendChoice;
 }
 
 export interface Lease<M = WebMoE> {
@@ -54,7 +57,7 @@ export class ModelRegistry<M extends Unloadable = WebMoE> {
     const abort = new AbortController();
     let last: LoadProgress | undefined;
     const model = this.load(req.url, {
-      sha256: req.sha256, expertBudget: req.expertBudget, ramBudget: req.ramBudget, kernels: req.kernels, signal: abort.signal,
+      sha256: req.sha256, expertBudget: req.expertBudget, ramBudget: req.ramBudget, kernels: req.kernels, backend: req.backend, signal: abort.signal,
       onProgress: (p) => {
         last = p;
         for (const l of listeners) l(p);
@@ -68,7 +71,7 @@ export class ModelRegistry<M extends Unloadable = WebMoE> {
   }
 
   acquire(req: ModelRequest, onProgress?: (p: LoadProgress) => void): Lease<M> {
-    const key = JSON.stringify([req.url, req.expertBudget ?? null, req.ramBudget ?? null, req.kernels ?? 'auto']);
+    const key = JSON.stringify([req.url, req.expertBudget ?? null, req.ramBudget ?? null, req.kernels ?? 'auto', req.backend ?? 'auto']);
     const entry = this.entries.get(key) ?? this.start(key, req);
     entry.refs++;
     if (onProgress) {

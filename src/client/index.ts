@@ -10,6 +10,6 @@ export {
   type ChatCompletionMessageParam, type ChatCompletions, type ChatMethod, type CompletionUsage, type FinishReason, type RequestOptions,
 } from './openai.ts';
 export type {
-  ChatHistory, ChatMessage, GenerateParams, GenerationResult, LoadOptions, LoadStepEvent, ModelInfo, SamplingParams, SerializedError,
+  BackendChoice, BackendKind, ChatHistory, ChatMessage, GenerateParams, GenerationResult, LoadOptions, LoadStepEvent, ModelInfo, SamplingParams, SerializedError,
   StopReason, StoredModel, WorkerEvent, WorkerStats,
 } from './protocol.ts';

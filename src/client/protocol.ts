@@ -11,10 +11,11 @@ import type { ChunkEvent, DownloadEvent } from '../fetch/progress.ts';
 import type { ChatHistory } from '../generate/chat-prompt.ts';
 import type { StopReason } from '../generate/loop.ts';
 import type { StoredModel } from '../storage/models.ts';
+import type { BackendChoice, BackendKind } from '../wasm-backend/choose.ts';
 import type { ChatMessage } from '../tokenizer/chat.ts';
 import type { ChatTemplateOptions, RenderedChat } from '../tokenizer/chat-template.ts';
 
-export type { ChatHistory, ChatMessage, ChatTemplateOptions, StopReason, StoredModel };
+export type { BackendChoice, BackendKind, ChatHistory, ChatMessage, ChatTemplateOptions, StopReason, StoredModel };
 
 export interface LoadOptions {
   /** The whole file's SHA-256 (hex), checked once every byte is stored. */
@@ -39,6 +40,15 @@ export interface LoadOptions {
   /** Kernel shapes: 'auto' (default: software on CPU-backed adapters such as SwiftShader, hardware
    *  on GPUs), 'software' or 'hardware' (src/gpu/variant.ts). ModelInfo.kernels says which ran. */
   kernels?: KernelChoice;
+  /** Where the model runs: 'webgpu' (the WebGPU engine), 'wasm' (the WASM CPU backend, no GPU
+   *  needed) or 'auto' (default: WebGPU on a hardware adapter, WASM where there is no usable
+   *  adapter or only a software one such as SwiftShader, where it was measured faster; expert
+   *  paging or explicit kernels keep a software adapter on WebGPU). ModelInfo.backend and
+   *  backendReason say which ran and why. The WASM backend has no expert paging and no kernel
+   *  shapes: with backend 'wasm' expertBudget and kernels other than 'auto' are refused
+   *  (WasmBackendError 'unsupported-option'); auto without any adapter ignores them (a notice
+   *  says so); ramBudget and expertPolicy, which only matter with expertBudget, are ignored. */
+  backend?: BackendChoice;
 }
 
 export interface SamplingParams {
@@ -107,6 +117,8 @@ export interface LoadStepEvent {
   step: 'gpu' | 'weights' | 'tokenizer' | 'ready';
   done: number;
   total: number;
+  /** 'weights': where they go ('wasm': copied into the WebAssembly heap); default WebGPU. */
+  backend?: BackendKind;
 }
 
 /** Generated tokens and the text they release ('' while a character or a stop string is incomplete;
@@ -148,12 +160,17 @@ export interface ModelInfo {
   nCtxTrain: number;
   /** Bytes of the GGUF file. */
   fileBytes: number;
-  /** The GPU adapter, e.g. "google swiftshader". */
+  /** Which backend runs the model (LoadOptions.backend resolved), and why, in a sentence. */
+  backend: BackendKind;
+  backendReason: string;
+  /** The GPU adapter, e.g. "google swiftshader"; on the WASM backend the one seen and not used,
+   *  or '' (none asked for, or none found). */
   adapter: string;
-  /** Kernels use shader-f16. */
+  /** Kernels use shader-f16 (false on the WASM backend). */
   f16: boolean;
-  /** The kernel shapes in use (LoadOptions.kernels resolved for the adapter). */
-  kernels: KernelShape;
+  /** The kernel shapes in use (LoadOptions.kernels resolved for the adapter); 'wasm' on the WASM
+   *  backend (its C kernels with SIMD128, one thread). */
+  kernels: KernelShape | 'wasm';
   /** The tokenizer's chat template is present (chat() uses it; else a plain User/Assistant form). */
   chatTemplate: boolean;
 }
@@ -203,6 +220,10 @@ export interface WorkerStats {
    *  (LoadOptions.expertBudget) the tiers' figures (slots, hits, RAM hits, store reads, bytes
    *  uploaded, prefetch guesses and hits, readbacks and their waits); null when resident. */
   engine: Omit<EngineStats, 'bytesRead'> & { experts: ExpertStats | null };
+  /** The WASM backend's WebAssembly heap (weights, KV cache, activations) and its threads;
+   *  absent on WebGPU (whose engine counters above then hold the GPU's figures; on WASM
+   *  launchesPerToken and gpuBytes are 0). */
+  wasm?: { heapBytes: number; weightBytes: number; threads: number };
   /** Paged experts: the layers with routed experts, where each of their experts is (layers x
    *  nExpert, layer-major): 3 on the GPU, 2 in the worker's RAM tier, 1 stored (IndexedDB), 0 not
    *  downloaded yet; and the experts the last token chose per such layer (empty for a layer that

@@ -1,6 +1,6 @@
 // The library API that pages import:
 //
-//   const llm = await WebMoE.load(url, { onProgress, signal });
+//   const llm = await WebMoE.load(url, { onProgress, signal });   // backend: auto (default), webgpu or wasm
 //   for await (const chunk of llm.generate('Once upon a time', { maxTokens: 64 })) show(chunk.text);
 //   for await (const chunk of llm.chat([{ role: 'user', content: 'Hi' }])) show(chunk.text);
 //   await llm.chat.completions.create({ messages, max_tokens: 64 });   // OpenAI's shapes (openai.ts)
@@ -109,7 +109,8 @@ export class WebMoE {
   private constructor(private readonly ch: Channel, readonly model: ModelInfo) {}
 
   /** Downloads the GGUF at `url` into IndexedDB (resuming what an earlier load stored) and loads it
-   *  on WebGPU in a new worker. Rejects with the worker's error (name, code, a message saying what
+   *  in a new worker, on WebGPU or the WASM CPU backend (opts.backend; model.backend and
+   *  model.backendReason say which and why). Rejects with the worker's error (name, code, a message saying what
    *  to do), or an AbortError when `signal` aborts. */
   static async load(url: string, opts: WebMoELoadOptions = {}): Promise<WebMoE> {
     opts.signal?.throwIfAborted();

@@ -20,6 +20,7 @@ describe('demo formatting', () => {
     expect(progressLine(p)).toEqual({ text: 'Downloading · 1.00 MB of 4.00 MB · 500 kB/s · 6 s left', fraction: 0.25 });
     expect(progressLine({ ...p, phase: 'resume', chunksResumed: 3, rate: 0 }).text).toBe('Checking stored chunks · 1.00 MB of 4.00 MB · 3 chunks were already stored');
     expect(progressLine({ type: 'load', step: 'weights', done: 1e6, total: 4e6 })).toEqual({ text: 'Uploading weights to the GPU: 1.00 MB of 4.00 MB', fraction: 0.25 });
+    expect(progressLine({ type: 'load', step: 'weights', done: 1e6, total: 4e6, backend: 'wasm' })).toEqual({ text: 'Copying weights into the WebAssembly heap: 1.00 MB of 4.00 MB', fraction: 0.25 });
     expect(progressLine({ type: 'load', step: 'weights', done: 4e6, total: 4e6 }).text).toBe('Building the GPU pipelines');
   });
 

@@ -50,6 +50,11 @@ export function progressLine(p: LoadProgress): { text: string; fraction?: number
       case 'gpu': return { text: 'Opening the WebGPU device' };
       case 'tokenizer': return { text: 'Loading the tokenizer' };
       case 'weights':
+        if (p.backend === 'wasm') {
+          return p.done < p.total
+            ? { text: `Copying weights into the WebAssembly heap: ${bytes(p.done)} of ${bytes(p.total)}`, fraction: p.done / p.total }
+            : { text: 'Weights in the WebAssembly heap', fraction: 1 };
+        }
         return p.done < p.total
           ? { text: `Uploading weights to the GPU: ${bytes(p.done)} of ${bytes(p.total)}`, fraction: p.done / p.total }
           : { text: 'Building the GPU pipelines', fraction: 1 };

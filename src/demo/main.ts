@@ -1,7 +1,7 @@
 // The demo page: loads the catalog's default model (or ?model=URL, or a pasted URL) through the
 // library API, shows download and load progress, streams generations as text, and lists and deletes
 // stored models. Plain DOM; every untrusted string becomes a text node (render.ts).
-import { WebMoE, type GenerateOptions, type GenerationResult, type LoadProgress, type ModelInfo, type WorkerStats } from '../client/index.ts';
+import { WebMoE, type BackendChoice, type GenerateOptions, type GenerationResult, type LoadProgress, type ModelInfo, type WorkerStats } from '../client/index.ts';
 import { registerServiceWorker } from '../pwa/register.ts';
 import { loadCatalog, type CatalogModel } from './catalog.ts';
 import { bytes, ms, parseStops, plural, progressLine, tokS } from './format.ts';
@@ -131,7 +131,9 @@ async function load(url: string): Promise<void> {
     // ?ram=MB: the RAM tier below the GPU slots (default: from the device's memory)
     const ram = new URLSearchParams(location.search).get('ram');
     const ramBudget = ram !== null && Number(ram) >= 0 ? Math.floor(Number(ram) * 1e6) : undefined;
-    llm = await WebMoE.load(url, { sha256: known?.sha256, signal: loadAbort.signal, onProgress: showProgress, expertBudget, ramBudget });
+    // ?backend=webgpu|wasm: where the model runs (default auto: README, WASM CPU backend)
+    const backend = (new URLSearchParams(location.search).get('backend') ?? undefined) as BackendChoice | undefined;
+    llm = await WebMoE.load(url, { sha256: known?.sha256, signal: loadAbort.signal, onProgress: showProgress, expertBudget, ramBudget, backend });
     handle.model = llm.model;
     const s = await llm.stats();
     ui.progress.value = 1;
@@ -175,7 +177,9 @@ function showModel(m: ModelInfo): void {
     ['Vocabulary', `${m.nVocab} tokens${m.chatTemplate ? ', chat template' : ''}`],
     ['Context', `${m.nCtx} positions (trained with ${m.nCtxTrain})`],
     ['File', bytes(m.fileBytes)],
-    ['GPU', `${m.adapter}${m.f16 ? ', shader-f16' : ', f32 kernels'}`],
+    m.backend === 'wasm'
+      ? ['Backend', `WASM CPU backend (1 thread): ${m.backendReason}`]
+      : ['Backend', `WebGPU on ${m.adapter}${m.f16 ? ', shader-f16' : ', f32 kernels'} (${m.kernels} kernels): ${m.backendReason}`],
   ]);
 }
 
@@ -261,16 +265,19 @@ async function showStats(): Promise<void> {
     await showResidency(s);
     const g = s.engine.gpuBytes;
     const gpuTotal = g.weights + g.kv + g.scratch + g.io;
+    const memory: [string, string] = s.wasm
+      ? ['WASM heap', `${bytes(s.wasm.heapBytes)}: weights ${bytes(s.wasm.weightBytes)}, KV cache and activations ${bytes(s.wasm.heapBytes - s.wasm.weightBytes)}`]
+      : ['GPU memory', `${bytes(gpuTotal)}: weights ${bytes(g.weights)}, KV cache ${bytes(g.kv)}, scratch ${bytes(g.scratch + g.io)}`];
     const x = s.engine.experts;
     const looked = x ? x.hits + x.misses : 0;
     fillList(ui.stats, [
       ['Prefill (last)', s.last ? `${tokS(s.last.prefillTokS)} (${plural(s.last.promptIds.length, 'token')} in ${ms(s.last.prefillMs)})` : '–'],
       ['Decode (last)', s.last ? tokS(s.last.decodeTokS) : '–'],
       ['Decode (all)', tokS(s.engine.decodeMs > 0 ? (s.engine.decodeTokens * 1000) / s.engine.decodeMs : null)],
-      ['Kernel launches per token', String(s.engine.launchesPerToken || '–')],
+      ...(s.wasm ? [] : [['Kernel launches per token', String(s.engine.launchesPerToken || '–')] as [string, string]]),
       ['Downloaded (this load)', `${bytes(s.download.bytesFetched)}${s.download.chunksResumed ? ` (${s.download.chunksResumed} chunks were stored already)` : ''}`],
       ['Stored', `${bytes(s.download.bytesStored)} of ${bytes(s.download.bytesTotal)}${s.download.complete ? ', complete' : ''}`],
-      ['GPU memory', `${bytes(gpuTotal)}: weights ${bytes(g.weights)}, KV cache ${bytes(g.kv)}, scratch ${bytes(g.scratch + g.io)}`],
+      memory,
       ['Load time', `${ms(s.load.readyMs)} (${s.load.storedMs ? `weights stored after ${ms(s.load.storedMs)}` : 'the download goes on'})`],
       ...(x ? [['Experts (paged)', `${x.slots} GPU slots, ${bytes(x.ramBudget)} RAM; of ${looked} lookups ${x.hits} found on the GPU` +
         `${looked ? ` (${Math.round((100 * x.hits) / looked)}%)` : ''}, ${x.ramHits} in RAM, ${x.storeReads} read from storage; ` +
@@ -366,11 +373,7 @@ async function start(): Promise<void> {
   }
   if (!url) return;
   ui.url.value = url;
-  if (!('gpu' in navigator)) {
-    showError(new Error('This browser has no WebGPU (navigator.gpu is missing). Use a current Chrome or Edge (113+), or a Firefox/Safari with WebGPU enabled, and serve the page over https or from localhost.'));
-    return;
-  }
-  await load(url);
+  await load(url); // without WebGPU, on the WASM CPU backend (backend auto)
 }
 
 // The built site is an offline app (README: Offline PWA): its service worker precaches the shell;

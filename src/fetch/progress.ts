@@ -68,8 +68,9 @@ export interface NoticeEvent {
    *  another version and its chunks were discarded; offline: a stored model is used unchecked;
    *  no-validators: the server cannot show a same-length replacement of the file; ram-budget: a
    *  RAM budget for experts was clamped to what the machine can spare; shared: another tab of this
-   *  site is downloading the model, this one waits for it (src/fetch/share.ts). */
-  what: 'persisted' | 'not-persisted' | 'restarted' | 'offline' | 'no-validators' | 'ram-budget' | 'shared';
+   *  site is downloading the model, this one waits for it (src/fetch/share.ts); ignored-option:
+   *  a load option the chosen backend does not have (backend 'auto' fell back to WASM). */
+  what: 'persisted' | 'not-persisted' | 'restarted' | 'offline' | 'no-validators' | 'ram-budget' | 'shared' | 'ignored-option';
   message: string;
 }
 

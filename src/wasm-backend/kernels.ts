@@ -38,7 +38,7 @@ export const WASM_TYPES: readonly GGMLType[] = [
 /** A failure of the WASM backend: `code` says which. */
 export class WasmBackendError extends Error {
   override name = 'WasmBackendError';
-  constructor(readonly code: 'out-of-memory' | 'bad-argument' | 'unsupported-type' | 'unsupported-model', message: string) {
+  constructor(readonly code: 'out-of-memory' | 'bad-argument' | 'unsupported-type' | 'unsupported-model' | 'unsupported-option', message: string) {
     super(message);
   }
 }

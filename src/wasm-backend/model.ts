@@ -25,7 +25,8 @@ import { ModelFormatError, type HParams } from '../model/hparams.ts';
 import { planModel, type ModelPlan, type Tensor } from '../model/plan.ts';
 import { argmax } from '../reference/ops.ts';
 import type { WasmSource } from '../tokenizer/wasm.ts';
-import { CpuKernels, WasmBackendError, type Ptr } from './kernels.ts';
+import { typeName } from '../gguf/types.ts';
+import { CpuKernels, WASM_TYPES, WasmBackendError, type Ptr } from './kernels.ts';
 
 export interface WasmModelOptions {
   /** KV cache length in positions (default: min(2048, the model's training context)). */
@@ -34,6 +35,8 @@ export interface WasmModelOptions {
   maxBatch?: number;
   /** cpu.wasm itself, or where to find it (default: wasm/build/cpu.wasm next to the sources). */
   wasm?: WasmSource;
+  /** Bytes of weights copied into the heap so far, of the total, after each tensor. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface WasmForwardResult {
@@ -154,6 +157,8 @@ export class WasmModel {
     const kernels = await CpuKernels.create(opts.wasm);
     const vectors = vectorTensors(plan);
     const w = new Map<Tensor, Ptr>();
+    const total = plan.tensors.reduce((n, t) => n + t.nBytes, 0);
+    let done = 0;
     for (const t of plan.tensors) {
       const bytes = await source.read(plan.file.dataOffset + t.offset, t.nBytes);
       if (bytes.length < t.nBytes) throw new ModelFormatError(`${source.name}: tensor ${t.name} is cut short (${bytes.length} of ${t.nBytes} bytes)`);
@@ -164,6 +169,7 @@ export class WasmModel {
         kernels.rowBytes(t.type, t.shape[0], t.name); // refuses a type without kernels before copying
         w.set(t, kernels.put(bytes, t.name));
       }
+      opts.onProgress?.((done += t.nBytes), total);
     }
     return new WasmModel(kernels, plan, w, opts);
   }
@@ -356,11 +362,22 @@ function vectorTensors(plan: ModelPlan): Set<Tensor> {
   return out;
 }
 
-/** What this first slice of the backend does not run yet: refused by name, before any weight. */
-function refuseUnsupported(plan: ModelPlan): void {
+/** What the backend does not run yet, as the error that refuses it (before any weight is read), or
+ *  undefined when it runs the model. The engine host asks before the download, so that backend
+ *  'auto' can keep such a model on WebGPU. */
+export function wasmUnsupported(plan: ModelPlan): WasmBackendError | undefined {
   const rope = (plan.consts as { rope?: { freqScale: number; extFactor: number; attnFactor: number } }).rope;
   const scaled = rope && (rope.freqScale !== 1 || rope.extFactor !== 0 || rope.attnFactor !== 1);
   const freqs = (plan as { ropeFreqs?: Tensor }).ropeFreqs;
-  if (scaled || freqs) throw new WasmBackendError('unsupported-model', `${plan.arch.name}: RoPE scaling (rope_freqs, linear, YaRN) is not in the WASM backend yet; use --backend cpu or webgpu`);
-  if (plan.hp.ropeDim / 2 > 512) throw new WasmBackendError('unsupported-model', `rope dimension ${plan.hp.ropeDim} is above the WASM backend's 1024`);
+  if (scaled || freqs) return new WasmBackendError('unsupported-model', `${plan.arch.name}: RoPE scaling (rope_freqs, linear, YaRN) is not in the WASM backend yet; use --backend cpu or webgpu`);
+  if (plan.hp.ropeDim / 2 > 512) return new WasmBackendError('unsupported-model', `rope dimension ${plan.hp.ropeDim} is above the WASM backend's 1024`);
+  const vectors = vectorTensors(plan);
+  const t = plan.tensors.find((x) => !vectors.has(x) && !WASM_TYPES.includes(x.type));
+  if (t) return new WasmBackendError('unsupported-type', `${t.name} is ${typeName(t.type)}; the WASM backend runs ${WASM_TYPES.map(typeName).join(', ')}`);
+  return undefined;
+}
+
+function refuseUnsupported(plan: ModelPlan): void {
+  const e = wasmUnsupported(plan);
+  if (e) throw e;
 }

@@ -24,6 +24,7 @@ const PACKAGE_FILES: Readonly<Record<string, string>> = {
   'workers/engine.worker.ts': 'lib/engine.worker.js', // built by vite.lib.config.ts --mode worker
   'wasm/build/tokenizer.wasm': 'lib/tokenizer.wasm',
   'wasm/build/sampler.wasm': 'lib/sampler.wasm',
+  'wasm/build/cpu.wasm': 'lib/cpu.wasm', // the WASM CPU backend's kernels
 };
 const CATALOG_SOURCE = 'src/demo/catalog.ts';
 const CATALOG_JSON = 'public/models/models.json';

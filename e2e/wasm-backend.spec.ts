@@ -1,0 +1,57 @@
+// The demo in a Chromium without usable WebGPU (launched without the flags that enable it on Linux,
+// as most Linux desktops run it: navigator.gpu is there but requestAdapter() gives null): backend
+// 'auto' falls back to the WASM CPU backend, the page says so and why, and greedy generations equal
+// the CPU reference's, computed here in Node on the same file. (--disable-blink-features=WebGPU
+// does not remove navigator.gpu in this Chromium; the no-WebGPU-API case is the same code path,
+// unit-tested in src/wasm-backend/choose.test.ts.)
+import { readFileSync } from 'node:fs';
+import { expect, test } from '@playwright/test';
+import config from '../playwright.config.ts';
+import { readGGUF } from '../src/gguf/reader.ts';
+import { bytesSource } from '../src/gguf/source.ts';
+import { greedy } from '../src/reference/generate.ts';
+import { ReferenceModel } from '../src/reference/model.ts';
+import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
+
+const bytes = new Uint8Array(readFileSync('public/models/webmoe-tiny-moe.q8_0.gguf'));
+const args = (config.use?.launchOptions?.args ?? []).filter((a) => !/webgpu/i.test(a));
+test.use({ launchOptions: { ...config.use?.launchOptions, args } });
+
+test('without WebGPU the demo runs the default model on the WASM backend: the CPU reference\'s greedy text', async ({ page }) => {
+  test.setTimeout(120_000);
+  const tok = await Tokenizer.fromGGUF(await readGGUF(bytesSource(bytes)));
+  const ref = await ReferenceModel.load(bytesSource(bytes), { numerics: 'ggml', nCtx: 256 });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const t0 = Date.now();
+  await page.goto('/');
+  expect(await page.evaluate(async () => (await navigator.gpu?.requestAdapter()) ?? null)).toBeNull();
+  await page.waitForFunction(() => window.webmoe?.state === 'ready', null, { timeout: 60_000 });
+  const loadMs = Date.now() - t0;
+  await expect(page.locator('#error')).toBeHidden();
+  expect(await page.evaluate(() => window.webmoe.model?.backend)).toBe('wasm');
+  await expect(page.locator('#model-info')).toContainText('WASM CPU backend (1 thread): no usable WebGPU here (no-adapter: ');
+  await expect(page.locator('#stats')).toContainText('WASM heap');
+
+  if (!(await page.locator('details').evaluate((d) => (d as HTMLDetailsElement).open))) await page.click('summary');
+  await page.fill('#temperature', '0'); // greedy
+  await page.fill('#repeat-penalty', '1'); // off: plain argmax, as the reference
+  await page.fill('#max-tokens', '32');
+  const speeds: unknown[] = [];
+  for (const prompt of ['Once upon a time', 'He said that']) {
+    let want = greedy(ref, [...tok.encode(prompt, { addSpecial: true, parseSpecial: true })], 32);
+    const eog = want.findIndex((id) => tok.isEog(id));
+    if (eog >= 0) want = want.slice(0, eog);
+    const before = await page.evaluate(() => window.webmoe.generations);
+    await page.fill('#prompt', prompt);
+    await page.click('#generate');
+    await page.waitForFunction((n) => window.webmoe.generations > n, before, { timeout: 30_000 });
+    const got = (await page.evaluate(() => window.webmoe.last))!;
+    expect(got.ids, `ids after ${JSON.stringify(prompt)}`).toEqual(want);
+    expect(await page.locator('#output').textContent()).toBe(tok.decode(want));
+    speeds.push({ prompt, tokens: got.ids.length, prefillTokS: Math.round(got.prefillTokS), decodeTokS: Math.round(got.decodeTokS ?? 0) });
+  }
+  console.log('e2e wasm backend:', JSON.stringify({ loadMs, speeds }));
+  expect(errors).toEqual([]);
+  tok.dispose();
+});

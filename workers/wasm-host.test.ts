@@ -1,0 +1,138 @@
+// The WASM CPU backend behind the engine worker's protocol, reached as a page reaches it (the client
+// API over comlink to an EngineHost, as engine-host.test.ts does for WebGPU): backend 'auto' on this
+// machine's only adapter, SwiftShader (Dawn), takes the WASM backend and says why; greedy text
+// streams and equals the CPU reference's (computed here); an abort stops within a token or two;
+// stats report the heap; what the WASM backend lacks is refused by name before any download.
+// (Multi-turn chat with the KV cache reused on this backend: kv-reuse.test.ts.)
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebMoE, type LoadProgress } from '../src/client/webmoe.ts';
+import { GGMLType } from '../src/gguf/types.ts';
+import { memoryStore } from '../src/storage/memory.ts';
+import { makeModel } from '../tools/factory/make-model.ts';
+import type { Tokenizer } from '../src/tokenizer/tokenizer.ts';
+import { startFaultServer, type FaultServer } from '../tools/faultserver/server.ts';
+import { EngineHost } from './engine-host.ts';
+import { connectTo, defaultModelBytes, referenceOracle, type ReferenceOracle } from './testing.ts';
+
+const bytes = defaultModelBytes();
+
+describe('the WASM backend behind the client API', () => {
+  let server: FaultServer;
+  let tok: Tokenizer;
+  let expected: ReferenceOracle['expected'];
+  const host = new EngineHost({ store: memoryStore() });
+  let llm: WebMoE;
+  const progress: LoadProgress[] = [];
+
+  beforeAll(async () => {
+    server = await startFaultServer();
+    server.serve('/m.gguf', bytes);
+    ({ tok, expected } = await referenceOracle(bytes, 128));
+    llm = await WebMoE.load(server.url('/m.gguf'), { connect: connectTo(host), nCtx: 128, onProgress: (p) => progress.push(p) });
+  }, 120_000);
+  afterAll(async () => {
+    await llm?.unload();
+    tok.dispose();
+    await server.close();
+  });
+
+  it("auto takes the WASM backend on SwiftShader, and says why", () => {
+    expect(llm.model).toMatchObject({ backend: 'wasm', kernels: 'wasm', f16: false, nCtx: 128, nExpert: 8, adapter: expect.stringContaining('swiftshader') });
+    expect(llm.model.backendReason).toMatch(/swiftshader.* is a software adapter: the WASM CPU backend is faster here \(measured/);
+    expect(host.engine).toBeUndefined(); // no WebGPU engine was made
+    const steps = progress.flatMap((p) => (p.type === 'load' ? [p.step] : []));
+    expect(steps[0]).toBe('gpu'); // the adapter probe
+    expect(steps.at(-1)).toBe('ready');
+    const weights = progress.filter((p) => p.type === 'load' && p.step === 'weights');
+    expect(weights.length).toBeGreaterThan(0);
+    for (const w of weights) expect(w).toMatchObject({ backend: 'wasm' });
+    const last = weights.at(-1)!;
+    if (last.type === 'load') expect(last.done).toBe(last.total);
+  });
+
+  it('greedy text streams chunk by chunk and equals the CPU reference', async () => {
+    for (const text of ['The', 'Once upon a time']) {
+      const prompt = [...tok.encode(text)];
+      const want = expected(prompt, 40);
+      const gen = llm.generate(text, { temperature: 0, maxTokens: 40 });
+      const ids: number[] = [];
+      let streamed = '', chunks = 0;
+      for await (const c of gen) {
+        ids.push(...c.ids);
+        streamed += c.text;
+        chunks++;
+      }
+      const r = await gen.result;
+      expect(r.promptIds).toEqual(prompt);
+      expect(ids).toEqual(want);
+      expect(r.ids).toEqual(want);
+      expect(streamed).toBe(tok.decode(want));
+      expect(chunks).toBeGreaterThanOrEqual(want.length);
+      expect(r.decodeTokS).toBeGreaterThan(0);
+    }
+  });
+
+  it('abort stops within a token or two; the next generation is unaffected', async () => {
+    const ac = new AbortController();
+    const gen = llm.generate('The', { temperature: 0, maxTokens: 200, ignoreEos: true, signal: ac.signal });
+    let seen = 0, afterAbort = 0;
+    for await (const c of gen) {
+      if (ac.signal.aborted) afterAbort += c.ids.length;
+      seen += c.ids.length;
+      if (seen === 6) ac.abort();
+    }
+    const r = await gen.result;
+    expect(r.stop).toBe('aborted');
+    // The forward pass is synchronous: the worker takes one task per token for messages, and
+    // here page and worker share one thread, so the cancel's hops cost up to two tokens.
+    expect(afterAbort).toBeLessThanOrEqual(2);
+    expect(r.ids).toEqual(expected([...tok.encode('The')], r.ids.length));
+    const prompt = [...tok.encode('He said that')];
+    expect((await llm.generate(prompt, { temperature: 0, maxTokens: 24 }).result).ids).toEqual(expected(prompt, 24));
+  });
+
+  it('stats: speeds and the WebAssembly heap', async () => {
+    const s = await llm.stats();
+    expect(s.engine.decodeTokens).toBeGreaterThan(0);
+    expect(s.engine.prefillTokens).toBeGreaterThan(0);
+    expect(s.engine.gpuBytes).toEqual({ weights: 0, kv: 0, scratch: 0, io: 0 });
+    expect(s.wasm).toMatchObject({ threads: 1 });
+    expect(s.wasm!.weightBytes).toBeGreaterThan(0.9 * bytes.length);
+    expect(s.wasm!.heapBytes).toBeGreaterThan(s.wasm!.weightBytes);
+  });
+
+  it("backend 'wasm' asks for no adapter; with expert paging it is refused by name before any download", async () => {
+    server.serve('/w.gguf', bytes);
+    const steps: string[] = [];
+    const w = await WebMoE.load(server.url('/w.gguf'), {
+      connect: connectTo(new EngineHost({ store: memoryStore() })), nCtx: 64, backend: 'wasm',
+      onProgress: (p) => { if (p.type === 'load') steps.push(p.step); },
+    });
+    try {
+      expect(w.model).toMatchObject({ backend: 'wasm', backendReason: "backend 'wasm' was asked for", adapter: '' });
+      expect(steps).not.toContain('gpu');
+      const prompt = [...tok.encode('The')];
+      expect((await w.generate(prompt, { temperature: 0, maxTokens: 8 }).result).ids).toEqual(expected(prompt, 8));
+    } finally {
+      await w.unload();
+    }
+    server.serve('/p.gguf', bytes);
+    const paged = await WebMoE.load(server.url('/p.gguf'), {
+      connect: connectTo(new EngineHost({ store: memoryStore() })), backend: 'wasm', expertBudget: 1e6,
+    }).catch((x: unknown) => x);
+    expect(paged).toMatchObject({ name: 'WasmBackendError', code: 'unsupported-option' });
+    expect((paged as Error).message).toMatch(/expertBudget \(expert paging\): only the WebGPU engine has this/);
+    expect(server.bytesSent('/p.gguf')).toBe(0);
+  }, 60_000);
+
+  it('a model the WASM backend cannot run (Q2_K) is refused by name before its weights are downloaded', async () => {
+    // (auto on a software adapter keeps such a model on WebGPU: choose.test.ts; loading it on
+    // SwiftShader here would take a minute)
+    const q2k = makeModel({ arch: 'llama', type: GGMLType.Q2_K, seed: 3 });
+    server.serve('/q2k-wasm.gguf', q2k);
+    const refused = await WebMoE.load(server.url('/q2k-wasm.gguf'), { connect: connectTo(new EngineHost({ store: memoryStore() })), backend: 'wasm' })
+      .catch((x: unknown) => x);
+    expect(refused).toMatchObject({ name: 'WasmBackendError', code: 'unsupported-type' });
+    expect(server.bytesSent('/q2k-wasm.gguf')).toBeLessThan(q2k.length / 2); // the header, not the weights
+  }, 60_000);
+});
