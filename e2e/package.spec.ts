@@ -155,9 +155,9 @@ test('a fresh Vite app installs the tarball offline, imports webmoe and webmoe/c
   timed('typecheckMs', () => run(NODE, [TSC, '-p', 'tsconfig.json'], app));
   timed('appBuildMs', () => run(NODE, [VITE, 'build', '--logLevel', 'warn'], app)); // vite from this repo
   const built = walk(join(app, 'dist'));
-  // The app's bundler found the worker, the two .wasm and the default model through the package's
-  // new URL(..., import.meta.url) and emitted them.
-  expect(built.filter((f) => f.endsWith('.wasm'))).toHaveLength(2);
+  // The app's bundler found the worker, the three .wasm (tokenizer, sampler, the WASM backend's
+  // cpu) and the default model through the package's new URL(..., import.meta.url) and emitted them.
+  expect(built.filter((f) => f.endsWith('.wasm'))).toHaveLength(3);
   expect(built.filter((f) => f.endsWith('.gguf'))).toHaveLength(1);
   expect(built.some((f) => /engine\.worker.*\.js$/.test(f))).toBe(true);
 
