@@ -68,7 +68,7 @@ export class ExpertCache {
       if (got.length !== want) {
         throw new ModelFormatError(`expert ${expert} of layer ${layer}: ${part} has ${got.length} bytes, ${t.name} holds ${want} per expert`);
       }
-      w[part] = makeWeight(`${t.name}[${expert}]`, t.type, [cols, rows], got);
+      w[part] = makeWeight(`${t.name}[${expert}]`, t.type, [cols, rows], got, true);
       this.stats.bytes += got.length;
     }
     this.loaded.set(`${layer}/${expert}`, w);

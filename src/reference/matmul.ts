@@ -11,6 +11,7 @@
 import { dequantize, UnsupportedTypeError } from '../gguf/dequant.ts';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, roundF16 } from '../gguf/half.ts';
 import { GGMLType, QK_K } from '../gguf/types.ts';
+import { dotIQ4NL, dotPath, dotQ2K, hasGgmlDot, type Q8Blocks } from './ggml-dot.ts';
 import { fr, roundQ, roundTo, type Num, type Vec } from './numerics.ts';
 
 export interface Weight {
@@ -27,13 +28,18 @@ export interface Weight {
   /** Q4_1/Q5_1 only: the offset m of each 32-element block, (count, rows, cols/32). ggml adds
    *  m * s per block, where s is the activation block's stored f16 sum (see convertQ8_1). */
   mins?: Float32Array;
+  /** Q2_K/IQ4_NL: the tensor's bytes, for ggml's own products in 'ggml' numerics (ggml-dot.ts). */
+  raw?: Uint8Array;
+  /** One routed expert's matrices (multiplied by mul_mat_id, never by a batched gemm). */
+  expert?: boolean;
 }
 
 /** Builds a Weight from a tensor's raw bytes. `shape` is GGUF order: [cols, rows?, count?]. */
-export function makeWeight(name: string, type: GGMLType, shape: number[], bytes: Uint8Array): Weight {
+export function makeWeight(name: string, type: GGMLType, shape: number[], bytes: Uint8Array, expert = false): Weight {
   const [cols, rows = 1, count = 1] = shape;
   const n = cols * rows * count;
-  const w: Weight = { name, type, cols, rows, count, data: dequantize(type, bytes, n, name) };
+  const w: Weight = { name, type, cols, rows, count, data: dequantize(type, bytes, n, name), expert: expert || count > 1 };
+  if (hasGgmlDot(type)) w.raw = bytes;
   if (type === GGMLType.Q4_1 || type === GGMLType.Q5_1) {
     const blockBytes = type === GGMLType.Q4_1 ? 20 : 24; // d, m (f16) first in both layouts
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -49,6 +55,8 @@ export interface Activation {
   v: ArrayLike<number>;
   /** Q8_1 only: per 32-block, s - d*Σq (the stored f16 sum minus the exact sum of v). */
   corr?: Float64Array;
+  /** Q8_0/Q8_K in 'ggml' numerics: the integer quants and block scales themselves. */
+  q8?: Q8Blocks;
 }
 
 /** ggml's vec_dot_type for each weight type the reference supports. */
@@ -72,7 +80,7 @@ export function convertActivation(num: Num, type: GGMLType, x: Vec): Activation 
     case GGMLType.BF16: return { v: Float64Array.from(x, (a) => roundTo(num, a, roundBf16, bf16Neighbours, 'bf16')) };
     case GGMLType.Q8_0: return convertQ8(num, x, false);
     case GGMLType.Q8_1: return convertQ8(num, x, true);
-    default: return { v: convertQ8_K(num, x) };
+    default: return convertQ8_K(num, x);
   }
 }
 
@@ -97,6 +105,7 @@ function convertQ8(num: Num, x: Vec, withSum: boolean): Activation {
   const n = x.length;
   if (n % 32) throw new RangeError(`Q8_0/Q8_1 activation of ${n} values is not a whole number of 32-blocks`);
   const v = new Float64Array(n);
+  const q8: Q8Blocks = { q: new Int8Array(n), d: new Float64Array(n / 32) };
   const corr = withSum ? new Float64Array(n / 32) : undefined;
   for (let o = 0; o < n; o += 32) {
     let amax = 0;
@@ -104,23 +113,26 @@ function convertQ8(num: Num, x: Vec, withSum: boolean): Activation {
     const d = fr(amax / 127);
     const id = amax !== 0 ? fr(127 / amax) : 0;
     const d16 = roundTo(num, d, roundF16, f16Neighbours, 'q8-scale'); // the block scale, stored as f16
+    q8.d[o / 32] = d16;
     let sumq = 0;
     for (let j = 0; j < 32; j++) {
       const q = roundQ(num, fr(x[o + j] * id));
       sumq += q;
       v[o + j] = d16 * q;
+      q8.q[o + j] = q;
     }
     if (corr) corr[o / 32] = roundTo(num, fr(d * sumq), roundF16, f16Neighbours, 'q8-scale') - d16 * sumq;
   }
-  return { v, corr };
+  return { v, corr, q8 };
 }
 
 /** quantize_row_q8_K_ref: per 256 values, max = the value of largest |x| (first one), iscale =
  *  -127/max, q = min(127, nearest_int(iscale * x)) (round half even), d = 1/iscale kept as f32. */
-function convertQ8_K(num: Num, x: Vec): Float64Array {
+function convertQ8_K(num: Num, x: Vec): Activation {
   const n = x.length;
   if (n % QK_K) throw new RangeError(`Q8_K activation of ${n} values is not a whole number of 256-blocks`);
   const v = new Float64Array(n);
+  const q8: Q8Blocks = { q: new Int8Array(n), d: new Float64Array(n / QK_K) };
   for (let o = 0; o < n; o += QK_K) {
     let amax = 0, max = 0;
     for (let j = 0; j < QK_K; j++) {
@@ -130,9 +142,13 @@ function convertQ8_K(num: Num, x: Vec): Float64Array {
     if (amax === 0) continue; // d = 0, q = 0
     const iscale = fr(-127 / max);
     const d = fr(1 / iscale);
-    for (let j = 0; j < QK_K; j++) v[o + j] = d * Math.min(127, roundQ(num, fr(iscale * x[o + j])));
+    q8.d[o / QK_K] = d;
+    for (let j = 0; j < QK_K; j++) {
+      q8.q[o + j] = Math.min(127, roundQ(num, fr(iscale * x[o + j])));
+      v[o + j] = d * q8.q[o + j];
+    }
   }
-  return v;
+  return { v, q8 };
 }
 
 /** y = W[mat] · x: (rows) from (cols). ggml stores the f32 result of each row's dot product. */
@@ -141,6 +157,7 @@ export function matvec(num: Num, w: Weight, x: Vec, mat = 0, act?: Activation): 
   const a = act ?? convertActivation(num, w.type, x);
   const { v, corr } = a;
   const y = num.vec(w.rows);
+  if (w.raw && a.q8) return ggmlProducts(num, w, mat, a.q8, y);
   const nb = w.cols / 32;
   for (let r = 0; r < w.rows; r++) {
     const base = (mat * w.rows + r) * w.cols;
@@ -151,6 +168,20 @@ export function matvec(num: Num, w: Weight, x: Vec, mat = 0, act?: Activation): 
       for (let b = 0; b < nb; b++) s += w.mins[mb + b] * corr[b];
     }
     y[r] = s; // rounds to f32 in 'ggml' mode
+  }
+  return y;
+}
+
+/** Each row's product as llama.cpp's kernel for the type and path forms it (ggml-dot.ts). */
+function ggmlProducts(num: Num, w: Weight, mat: number, q8: Q8Blocks, y: Vec): Vec {
+  const raw = w.raw!;
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const path = dotPath(w.rows, !!w.expert, !!num.gemm);
+  const q2k = w.type === GGMLType.Q2_K;
+  const nb = w.cols / (q2k ? QK_K : 32);
+  for (let r = 0; r < w.rows; r++) {
+    const first = (mat * w.rows + r) * nb;
+    y[r] = q2k ? dotQ2K(raw, view, first, nb, q8, path) : dotIQ4NL(raw, view, first, nb, q8, path);
   }
   return y;
 }

@@ -82,6 +82,10 @@ async function loadWeights(source: RangeSource, plan: ModelPlan, lazy: boolean):
   return out;
 }
 
+/** Whether token i of a batch of n is in a full group of 4 (llama.cpp's repacked matrices take
+ *  those through a 4-row gemm, the rest one by one: repack.cpp forward_mul_mat). */
+const inGemm = (i: number, n: number) => i < n - (n % 4);
+
 export class ReferenceModel {
   readonly num: Num;
   readonly hp: HParams;
@@ -162,7 +166,7 @@ export class ReferenceModel {
     const start = this.nPast;
     const out: Vec[] = [];
     tokens.forEach((t, i) => {
-      const r = this.step(t).next();
+      const r = this.step(t, inGemm(i, tokens.length)).next();
       if (!r.done) {
         this.nPast = start; // the cache entries past it are overwritten by the next run
         throw new ExpertsNotLoadedError(r.value.layer, r.value.experts);
@@ -180,7 +184,7 @@ export class ReferenceModel {
     const out: Vec[] = [];
     try {
       for (let i = 0; i < tokens.length; i++) {
-        const s = this.step(tokens[i]);
+        const s = this.step(tokens[i], inGemm(i, tokens.length));
         let r = s.next();
         while (!r.done) {
           await this.experts!.load(r.value.layer, r.value.experts);
@@ -197,8 +201,9 @@ export class ReferenceModel {
 
   /** One token through the whole model at position nPast; returns its logits (nVocab). Yields
    *  (once per MoE layer at most) the routed experts it needs that are not loaded yet. */
-  private *step(token: number): Generator<ExpertNeed, Vec, void> {
-    const { num, hp, plan } = this;
+  private *step(token: number, gemm: boolean): Generator<ExpertNeed, Vec, void> {
+    const { hp, plan } = this;
+    const num = gemm && this.num.mode === 'ggml' ? { ...this.num, gemm } : this.num;
     const { arch } = plan;
     if (!Number.isInteger(token) || token < 0 || token >= hp.nVocab) throw new RangeError(`token id ${token} is outside the vocabulary (0..${hp.nVocab - 1})`);
     if (this.nPast >= this.nCtx) throw new RangeError(`context full: ${this.nCtx} positions`);
@@ -247,7 +252,8 @@ export class ReferenceModel {
       if (resScale !== 1) f = scale(num, f, resScale);
       x = add(num, f, x);
     }
-    let logits = matvec(num, this.output, rmsNorm(num, x, this.outNorm.data, hp.eps)); // (nVocab)
+    // only the rows whose logits are wanted reach the output matrix: one, never a gemm
+    let logits = matvec(this.num, this.output, rmsNorm(num, x, this.outNorm.data, hp.eps)); // (nVocab)
     if (c.logitScale !== 1) logits = scale(num, logits, c.logitScale);
     if (c.finalSoftcap) {
       const cap = c.finalSoftcap, inv = num.r(1 / cap);

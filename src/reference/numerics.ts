@@ -27,6 +27,9 @@ export interface Num {
   r(x: number): number;
   /** 'ggml' only: watches the roundings of activation conversions (see RoundingProbe). */
   readonly probe?: RoundingProbe;
+  /** 'ggml' only: this token is in a full group of 4 of a batch, which llama.cpp multiplies by a
+   *  repacked matrix with its 4-row gemm (ggml-dot.ts). */
+  readonly gemm?: boolean;
 }
 
 /** Watches, and may overturn, the ambiguous roundings of 'ggml' numerics: those where an activation

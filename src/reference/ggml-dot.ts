@@ -1,0 +1,124 @@
+// llama.cpp's own dot products for the weight types whose f32 accumulation departs from the exact
+// sum by more than rounding noise of the result: Q2_K (two sums, d·Σ and dmin·Σ, each many times
+// their difference, subtracted in f32) and IQ4_NL (block products accumulated one f32 rounding at
+// a time). The reference's exact sums part from ggml's by a few ulps of those terms, enough to turn
+// a Q8 rounding downstream (an IQ4_NL olmoe's Q8_0 block scale 2 ulps from its f16 midpoint;
+// an ERNIE Q2_K's logits 0.9 apart from one step on). Here each row's integer sums are formed as
+// the x86 kernels form them (ggml-cpu/arch/x86/quants.c, repack.cpp, AVX2/AVX-512 build) and
+// scaled and accumulated with their f32 roundings, in their lane order:
+//  - a matrix whose rows (ne[1]) are a multiple of 8 is repacked at load (repack.cpp
+//    ggml_repack_get_optimal_repack_type: Q2_K with AVX-512, IQ4_NL with AVX2) and multiplied by
+//    ggml_gemv_*_8x8 per token, or, for a dense matrix and each full group of 4 tokens of a batch,
+//    ggml_gemm_*_8x8 (mul_mat_id, the routed experts, always runs gemv);
+//  - any other matrix by ggml_vec_dot_*: 8 f32 lanes (IQ4_NL: two sets, even and odd blocks),
+//    summed by hsum_float_8.
+import { f16ToF32 } from '../gguf/half.ts';
+import { GGMLType, QK_K } from '../gguf/types.ts';
+import { KVALUES_IQ4NL } from '../gguf/dequant.ts';
+import { fma32, fr } from './numerics.ts';
+
+/** A Q8_0 or Q8_K activation as ggml stores it: the integer quants and each block's scale (Q8_0:
+ *  the f16 value per 32, Q8_K: the f32 d per 256). */
+export interface Q8Blocks {
+  q: Int8Array;
+  d: Float64Array;
+}
+
+/** How llama.cpp multiplies this token's row: 'vec' (vec_dot), 'gemv' or 'gemm' (repacked). */
+export type DotPath = 'vec' | 'gemv' | 'gemm';
+
+/** Types whose products are taken here in 'ggml' numerics. */
+export function hasGgmlDot(type: GGMLType): boolean {
+  return type === GGMLType.Q2_K || type === GGMLType.IQ4_NL;
+}
+
+/** The path for a matrix of `rows` rows (per expert), stacked experts or not, in a gemm group. */
+export function dotPath(rows: number, stacked: boolean, gemm: boolean): DotPath {
+  if (rows % 8) return 'vec';
+  return gemm && !stacked ? 'gemm' : 'gemv';
+}
+
+/** hsum_float_8: (l0 + l4) .. (l3 + l7), then (s0 + s2) + (s1 + s3). */
+function hsum8(l: ArrayLike<number>): number {
+  const s = [0, 1, 2, 3].map((i) => fr(l[i + 4] + l[i]));
+  return fr(fr(s[0] + s[2]) + fr(s[1] + s[3]));
+}
+
+const Q2K_BYTES = 84; // scales[16] (sc | m << 4), qs[64], d, dmin (f16)
+
+/** Row `row` of a Q2_K matrix (raw bytes of the whole tensor, row-major, `cols` per row) times a
+ *  Q8_K activation. */
+export function dotQ2K(raw: Uint8Array, view: DataView, rowBlock: number, nb: number, a: Q8Blocks, path: DotPath): number {
+  const lanes = new Float64Array(8);
+  let acc = 0, accMin = 0;
+  const q2 = new Int32Array(QK_K);
+  for (let b = 0; b < nb; b++) {
+    const o = (rowBlock + b) * Q2K_BYTES;
+    const d16 = f16ToF32(view.getUint16(o + 80, true)), dmin16 = f16ToF32(view.getUint16(o + 82, true));
+    const yd = a.d[b];
+    for (let e = 0; e < QK_K; e++) {
+      const half = e >> 7, j = (e >> 5) & 3, l = e & 31;
+      q2[e] = (raw[o + 16 + 32 * half + l] >> (2 * j)) & 3;
+    }
+    const q8 = (e: number) => a.q[b * QK_K + e];
+    const sc = (s: number) => raw[o + s] & 15, mn = (s: number) => raw[o + s] >> 4;
+    const bsum = (s: number) => { let t = 0; for (let i = 0; i < 16; i++) t += q8(16 * s + i); return t; };
+    if (path === 'vec') {
+      const d = fr(yd * d16), dmin = fr(-yd * dmin16);
+      for (let u = 0; u < 8; u++) {
+        const prod = mn(2 * u) * bsum(2 * u) + mn(2 * u + 1) * bsum(2 * u + 1);
+        lanes[u] = fma32(dmin, prod, lanes[u]);
+        let sumi = 0;
+        for (let j = 0; j < 2; j++) for (let k = 0; k < 4; k++) {
+          const e0 = 128 * j + 32 * k + 4 * u;
+          let p = 0;
+          for (let i = 0; i < 4; i++) p += q2[e0 + i] * q8(e0 + i);
+          sumi += sc(8 * j + 2 * k + (u >> 2)) * p;
+        }
+        lanes[u] = fma32(d, sumi, lanes[u]);
+      }
+      continue;
+    }
+    const dd = fr(d16 * yd), ddMin = fr(dmin16 * yd);
+    const halves = path === 'gemm' ? [[0, 8], [8, 16]] : [[0, 16]];
+    for (const [s0, s1] of halves) {
+      let isum = 0, imin = 0;
+      for (let s = s0; s < s1; s++) {
+        let p = 0;
+        for (let i = 0; i < 16; i++) p += q2[16 * s + i] * q8(16 * s + i);
+        isum += sc(s) * p;
+        imin += mn(s) * bsum(s);
+      }
+      acc = fma32(isum, dd, acc);
+      accMin = fma32(imin, ddMin, accMin);
+    }
+  }
+  return path === 'vec' ? hsum8(lanes) : fr(acc - accMin);
+}
+
+const IQ4NL_BYTES = 18; // d (f16), qs[16]
+
+/** Row of an IQ4_NL matrix (first block `rowBlock`, nb blocks) times a Q8_0 activation. */
+export function dotIQ4NL(raw: Uint8Array, view: DataView, rowBlock: number, nb: number, a: Q8Blocks, path: DotPath): number {
+  const lanes = [new Float64Array(8), new Float64Array(8)];
+  let acc = 0, tail = 0;
+  for (let b = 0; b < nb; b++) {
+    const o = (rowBlock + b) * IQ4NL_BYTES;
+    const dd = fr(f16ToF32(view.getUint16(o, true)) * a.d[b]); // exact: two f16 values
+    const v = (e: number) => KVALUES_IQ4NL[e < 16 ? raw[o + 2 + e] & 15 : raw[o + 2 + e - 16] >> 4] * a.q[32 * b + e];
+    if (path !== 'vec') {
+      let isum = 0;
+      for (let e = 0; e < 32; e++) isum += v(e);
+      acc = fma32(isum, dd, acc);
+    } else if (b + 1 < nb || b % 2 === 1) {
+      for (let u = 0; u < 8; u++) lanes[b % 2][u] = fma32(dd, v(4 * u) + v(4 * u + 1) + v(4 * u + 2) + v(4 * u + 3), lanes[b % 2][u]);
+    } else {
+      let isum = 0; // the odd block out: scalar, after the vector sum
+      for (let e = 0; e < 32; e++) isum += v(e);
+      tail = isum * dd;
+    }
+  }
+  if (path !== 'vec') return acc;
+  const s = hsum8(lanes[0].map((x, u) => fr(x + lanes[1][u])));
+  return nb % 2 ? fr(s + tail) : s; // sumf += d * sumi, contracted to an FMA
+}
