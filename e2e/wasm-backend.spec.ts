@@ -1,7 +1,8 @@
 // The demo in a Chromium without usable WebGPU (launched without the flags that enable it on Linux,
 // as most Linux desktops run it: navigator.gpu is there but requestAdapter() gives null): backend
 // 'auto' falls back to the WASM CPU backend, the page says so and why, and greedy generations equal
-// the CPU reference's, computed here in Node on the same file. (--disable-blink-features=WebGPU
+// the CPU reference's, computed here in Node on the same file. And <webmoe-chat backend="wasm">
+// answers as the reference does. (--disable-blink-features=WebGPU
 // does not remove navigator.gpu in this Chromium; the no-WebGPU-API case is the same code path,
 // unit-tested in src/wasm-backend/choose.test.ts.)
 import { readFileSync } from 'node:fs';
@@ -14,13 +15,25 @@ import { ReferenceModel } from '../src/reference/model.ts';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 
 const bytes = new Uint8Array(readFileSync('public/models/webmoe-tiny-moe.q8_0.gguf'));
+let tok: Tokenizer;
+let ref: ReferenceModel;
+test.beforeAll(async () => {
+  tok = await Tokenizer.fromGGUF(await readGGUF(bytesSource(bytes)));
+  ref = await ReferenceModel.load(bytesSource(bytes), { numerics: 'ggml', nCtx: 256 });
+});
+test.afterAll(() => tok.dispose());
+
+/** The reference's greedy ids after `prompt`, cut before an end-of-generation token. */
+function expected(prompt: number[], n: number): number[] {
+  const ids = greedy(ref, prompt, n);
+  const eog = ids.findIndex((id) => tok.isEog(id));
+  return eog < 0 ? ids : ids.slice(0, eog);
+}
 const args = (config.use?.launchOptions?.args ?? []).filter((a) => !/webgpu/i.test(a));
 test.use({ launchOptions: { ...config.use?.launchOptions, args } });
 
 test('without WebGPU the demo runs the default model on the WASM backend: the CPU reference\'s greedy text', async ({ page }) => {
   test.setTimeout(120_000);
-  const tok = await Tokenizer.fromGGUF(await readGGUF(bytesSource(bytes)));
-  const ref = await ReferenceModel.load(bytesSource(bytes), { numerics: 'ggml', nCtx: 256 });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   const t0 = Date.now();
@@ -39,9 +52,7 @@ test('without WebGPU the demo runs the default model on the WASM backend: the CP
   await page.fill('#max-tokens', '32');
   const speeds: unknown[] = [];
   for (const prompt of ['Once upon a time', 'He said that']) {
-    let want = greedy(ref, [...tok.encode(prompt, { addSpecial: true, parseSpecial: true })], 32);
-    const eog = want.findIndex((id) => tok.isEog(id));
-    if (eog >= 0) want = want.slice(0, eog);
+    const want = expected([...tok.encode(prompt, { addSpecial: true, parseSpecial: true })], 32);
     const before = await page.evaluate(() => window.webmoe.generations);
     await page.fill('#prompt', prompt);
     await page.click('#generate');
@@ -53,5 +64,20 @@ test('without WebGPU the demo runs the default model on the WASM backend: the CP
   }
   console.log('e2e wasm backend:', JSON.stringify({ loadMs, speeds }));
   expect(errors).toEqual([]);
-  tok.dispose();
+});
+
+test('<webmoe-chat backend="wasm"> loads on the WASM backend and answers as the CPU reference does', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto('/e2e/pages/chat-wasm.html'); // <webmoe-chat backend="wasm" temperature="0" repeat-penalty="1" max-tokens="24">
+  await page.waitForFunction(() => document.querySelector('webmoe-chat')?.state === 'ready', null, { timeout: 60_000 });
+  const r = await page.evaluate(async () => {
+    const el = document.querySelector('webmoe-chat')!;
+    const result = await el.send('Hi there');
+    return { result, status: el.shadowRoot!.textContent ?? '' };
+  });
+  expect(r.status).toContain('Ready on the WASM CPU backend.');
+  expect(r.result.ids).toEqual(expected(r.result.promptIds, 24));
+  expect(r.result.ids.length).toBeGreaterThan(0);
+  expect(errors).toEqual([]);
 });
