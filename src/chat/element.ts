@@ -21,10 +21,12 @@ import type { GenerationResult, ModelInfo } from '../client/protocol.ts';
 import type { LoadProgress, WebMoE } from '../client/webmoe.ts';
 import { loadCatalog } from '../demo/catalog.ts';
 import { plural, progressLine } from '../demo/format.ts';
-import { h, textStream } from '../demo/render.ts';
+import { h } from '../demo/render.ts';
+import type { NoticeEvent } from '../fetch/progress.ts';
 import css from './chat.css?raw';
+import { splitReasoning } from './reasoning.ts';
 import { backendAttribute, kernelsAttribute, megabytes, samplingOptions, thinkingAttribute } from './options.ts';
-import { sharedModels, type Lease } from './registry.ts';
+import { sharedModels, type Lease, type LoadUpdate } from './registry.ts';
 
 export type ChatState = 'idle' | 'loading' | 'ready' | 'generating' | 'error';
 
@@ -32,6 +34,9 @@ export type ChatState = 'idle' | 'loading' | 'ready' | 'generating' | 'error';
 export interface WebMoEChatEventMap {
   /** Download progress (phase, bytes, rate, ETA) and the engine's load steps. */
   'webmoe-progress': CustomEvent<LoadProgress>;
+  /** What the load says besides progress: another tab downloads the model (this one waits), a
+   *  stored model used offline, an option the backend ignores, storage not persisted, ... */
+  'webmoe-notice': CustomEvent<NoticeEvent>;
   /** The model is loaded: what it is. */
   'webmoe-ready': CustomEvent<ModelInfo>;
   /** Tokens of the answer and the text they release ('' while a character is incomplete). */
@@ -51,6 +56,8 @@ declare global {
 }
 
 const LOAD_ATTRIBUTES = ['src', 'expert-budget', 'ram-budget', 'kernels', 'backend'];
+/** Notices shown under the progress (all are sent as webmoe-notice events). */
+const SHOWN_NOTICES = new Set<NoticeEvent['what']>(['shared', 'offline', 'ignored-option', 'restarted']);
 const PLACEHOLDER = 'Message (Enter to send, Shift+Enter for a new line)';
 
 let sheet: CSSStyleSheet | undefined;
@@ -74,20 +81,27 @@ function defaultModel(): Promise<{ url: string; sha256?: string }> {
   return catalogModel;
 }
 
-/** A message in the list: a speaker label and a text that grows as tokens arrive. */
+/** A message in the list: a speaker label and a text that grows as tokens arrive. An answer's
+ *  reasoning (a thinking model's <think> block) goes into a folded "Thinking" box above it. */
 function message(role: 'user' | 'assistant', who: string): { li: HTMLLIElement; append(text: string): void } {
   const li = h('li', undefined, { part: `message ${role}`, class: `message ${role}` });
   const body = h('div', undefined, { class: 'text' });
-  li.append(h('span', who, { class: 'who' }), body);
-  const write = textStream(body);
-  let started = false;
+  const summary = h('summary', 'Thinking');
+  const thought = h('div', undefined, { class: 'thought' });
+  const reasoning = h('details', undefined, { part: 'reasoning', class: 'reasoning', hidden: '' });
+  reasoning.append(summary, thought);
+  li.append(h('span', who, { class: 'who' }), reasoning, body);
+  let full = '';
   return {
     li,
     append: (text) => {
+      full += text;
+      const r = role === 'assistant' ? splitReasoning(full) : { reasoning: '', answer: full, thinking: false };
+      reasoning.hidden = !r.reasoning && !r.thinking;
+      summary.textContent = r.thinking ? 'Thinking…' : 'Thought';
+      thought.textContent = r.reasoning;
       // The answer's leading newlines or space separate it from the prompt ("Assistant:"): not shown.
-      if (!started) text = text.replace(/^\s+/, '');
-      started ||= text !== '';
-      if (text) write(text);
+      body.textContent = r.answer.replace(/^\s+/, '');
     },
   };
 }
@@ -98,6 +112,7 @@ function view() {
     progress: h('progress', undefined, { part: 'progress', max: '1', 'aria-label': 'Loading the model' }),
     download: h('p', undefined, { role: 'status' }),
     engine: h('p'),
+    notice: h('p', undefined, { part: 'notice' }),
     error: h('p', undefined, { part: 'error', class: 'error', role: 'alert', hidden: '' }),
     list: h('ol', undefined, { part: 'messages', class: 'messages', 'aria-label': 'Conversation' }),
     note: h('p', undefined, { part: 'note', class: 'note', role: 'status' }),
@@ -136,7 +151,7 @@ export class WebMoEChat extends HTMLElement {
     root.adoptedStyleSheets = [styles()];
     const ui = this.ui;
     const status = h('div', undefined, { part: 'status', class: 'status' });
-    status.append(ui.progress, ui.download, ui.engine);
+    status.append(ui.progress, ui.download, ui.engine, ui.notice);
     ui.form.append(h('label', 'Message', { for: 'input', class: 'visually-hidden' }), ui.input, ui.send, ui.stop, ui.clear);
     const container = h('div', undefined, { part: 'container', class: 'container' });
     container.append(status, ui.error, ui.list, ui.note, ui.form, ui.live);
@@ -288,6 +303,7 @@ export class WebMoEChat extends HTMLElement {
     this.ui.progress.removeAttribute('value');
     this.ui.download.textContent = 'Starting the engine';
     this.ui.engine.textContent = '';
+    this.ui.notice.textContent = '';
     try {
       const expertBudget = megabytes('expert-budget', this.getAttribute('expert-budget'));
       const ramBudget = megabytes('ram-budget', this.getAttribute('ram-budget'));
@@ -328,7 +344,13 @@ export class WebMoEChat extends HTMLElement {
   }
 
   /** Download and engine steps overlap: one line each; the bar follows the download, then the engine. */
-  private showProgress(p: LoadProgress): void {
+  private showProgress(p: LoadUpdate): void {
+    if (p.type === 'notice') {
+      // the last one that says why the load waits or what it left out; the rest as events only
+      if (SHOWN_NOTICES.has(p.what)) this.ui.notice.textContent = p.message;
+      this.emit('webmoe-notice', p);
+      return;
+    }
     const { text, fraction } = progressLine(p);
     (p.type === 'progress' ? this.ui.download : this.ui.engine).textContent = text;
     const downloading = p.type === 'progress' ? p.phase !== 'complete' : false;
@@ -377,7 +399,7 @@ export class WebMoEChat extends HTMLElement {
       }
       const r = await gen.result;
       if (answer.li.isConnected) { // (not cleared meanwhile)
-        this.ui.live.textContent = r.text.trim() || '(no answer)';
+        this.ui.live.textContent = splitReasoning(r.text).answer.trim() || '(no answer)';
         this.ui.note.textContent = this.describe(r);
       }
       this.emit('webmoe-done', r);

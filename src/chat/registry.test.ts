@@ -24,6 +24,20 @@ const progress = (bytesDone: number): LoadProgress => ({
 });
 
 describe('ModelRegistry', () => {
+  it('notices reach every holder, those that arrive later too; other events do not', () => {
+    const f = fakeLoader();
+    const reg = new ModelRegistry(f.load);
+    const seenA: string[] = [], seenB: string[] = [];
+    reg.acquire({ url: 'u' }, (p) => seenA.push(p.type === 'notice' ? p.what : p.type));
+    const shared = { type: 'notice', what: 'shared', message: 'another tab of this site is downloading it' } as const;
+    f.loads[0].opts.onEvent!(shared);
+    f.loads[0].opts.onEvent!({ type: 'chunk', index: 0, offset: 0, length: 1, resumed: false } as never);
+    f.loads[0].opts.onProgress!(progress(10));
+    reg.acquire({ url: 'u' }, (p) => seenB.push(p.type === 'notice' ? p.what : p.type));
+    expect(seenA).toEqual(['shared', 'progress']);
+    expect(seenB).toEqual(['shared', 'progress']);
+  });
+
   it('one load for every holder of the same model; unloaded after the last release', async () => {
     const f = fakeLoader();
     const reg = new ModelRegistry(f.load);

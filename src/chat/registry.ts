@@ -4,6 +4,7 @@
 // one task later, so an element moved in the DOM (disconnected, then connected again) keeps it.
 // Their generations queue in order in the worker, which runs one at a time.
 import { WebMoE, type LoadProgress, type WebMoELoadOptions } from '../client/webmoe.ts';
+import type { NoticeEvent } from '../fetch/progress.ts';
 import type { KernelChoice } from '../gpu/variant.ts';
 import type { BackendChoice } from '../wasm-backend/choose.ts';
 
@@ -33,10 +34,16 @@ interface Unloadable {
 
 type Loader<M> = (url: string, opts: WebMoELoadOptions) => Promise<M>;
 
+/** What a holder hears of the load: progress, and the notices (another tab downloads it, offline,
+ *  an option the backend ignores, ...). */
+export type LoadUpdate = LoadProgress | NoticeEvent;
+
 interface Entry<M> {
   model: Promise<M>;
   refs: number;
-  listeners: Set<(p: LoadProgress) => void>;
+  listeners: Set<(p: LoadUpdate) => void>;
+  /** The notices so far, for holders that arrive mid-load. */
+  notices: NoticeEvent[];
   /** The latest progress, for holders that arrive mid-load. */
   last(): LoadProgress | undefined;
   abort: AbortController;
@@ -53,8 +60,9 @@ export class ModelRegistry<M extends Unloadable = WebMoE> {
   }
 
   private start(key: string, req: ModelRequest): Entry<M> {
-    const listeners = new Set<(p: LoadProgress) => void>();
+    const listeners = new Set<(p: LoadUpdate) => void>();
     const abort = new AbortController();
+    const notices: NoticeEvent[] = [];
     let last: LoadProgress | undefined;
     const model = this.load(req.url, {
       sha256: req.sha256, expertBudget: req.expertBudget, ramBudget: req.ramBudget, kernels: req.kernels, backend: req.backend, signal: abort.signal,
@@ -62,20 +70,26 @@ export class ModelRegistry<M extends Unloadable = WebMoE> {
         last = p;
         for (const l of listeners) l(p);
       },
+      onEvent: (e) => {
+        if (e.type !== 'notice') return;
+        notices.push(e);
+        for (const l of listeners) l(e);
+      },
     });
-    const entry: Entry<M> = { model, refs: 0, listeners, abort, last: () => last };
+    const entry: Entry<M> = { model, refs: 0, listeners, notices, abort, last: () => last };
     // A failed load is forgotten, so the next holder tries again.
     model.catch(() => { if (this.entries.get(key) === entry) this.entries.delete(key); });
     this.entries.set(key, entry);
     return entry;
   }
 
-  acquire(req: ModelRequest, onProgress?: (p: LoadProgress) => void): Lease<M> {
+  acquire(req: ModelRequest, onProgress?: (p: LoadUpdate) => void): Lease<M> {
     const key = JSON.stringify([req.url, req.expertBudget ?? null, req.ramBudget ?? null, req.kernels ?? 'auto', req.backend ?? 'auto']);
     const entry = this.entries.get(key) ?? this.start(key, req);
     entry.refs++;
     if (onProgress) {
       entry.listeners.add(onProgress);
+      for (const n of entry.notices) onProgress(n);
       const last = entry.last();
       if (last) onProgress(last);
     }

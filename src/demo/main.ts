@@ -1,7 +1,7 @@
 // The demo page: loads the catalog's default model (or ?model=URL, or a pasted URL) through the
 // library API, shows download and load progress, streams generations as text, and lists and deletes
 // stored models. Plain DOM; every untrusted string becomes a text node (render.ts).
-import { WebMoE, type BackendChoice, type GenerateOptions, type GenerationResult, type LoadProgress, type ModelInfo, type WorkerStats } from '../client/index.ts';
+import { WebMoE, type BackendChoice, type GenerateOptions, type GenerationResult, type LoadProgress, type ModelInfo, type WorkerEvent, type WorkerStats } from '../client/index.ts';
 import { registerServiceWorker } from '../pwa/register.ts';
 import { loadCatalog, type CatalogModel } from './catalog.ts';
 import { bytes, ms, parseStops, plural, progressLine, tokS } from './format.ts';
@@ -20,6 +20,7 @@ const ui = {
   progress: byId('progress', HTMLProgressElement),
   progressText: byId('progress-text', HTMLParagraphElement),
   engineText: byId('engine-text', HTMLParagraphElement),
+  notices: byId('notices', HTMLUListElement),
   error: byId('error', HTMLParagraphElement),
   info: byId('model-info', HTMLElement),
   genForm: byId('gen-form', HTMLFormElement),
@@ -110,6 +111,12 @@ function showProgress(p: LoadProgress): void {
   else ui.progress.value = fraction;
 }
 
+/** What the load says besides progress (storage persisted or not, another tab downloads this
+ *  model, offline, an option the backend ignores, ...), as text. */
+function showNotice(e: WorkerEvent): void {
+  if (e.type === 'notice') ui.notices.append(h('li', e.message));
+}
+
 // ---- load ----
 
 async function load(url: string): Promise<void> {
@@ -121,6 +128,7 @@ async function load(url: string): Promise<void> {
   ui.progress.removeAttribute('value');
   ui.progressText.textContent = '';
   ui.engineText.textContent = 'Starting the engine worker';
+  ui.notices.replaceChildren();
   downloading = true;
   const known = catalog.find((m) => m.url === url);
   const t0 = performance.now();
@@ -133,7 +141,7 @@ async function load(url: string): Promise<void> {
     const ramBudget = ram !== null && Number(ram) >= 0 ? Math.floor(Number(ram) * 1e6) : undefined;
     // ?backend=webgpu|wasm: where the model runs (default auto: README, WASM CPU backend)
     const backend = (new URLSearchParams(location.search).get('backend') ?? undefined) as BackendChoice | undefined;
-    llm = await WebMoE.load(url, { sha256: known?.sha256, signal: loadAbort.signal, onProgress: showProgress, expertBudget, ramBudget, backend });
+    llm = await WebMoE.load(url, { sha256: known?.sha256, signal: loadAbort.signal, onProgress: showProgress, onEvent: showNotice, expertBudget, ramBudget, backend });
     handle.model = llm.model;
     const s = await llm.stats();
     ui.progress.value = 1;
