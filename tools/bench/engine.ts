@@ -27,7 +27,7 @@ const N_DECODE = 16;
  *  the machine is shared, and a slower round measures the neighbours, not the code. */
 const ROUNDS = 2;
 
-const MODELS = [
+export const MODELS = [
   // 8 layers of d = 1024 (16 heads, 4 KV heads), FFN 2816: 98.7 MB
   { name: 'dense-q8_0', arch: 'llama', type: GGMLType.Q8_0, hp: { nLayer: 8, nEmbd: 1024, nHead: 16, nHeadKv: 4, nFf: 2816 } },
   // 8 layers, 8 experts of width 768, 2 used: 98.5 MB, ~34 MB read per token
@@ -36,7 +36,7 @@ const MODELS = [
 
 interface Speed { prefillTokS?: number; decodeTokS?: number; error?: string; [k: string]: unknown }
 
-function modelPath(m: (typeof MODELS)[number]): string {
+export function modelPath(m: (typeof MODELS)[number]): string {
   const path = join(DIR, `${m.name}.gguf`);
   if (!existsSync(path)) {
     mkdirSync(DIR, { recursive: true });
