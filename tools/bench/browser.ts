@@ -21,6 +21,7 @@
 // throws on such text, so those tokens are banned on its side (logit_bias). That changes no speed,
 // but wllama's greedy text can differ from WebMoE's there (sameText is for information).
 //   npm run bench -- browser   (WEBMOE_BENCH_MODELS=default,dense-q8_0,moe-q4_k picks models)
+import { execFileSync } from 'node:child_process';
 import { symlinkSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -197,7 +198,9 @@ export default async function bench() {
     await plain.close();
     await isolated.close();
   }
-  return { chromium: version, rounds, repeats: REPEATS, backends, loadAverageBefore, models: out };
+  // the page is built from the working tree, which others may be changing: say from what
+  const tree = execFileSync('git', ['describe', '--always', '--dirty'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  return { tree, chromium: version, rounds, repeats: REPEATS, backends, loadAverageBefore, models: out };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
