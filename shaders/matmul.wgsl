@@ -1,36 +1,12 @@
 // Matrix products for a batch of tokens (prefill): Y[t][r] = sum_k W[r][k] A[t][k] for any weight
-// type (half.wgsl, quant_common.wgsl and a q_<type>.wgsl come first). One invocation computes a
-// tile of R = 8 rows by 4 tokens, so each dequantized weight block serves 4 tokens and each
-// activation block 8 rows; a workgroup WG invocations along the rows.
+// type, in the shape for software adapters (matmul_hw.wgsl: for GPUs); half.wgsl,
+// quant_common.wgsl, a q_<type>.wgsl, dot32.wgsl, glu_act.wgsl and matmul_common.wgsl (Params,
+// bindings) come first. One invocation computes a tile of R = 8 rows by 4 tokens, so each
+// dequantized weight block serves 4 tokens and each activation block 8 rows; a workgroup WG
+// invocations along the rows.
 //
-// dispatch (ceil(n / (8 * WG)), ceil(tokens / 4)). Token t reads act + t * act_tok and writes
-// y + y_off + t * y_tok. Entry points as matvec.wgsl: matmul, matmul_add, matmul_glu_silu,
-// matmul_glu_gelu. Dense weights only (matrix 0); rows outside [row0, row_end) live in another
-// buffer of a split weight.
-
-struct Params {
-  k: u32,          // columns
-  n: u32,          // rows
-  q_off: u32,      // regions of this buffer (words)
-  h_off: u32,
-  m_off: u32,
-  q4: u32,         // q_off / 4, m_off / 4 (vec4 offsets)
-  m4: u32,
-  row0: u32,       // rows held by this buffer
-  row_end: u32,
-  tokens: u32,     // tokens in the batch
-  act_tok: u32,    // blocks between tokens' activations
-  y_off: u32,      // float offset of token 0's output
-  y_tok: u32,      // floats between tokens' outputs
-  has_bias: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> w4: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read> w1: array<u32>;
-@group(0) @binding(3) var<storage, read> act: array<A32>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
-@group(0) @binding(6) var<storage, read> bias: array<f32>;
+// dispatch (ceil(n / (8 * WG)), ceil(tokens / 4)). Entry points as matvec.wgsl: matmul,
+// matmul_add, matmul_glu_silu, matmul_glu_gelu. Dense weights only (matrix 0).
 
 override WG: u32 = 16;
 const R: u32 = 8u;

@@ -177,11 +177,11 @@ export class ForwardGraph {
       return fixed([op], (o, T) => { o.workgroups = [T * perToken]; });
     };
     /** A product over T tokens: matvec (one token, or stacked experts: workgroup z = token), or
-     *  matmul for a dense weight and T > 1 (each dequantized block serves 4 tokens). */
+     *  matmul for a dense weight and T > 1 (each dequantized block serves 4 or 32 tokens). */
     const mv = async (args: Parameters<typeof matvecOps>[1]): Promise<Stage> => {
       const ops = await matvecOps(session, { numerics: num, kernels: opts.kernels, ...args, tokens: B });
       const dense = args.weight.count === 1 && !args.ids && (args.slots ?? 1) === 1;
-      const mm = dense ? await MatmulOp.create(session, { weight: args.weight, act: args.act, y: args.y, yOff: args.yOff, yTok: args.yTok, mode: args.mode, bias: args.bias, numerics: num, label: args.label }) : undefined;
+      const mm = dense ? await MatmulOp.create(session, { weight: args.weight, act: args.act, y: args.y, yOff: args.yOff, yTok: args.yTok, mode: args.mode, bias: args.bias, numerics: num, kernels: opts.kernels, label: args.label }) : undefined;
       return (T) => {
         if (mm && T > 1) return mm.set(T);
         for (const o of ops) o.workgroups = [o.workgroups[0], o.workgroups[1], T];
@@ -385,7 +385,7 @@ export class ForwardGraph {
     const aOut = act('head.in', kindOf(w.output), d, B);
     const headQuant = await quantOp(session, { x, rows: B, out: aOut, norm: { w: w.outNorm, eps }, kernels: opts.kernels });
     const headMv = await matvecOps(session, { weight: w.output, act: aOut, y: io.logits, yTok: hp.nVocab, tokens: B, numerics: num, kernels: opts.kernels, label: 'output' });
-    const headMm = await MatmulOp.create(session, { weight: w.output, act: aOut, y: io.logits, yTok: hp.nVocab, numerics: num, label: 'output' });
+    const headMm = await MatmulOp.create(session, { weight: w.output, act: aOut, y: io.logits, yTok: hp.nVocab, numerics: num, kernels: opts.kernels, label: 'output' });
     const scale = c.logitScale, softcap = c.finalSoftcap;
     const post = scale !== 1 || softcap !== 0 ? await logitsPostOp(session, io.logits, hp.nVocab, scale, softcap) : undefined;
     const amax = await argmaxOp(session, io.logits, hp.nVocab, io.next);

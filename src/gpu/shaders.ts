@@ -11,6 +11,8 @@ import ropeWgsl from '../../shaders/rope.wgsl?raw';
 import sumWgsl from '../../shaders/sum.wgsl?raw';
 import halfWgsl from '../../shaders/half.wgsl?raw';
 import matmulWgsl from '../../shaders/matmul.wgsl?raw';
+import matmulCommonWgsl from '../../shaders/matmul_common.wgsl?raw';
+import matmulHwWgsl from '../../shaders/matmul_hw.wgsl?raw';
 import matvecWgsl from '../../shaders/matvec.wgsl?raw';
 import matvecCommonWgsl from '../../shaders/matvec_common.wgsl?raw';
 import dot32Wgsl from '../../shaders/dot32.wgsl?raw';
@@ -53,6 +55,8 @@ export const SHADERS = {
   sum: src('sum.wgsl', sumWgsl),
   half: src('half.wgsl', halfWgsl),
   matmul: src('matmul.wgsl', matmulWgsl),
+  matmulCommon: src('matmul_common.wgsl', matmulCommonWgsl),
+  matmulHw: src('matmul_hw.wgsl', matmulHwWgsl),
   matvec: src('matvec.wgsl', matvecWgsl),
   matvecCommon: src('matvec_common.wgsl', matvecCommonWgsl),
   dot32: src('dot32.wgsl', dot32Wgsl),
