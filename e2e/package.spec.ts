@@ -132,7 +132,7 @@ test('npm pack gives a tarball without tests, tools or other models', () => {
   const files = run('tar', ['tzf', tarball], tmp).trim().split('\n').map((f) => f.replace(/^package\//, ''));
   console.log(`e2e package: ${files.length} files, ${times.tarballBytes} bytes packed`);
   for (const f of ['package.json', 'README.md', 'dist/webmoe-chat.js', 'dist/lib/index.js', 'dist/lib/chat.js', 'dist/lib/engine.worker.js',
-    'dist/lib/tokenizer.wasm', 'dist/lib/sampler.wasm', 'dist/lib/cpu.wasm', `dist/lib/models/${MODEL}`, 'dist/lib/types/src/client/index.d.ts', 'dist/lib/types/src/chat/index.d.ts']) {
+    'dist/lib/tokenizer.wasm', 'dist/lib/sampler.wasm', 'dist/lib/cpu.wasm', 'dist/lib/cpu-mt.wasm', `dist/lib/models/${MODEL}`, 'dist/lib/types/src/client/index.d.ts', 'dist/lib/types/src/chat/index.d.ts']) {
     expect(files, f).toContain(f);
   }
   expect(files.filter((f) => f.endsWith('.gguf'))).toEqual([`dist/lib/models/${MODEL}`]);
@@ -155,9 +155,9 @@ test('a fresh Vite app installs the tarball offline, imports webmoe and webmoe/c
   timed('typecheckMs', () => run(NODE, [TSC, '-p', 'tsconfig.json'], app));
   timed('appBuildMs', () => run(NODE, [VITE, 'build', '--logLevel', 'warn'], app)); // vite from this repo
   const built = walk(join(app, 'dist'));
-  // The app's bundler found the worker, the three .wasm (tokenizer, sampler, the WASM backend's
-  // cpu) and the default model through the package's new URL(..., import.meta.url) and emitted them.
-  expect(built.filter((f) => f.endsWith('.wasm'))).toHaveLength(3);
+  // The app's bundler found the worker, the four .wasm (tokenizer, sampler, the WASM backend's
+  // cpu and cpu-mt) and the default model through the package's new URL(..., import.meta.url) and emitted them.
+  expect(built.filter((f) => f.endsWith('.wasm'))).toHaveLength(4);
   expect(built.filter((f) => f.endsWith('.gguf'))).toHaveLength(1);
   expect(built.some((f) => /engine\.worker.*\.js$/.test(f))).toBe(true);
 

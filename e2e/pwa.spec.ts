@@ -173,7 +173,7 @@ test('the built site installs, works offline after one visit, and updates its sh
   });
   expect(precached.names).toHaveLength(1);
   expect(precached.files).toEqual(expect.arrayContaining(['index.html', 'models/models.json', 'manifest.webmanifest', 'icons/icon-512.png']));
-  expect(precached.files.filter((f) => f.endsWith('.wasm'))).toHaveLength(3); // tokenizer, sampler, the WASM backend's cpu
+  expect(precached.files.filter((f) => f.endsWith('.wasm'))).toHaveLength(4); // tokenizer, sampler, the WASM backend's cpu and cpu-mt
   expect(precached.files.some((f) => /engine\.worker.*\.js$/.test(f))).toBe(true);
   expect(precached.files.filter((f) => f.endsWith('.gguf'))).toEqual([]); // models live in IndexedDB
 

@@ -51,7 +51,9 @@ Options:
   --stop TEXT          stop when the text contains TEXT, which is left out (repeatable)
   --backend B          cpu: the reference forward, plain TypeScript (default); webgpu: the
                        engine (Dawn's WebGPU in Node; on a machine without a GPU, SwiftShader);
-                       wasm: the WASM CPU backend (C kernels with SIMD128, one thread)
+                       wasm: the WASM CPU backend (C kernels with SIMD128)
+  --threads N          wasm: threads for the matrix products (default 1; same results, bit
+                       for bit, with any number)
   --kv-type T          webgpu: the KV cache's element type, auto (default: f16 where the adapter
                        has shader-f16, as llama.cpp's default cache; else f32), f16 or f32
   --kernels K          webgpu: kernel shapes, auto (default: software on CPU-backed adapters
@@ -82,6 +84,8 @@ export interface GenerateArgs {
   sampling: { temperature: number; topK?: number; topP?: number; minP?: number; seed?: number; repeatPenalty?: number; penaltyLastN?: number };
   stop: string[];
   backend: 'cpu' | 'webgpu' | 'wasm';
+  /** --backend wasm: threads for the matrix products. */
+  threads: number;
   kvType: 'auto' | 'f32' | 'f16';
   kernels: KernelChoice;
   /** Bytes. */
@@ -139,7 +143,7 @@ async function webgpuBackend(source: RangeSource, nCtx: number, args: GenerateAr
 export function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' {
   const str = { type: 'string' } as const, bool = { type: 'boolean' } as const;
   const { values: v } = parseFlags('generate', argv, {
-    model: str, 'prompt-ids': str, prompt: str, 'max-tokens': str, temperature: str, backend: str, store: str, 'kv-type': str, kernels: str, 'expert-budget': str,
+    model: str, 'prompt-ids': str, prompt: str, 'max-tokens': str, temperature: str, backend: str, threads: str, store: str, 'kv-type': str, kernels: str, 'expert-budget': str,
     'ram-budget': str, 'expert-policy': str, 'no-prefetch': bool,
     'top-k': str, 'top-p': str, 'min-p': str, seed: str, 'repeat-penalty': str, 'repeat-last-n': str,
     stop: { type: 'string', multiple: true },
@@ -181,6 +185,8 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' {
   if (stop.some((s) => s.length === 0)) throw new UsageError('--stop needs a non-empty text');
   const backend = v.backend ?? 'cpu';
   if (backend !== 'cpu' && backend !== 'webgpu' && backend !== 'wasm') throw new UsageError(`--backend must be cpu, webgpu or wasm, got "${backend}"`);
+  if (v.threads !== undefined && backend !== 'wasm') throw new UsageError('--threads is for --backend wasm');
+  const threads = v.threads !== undefined ? intFlag('threads', v.threads, 1, 256) : 1;
   const kvType = v['kv-type'] ?? 'auto';
   if (kvType !== 'auto' && kvType !== 'f32' && kvType !== 'f16') throw new UsageError(`--kv-type must be auto, f32 or f16, got "${kvType}"`);
   if (v['kv-type'] !== undefined && backend !== 'webgpu') throw new UsageError('--kv-type is for --backend webgpu (the CPU reference keeps an f32 cache)');
@@ -215,7 +221,7 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' {
     prompt = { ids };
   }
   return {
-    model: v.model, prompt, maxTokens, ignoreEos: !!v['ignore-eos'], json: !!v.json, sampling, stop, backend, kvType, kernels, expertBudget,
+    model: v.model, prompt, maxTokens, ignoreEos: !!v['ignore-eos'], json: !!v.json, sampling, stop, backend, threads, kvType, kernels, expertBudget,
     ramBudget: ramBytes, policy, prefetch: !v['no-prefetch'], store: v.store,
   };
 }
@@ -267,7 +273,7 @@ export async function generateCommand(argv: string[], io: CliIO): Promise<number
     // from a URL: the routed experts when the router first picks them).
     const nCtx = promptIds.length + args.maxTokens;
     backend = args.backend === 'webgpu' ? await webgpuBackend(source, nCtx, args, io, download)
-      : args.backend === 'wasm' ? await wasmBackend(source, nCtx) : await cpuBackend(source, nCtx, download);
+      : args.backend === 'wasm' ? await wasmBackend(source, nCtx, args.threads) : await cpuBackend(source, nCtx, download);
     const loadMs = performance.now() - t0;
     // Plain greedy takes the backend's argmax (on the GPU: 4 bytes read back); sampling and the
     // repetition penalty need the logits. The loop is the one the engine worker runs too.

@@ -3,7 +3,7 @@
 // The modules import nothing but a memory-growth notification, so instantiation needs no glue.
 import { TokenizerError } from './errors.ts';
 
-export type WasmName = 'tokenizer' | 'sampler' | 'cpu';
+export type WasmName = 'tokenizer' | 'sampler' | 'cpu' | 'cpu-mt';
 /** Where to get a module: its bytes, a compiled module, or a URL/path to fetch or read. */
 export type WasmSource = WebAssembly.Module | ArrayBuffer | Uint8Array | URL | string;
 
@@ -30,7 +30,8 @@ async function readBytes(url: URL): Promise<ArrayBuffer | Uint8Array> {
   return res.arrayBuffer();
 }
 
-async function compile(name: WasmName, source: WasmSource | undefined): Promise<WebAssembly.Module> {
+/** The compiled module (cached per URL). */
+export async function compileWasm(name: WasmName, source: WasmSource | undefined): Promise<WebAssembly.Module> {
   if (source instanceof WebAssembly.Module) return source;
   if (source instanceof ArrayBuffer || source instanceof Uint8Array) return WebAssembly.compile(source as BufferSource);
   const fallback = DEFAULT_URLS[name];
@@ -51,7 +52,7 @@ async function compile(name: WasmName, source: WasmSource | undefined): Promise<
 
 /** A fresh instance (own memory) of the named module. */
 export async function instantiate(name: WasmName, source?: WasmSource): Promise<WebAssembly.Instance> {
-  const module = await compile(name, source);
+  const module = await compileWasm(name, source);
   const instance = await WebAssembly.instantiate(module, {
     // Memory growth is seen through memory.buffer, which the wrappers re-read after every call.
     env: { emscripten_notify_memory_growth: () => {} },

@@ -3,6 +3,7 @@
 // array passed to a kernel lives there, placed by alloc().
 import { GGMLType, typeName } from '../gguf/types.ts';
 import { instantiate, WasmMemory, type WasmSource } from '../tokenizer/wasm.ts';
+import { ThreadPool, threadsAvailable } from './threads.ts';
 
 export type Ptr = number;
 
@@ -16,6 +17,8 @@ interface Exports {
   cpu_row_bytes(type: number, cols: number): number;
   cpu_scratch_bytes(type: number, cols: number, n: number): number;
   cpu_matmul(type: number, w: Ptr, rows: number, cols: number, x: Ptr, n: number, y: Ptr, scratch: Ptr): number;
+  cpu_matmul_convert(type: number, cols: number, x: Ptr, n: number, scratch: Ptr): number;
+  cpu_matmul_rows(type: number, w: Ptr, r0: number, r1: number, rows: number, cols: number, n: number, y: Ptr, scratch: Ptr): number;
   cpu_rms_norm(x: Ptr, w: Ptr, y: Ptr, n: number, len: number, eps: number): void;
   cpu_rope(x: Ptr, nHeads: number, headDim: number, nDims: number, pos: number, base: number, mode: number): void;
   cpu_softmax(x: Ptr, y: Ptr, n: number, scale: number): void;
@@ -38,23 +41,60 @@ export const WASM_TYPES: readonly GGMLType[] = [
 /** A failure of the WASM backend: `code` says which. */
 export class WasmBackendError extends Error {
   override name = 'WasmBackendError';
-  constructor(readonly code: 'out-of-memory' | 'bad-argument' | 'unsupported-type' | 'unsupported-model' | 'unsupported-option', message: string) {
+  constructor(readonly code: 'out-of-memory' | 'bad-argument' | 'unsupported-type' | 'unsupported-model' | 'unsupported-option' | 'threads-unavailable', message: string) {
     super(message);
   }
 }
 
 const STATUS: Record<number, WasmBackendError['code']> = { [-1]: 'out-of-memory', [-2]: 'bad-argument', [-3]: 'unsupported-type' };
 
+/** Below this many weight bytes a matrix product stays on one thread: waking the others would
+ *  cost more than its rows (the result is the same either way). */
+const THREADED_MIN_BYTES = 64 << 10;
+
+export interface CpuKernelsOptions {
+  /** Threads for the matrix products (default 1). Above 1: cpu-mt.wasm on a shared heap, which
+   *  needs SharedArrayBuffer (a cross-origin isolated page in a browser). */
+  threads?: number;
+  /** cpu-mt.wasm itself, or where to find it (default: wasm/build/cpu-mt.wasm). */
+  wasmThreads?: WasmSource;
+}
+
 export class CpuKernels {
   readonly mem: WasmMemory;
   /** Bytes allocated through alloc() and not freed. */
   allocated = 0;
-  private constructor(readonly x: Exports) {
-    this.mem = new WasmMemory(x.memory);
+  /** Matrix products split among the threads so far (the others ran on the calling thread). */
+  threadedProducts = 0;
+  private constructor(readonly x: Exports, memory: WebAssembly.Memory, private readonly pool?: ThreadPool) {
+    this.mem = new WasmMemory(memory);
   }
 
-  static async create(wasm: WasmSource = DEFAULT_URL): Promise<CpuKernels> {
-    return new CpuKernels((await instantiate('cpu', wasm)).exports as unknown as Exports);
+  static async create(wasm: WasmSource = DEFAULT_URL, opts: CpuKernelsOptions = {}): Promise<CpuKernels> {
+    const threads = opts.threads ?? 1;
+    if (!(Number.isInteger(threads) && threads >= 1)) throw new WasmBackendError('unsupported-option', `threads must be a positive integer, got ${threads}`);
+    if (threads === 1) {
+      const x = (await instantiate('cpu', wasm)).exports as unknown as Exports;
+      return new CpuKernels(x, x.memory);
+    }
+    if (!threadsAvailable()) throw new WasmBackendError('threads-unavailable', `${threads} threads need SharedArrayBuffer, which a browser gives only to a cross-origin isolated page (COOP: same-origin, COEP: require-corp); use threads: 1`);
+    let pool: ThreadPool;
+    try {
+      pool = await ThreadPool.create(threads, opts.wasmThreads);
+    } catch (e) {
+      throw new WasmBackendError('threads-unavailable', `cannot start ${threads - 1} worker thread(s) for the WASM backend: ${(e as Error).message}`);
+    }
+    return new CpuKernels(pool.exports as unknown as Exports, pool.memory, pool);
+  }
+
+  /** Threads that share the matrix products. */
+  get threads(): number {
+    return this.pool?.threads ?? 1;
+  }
+
+  /** Stops the worker threads (if any); the kernels must not be used after. */
+  close(): void {
+    this.pool?.close();
   }
 
   /** `bytes` of heap (16-byte aligned, as malloc gives); throws when the 4 GiB heap is full. */
@@ -88,7 +128,15 @@ export class CpuKernels {
 
   /** y (n, rows) = W (rows, cols) · x (n, cols); scratch holds scratchBytes(type, cols, n). */
   matmul(type: GGMLType, w: Ptr, rows: number, cols: number, x: Ptr, n: number, y: Ptr, scratch: Ptr): void {
-    const st = this.x.cpu_matmul(type, w, rows, cols, x, n, y, scratch);
+    const X = this.x;
+    let st: number;
+    if (!this.pool || rows < 2 * this.pool.threads || X.cpu_row_bytes(type, cols) * rows < THREADED_MIN_BYTES) {
+      st = X.cpu_matmul(type, w, rows, cols, x, n, y, scratch);
+    } else {
+      this.threadedProducts++;
+      st = X.cpu_matmul_convert(type, cols, x, n, scratch) ||
+        this.pool.matmulRows(type, w, rows, cols, n, y, scratch, (r0, r1) => X.cpu_matmul_rows(type, w, r0, r1, rows, cols, n, y, scratch));
+    }
     if (st) throw new WasmBackendError(STATUS[st] ?? 'bad-argument', `matmul of a ${typeName(type)} (${rows} x ${cols}) weight failed (status ${st})`);
   }
 

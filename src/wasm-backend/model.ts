@@ -35,6 +35,12 @@ export interface WasmModelOptions {
   maxBatch?: number;
   /** cpu.wasm itself, or where to find it (default: wasm/build/cpu.wasm next to the sources). */
   wasm?: WasmSource;
+  /** Threads for the matrix products (default 1): above 1, cpu-mt.wasm on a shared heap with
+   *  threads-1 workers; same results as one thread, bit for bit. Needs SharedArrayBuffer (in a
+   *  browser: a cross-origin isolated page). */
+  threads?: number;
+  /** cpu-mt.wasm itself, or where to find it (default: wasm/build/cpu-mt.wasm). */
+  wasmThreads?: WasmSource;
   /** Bytes of weights copied into the heap so far, of the total, after each tensor. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -154,24 +160,23 @@ export class WasmModel {
   static async load(source: RangeSource, opts: WasmModelOptions = {}): Promise<WasmModel> {
     const plan = planModel(await readGGUF(source));
     refuseUnsupported(plan);
-    const kernels = await CpuKernels.create(opts.wasm);
-    const vectors = vectorTensors(plan);
-    const w = new Map<Tensor, Ptr>();
-    const total = plan.tensors.reduce((n, t) => n + t.nBytes, 0);
-    let done = 0;
-    for (const t of plan.tensors) {
-      const bytes = await source.read(plan.file.dataOffset + t.offset, t.nBytes);
-      if (bytes.length < t.nBytes) throw new ModelFormatError(`${source.name}: tensor ${t.name} is cut short (${bytes.length} of ${t.nBytes} bytes)`);
-      if (vectors.has(t)) {
-        const v = dequantize(t.type, bytes, t.shape.reduce((a, b) => a * b, 1), t.name);
-        w.set(t, kernels.put(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), t.name));
-      } else {
-        kernels.rowBytes(t.type, t.shape[0], t.name); // refuses a type without kernels before copying
-        w.set(t, kernels.put(bytes, t.name));
-      }
-      opts.onProgress?.((done += t.nBytes), total);
+    const kernels = await CpuKernels.create(opts.wasm, { threads: opts.threads, wasmThreads: opts.wasmThreads });
+    try {
+      return new WasmModel(kernels, plan, await readWeights(source, plan, kernels, opts), opts);
+    } catch (e) {
+      kernels.close();
+      throw e;
     }
-    return new WasmModel(kernels, plan, w, opts);
+  }
+
+  /** Threads sharing the matrix products. */
+  get threads(): number {
+    return this.kernels.threads;
+  }
+
+  /** Stops the worker threads; the model must not be used after. */
+  close(): void {
+    this.kernels.close();
   }
 
   /** Forgets the KV cache: the next token is at position 0. */
@@ -350,6 +355,27 @@ export class WasmModel {
     }
     return l;
   }
+}
+
+/** Copies every weight the plan names from `source` into the heap (vectors dequantized to f32). */
+async function readWeights(source: RangeSource, plan: ModelPlan, kernels: CpuKernels, opts: WasmModelOptions): Promise<Map<Tensor, Ptr>> {
+  const vectors = vectorTensors(plan);
+  const w = new Map<Tensor, Ptr>();
+  const total = plan.tensors.reduce((n, t) => n + t.nBytes, 0);
+  let done = 0;
+  for (const t of plan.tensors) {
+    const bytes = await source.read(plan.file.dataOffset + t.offset, t.nBytes);
+    if (bytes.length < t.nBytes) throw new ModelFormatError(`${source.name}: tensor ${t.name} is cut short (${bytes.length} of ${t.nBytes} bytes)`);
+    if (vectors.has(t)) {
+      const v = dequantize(t.type, bytes, t.shape.reduce((a, b) => a * b, 1), t.name);
+      w.set(t, kernels.put(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), t.name));
+    } else {
+      kernels.rowBytes(t.type, t.shape[0], t.name); // refuses a type without kernels before copying
+      w.set(t, kernels.put(bytes, t.name));
+    }
+    opts.onProgress?.((done += t.nBytes), total);
+  }
+  return w;
 }
 
 /** Tensors used as f32 vectors (norms, biases, the selection bias): dequantized at load. */

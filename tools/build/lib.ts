@@ -13,7 +13,7 @@ const dist = new URL('../../dist/', import.meta.url);
 
 rmSync(new URL('lib/', dist), { recursive: true, force: true });
 rmSync(new URL('webmoe-chat.js', dist), { force: true });
-for (const wasm of ['tokenizer', 'sampler', 'cpu']) {
+for (const wasm of ['tokenizer', 'sampler', 'cpu', 'cpu-mt']) {
   if (!existsSync(new URL(`../../wasm/build/${wasm}.wasm`, import.meta.url))) {
     console.error(`build:lib: wasm/build/${wasm}.wasm is missing: run \`npm run build:wasm\` (or scripts/setup.sh) first`);
     process.exit(1);

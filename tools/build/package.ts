@@ -25,6 +25,7 @@ const PACKAGE_FILES: Readonly<Record<string, string>> = {
   'wasm/build/tokenizer.wasm': 'lib/tokenizer.wasm',
   'wasm/build/sampler.wasm': 'lib/sampler.wasm',
   'wasm/build/cpu.wasm': 'lib/cpu.wasm', // the WASM CPU backend's kernels
+  'wasm/build/cpu-mt.wasm': 'lib/cpu-mt.wasm', // the same for threads (cross-origin isolated pages)
 };
 const CATALOG_SOURCE = 'src/demo/catalog.ts';
 const CATALOG_JSON = 'public/models/models.json';

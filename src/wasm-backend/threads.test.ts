@@ -1,0 +1,106 @@
+// Threads in the WASM CPU backend: with 2 threads (cpu-mt.wasm on a shared heap, a worker_threads
+// pool splitting each matrix product's rows) the greedy tokens and every logit equal those of one
+// thread (cpu.wasm, which wasm-backend.test.ts checks against llama.cpp) bit for bit: each row's
+// dot products are computed whole by one thread, so no sum changes order. Q8_0 factory models
+// (256-wide): their matrices are past the size at which products are split, and the test checks
+// that they were.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bytesSource } from '../gguf/source.ts';
+import { GGMLType } from '../gguf/types.ts';
+import { makeModel } from '../../tools/factory/make-model.ts';
+import { COMMANDS, main } from '../cli/main.ts';
+import { WasmBackendError } from './kernels.ts';
+import { WasmModel } from './model.ts';
+
+const PROMPT = [11, 250, 3, 97, 1000, 42, 7, 300, 12];
+const N_TOKENS = 16;
+
+interface Run { ids: number[]; logits: Float32Array[]; threaded: number }
+
+/** Prompt (batches of 4, 4 and 1) then greedy decoding; the logits of every prompt token and
+ *  of every step. */
+async function run(bytes: Uint8Array, threads: number): Promise<Run> {
+  const m = await WasmModel.load(bytesSource(bytes), { nCtx: 64, maxBatch: 4, threads });
+  try {
+    expect(m.threads).toBe(threads);
+    const first = m.forward(PROMPT, { logits: 'all' });
+    const logits = first.logits!.map((l) => l.slice());
+    const ids = [first.next];
+    for (let s = 1; s < N_TOKENS; s++) {
+      const r = m.forward([ids[s - 1]], { logits: 'last' });
+      logits.push(r.logits![0].slice());
+      ids.push(r.next);
+    }
+    return { ids, logits, threaded: m.kernels.threadedProducts };
+  } finally {
+    m.close();
+  }
+}
+
+/** Positions where two logit vectors differ in any bit (NaNs of one payload alike). */
+function bitDiffs(a: Float32Array, b: Float32Array): number {
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length), y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  let n = 0;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) n++;
+  return n;
+}
+
+const CASES = [
+  { label: 'llama Q8_0 (dense)', arch: 'llama' },
+  { label: 'qwen3moe Q8_0 (8 experts, top 2)', arch: 'qwen3moe' },
+];
+
+describe('WASM backend threads', () => {
+  it.each(CASES)('$label: 2 threads give 1 thread\'s tokens and logits bit for bit', async ({ arch }) => {
+    const bytes = makeModel({ arch, type: GGMLType.Q8_0, seed: 11 });
+    const one = await run(bytes, 1), two = await run(bytes, 2);
+    expect(one.threaded).toBe(0);
+    expect(two.threaded).toBeGreaterThan(0);
+    expect(two.ids).toEqual(one.ids);
+    expect(two.logits.length).toBe(PROMPT.length + N_TOKENS - 1);
+    two.logits.forEach((l, i) => expect(bitDiffs(l, one.logits[i]), `logits ${i}`).toBe(0));
+  }, 60_000);
+
+  it('refuses a thread count that is not a positive integer', async () => {
+    const bytes = makeModel({ arch: 'llama', type: GGMLType.Q8_0, seed: 11 });
+    for (const threads of [0, 1.5, -2]) {
+      await expect(WasmModel.load(bytesSource(bytes), { threads })).rejects.toThrow(WasmBackendError);
+    }
+  });
+});
+
+describe('webmoe generate --backend wasm --threads', () => {
+  let dir: string;
+  beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'webmoe-threads-')); });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('--threads 2 reports 2 threads and generates --threads 1\'s ids', async () => {
+    const path = join(dir, 'moe.gguf');
+    writeFileSync(path, makeModel({ arch: 'qwen3moe', type: GGMLType.Q8_0, seed: 5 }));
+    const gen = async (threads: string) => {
+      let out = '', err = '';
+      const code = await main(['generate', '--model', path, '--prompt-ids', PROMPT.join(','), '--max-tokens', '12', '--ignore-eos',
+        '--backend', 'wasm', '--threads', threads, '--json'], { out: (s) => { out += s; }, err: (s) => { err += s; } }, COMMANDS);
+      expect(err).toBe('');
+      expect(code).toBe(0);
+      return JSON.parse(out) as { ids: number[]; threads: number };
+    };
+    const one = await gen('1'), two = await gen('2');
+    expect(one.threads).toBe(1);
+    expect(two.threads).toBe(2);
+    expect(one.ids.length).toBe(12);
+    expect(two.ids).toEqual(one.ids);
+  }, 60_000);
+
+  it('refuses --threads without --backend wasm, and a bad count', async () => {
+    for (const argv of [['--threads', '2'], ['--backend', 'wasm', '--threads', '0']]) {
+      let err = '';
+      const code = await main(['generate', '--model', join(dir, 'none.gguf'), '--prompt-ids', '1', ...argv], { out: () => {}, err: (s) => { err += s; } }, COMMANDS);
+      expect(code).not.toBe(0);
+      expect(err).toMatch(/--threads/);
+    }
+  });
+});
