@@ -43,7 +43,8 @@ test('without WebGPU the demo runs the default model on the WASM backend: the CP
   const loadMs = Date.now() - t0;
   await expect(page.locator('#error')).toBeHidden();
   expect(await page.evaluate(() => window.webmoe.model?.backend)).toBe('wasm');
-  await expect(page.locator('#model-info')).toContainText('WASM CPU backend (1 thread): no usable WebGPU here (no-adapter: ');
+  // threads: the dev server's page is cross-origin isolated (wasm-threads.spec.ts)
+  await expect(page.locator('#model-info')).toContainText(/WASM CPU backend \(\d+ threads?\): no usable WebGPU here \(no-adapter: /);
   await expect(page.locator('#stats')).toContainText('WASM heap');
 
   if (!(await page.locator('details').evaluate((d) => (d as HTMLDetailsElement).open))) await page.click('summary');

@@ -13,7 +13,9 @@ import { runGeneration, type LoopSampling, type StepBackend } from '../src/gener
 import { WebGPUEngine } from '../src/engine/engine.ts';
 import { deviceMemoryBytes, ramBudget } from '../src/engine/memory.ts';
 import { chooseBackend, forModel, type BackendDecision } from '../src/wasm-backend/choose.ts';
+import { WasmBackendError } from '../src/wasm-backend/kernels.ts';
 import { WasmModel, wasmUnsupported } from '../src/wasm-backend/model.ts';
+import { defaultThreads } from '../src/wasm-backend/threads.ts';
 import type { ModelPlan } from '../src/model/plan.ts';
 import { GPUEngineError } from '../src/gpu/session.ts';
 import { expertRanges } from '../src/model/experts.ts';
@@ -186,7 +188,7 @@ export class EngineHost {
       // background order), so the model is ready once the rest is on the GPU.
       const paged = choice.backend === 'webgpu' && options.expertBudget !== undefined && plan.hasExperts;
       const loading = choice.backend === 'wasm'
-        ? WasmModel.load(dl.source(), { nCtx: options.nCtx, maxBatch: options.maxBatch, onProgress }).then(wasmRunner)
+        ? loadWasm(dl, options, onProgress).then(wasmRunner)
         : this.loadEngine(dl, plan, req, paged, onProgress, emit).then(gpuRunner);
       // A failed download closes it, which fails the backend's pending reads; a backend that
       // still finishes after a failure is freed.
@@ -360,10 +362,23 @@ export class EngineHost {
 }
 
 /** ModelInfo's backend fields: which runs, why, and on WebGPU the adapter and kernels. */
-function backendInfo(run: Runner, choice: BackendDecision): Pick<ModelInfo, 'backend' | 'backendReason' | 'adapter' | 'f16' | 'kernels'> {
+/** The WASM backend with threads where the page is cross-origin isolated (SharedArrayBuffer),
+ *  else one; one too when workers cannot start (a Content-Security-Policy without blob: workers). */
+async function loadWasm(dl: ModelDownload, options: LoadRequest['options'], onProgress: (done: number, total: number) => void): Promise<WasmModel> {
+  const opts = { nCtx: options.nCtx, maxBatch: options.maxBatch, onProgress };
+  const threads = defaultThreads();
+  try {
+    return await WasmModel.load(dl.source(), { ...opts, threads });
+  } catch (e) {
+    if (threads === 1 || !(e instanceof WasmBackendError && e.code === 'threads-unavailable')) throw e;
+    return WasmModel.load(dl.source(), { ...opts, threads: 1 });
+  }
+}
+
+function backendInfo(run: Runner, choice: BackendDecision): Pick<ModelInfo, 'backend' | 'backendReason' | 'adapter' | 'f16' | 'kernels' | 'threads'> {
   const base = { backend: choice.backend, backendReason: choice.reason };
   const e = run.engine;
-  if (!e) return { ...base, adapter: choice.adapter ?? '', f16: false, kernels: 'wasm' };
+  if (!e) return { ...base, adapter: choice.adapter ?? '', f16: false, kernels: 'wasm', threads: run.heap()?.threads ?? 1 };
   return { ...base, adapter: e.session.adapterName, f16: e.session.features.f16, kernels: e.kernels };
 }
 

@@ -169,8 +169,11 @@ export interface ModelInfo {
   /** Kernels use shader-f16 (false on the WASM backend). */
   f16: boolean;
   /** The kernel shapes in use (LoadOptions.kernels resolved for the adapter); 'wasm' on the WASM
-   *  backend (its C kernels with SIMD128, one thread). */
+   *  backend (its C kernels with SIMD128). */
   kernels: KernelShape | 'wasm';
+  /** WASM backend: the threads sharing its matrix products (one per core, at most 8, in a
+   *  cross-origin isolated page; else 1). Absent on WebGPU. */
+  threads?: number;
   /** The tokenizer's chat template is present (chat() uses it; else a plain User/Assistant form). */
   chatTemplate: boolean;
 }

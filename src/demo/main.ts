@@ -178,6 +178,8 @@ async function unload(): Promise<void> {
   await old?.unload().catch(showError);
 }
 
+const threads = (n: number) => `${n} thread${n === 1 ? '' : 's'}`;
+
 function showModel(m: ModelInfo): void {
   fillList(ui.info, [
     ['Name', m.name ?? '(unnamed)'],
@@ -186,7 +188,7 @@ function showModel(m: ModelInfo): void {
     ['Context', `${m.nCtx} positions (trained with ${m.nCtxTrain})`],
     ['File', bytes(m.fileBytes)],
     m.backend === 'wasm'
-      ? ['Backend', `WASM CPU backend (1 thread): ${m.backendReason}`]
+      ? ['Backend', `WASM CPU backend (${threads(m.threads ?? 1)}): ${m.backendReason}`]
       : ['Backend', `WebGPU on ${m.adapter}${m.f16 ? ', shader-f16' : ', f32 kernels'} (${m.kernels} kernels): ${m.backendReason}`],
   ]);
 }

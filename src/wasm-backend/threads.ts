@@ -29,15 +29,18 @@ const CTL_WORDS = 16;
 /** Status a worker reports when its call threw (a trap): not one of cpu.wasm's codes. */
 export const WORKER_TRAP = -100;
 
+const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+
 /** Whether this context can share a WebAssembly memory between threads. */
 export function threadsAvailable(): boolean {
   return typeof SharedArrayBuffer !== 'undefined' && (globalThis.crossOriginIsolated ?? true);
 }
 
-/** Threads the WASM backend takes by default here: one per logical core (at most 8: the products
- *  are memory-bound well before that) where threads are available, else 1. */
+/** Threads the engine worker gives the WASM backend: in a cross-origin isolated page one per
+ *  logical core (at most 8: the products are memory-bound well before that), else 1; in Node 1
+ *  (the CLI and WasmModel take an explicit count). */
 export function defaultThreads(): number {
-  if (!threadsAvailable()) return 1;
+  if (isNode || !threadsAvailable()) return 1;
   const cores = (globalThis.navigator as { hardwareConcurrency?: number } | undefined)?.hardwareConcurrency ?? 1;
   return Math.max(1, Math.min(8, cores));
 }
@@ -104,7 +107,6 @@ if (typeof self === 'undefined') {
 
 interface AnyWorker { postMessage(m: unknown): void; terminate(): unknown }
 
-const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 // A browser page's own thread may not block in Atomics.wait: it only spins.
 const canBlock = isNode || typeof document === 'undefined';
 
