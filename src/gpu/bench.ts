@@ -2,14 +2,16 @@
 // the visitor's adapter for the site's bench.html): each one over many launches in one submit,
 // with napkin math (bytes it must read, achieved GB/s, fraction of the adapter's measured
 // buffer-copy bandwidth); matvec in each kernel shape (software, hardware with and without
-// subgroups). Random weights (64 quantized rows repeated): only speed is measured here (the kernels' results are tested in
-// src/gpu/ops/*.test.ts).
+// subgroups); with `prefill`, the prefill matmul in each shape (software, hardware) on a batch of
+// tokens, also in GFLOP/s. Random weights (64 quantized rows repeated): only speed is measured
+// here (the kernels' results are tested in src/gpu/ops/*.test.ts).
 import { quantize } from '../gguf/quant.ts';
 import { GGMLType, typeName } from '../gguf/types.ts';
 import { USAGE } from './buffers.ts';
 import { actKind, GPU_TYPES } from './layout.ts';
 import { runOps, type Op } from './op.ts';
 import { AttentionOp } from './ops/attention.ts';
+import { MatmulOp } from './ops/matmul.ts';
 import { matvecOps } from './ops/matvec.ts';
 import { createAct, quantOp } from './ops/quant.ts';
 import type { GPUSession } from './session.ts';
@@ -24,6 +26,8 @@ export interface KernelResult {
   gbs: number;
   /** Achieved bandwidth over the adapter's copy bandwidth. */
   ofCopy: number;
+  /** Arithmetic rate (matmul: 2 n k tokens per launch). */
+  gflops?: number;
 }
 
 export interface KernelBenchResult {
@@ -50,11 +54,26 @@ export const DECODE_SHAPES: readonly DecodeShape[] = [
   { name: 'gpt-oss-20b expert gate+up', n: 5760, k: 2880, type: GGMLType.Q8_0 },
 ];
 
+/** Prefill matrices of real models (the matmul, times PREFILL_TOKENS tokens), and two more
+ *  weight types at 2048x2048. */
+export const PREFILL_SHAPES: readonly DecodeShape[] = [
+  { name: 'Llama-3.2-1B q', n: 2048, k: 2048, type: GGMLType.Q4_K },
+  { name: 'Llama-3.2-1B gate+up', n: 16384, k: 2048, type: GGMLType.Q4_K },
+  { name: 'Llama-3.2-1B down', n: 2048, k: 8192, type: GGMLType.Q4_K },
+  { name: 'Qwen3-30B-A3B q', n: 4096, k: 2048, type: GGMLType.Q4_K },
+  { name: 'Q8_0', n: 2048, k: 2048, type: GGMLType.Q8_0 },
+  { name: 'Q6_K', n: 2048, k: 2048, type: GGMLType.Q6_K },
+];
+export const PREFILL_TOKENS = 64;
+
 export interface KernelBenchOptions {
   /** Weight types of the 2048x2048 matvec (and its input conversion); default every GPU type. */
   types?: readonly GGMLType[];
   /** Decode shapes to time in every kernel shape; default DECODE_SHAPES. */
   shapes?: readonly DecodeShape[];
+  /** Prefill shapes to time the matmul on in each shape (PREFILL_TOKENS tokens, one launch per
+   *  round); default none. */
+  prefill?: readonly DecodeShape[];
   /** Time the attention kernel (16/4 heads x 64, 1024 positions); default true. */
   attention?: boolean;
   /** Launches per timed submit (matvec; the conversions take 5x as many); default 10. */
@@ -65,6 +84,18 @@ export interface KernelBenchOptions {
   copyBytes?: number;
   /** Called after each measurement (copy bandwidth first, as kernel 'copy'). */
   onResult?: (r: KernelResult) => void;
+}
+
+/** n rows of k of `type` on the GPU: 64 rows quantized, repeated down the matrix (the kernels
+ *  read every byte whatever it holds, and quantizing tens of millions of values in JS would take
+ *  longer than the timing). */
+function randomWeight(session: GPUSession, type: GGMLType, n: number, k: number, name: string) {
+  const rows = Math.min(n, 64);
+  const some = quantize(type, Float32Array.from({ length: k * rows }, (_, i) => Math.sin(i) * 0.05));
+  const rowBytes = some.length / rows;
+  const bytes = new Uint8Array(rowBytes * n);
+  for (let r = 0; r < n; r += rows) bytes.set(some.subarray(0, rowBytes * Math.min(rows, n - r)), rowBytes * r);
+  return uploadWeight(session.device, session.buffers, name, type, k, n, 1, bytes, session.limits.maxStorageBufferBindingSize);
 }
 
 /** Wall time per launch of `ops`, over `reps` launches in one submit (best of `rounds`). */
@@ -109,15 +140,16 @@ export function kernelVariants(session: GPUSession): [name: string, shape: Kerne
   return variants;
 }
 
-/** The decode kernels on `session`'s device (the session stays the caller's). */
+/** The decode kernels (and the `prefill` matmuls) on `session`'s device (the session stays the caller's). */
 export async function measureKernels(session: GPUSession, opts: KernelBenchOptions = {}): Promise<KernelBenchResult> {
   const reps = opts.reps ?? 10, rounds = opts.rounds ?? 3;
   const out: KernelResult[] = [];
   const copyGBs = await copyBandwidth(session, opts.copyBytes);
   opts.onResult?.({ kernel: 'copy', shape: 'buffer to buffer', ms: 0, bytes: 0, gbs: +copyGBs.toFixed(3), ofCopy: 1 });
-  const add = (kernel: string, shape: string, ms: number, bytes: number) => {
+  const add = (kernel: string, shape: string, ms: number, bytes: number, flops = 0) => {
     const gbs = bytes / ms / 1e6;
-    const r = { kernel, shape, ms: +ms.toFixed(3), bytes, gbs: +gbs.toFixed(3), ofCopy: +(gbs / copyGBs).toFixed(3) };
+    const r: KernelResult = { kernel, shape, ms: +ms.toFixed(3), bytes, gbs: +gbs.toFixed(3), ofCopy: +(gbs / copyGBs).toFixed(3) };
+    if (flops) r.gflops = +(flops / ms / 1e6).toFixed(3);
     out.push(r);
     opts.onResult?.(r);
   };
@@ -125,14 +157,7 @@ export async function measureKernels(session: GPUSession, opts: KernelBenchOptio
   /** A decode matvec of n rows of k (random weights) in every shape, and its input conversion. */
   const matvec = async (type: GGMLType, n: number, k: number, shape: string, withQuant: boolean) => {
     const name = `matvec_${typeName(type).toLowerCase()}`;
-    // 64 rows quantized, repeated down the matrix: the kernels read every byte whatever it holds,
-    // and quantizing tens of millions of values in JS would take longer than the timing
-    const rows = Math.min(n, 64);
-    const some = quantize(type, Float32Array.from({ length: k * rows }, (_, i) => Math.sin(i) * 0.05));
-    const rowBytes = some.length / rows;
-    const bytes = new Uint8Array(rowBytes * n);
-    for (let r = 0; r < n; r += rows) bytes.set(some.subarray(0, rowBytes * Math.min(rows, n - r)), rowBytes * r);
-    const w = uploadWeight(session.device, session.buffers, name, type, k, n, 1, bytes, session.limits.maxStorageBufferBindingSize);
+    const w = randomWeight(session, type, n, k, name);
     const act = createAct(session, actKind(type, 'ggml'), k, 1, 'act');
     const y = session.buffers.create(4 * n, USAGE.STORAGE, 'y', 'scratch');
     for (const [variant, kernels, subgroups] of variants) {
@@ -146,6 +171,20 @@ export async function measureKernels(session: GPUSession, opts: KernelBenchOptio
   };
   for (const type of opts.types ?? (Object.keys(GPU_TYPES).map(Number) as GGMLType[])) await matvec(type, 2048, 2048, '2048x2048', true);
   for (const s of opts.shapes ?? DECODE_SHAPES) await matvec(s.type, s.n, s.k, `${s.name} ${s.n}x${s.k}`, false);
+  for (const s of opts.prefill ?? []) {
+    // the prefill product of PREFILL_TOKENS tokens: weight bytes read (at least once), 2 n k flops a token
+    const tokens = PREFILL_TOKENS;
+    const name = `matmul_${typeName(s.type).toLowerCase()}`;
+    const w = randomWeight(session, s.type, s.n, s.k, name);
+    const act = createAct(session, actKind(s.type, 'ggml'), s.k, tokens, 'act');
+    const y = session.buffers.create(4 * s.n * tokens, USAGE.STORAGE, 'y', 'scratch');
+    for (const kernels of ['software', 'hardware'] as const) {
+      const mm = await MatmulOp.create(session, { weight: w, act, y, kernels });
+      // one launch a round, at most 2 rounds: a launch takes seconds on a software adapter
+      const ms = await time(session, mm.set(tokens), 1, Math.min(rounds, 2));
+      add(`${name} ${kernels}`, `${s.name} ${s.n}x${s.k} x ${tokens} tokens`, ms, w.bytes, 2 * s.n * s.k * tokens);
+    }
+  }
   if (opts.attention ?? true) {
     const nHead = 16, nHeadKv = 4, hd = 64, nKv = 1024;
     const kv = session.buffers.create(4 * nKv * nHeadKv * hd, USAGE.STORAGE, 'kv', 'scratch');

@@ -1,7 +1,9 @@
 // Decode kernels on their own (src/gpu/bench.ts): each one timed over many launches in one submit,
 // with napkin math (bytes it must read, achieved GB/s, fraction of the adapter's measured
 // buffer-copy bandwidth); matvec in each kernel shape (software, hardware with and without
-// subgroups). The site's bench.html runs the same measurement on a visitor's adapter.
+// subgroups); the prefill matmul in each shape (software, hardware) on PREFILL_SHAPES x 64 tokens,
+// in GB/s of weights and GFLOP/s. The site's bench.html runs the same measurement on a visitor's
+// adapter.
 // Run: node bin/run-ts.mjs tools/bench/gpu-kernels.ts [filter] (this device), or npm run bench
 // (SwiftShader here and lavapipe in a child process).
 import { execFileSync } from 'node:child_process';
@@ -9,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { typeName, type GGMLType } from '../../src/gguf/types.ts';
-import { measureKernels, type KernelBenchResult } from '../../src/gpu/bench.ts';
+import { measureKernels, PREFILL_SHAPES, type KernelBenchResult } from '../../src/gpu/bench.ts';
 import { GPU_TYPES } from '../../src/gpu/layout.ts';
 import { GPUSession } from '../../src/gpu/session.ts';
 
@@ -17,7 +19,7 @@ export type { KernelResult } from '../../src/gpu/bench.ts';
 
 /** The kernels on this process's device (the measuring is src/gpu/bench.ts, shared with the
  *  site's bench.html); `filter` keeps the matvec types whose kernel name contains it, 'shapes'
- *  the decode shapes, 'attention' the attention kernel. */
+ *  the decode shapes, 'prefill' the prefill matmuls, 'attention' the attention kernel. */
 export async function measure(filter = ''): Promise<KernelBenchResult> {
   const session = await GPUSession.create();
   try {
@@ -26,6 +28,7 @@ export async function measure(filter = ''): Promise<KernelBenchResult> {
     return await measureKernels(session, {
       types,
       shapes: !filter || 'shapes'.includes(filter) ? undefined : [],
+      prefill: !filter || 'prefill'.includes(filter) ? PREFILL_SHAPES : [],
       attention: !filter || 'attention'.includes(filter),
     });
   } finally {
