@@ -3,7 +3,10 @@
 // (head, split, query). Query z of a batch sits at position pos0 + z and sees positions
 // 0..pos0 + z (causal). With one split the output is written directly; with several, each split
 // writes its maximum, sum and unnormalized output to `part`, and attn_combine merges them.
-// Query head h reads KV head h / (n_head / n_head_kv) (GQA).
+// Query head h reads KV head h / (n_head / n_head_kv) (GQA). With a sliding window (gpt-oss),
+// query z sees only the last `window` positions (itself included); with sinks, head h's learned
+// logit sink[h] (not scaled) joins the softmax's max and denominator and nothing else: added
+// where a row's statistics are whole (one split, or the merge of several).
 //
 // attn_tile (batches): workgroup (head group, split, token tile) takes qh heads of one KV head
 // times tq tokens (at most 16 queries, head_dim at most 128) over a chunk of TCH positions, so
@@ -33,6 +36,8 @@ struct Params {
   tq: u32,         // attn_tile: tokens per workgroup (qh * tq <= 16)
   n_tok: u32,      // attn_tile: tokens in the batch
   mode: u32,       // 0: f32 cache; f16 cache: 1 = split statistics only, 2 = output (see above)
+  window: u32,     // sliding window: positions a query sees, itself included; 0 = all
+  sinks: u32,      // 1: sink[h] joins each head's softmax
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -42,6 +47,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;
 // Per (query, head, split): head_dim/4 vec4 of output, then vec4(max, sum, 0, 0).
 @group(0) @binding(5) var<storage, read_write> part: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> sink: array<f32>;
 
 override WG: u32 = 64;
 override CHUNK: u32 = 512;
@@ -51,6 +57,11 @@ var<workgroup> qs: array<vec4<f32>, MAX_HD4>;
 var<workgroup> sc: array<f32, CHUNK>;
 var<workgroup> red: array<f32, WG>;
 var<workgroup> acc: array<vec4<f32>, WG>;
+
+// The first position a query at position pos sees.
+fn first_seen(pos: u32) -> u32 {
+  return select(0u, pos + 1u - min(pos + 1u, params.window), params.window != 0u);
+}
 
 fn reduce_max(t: u32, v: f32) -> f32 {
   red[t] = v;
@@ -86,6 +97,7 @@ fn attn(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   let n_kv = params.pos0 + z + 1u;
   let p0 = split * params.chunk;
   let p1 = min(n_kv, p0 + params.chunk);
+  let lo = max(p0, first_seen(n_kv - 1u)); // positions before it are outside the window
   let qo = (params.q_off / 4u) + (z * params.n_head + h) * hd4;
   for (var i = t; i < hd4; i += WG) {
     let v = q[qo + i];
@@ -95,7 +107,7 @@ fn attn(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
 
   // scores of this split's positions
   var m = -3.4028234663852886e38;
-  for (var p = p0 + t; p < p1; p += WG) {
+  for (var p = lo + t; p < p1; p += WG) {
     let ko = (p * params.kv_stride) / 4u + kvh * hd4;
     var s4 = vec4<f32>(0.0);
     for (var i = 0u; i < hd4; i++) { s4 = fma(vec4<f32>(kc[ko + i]), qs[i], s4); }
@@ -106,6 +118,8 @@ fn attn(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     m = max(m, s);
   }
   m = reduce_max(t, m);
+  let whole = params.sinks == 1u && params.n_split == 1u; // this workgroup holds the row's statistics
+  if (whole) { m = max(m, sink[h]); }
   var l = 0.0;
   if (params.mode == 2u && params.n_split > 1u) {
     // M and L of the whole row from every split's statistics (mode 1 launch)
@@ -113,18 +127,21 @@ fn attn(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     let sbase = (z * params.n_head + h) * params.n_split;
     var big_m = -3.4028234663852886e38;
     for (var s = 0u; s < used; s++) { big_m = max(big_m, part[(sbase + s) * (hd4 + 1u) + hd4].x); }
+    if (params.sinks == 1u) { big_m = max(big_m, sink[h]); }
     for (var s = 0u; s < used; s++) {
       let ml = part[(sbase + s) * (hd4 + 1u) + hd4];
       l += ml.y * exp(ml.x - big_m);
     }
+    if (params.sinks == 1u) { l += exp(sink[h] - big_m); }
     m = big_m;
   } else {
-    for (var p = p0 + t; p < p1; p += WG) {
+    for (var p = lo + t; p < p1; p += WG) {
       let e = exp(sc[p - p0] - m);
       l += e;
       if (params.mode == 0u) { sc[p - p0] = e; } // the weights, normalized at the end
     }
     l = reduce_sum(t, l); // also orders the writes of sc before the reads below
+    if (whole) { l += exp(sink[h] - m); }
   }
   if (params.mode == 1u) {
     if (t == 0u) { part[((z * params.n_head + h) * params.n_split + split) * (hd4 + 1u) + hd4] = vec4<f32>(m, l, 0.0, 0.0); }
@@ -133,7 +150,7 @@ fn attn(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   if (params.mode == 2u) {
     // ggml's weights on an f16 cache: f16(exp(s - M) * (1 / L)), already normalized
     let inv = 1.0 / l;
-    for (var p = p0 + t; p < p1; p += WG) { sc[p - p0] = kv_round(exp(sc[p - p0] - m) * inv); }
+    for (var p = lo + t; p < p1; p += WG) { sc[p - p0] = kv_round(exp(sc[p - p0] - m) * inv); }
     workgroupBarrier();
     l = 1.0;
   }
@@ -144,7 +161,7 @@ fn attn(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   let ph = t / hd4;
   var o4 = vec4<f32>(0.0);
   if (ph < phases && c < hd4) {
-    for (var p = p0 + ph; p < p1; p += phases) {
+    for (var p = lo + ph; p < p1; p += phases) {
       o4 = fma(vec4<f32>(vc[(p * params.kv_stride) / 4u + kvh * hd4 + c]), vec4<f32>(sc[p - p0]), o4);
     }
   }
@@ -185,11 +202,13 @@ fn attn_combine(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_
   }
   var mx = -3.4028234663852886e38;
   for (var s = 0u; s < used; s++) { mx = max(mx, part[(base + s) * (hd4 + 1u) + hd4].x); }
+  if (params.sinks == 1u) { mx = max(mx, sink[h]); }
   var l = 0.0;
   for (var s = 0u; s < used; s++) {
     let ml = part[(base + s) * (hd4 + 1u) + hd4];
     l += ml.y * exp(ml.x - mx);
   }
+  if (params.sinks == 1u) { l += exp(sink[h] - mx); }
   for (var i = t; i < hd4; i += WG) {
     var o = vec4<f32>(0.0);
     for (var s = 0u; s < used; s++) {
@@ -236,7 +255,8 @@ fn attn_tile(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
     for (var c = 0u; c < hd4; c++) { kr[c] = vec4<f32>(kc[ko + c]); }
     for (var qi = 0u; qi < nq; qi++) {
       var s = NEG_INF;
-      if (p <= params.pos0 + z0 + qi / params.qh) {
+      let pq = params.pos0 + z0 + qi / params.qh;
+      if (p <= pq && p >= first_seen(pq)) {
         var s4 = vec4<f32>(0.0);
         for (var c = 0u; c < hd4; c++) { s4 = fma(kr[c], tq_q[qi * THD4 + c], s4); }
         s = (s4.x + s4.y) + (s4.z + s4.w);
@@ -249,8 +269,10 @@ fn attn_tile(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
   workgroupBarrier();
   // softmax statistics, one invocation per query
   if (t < nq) {
+    let whole = params.sinks == 1u && params.n_split == 1u;
     var m = NEG_INF;
     for (var p = p0; p < p1; p++) { m = max(m, tq_s[t * TCH + (p - p0)]); }
+    if (whole) { m = max(m, sink[h0 + t % params.qh]); }
     var l = 0.0;
     for (var p = p0; p < p1; p++) {
       let v = tq_s[t * TCH + (p - p0)];
@@ -258,6 +280,7 @@ fn attn_tile(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
       tq_s[t * TCH + (p - p0)] = e;
       l += e;
     }
+    if (whole) { l += exp(sink[h0 + t % params.qh] - m); }
     tq_ml[t] = vec2<f32>(m, l);
   }
   workgroupBarrier();

@@ -21,3 +21,16 @@ fn gelu(v: f32) -> f32 {
 fn silu(v: f32) -> f32 {
   return v / (1.0 + exp(-v));
 }
+
+// gpt-oss's clamped SwiGLU of gate g and up u (ggml swiglu_oai: alpha 1.702, limit 7), in C's order.
+fn swiglu_oai(g: f32, u: f32) -> f32 {
+  let x = min(g, 7.0);
+  let y = clamp(u, -7.0, 7.0);
+  return (x / (1.0 + exp(1.702 * -x))) * (y + 1.0);
+}
+
+// The gated product of the decode kernels: 0 SwiGLU, 1 GeGLU, 2 gpt-oss's clamped SwiGLU.
+fn gated(kind: u32, g: f32, u: f32) -> f32 {
+  if (kind == 2u) { return swiglu_oai(g, u); }
+  return select(silu(g), gelu(g), kind == 1u) * u;
+}

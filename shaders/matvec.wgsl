@@ -12,8 +12,8 @@
 // batched kernel for dense weights.) A weight split over several buffers is run once per buffer:
 // rows outside [row0, row_end) of the flattened (matrix, row) index are skipped.
 //
-// Entry points: matvec (y = Wa [+ bias]), matvec_add (y += Wa), matvec_glu_silu / _gelu
-// (y = act(Wg a) * (Wu a)): the gate and up matrices are uploaded as one matrix of n rows, gate
+// Entry points: matvec (y = Wa [+ bias]), matvec_add (y += Wa), matvec_glu_silu / _gelu / _oai
+// (y = act(Wg a [+ bias]) * (Wu a [+ bias]); _oai: gpt-oss's clamped SwiGLU): the gate and up matrices are uploaded as one matrix of n rows, gate
 // rows first, so output row r reads rows r and n/2 + r.
 
 override WG: u32 = 16;
@@ -76,7 +76,7 @@ fn matvec(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) 
   for (var i = 0u; i < R; i++) {
     if (owns(fr, i)) {
       var out = row_at(v, i);
-      if (params.has_bias == 1u) { out += bias[(fr % params.n) + i]; }
+      if (params.has_bias != 0u) { out += bias_at(wg, (fr % params.n) + i); }
       y[o + i] = out;
     }
   }
@@ -94,7 +94,7 @@ fn matvec_add(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_
   }
 }
 
-fn glu(gid: vec3<u32>, wg: vec3<u32>, is_gelu: bool) {
+fn glu(gid: vec3<u32>, wg: vec3<u32>, kind: u32) {
   let half_n = params.n / 2u;
   var mat = 0u;
   if (params.use_ids == 1u) { mat = ids[params.ids_off + wg.z * params.ids_tok + wg.y]; }
@@ -107,19 +107,25 @@ fn glu(gid: vec3<u32>, wg: vec3<u32>, is_gelu: bool) {
   let o = out_base(wg) + r0;
   for (var i = 0u; i < R; i++) {
     if (r0 + i < half_n) {
-      let gi = row_at(g, i);
-      let a = select(silu(gi), gelu(gi), is_gelu);
-      y[o + i] = a * row_at(u, i);
+      var gi = row_at(g, i);
+      var ui = row_at(u, i);
+      if (params.has_bias != 0u) { gi += bias_at(wg, r0 + i); ui += bias_at(wg, half_n + r0 + i); }
+      y[o + i] = gated(kind, gi, ui);
     }
   }
 }
 
 @compute @workgroup_size(WG)
 fn matvec_glu_silu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
-  glu(gid, wg, false);
+  glu(gid, wg, 0u);
 }
 
 @compute @workgroup_size(WG)
 fn matvec_glu_gelu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
-  glu(gid, wg, true);
+  glu(gid, wg, 1u);
+}
+
+@compute @workgroup_size(WG)
+fn matvec_glu_oai(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wg: vec3<u32>) {
+  glu(gid, wg, 2u);
 }

@@ -18,7 +18,7 @@ struct Params {
   y_stride: u32,   // floats between consecutive slots' outputs
   ids_off: u32,    // offset of this token's expert list in ids
   use_ids: u32,    // 1: matrix = ids[ids_off + slot]; 0: matrix 0
-  has_bias: u32,   // 1: add bias[row] (matvec only)
+  has_bias: u32,   // 1: add bias[row]; 2: add bias[expert * n + row], the expert bias_ids[ids index] (store, gated)
   act_tok: u32,    // blocks between tokens' activations
   y_tok: u32,      // floats between tokens' outputs
   ids_tok: u32,    // entries between tokens' expert lists
@@ -28,6 +28,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read> w4: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> w1: array<u32>;
 @group(0) @binding(3) var<storage, read> act: array<A32>;
+// The slot's expert for its bias (has_bias 2): the router's ids where ids hold pool slots (paging).
+@group(0) @binding(4) var<storage, read> bias_ids: array<u32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<storage, read> ids: array<u32>;
 @group(0) @binding(7) var<storage, read> bias: array<f32>;
@@ -36,6 +38,13 @@ struct Params {
 struct Rows {
   a: vec4<f32>, // rows 0..3
   b: vec4<f32>, // rows 4..7
+}
+
+// The bias of row r (within the matrix) of slot wg.y of token wg.z.
+fn bias_at(wg: vec3<u32>, r: u32) -> f32 {
+  var e = 0u;
+  if (params.has_bias == 2u) { e = bias_ids[params.ids_off + wg.z * params.ids_tok + wg.y]; }
+  return bias[e * params.n + r];
 }
 
 fn row_at(v: Rows, i: u32) -> f32 {

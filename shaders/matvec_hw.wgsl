@@ -84,7 +84,7 @@ fn plain(wg: vec3<u32>, l: Lanes, add: bool) {
   if (i < 8u && r0 + i < params.n && fr + i >= params.row0 && fr + i < params.row_end) {
     let o = out_base(wg) + r0 + i;
     var out = row_at(v, i);
-    if (add) { out += y[o]; } else if (params.has_bias == 1u) { out += bias[r0 + i]; }
+    if (add) { out += y[o]; } else if (params.has_bias != 0u) { out += bias_at(wg, r0 + i); }
     y[o] = out;
   }
 }
@@ -100,7 +100,7 @@ fn matvec_add(l: Lanes, @builtin(workgroup_id) wg: vec3<u32>) {
 }
 
 // Outputs r0..r0+3 = act(gate rows) * (up rows); a split buffer holds whole matrices here.
-fn glu(wg: vec3<u32>, l: Lanes, is_gelu: bool) {
+fn glu(wg: vec3<u32>, l: Lanes, kind: u32) {
   let half_n = params.n / 2u;
   let r0 = wg.x * 4u;
   let mat = matrix_of(wg, l.t);
@@ -109,18 +109,24 @@ fn glu(wg: vec3<u32>, l: Lanes, is_gelu: bool) {
   let v = dots(fg, fg + half_n, act_base(wg), l);
   let i = l.t;
   if (i < 4u && r0 + i < half_n) {
-    let g = v.a[i];
-    let a = select(silu(g), gelu(g), is_gelu);
-    y[out_base(wg) + r0 + i] = a * v.b[i];
+    var g = v.a[i];
+    var u = v.b[i];
+    if (params.has_bias != 0u) { g += bias_at(wg, r0 + i); u += bias_at(wg, half_n + r0 + i); }
+    y[out_base(wg) + r0 + i] = gated(kind, g, u);
   }
 }
 
 @compute @workgroup_size(WG)
 fn matvec_glu_silu(l: Lanes, @builtin(workgroup_id) wg: vec3<u32>) {
-  glu(wg, l, false);
+  glu(wg, l, 0u);
 }
 
 @compute @workgroup_size(WG)
 fn matvec_glu_gelu(l: Lanes, @builtin(workgroup_id) wg: vec3<u32>) {
-  glu(wg, l, true);
+  glu(wg, l, 1u);
+}
+
+@compute @workgroup_size(WG)
+fn matvec_glu_oai(l: Lanes, @builtin(workgroup_id) wg: vec3<u32>) {
+  glu(wg, l, 2u);
 }

@@ -5,7 +5,9 @@
 // probability + bias, weighed by the probability alone), optionally renormalized to sum 1
 // (the sum clamped at 2^-14) and scaled; for Qwen2-MoE also the shared expert's gate
 // sigmoid(w_g . x), computed as silu(g) / g like qwen2moe.cpp. Writes ids[t][0..k) and
-// wts[t][0..k] (slot k: the shared expert's weight, 1 when it is ungated).
+// wts[t][0..k] (slot k: the shared expert's weight, 1 when it is ungated). gpt-oss: a router
+// bias added to the logits, and 'softmax-topk' gating (top_k = 1): the k largest logits chosen,
+// then a softmax over those k (llama.cpp's SOFTMAX_WEIGHT).
 //
 // Needs sum.wgsl before it.
 //
@@ -28,6 +30,8 @@ struct Params {
   res_scale: f32,  // combine: multiplier before the residual add (1 = none)
   out_off: u32,    // combine: float offset of token 0 in x
   sel_bias: u32,   // route: 1 = add sel_b to the probabilities to choose (not to weigh)
+  r_bias: u32,     // route: 1 = add r_b to the router logits
+  top_k: u32,      // route: 1 = softmax over the chosen k logits instead of all
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -39,6 +43,7 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> wts: array<f32>;
 @group(0) @binding(7) var<storage, read_write> x: array<f32>;
 @group(0) @binding(8) var<storage, read> sel_b: array<f32>;
+@group(0) @binding(9) var<storage, read> r_b: array<f32>;
 
 override WG: u32 = 64;
 const MAX_EXPERTS: u32 = 512u;
@@ -52,24 +57,9 @@ fn chosen_by(e: u32) -> f32 {
   return select(logit[e], logit[e] + sel_b[e], params.sel_bias == 1u);
 }
 
-@compute @workgroup_size(WG)
-fn route(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let tok = wg.x;
-  // a: the normed input as an activation of kind none (quant_act.wgsl): 36 floats per 32 values
-  let xo = tok * (params.d / 32u) * 36u;
-  for (var e = t; e <= params.n_expert; e += WG) {
-    var acc = 0.0;
-    if (e < params.n_expert) {
-      for (var i = 0u; i < params.d; i++) { acc = fma(router[e * params.d + i], a[xo + (i / 32u) * 36u + (i % 32u)], acc); }
-      logit[e] = acc;
-    } else if (params.shexp == 2u) {
-      for (var i = 0u; i < params.d; i++) { acc = fma(shg[i], a[xo + (i / 32u) * 36u + (i % 32u)], acc); }
-      shared_gate = (acc / (1.0 + exp(-acc))) / acc;
-    }
-  }
-  workgroupBarrier();
-  // softmax, every lane on its experts: the max, then the sum of exps as (sum, error) pairs
-  // through a tree (close to the float64 sum llama.cpp's CPU backend takes)
+// softmax over all router logits in place, every lane on its experts: the max, then the sum of
+// exps as (sum, error) pairs through a tree (close to the float64 sum llama.cpp's CPU backend takes)
+fn softmax_all(t: u32) {
   var mx = -3.0e38;
   for (var e = t; e < params.n_expert; e += WG) { mx = max(mx, logit[e]); }
   red2[t] = vec2<f32>(mx, 0.0);
@@ -91,6 +81,25 @@ fn route(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
   let inv = 1.0 / (red2[0].x + red2[0].y);
   for (var e = t; e < params.n_expert; e += WG) { logit[e] = logit[e] * inv; }
   workgroupBarrier();
+}
+
+@compute @workgroup_size(WG)
+fn route(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let tok = wg.x;
+  // a: the normed input as an activation of kind none (quant_act.wgsl): 36 floats per 32 values
+  let xo = tok * (params.d / 32u) * 36u;
+  for (var e = t; e <= params.n_expert; e += WG) {
+    var acc = 0.0;
+    if (e < params.n_expert) {
+      for (var i = 0u; i < params.d; i++) { acc = fma(router[e * params.d + i], a[xo + (i / 32u) * 36u + (i % 32u)], acc); }
+      logit[e] = select(acc, acc + r_b[e], params.r_bias == 1u);
+    } else if (params.shexp == 2u) {
+      for (var i = 0u; i < params.d; i++) { acc = fma(shg[i], a[xo + (i / 32u) * 36u + (i % 32u)], acc); }
+      shared_gate = (acc / (1.0 + exp(-acc))) / acc;
+    }
+  }
+  workgroupBarrier();
+  if (params.top_k == 0u) { softmax_all(t); }
   // top-k by rank: expert e is pick j when j experts come before it (a larger probability plus
   // bias, or an equal one at a lower index), as k rounds of first-index argmax would order them
   for (var e = t; e < params.n_expert; e += WG) {
@@ -107,7 +116,16 @@ fn route(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
   }
   storageBarrier();
   if (t != 0u) { return; }
-  // the k weights (few): summed in pick order, renormalized and scaled by one lane
+  // the k weights (few): softmaxed (top_k), summed in pick order, renormalized and scaled by one lane
+  if (params.top_k == 1u) {
+    let w0 = tok * (params.k + 1u);
+    var mk = wts[w0];
+    for (var j = 1u; j < params.k; j++) { mk = max(mk, wts[w0 + j]); }
+    var sk = 0.0;
+    for (var j = 0u; j < params.k; j++) { let v = exp(wts[w0 + j] - mk); wts[w0 + j] = v; sk += v; }
+    let inv = 1.0 / sk;
+    for (var j = 0u; j < params.k; j++) { wts[w0 + j] = wts[w0 + j] * inv; }
+  }
   var wsum = 0.0;
   for (var j = 0u; j < params.k; j++) { wsum += wts[tok * (params.k + 1u) + j]; }
   if (params.norm_topk == 1u) {

@@ -6,13 +6,13 @@
 // Per layer (d = nEmbd, q = nHead*headDim, kv = nHeadKv*headDim, T tokens):
 //   quant(rmsnorm(x) * attn_norm)             → act        (T, d) as Wqkv's vec_dot_type
 //   Wqkv act (+ bias)                         → qkv        (T, q + 2kv)
-//   q/k norm, RoPE, K/V into the cache        → q          (T, q)
-//   attention over the cache                  → att        (T, q)
-//   x += post(Wo quant(att))                  → x          (T, d)   post: Grok norm, Granite scale
+//   q/k norm, RoPE, K/V into the cache        → q          (T, q)   sliding layers: their RoPE table
+//   attention over the cache                  → att        (T, q)   (sliding window, sinks: gpt-oss)
+//   x += post(Wo quant(att) (+ bias))         → x          (T, d)   post: Grok norm, Granite scale
 //   quant(rmsnorm(x) * ffn_norm)              → act
 //   dense: h = act(Wg act) * (Wu act)         → h          (T, ff);  x += post(Wd quant(h))
 //   MoE:   route(rmsnorm(x))                  → ids, wts   (T, k), (T, k+1)
-//          h_s = glu(W_e[s] act)              → h          (T, k, ffExp); y_s = W_e[s] quant(h_s)
+//          h_s = glu(W_e[s] act (+ b_e[s]))   → h          (T, k, ffExp); y_s = W_e[s] quant(h_s) (+ b_e[s])
 //          shared expert into slot k; x += post(sum_s w_s y_s)
 // then logits = Wout quant(rmsnorm(x) * output_norm) for the last token (or all), scaled,
 // soft-capped, and their argmax.
@@ -33,7 +33,7 @@ import type { GPUSession } from '../gpu/session.ts';
 import type { KernelShape } from '../gpu/variant.ts';
 import type { GpuWeight } from '../gpu/weights.ts';
 import type { ModelPlan } from '../model/plan.ts';
-import type { GatedWeights, ModelWeights } from './weights.ts';
+import type { ExpertBiases, GatedWeights, ModelWeights } from './weights.ts';
 
 export interface GraphOptions {
   nCtx: number;
@@ -152,6 +152,8 @@ export class ForwardGraph {
     const tmp = buf(4 * B * d, 'tmp'); // matmul outputs that need post-processing before the add
     // cos/sin of every position; written by writeRopeTable once rope_freqs is read
     const table = buf(4 * opts.nCtx * hp.ropeDim, 'rope-table', 'io');
+    // sliding-window layers' own table (gpt-oss: their RoPE base)
+    const tableSwa = plan.consts.swaWindow ? buf(4 * opts.nCtx * hp.ropeDim, 'rope-table.swa', 'io') : undefined;
 
     // Converted activations, one buffer per (role, kind, width, rows): a role is one value of a
     // layer (its attention input, its FFN input, ...), so layers share the buffer of a role, while
@@ -199,6 +201,7 @@ export class ForwardGraph {
     const moeShape: MoeShape | undefined = plan.hasExperts ? {
       d, nExpert: hp.nExpert, k: hp.nExpertUsed, normTopK: arch.ffn.expertWeightsNorm, weightsScale: hp.expertWeightsScale,
       shexp: arch.ffn.shared === 'sigmoid-gated' ? 2 : w.layers.some((l) => l.moe?.shared) ? 1 : 0,
+      softmaxTopK: arch.ffn.expertGating === 'softmax-topk',
     } : undefined;
     const kUsed = hp.nExpertUsed;
     const slotsOut = moeShape ? kUsed + (moeShape.shexp ? 1 : 0) : 0;
@@ -216,17 +219,19 @@ export class ForwardGraph {
       ? session.device.createBuffer({ size: 4 * (B * kUsed + kGuess), usage: USAGE.MAP_READ | USAGE.COPY_DST, label: 'moe.ids.read' })
       : undefined;
     const wts = moeShape ? buf(4 * B * (kUsed + 1), 'moe.wts') : undefined;
-    const glu: MatvecMode = arch.ffn.act === 'gelu' ? 'glu_gelu' : 'glu_silu';
+    const glu: MatvecMode = arch.ffn.act === 'gelu' ? 'glu_gelu' : arch.ffn.act === 'swiglu-oai' ? 'glu_oai' : 'glu_silu';
 
     /** A gated FFN (dense or one selected expert per slot) from `a` into its down output. */
-    const gatedStages = async (role: 'ffn' | 'exps' | 'shexp', g: GatedWeights, aIn: ActBuffers, slots: number, useIds: GPUBuffer | undefined, out: { y: GPUBuffer; mode: 'add' | 'store'; yTok: number; yOff: number }, label: string) => {
+    /** With `biases`, each product plus its expert's bias, found through the router's ids. */
+    const gatedStages = async (role: 'ffn' | 'exps' | 'shexp', g: GatedWeights, aIn: ActBuffers, slots: number, useIds: GPUBuffer | undefined, out: { y: GPUBuffer; mode: 'add' | 'store'; yTok: number; yOff: number }, label: string, biases?: ExpertBiases) => {
       const width = g.gateUp.n / 2;
       const h = buf(4 * B * slots * width, `${label}.h`);
       const aH = act(`${role}.hidden`, kindOf(g.down), width, B * slots);
+      const bias = (b?: GPUBuffer) => (b ? { bias: b, biasIds: ids } : {});
       return [
-        await mv({ weight: g.gateUp, act: aIn, y: h, mode: glu, slots, ids: useIds, yStride: width, yTok: slots * width, idsTok: kUsed, label: `${label}.gate_up` }),
+        await mv({ weight: g.gateUp, act: aIn, y: h, mode: glu, slots, ids: useIds, yStride: width, yTok: slots * width, idsTok: kUsed, label: `${label}.gate_up`, ...bias(biases?.gateUp) }),
         await quantT(h, aH, undefined, slots),
-        await mv({ weight: g.down, act: aH, y: out.y, mode: out.mode, slots, perSlotInput: true, ids: useIds, yOff: out.yOff, yStride: d, yTok: out.yTok, idsTok: kUsed, label: `${label}.down` }),
+        await mv({ weight: g.down, act: aH, y: out.y, mode: out.mode, slots, perSlotInput: true, ids: useIds, yOff: out.yOff, yStride: d, yTok: out.yTok, idsTok: kUsed, label: `${label}.down`, ...bias(biases?.down) }),
       ];
     };
     /** The CPU's part of a paged layer. The router's choices (and the guess for the next layer)
@@ -311,18 +316,19 @@ export class ForwardGraph {
       const kc = buf(kvBytes, `${name}.k`, 'kv'), vc = buf(kvBytes, `${name}.v`, 'kv');
       const rope = await RopeOp.create(session, {
         nHead: hp.nHead, nHeadKv: hp.nHeadKv, headDim: hd, ropeDim: hp.ropeDim, mode: arch.rope, qkNorm: arch.attention.qkNorm,
-        eps, qNorm: L.qNorm, kNorm: L.kNorm, qkv, table, qOut: qBuf, kCache: kc, vCache: vc, tokens: B, pos0: 0, kvType: opts.kvType, label: `${name}.rope`,
+        eps, qNorm: L.qNorm, kNorm: L.kNorm, qkv, table: (c.swaLayers[il] && tableSwa) || table, qOut: qBuf, kCache: kc, vCache: vc, tokens: B, pos0: 0, kvType: opts.kvType, label: `${name}.rope`,
       });
       stages.push((T, pos0) => { rope.set(T, pos0); return [rope.op]; });
       const attn = await AttentionOp.create(session, {
         nHead: hp.nHead, nHeadKv: hp.nHeadKv, headDim: hd, nCtx: opts.nCtx, maxQueries: B, q: qBuf, kCache: kc, vCache: vc, out: att,
         scale: c.kqScale, softcap: c.attnSoftcap, capScale: c.attnCapScale, kvType: opts.kvType, label: `${name}.attn`,
+        window: c.swaLayers[il] ? c.swaWindow : 0, sinks: L.sinks,
       });
       stages.push((T, pos0) => attn.set(T, pos0));
       const aO = act('attn.out', kindOf(L.wo), qDim, B);
       stages.push(await quantT(att, aO));
-      const postAttn = L.attnOutNorm !== undefined || resScale !== 1;
-      stages.push(await mv({ weight: L.wo, act: aO, y: postAttn ? tmp : x, mode: postAttn ? 'store' : 'add', yTok: d, label: `${name}.wo` }));
+      const postAttn = L.attnOutNorm !== undefined || resScale !== 1 || L.oBias !== undefined;
+      stages.push(await mv({ weight: L.wo, act: aO, y: postAttn ? tmp : x, mode: postAttn ? 'store' : 'add', yTok: d, bias: L.oBias, label: `${name}.wo` }));
       if (postAttn) {
         const r = await residualOp(session, { n: d, rows: B, a: tmp, x, norm: L.attnOutNorm ? { w: L.attnOutNorm, eps } : undefined, scale: resScale });
         stages.push(fixed([r], (o, T) => { o.workgroups = [T]; }));
@@ -342,7 +348,7 @@ export class ForwardGraph {
         const m = L.moe;
         const aR = act('ffn.in', 'none', d, B);
         stages.push(await quantT(x, aR, { w: L.ffnNorm, eps }));
-        const route = await routeOp(session, { shape: moeShape, x: aR.a, router: m.router, shexpGate: m.sharedGate, selectionBias: m.selectionBias, ids, wts, tokens: B, label: `${name}.route` });
+        const route = await routeOp(session, { shape: moeShape, x: aR.a, router: m.router, routerBias: m.routerBias, shexpGate: m.sharedGate, selectionBias: m.selectionBias, ids, wts, tokens: B, label: `${name}.route` });
         stages.push(fixed([route], (o, T) => { o.workgroups = [T]; }));
         const pool = paging?.pools[il];
         const experts = pool ? { gateUp: pool.gateUp, down: pool.down } : m.experts;
@@ -355,10 +361,10 @@ export class ForwardGraph {
         if (guess) {
           // the next layer's router on this layer's FFN input, normed with the next layer's norm
           stages.push(await quantT(x, guessAct!, { w: w.layers[il + 1].ffnNorm, eps }));
-          const g = await routeOp(session, { shape: { ...moeShape, k: kGuess }, x: guessAct!.a, router: nextM!.router, shexpGate: nextM!.sharedGate, selectionBias: nextM!.selectionBias, ids: guessIds!, wts: guessWts!, tokens: B, label: `${name}.guess` });
+          const g = await routeOp(session, { shape: { ...moeShape, k: kGuess }, x: guessAct!.a, router: nextM!.router, routerBias: nextM!.routerBias, shexpGate: nextM!.sharedGate, selectionBias: nextM!.selectionBias, ids: guessIds!, wts: guessWts!, tokens: B, label: `${name}.guess` });
           stages.push(fixed([g], (o, T) => { o.workgroups = [T === 1 ? 1 : 0]; }));
         }
-        const expertStages = await gatedStages('exps', experts, aE, kUsed, pool ? slotIds : ids, { y: ySlots, mode: 'store', yTok: slotsOut * d, yOff: 0 }, `${name}.exps`);
+        const expertStages = await gatedStages('exps', experts, aE, kUsed, pool ? slotIds : ids, { y: ySlots, mode: 'store', yTok: slotsOut * d, yOff: 0 }, `${name}.exps`, m.expertBiases);
         // paged: the resident experts' slots from the GPU's slot table, then the expert kernels
         // (before the readback with overlap; in place of it when the whole layer is resident)
         let residentStages: Stage[] = [];
@@ -406,7 +412,10 @@ export class ForwardGraph {
       ops.push(amax);
       return ops;
     });
-    const fillRope = (f?: Float32Array) => session.device.queue.writeBuffer(table, 0, ropeTable(opts.nCtx, hp.ropeDim, plan.consts.rope, f, num));
+    const fillRope = (f?: Float32Array) => {
+      session.device.queue.writeBuffer(table, 0, ropeTable(opts.nCtx, hp.ropeDim, plan.consts.rope, f, num));
+      if (tableSwa) session.device.queue.writeBuffer(tableSwa, 0, ropeTable(opts.nCtx, hp.ropeDim, plan.consts.ropeSwa, f, num));
+    };
     return new ForwardGraph(stages, io, opts.kvType, fillRope, opts.paging);
   }
 }

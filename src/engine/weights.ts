@@ -19,6 +19,13 @@ export interface GatedWeights {
   down: GpuWeight;
 }
 
+/** Per-expert biases (gpt-oss), resident even when the experts are paged: gateUp (nExpert, 2 *
+ *  width), each expert's gate bias then its up bias as the fused matrix's rows; down (nExpert, d). */
+export interface ExpertBiases {
+  gateUp: GPUBuffer;
+  down: GPUBuffer;
+}
+
 export interface LayerWeights {
   attnNorm: GPUBuffer;
   /** One fused matrix (q rows, then k, then v), or the three apart when their types differ. */
@@ -28,11 +35,14 @@ export interface LayerWeights {
   qNorm?: GPUBuffer;
   kNorm?: GPUBuffer;
   wo: GpuWeight;
+  /** attn_output.bias and attn_sinks (gpt-oss). */
+  oBias?: GPUBuffer;
+  sinks?: GPUBuffer;
   attnOutNorm?: GPUBuffer;
   ffnNorm: GPUBuffer;
   ffn?: GatedWeights;
   /** experts: the routed experts, resident; absent when they are paged (expert-pool.ts). */
-  moe?: { router: GPUBuffer; selectionBias?: GPUBuffer; experts?: GatedWeights; shared?: GatedWeights; sharedGate?: GPUBuffer };
+  moe?: { router: GPUBuffer; routerBias?: GPUBuffer; selectionBias?: GPUBuffer; experts?: GatedWeights; expertBiases?: ExpertBiases; shared?: GatedWeights; sharedGate?: GPUBuffer };
   postNorm?: GPUBuffer;
 }
 
@@ -49,30 +59,10 @@ export interface ModelWeights {
 
 export type LoadProgress = (done: number, total: number) => void;
 
-/** A model whose plan asks for a mechanism the WebGPU kernels do not have yet (the CPU reference
- *  runs it). */
-export class UnsupportedModelError extends Error {
-  override name = 'UnsupportedModelError';
-}
-
-/** The mechanisms of `plan` the WebGPU engine lacks (gpt-oss's), by name. */
-export function gpuLacks(plan: ModelPlan): string[] {
-  const a = plan.arch.attention, f = plan.arch.ffn;
-  return [
-    a.sinks && 'attention sinks', plan.consts.swaWindow > 0 && 'sliding-window attention', a.outputBias && 'an attention output bias',
-    f.routerBias && 'a router bias', f.expertBiases && 'expert biases', f.expertGating !== 'softmax' && `${f.expertGating} expert gating`,
-    f.act === 'swiglu-oai' && 'the clamped SwiGLU (swiglu_oai)',
-  ].filter((x): x is string => typeof x === 'string');
-}
-
 /** The GPU buffers of every weight but, with `pagedExperts`, the routed experts (left to an
  *  ExpertPool), made at once; `filled` reads and writes their contents, tensor after tensor, so
  *  the caller can build the kernels meanwhile (they need the buffers, not what is in them). */
 export function allocWeights(session: GPUSession, source: RangeSource, plan: ModelPlan, onProgress?: LoadProgress, pagedExperts = false): { weights: ModelWeights; filled: Promise<void> } {
-  const lacks = gpuLacks(plan);
-  if (lacks.length) {
-    throw new UnsupportedModelError(`${plan.arch.name}: the WebGPU engine has no ${lacks.join(', ')} yet; the CPU reference (src/reference) runs this model`);
-  }
   const maxBind = session.limits.maxStorageBufferBindingSize;
   let bytesRead = 0;
   const total = plan.tensors.filter((t) => !(pagedExperts && plan.expertTensors.has(t))).reduce((s, t) => s + t.nBytes, 0);
@@ -119,6 +109,21 @@ export function allocWeights(session: GPUSession, source: RangeSource, plan: Mod
     return { gateUp: fused(label, [g.gate, g.up]), down: matrix(g.down) };
   };
 
+  const expertBiases = (g: GatedTensors<Tensor>, label: string): ExpertBiases => {
+    const [width, nExpert] = g.gate.shape;
+    const gateUp = create(4 * 2 * width * nExpert, label);
+    later(async () => {
+      const [gate, up] = await Promise.all([readF32(g.gate), readF32(g.up)]);
+      const all = new Float32Array(2 * width * nExpert);
+      for (let e = 0; e < nExpert; e++) {
+        all.set(gate.subarray(e * width, (e + 1) * width), 2 * e * width);
+        all.set(up.subarray(e * width, (e + 1) * width), (2 * e + 1) * width);
+      }
+      write(gateUp, all);
+    });
+    return { gateUp, down: f32(g.down) };
+  };
+
   const embd = matrix(plan.embd);
   const output = plan.tied ? embd : matrix(plan.output);
   const outNorm = f32(plan.outNorm);
@@ -147,7 +152,7 @@ export function allocWeights(session: GPUSession, source: RangeSource, plan: Mod
       });
     }
     const layer: LayerWeights = {
-      attnNorm: f32(A.norm), qkv, qkvBias, qNorm: optF32(A.qNorm), kNorm: optF32(A.kNorm), wo: matrix(A.o),
+      attnNorm: f32(A.norm), qkv, qkvBias, qNorm: optF32(A.qNorm), kNorm: optF32(A.kNorm), wo: matrix(A.o), oBias: optF32(A.oBias), sinks: optF32(A.sinks),
       attnOutNorm: optF32(A.postNorm), ffnNorm: f32(L.ffnNorm), postNorm: optF32(L.postNorm),
     };
     if (L.moe) {
@@ -157,6 +162,8 @@ export function allocWeights(session: GPUSession, source: RangeSource, plan: Mod
       }
       layer.moe = {
         router: f32(m.router),
+        routerBias: optF32(m.routerBias),
+        expertBiases: m.expertBiases && expertBiases(m.expertBiases, `${b}ffn_gate_up_exps.bias`),
         selectionBias: optF32(m.selectionBias),
         experts: pagedExperts ? undefined : gated(m.experts, `${b}ffn_gate_up_exps`),
         shared: m.shared && gated(m.shared, `${b}ffn_gate_up_shexp`),

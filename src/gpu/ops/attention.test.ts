@@ -2,6 +2,7 @@
 // short and long contexts (one split and several merged by attn_combine), GQA, Grok's soft cap;
 // with an f32 cache, and with an f16 cache (shader-f16 only) against ggml's f16-cache numerics:
 // K, V, q and the normalized softmax output rounded to f16 (src/reference/attention.ts).
+// gpt-oss's sliding window and sink logits in each kernel: one split, several, and the tile.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runOps } from '../op.ts';
 import type { GPUSession } from '../session.ts';
@@ -14,7 +15,7 @@ let session: GPUSession;
 beforeAll(async () => { session = await testSession(); });
 afterAll(() => session?.destroy());
 
-interface Case { nHead: number; nHeadKv: number; headDim: number; queries: number; pos0: number; softcap: number }
+interface Case { nHead: number; nHeadKv: number; headDim: number; queries: number; pos0: number; softcap: number; window?: number; sinks?: boolean }
 
 const CASES: Case[] = [
   { nHead: 4, nHeadKv: 2, headDim: 64, queries: 1, pos0: 0, softcap: 0 },
@@ -26,12 +27,17 @@ const CASES: Case[] = [
   // 16 heads of one KV head (a group larger than a tile would take whole), ragged last tile
   { nHead: 8, nHeadKv: 2, headDim: 128, queries: 21, pos0: 300, softcap: 0 },
   { nHead: 32, nHeadKv: 1, headDim: 16, queries: 3, pos0: 10, softcap: 0 },
+  // gpt-oss: window and sinks, decode in one split and in several, a tiled batch over 2 splits
+  { nHead: 4, nHeadKv: 2, headDim: 64, queries: 1, pos0: 40, softcap: 0, window: 16, sinks: true },
+  { nHead: 4, nHeadKv: 2, headDim: 64, queries: 2, pos0: ATTN_CHUNK + 100, softcap: 0, window: 128, sinks: true },
+  { nHead: 8, nHeadKv: 2, headDim: 64, queries: 20, pos0: 250, softcap: 0, window: 24, sinks: true },
+  { nHead: 8, nHeadKv: 2, headDim: 64, queries: 20, pos0: 3, softcap: 0, sinks: true },
 ];
 
 const KV_TYPES: KvType[] = ['f32', 'f16'];
 
 describe.each(KV_TYPES)('attention.wgsl, %s cache', (kvType) => {
-  it.for(CASES)('$queries queries at $pos0, $nHead/$nHeadKv heads of $headDim, softcap $softcap', async (c, ctx) => {
+  it.for(CASES)('$queries queries at $pos0, $nHead/$nHeadKv heads of $headDim, softcap $softcap, window $window, sinks $sinks', async (c, ctx) => {
     if (kvType === 'f16') needF16(session, (note) => ctx.skip(note));
     const f16 = kvType === 'f16';
     const r = rng(c.pos0 + c.headDim);
@@ -39,13 +45,14 @@ describe.each(KV_TYPES)('attention.wgsl, %s cache', (kvType) => {
     const kv = c.nHeadKv * c.headDim, qd = c.nHead * c.headDim;
     let K = r.vec(nCtx * kv), V = r.vec(nCtx * kv);
     const Q = r.vec(c.queries * qd);
+    const sinks = c.sinks ? Float32Array.from(r.vec(c.nHead), (v) => 4 * v) : undefined;
     const scale = 1 / Math.sqrt(c.headDim), capScale = 0.08;
     const out = zeros(session, 4 * c.queries * qd);
     const asCache = (x: Float32Array) => (f16 ? Uint16Array.from(x, f32ToF16) : x);
     const op = await AttentionOp.create(session, {
       nHead: c.nHead, nHeadKv: c.nHeadKv, headDim: c.headDim, nCtx, maxQueries: c.queries,
       q: upload(session, Q), kCache: upload(session, asCache(K)), vCache: upload(session, asCache(V)), out,
-      scale: c.softcap ? 1 : scale, softcap: c.softcap, capScale, kvType,
+      scale: c.softcap ? 1 : scale, softcap: c.softcap, capScale, kvType, window: c.window, sinks: sinks && upload(session, sinks),
     });
     // what the kernel sees and rounds: f16 K, V and q; p rounded after normalization
     const h16 = (x: Float32Array) => (f16 ? Float32Array.from(x, roundF16) : x);
@@ -58,16 +65,18 @@ describe.each(KV_TYPES)('attention.wgsl, %s cache', (kvType) => {
     const group = c.nHead / c.nHeadKv;
     for (let z = 0; z < c.queries; z++) {
       const n = c.pos0 + z + 1;
+      const first = c.window ? Math.max(0, n - c.window) : 0;
       for (let h = 0; h < c.nHead; h++) {
         const ko = Math.floor(h / group) * c.headDim, qo = z * qd + h * c.headDim;
         const s = Array.from({ length: n }, (_, p) => {
           let d = 0;
           for (let i = 0; i < c.headDim; i++) d += K[p * kv + ko + i] * Qr[qo + i];
+          if (p < first) return -Infinity;
           return c.softcap ? Math.tanh(d * capScale) * c.softcap : d * scale;
         });
-        const m = Math.max(...s);
+        const m = Math.max(...s, sinks ? sinks[h] : -Infinity);
         const e = s.map((v) => Math.exp(v - m));
-        const l = e.reduce((a, b) => a + b, 0);
+        const l = e.reduce((a, b) => a + b, 0) + (sinks ? Math.exp(sinks[h] - m) : 0);
         const p16 = e.map((v) => roundF16(Math.fround(v / l)));
         for (let i = 0; i < c.headDim; i++) {
           let acc = 0;

@@ -34,6 +34,10 @@ export interface AttentionArgs {
   /** Element type of the caches (default 'f32'; 'f16' needs shader-f16 and takes ggml's f16
    *  numerics: attention.wgsl). */
   kvType?: KvType;
+  /** Sliding window: positions a query sees, itself included (default 0: all). */
+  window?: number;
+  /** A logit per query head (nHead f32) that joins the softmax's max and denominator (gpt-oss). */
+  sinks?: GPUBuffer;
   label?: string;
 }
 
@@ -74,9 +78,9 @@ export class AttentionOp {
     const base = {
       n_head: a.nHead, n_head_kv: a.nHeadKv, head_dim: a.headDim, pos0: 0, n_split: 1, chunk: ATTN_CHUNK,
       kv_stride: a.nHeadKv * a.headDim, q_off: 0, out_off: 0, scale: a.scale, softcap: a.softcap, cap_scale: a.capScale,
-      qh, tq, n_tok: 1, mode: f16 ? 2 : 0,
+      qh, tq, n_tok: 1, mode: f16 ? 2 : 0, window: a.window ?? 0, sinks: a.sinks ? 1 : 0,
     };
-    const buffers = { q: a.q, kc: a.kCache, vc: a.vCache, out: a.out, part };
+    const buffers = { q: a.q, kc: a.kCache, vc: a.vCache, out: a.out, part, sink: a.sinks ?? session.dummy };
     const attn = new Op(session, ka!, buffers, base, [a.nHead, 1, 1], a.label ?? 'attn');
     const comb = new Op(session, kc!, buffers, base, [0], `${a.label ?? 'attn'}.combine`);
     const tile = kt ? {

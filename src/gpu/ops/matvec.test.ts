@@ -4,6 +4,8 @@
 // split over several buffers; in every kernel shape: software, hardware with subgroups (where the
 // adapter has them: SwiftShader and lavapipe do), hardware with the workgroup-memory reduction
 // (the activation converted in the same shape: quant_act.wgsl's Q8_K has one of each).
+// gpt-oss's experts: the clamped SwiGLU and per-expert biases found through the router's ids while
+// the matrices are found through other ids (pool slots), large enough to reach the clamps.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dequantize } from '../../gguf/dequant.ts';
 import { f16ToF32 } from '../../gguf/half.ts';
@@ -40,6 +42,8 @@ interface Case {
   type: GGMLType; k: number; n: number; count: number; mode: MatvecMode; numerics: 'ggml' | 'exact'; slots: number;
   /** Largest buffer of the weight in rows (splits it), default one buffer. */
   splitRows?: number;
+  /** Per-expert biases (count, n), looked up by other ids than the matrices'. */
+  expertBias?: boolean;
 }
 
 function cases(): (Case & { variant: Variant })[] {
@@ -58,7 +62,10 @@ function cases(): (Case & { variant: Variant })[] {
   // split weights: a buffer boundary inside a matrix (plain), between matrices (gated experts)
   base.push({ type: GGMLType.Q4_0, k: 96, n: 150, count: 1, mode: 'store', numerics: 'ggml', slots: 1, splitRows: 64 });
   base.push({ type: GGMLType.Q6_K, k: 256, n: 2 * 9, count: 3, mode: 'glu_silu', numerics: 'ggml', slots: 2, splitRows: 18 });
-  const glusAndSplits = base.slice(-5);
+  // gpt-oss experts (MXFP4): gate+up with the clamped SwiGLU, down, both with expert biases
+  base.push({ type: GGMLType.MXFP4, k: 128, n: 2 * 20, count: 4, mode: 'glu_oai', numerics: 'ggml', slots: 3, expertBias: true });
+  base.push({ type: GGMLType.MXFP4, k: 64, n: 24, count: 4, mode: 'store', numerics: 'ggml', slots: 3, expertBias: true });
+  const glusAndSplits = base.slice(-7);
   // rows of more blocks than the hardware shape has lanes (k/32 > 256: several blocks per lane)
   // (and for Q8_K activations, more 32-blocks than the converter's 64 lanes)
   const wide: Case[] = [
@@ -73,6 +80,10 @@ function cases(): (Case & { variant: Variant })[] {
 }
 
 const silu = (v: number) => v / (1 + Math.exp(-v));
+const swigluOai = (g: number, u: number) => {
+  const x = Math.min(g, 7), y = Math.min(Math.max(u, -7), 7);
+  return (x / (1 + Math.exp(-1.702 * x))) * (y + 1);
+};
 const gelu = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * v * (1 + 0.044715 * v * v)));
 
 describe('matvec.wgsl', () => {
@@ -98,10 +109,14 @@ describe('matvec.wgsl', () => {
     const outLen = glu ? c.n / 2 : c.n;
     const y0 = r.vec(c.slots * outLen);
     const yb = upload(session, y0, 'y');
+    // the biases' expert of slot s (the matrices' ids stand for pool slots then)
+    const biasIds = Uint32Array.from(ids, (e) => (e + 1) % c.count);
+    const bias = c.expertBias ? r.vec(c.count * c.n, 8) : undefined;
+    const biasArgs = bias ? { bias: upload(session, bias, 'bias'), biasIds: upload(session, biasIds, 'bias_ids') } : {};
     const ops = [
       await quantOp(session, { x: xb, rows: 1, out: act, kernels }),
       ...(await matvecOps(session, { weight, act, y: yb, mode: c.mode, slots: c.slots, ids: c.count > 1 ? upload(session, ids, 'ids') : undefined, numerics: c.numerics,
-        kernels, subgroups: c.variant === 'hardware-sg' })),
+        kernels, subgroups: c.variant === 'hardware-sg', ...biasArgs })),
     ];
     runOps(session, ops);
     const got = await readF32(session, yb, c.slots * outLen);
@@ -124,13 +139,14 @@ describe('matvec.wgsl', () => {
     };
     for (let sl = 0; sl < c.slots; sl++) {
       const mat = c.count > 1 ? ids[sl] : 0;
+      const b = (rr: number) => (bias ? bias[biasIds[sl] * c.n + rr] : 0);
       for (let i = 0; i < outLen; i++) {
         const o = sl * outLen + i;
-        if (c.mode === 'store') want[o] = row(mat, i);
+        if (c.mode === 'store') want[o] = row(mat, i) + b(i);
         else if (c.mode === 'add') want[o] = y0[o] + row(mat, i);
         else {
-          const g = row(mat, i), u = row(mat, outLen + i);
-          want[o] = (c.mode === 'glu_silu' ? silu(g) : gelu(g)) * u;
+          const g = row(mat, i) + b(i), u = row(mat, outLen + i) + b(outLen + i);
+          want[o] = c.mode === 'glu_oai' ? swigluOai(g, u) : (c.mode === 'glu_silu' ? silu(g) : gelu(g)) * u;
         }
       }
     }

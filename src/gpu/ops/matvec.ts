@@ -1,5 +1,5 @@
 // Matrix-vector products of one token (matvec.wgsl), for every weight type: plain, accumulate
-// into y, or gated (SwiGLU/GeGLU over a gate+up matrix). With `slots`, one product per selected
+// into y, or gated (SwiGLU/GeGLU/gpt-oss's clamped SwiGLU over a gate+up matrix). With `slots`, one product per selected
 // expert (matrix index from `ids`) or per input row (act stride). Two shapes (variant.ts):
 // matvec.wgsl for software adapters, matvec_hw.wgsl for GPUs, with subgroup or workgroup-memory
 // reduction.
@@ -11,7 +11,7 @@ import { hardwareLanes, type KernelShape } from '../variant.ts';
 import type { GpuWeight } from '../weights.ts';
 import { ShapeError, type ActBuffers } from './quant.ts';
 
-export type MatvecMode = 'store' | 'add' | 'glu_silu' | 'glu_gelu';
+export type MatvecMode = 'store' | 'add' | 'glu_silu' | 'glu_gelu' | 'glu_oai';
 
 /** Rows per invocation in matvec.wgsl, and invocations per workgroup. */
 export const MATVEC_R = 8;
@@ -39,7 +39,11 @@ export interface MatvecArgs {
   /** Matrix index of slot s = ids[idsOff + s] (MoE); otherwise matrix 0. */
   ids?: GPUBuffer;
   idsOff?: number;
+  /** Added per row (store and gated modes; gated: gate rows' then up rows', as the matrix). */
   bias?: GPUBuffer;
+  /** Per-expert biases (nExpert, n): slot s adds the rows of expert biasIds[ids index of s] (the
+   *  router's ids; `ids` may hold pool slots). */
+  biasIds?: GPUBuffer;
   numerics?: 'ggml' | 'exact';
   /** The kernel shape (default 'software'; the engine resolves its option with resolveKernels). */
   kernels?: KernelShape;
@@ -57,9 +61,9 @@ export async function matvecOps(session: GPUSession, args: MatvecArgs): Promise<
   const want = actKind(w.type, numerics);
   if (act.kind !== want) throw new ShapeError(`${w.name}: the activation is converted as ${act.kind}, this weight needs ${want}`);
   if (act.k !== w.k) throw new ShapeError(`${w.name}: input of ${act.k} values, the weight's rows have ${w.k}`);
-  const glu = mode === 'glu_silu' || mode === 'glu_gelu';
+  const glu = mode.startsWith('glu_');
   if (glu && w.n % 2) throw new ShapeError(`${w.name}: a gated matrix needs gate and up halves`);
-  if (mode === 'add' && args.bias) throw new ShapeError(`${w.name}: bias is only added in store mode`);
+  if (mode === 'add' && args.bias) throw new ShapeError(`${w.name}: bias is added in store and gated modes, not in add mode`);
   const outLen = glu ? w.n / 2 : w.n;
   const slots = args.slots ?? 1;
   const hw = args.kernels === 'hardware';
@@ -75,13 +79,13 @@ export async function matvecOps(session: GPUSession, args: MatvecArgs): Promise<
   const groups = hw ? Math.ceil(outLen / (glu ? 4 : 8)) : Math.ceil(outLen / (MATVEC_R * MATVEC_WG));
   return w.parts.map((p, i) => new Op(session, kernel, {
     w4: p.buffer, w1: p.buffer, act: act.a, y: args.y,
-    ids: args.ids ?? session.dummy, bias: args.bias ?? session.dummy,
+    ids: args.ids ?? session.dummy, bias: args.bias ?? session.dummy, bias_ids: args.biasIds ?? session.dummy,
   }, {
     k: w.k, n: w.n, q_off: p.layout.qOff, h_off: p.layout.hOff, m_off: p.layout.mOff, q4: p.layout.qOff / 4, m4: p.layout.mOff / 4,
     row0: p.row0, row_end: p.rowEnd,
     act_stride: args.perSlotInput ? w.k / 32 : 0,
     y_off: args.yOff ?? 0, y_stride: args.yStride ?? outLen,
-    ids_off: args.idsOff ?? 0, use_ids: args.ids ? 1 : 0, has_bias: args.bias ? 1 : 0,
+    ids_off: args.idsOff ?? 0, use_ids: args.ids ? 1 : 0, has_bias: args.bias ? (args.biasIds ? 2 : 1) : 0,
     act_tok: (args.actTokRows ?? (args.perSlotInput ? slots : 1)) * (w.k / 32),
     y_tok: args.yTok ?? slots * (args.yStride ?? outLen),
     ids_tok: args.idsTok ?? slots,

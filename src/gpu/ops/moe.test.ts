@@ -1,5 +1,6 @@
 // moe.wgsl against CPU math: routing (softmax, top-k in order, renormalization, weight scale,
-// Qwen2-MoE shared gate; ties taken at the lower index) and the combination of slot outputs with post-norm and residual.
+// Qwen2-MoE shared gate; ties taken at the lower index; gpt-oss's router bias and softmax over the
+// top-k logits) and the combination of slot outputs with post-norm and residual.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runOps } from '../op.ts';
 import type { GPUSession } from '../session.ts';
@@ -17,12 +18,15 @@ const SHAPES: MoeShape[] = [
   { d: 32, nExpert: 64, k: 8, normTopK: false, weightsScale: 2.5, shexp: 1 },
   // more experts than the kernel's 64 lanes, and ties: the second half's router rows copy the first's
   { d: 64, nExpert: 160, k: 8, normTopK: true, weightsScale: 0, shexp: 0 },
+  // gpt-oss: router bias, softmax over the chosen logits (32 experts, top-4 as gpt-oss-20b)
+  { d: 64, nExpert: 32, k: 4, normTopK: false, weightsScale: 0, shexp: 0, softmaxTopK: true },
 ];
 
 describe('moe.wgsl', () => {
   it.each(SHAPES)('routes $nExpert experts top-$k norm=$normTopK scale=$weightsScale shexp=$shexp, then combines', async (s) => {
     const r = rng(s.nExpert), T = 3;
     const x = r.vec(T * s.d), router = r.vec(s.nExpert * s.d, 0.5), shg = r.vec(s.d, 0.3);
+    const bias = s.softmaxTopK ? r.vec(s.nExpert) : undefined;
     if (s.nExpert > 64) router.copyWithin((s.nExpert / 2) * s.d, 0, (s.nExpert / 2) * s.d);
     const slots = s.k + (s.shexp ? 1 : 0);
     const y = r.vec(T * slots * s.d), res = r.vec(T * s.d), nw = r.vec(s.d);
@@ -32,7 +36,7 @@ describe('moe.wgsl', () => {
     for (let t = 0; t < T; t++) for (let i = 0; i < s.d; i++) xa[actIndex(s.d, t, i)] = x[t * s.d + i];
     const norm = s.shexp === 1 ? { w: upload(session, nw), eps: 1e-5 } : undefined;
     runOps(session, [
-      await routeOp(session, { shape: s, x: upload(session, xa), router: upload(session, router), shexpGate: upload(session, shg), ids, wts, tokens: T }),
+      await routeOp(session, { shape: s, x: upload(session, xa), router: upload(session, router), shexpGate: upload(session, shg), routerBias: bias && upload(session, bias), ids, wts, tokens: T }),
       await combineOp(session, { shape: s, y: upload(session, y), wts, ids, x: xb, tokens: T, norm, resScale: 0.7 }),
     ]);
     const gotIds = await readU32(session, ids, T * s.k);
@@ -43,14 +47,15 @@ describe('moe.wgsl', () => {
       const logits = Array.from({ length: s.nExpert }, (_, e) => {
         let a = 0;
         for (let i = 0; i < s.d; i++) a += router[e * s.d + i] * x[t * s.d + i];
-        return a;
+        return a + (bias?.[e] ?? 0);
       });
       const m = Math.max(...logits);
       const e = logits.map((v) => Math.exp(v - m));
       const sum = e.reduce((a, b) => a + b, 0);
-      const p = e.map((v) => v / sum);
+      const p = s.softmaxTopK ? logits : e.map((v) => v / sum);
       const order = p.map((_, i) => i).sort((a, b) => p[b] - p[a] || a - b).slice(0, s.k);
       let w = order.map((i) => p[i]);
+      if (s.softmaxTopK) { const ek = w.map((v) => Math.exp(v - w[0])); const sk = ek.reduce((a, b) => a + b, 0); w = ek.map((v) => v / sk); }
       if (s.normTopK) { const ws = w.reduce((a, b) => a + b, 0); w = w.map((v) => v / ws); }
       if (s.weightsScale) w = w.map((v) => v * s.weightsScale);
       let g = 0;

@@ -15,11 +15,13 @@ export interface MoeShape {
   weightsScale: number;
   /** 0 none, 1 plain shared expert, 2 sigmoid-gated (Qwen2-MoE). */
   shexp: 0 | 1 | 2;
+  /** The k largest logits chosen, then a softmax over those k (gpt-oss; default: softmax over all). */
+  softmaxTopK?: boolean;
 }
 
 const base = (s: MoeShape) => ({
   d: s.d, n_expert: s.nExpert, k: s.k, norm_topk: s.normTopK ? 1 : 0, w_scale: s.weightsScale, shexp: s.shexp,
-  x_off: 0, x_stride: s.d, y_off: 0, norm: 0, eps: 0, res_scale: 1, out_off: 0, sel_bias: 0,
+  x_off: 0, x_stride: s.d, y_off: 0, norm: 0, eps: 0, res_scale: 1, out_off: 0, sel_bias: 0, r_bias: 0, top_k: s.softmaxTopK ? 1 : 0,
 });
 
 export interface RouteArgs {
@@ -30,6 +32,8 @@ export interface RouteArgs {
   shexpGate?: GPUBuffer;
   /** Per-expert bias added to the probabilities to choose the experts (f32, nExpert). */
   selectionBias?: GPUBuffer;
+  /** Added to the router logits (f32, nExpert; gpt-oss). */
+  routerBias?: GPUBuffer;
   /** Outputs: ids (tokens, k) u32, weights (tokens, k + 1) f32. */
   ids: GPUBuffer;
   wts: GPUBuffer;
@@ -44,8 +48,8 @@ export async function routeOp(session: GPUSession, a: RouteArgs): Promise<Op> {
   const kernel = await session.pipelines.get({ sources: [SHADERS.sum, SHADERS.moe], entry: 'route', overrides: { WG } });
   return new Op(session, kernel, {
     a: a.x, router: a.router, shg: a.shexpGate ?? session.dummy, nw: session.dummy, ids: a.ids, wts: a.wts, x: session.dummyRW,
-    sel_b: a.selectionBias ?? session.dummy,
-  }, { ...base(s), sel_bias: a.selectionBias ? 1 : 0 }, [a.tokens], a.label ?? 'route');
+    sel_b: a.selectionBias ?? session.dummy, r_b: a.routerBias ?? session.dummy,
+  }, { ...base(s), sel_bias: a.selectionBias ? 1 : 0, r_bias: a.routerBias ? 1 : 0 }, [a.tokens], a.label ?? 'route');
 }
 
 export interface CombineArgs {
@@ -65,7 +69,7 @@ export async function combineOp(session: GPUSession, a: CombineArgs): Promise<Op
   const kernel = await session.pipelines.get({ sources: [SHADERS.sum, SHADERS.moe], entry: 'combine', overrides: { WG } });
   return new Op(session, kernel, {
     a: a.y, router: session.dummy, shg: session.dummy, nw: a.norm?.w ?? session.dummy, ids: session.dummyRW, wts: a.wts, x: a.x,
-    sel_b: session.dummy,
+    sel_b: session.dummy, r_b: session.dummy,
   }, { ...base(a.shape), norm: a.norm ? 1 : 0, eps: a.norm?.eps ?? 0, res_scale: a.resScale ?? 1 }, [a.tokens], a.label ?? 'combine');
 }
 

@@ -75,8 +75,10 @@ describe('matvec.wgsl on split weights of the low-bit and non-linear types', () 
 // off after (c = -128): on all-positive activations that sum dwarfs the result, and its f32
 // rounding moved products enough to turn Q8 roundings of the next conversion no single ambiguous
 // rounding of the reference explains (qwen3 IQ4_XS in src/engine/quant-formats.test.ts).
+// MXFP4 had the same c = -128 (measured 9.44 ulps on SwiftShader before, 0.04 after); gpt-oss on
+// the engine (src/engine/gpt-oss.test.ts) in exact numerics: logits 2e-4 from the float64 reference before, 1.4e-5 after.
 describe('IQ4 products without cancellation', () => {
-  it.each([T.IQ4_NL, T.IQ4_XS].map((type) => ({ type, name: typeName(type) })))('$name: each row within 0.5 ulps of the sum of |terms|', async ({ type }) => {
+  it.each([T.IQ4_NL, T.IQ4_XS, T.MXFP4].map((type) => ({ type, name: typeName(type) })))('$name: each row within 0.5 ulps of the sum of |terms|', async ({ type }) => {
     const k = 1024, n = 64;
     const r = rng(k + type);
     const bytes = quantize(type, r.vec(n * k, 1 / Math.sqrt(k)));
