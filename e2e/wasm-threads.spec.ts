@@ -1,11 +1,19 @@
 // The WASM CPU backend's threads in Chromium (no usable WebGPU, as in wasm-backend.spec.ts): the
 // dev server sends COOP/COEP (vite.config.ts), so the page is cross-origin isolated and the
 // backend runs its matrix products on one thread per core (cpu-mt.wasm, a pool of workers on a
-// shared heap); the same page served without those headers runs on one thread. Both generate the
-// CPU reference's greedy text (computed here in Node on the same file).
-import { readFileSync } from 'node:fs';
+// shared heap); the same page served without those headers runs on one thread. The built site
+// (vite build: the production bundles of the worker and the pool) on a static server that sends
+// COOP/COEP runs threads too. All generate the CPU reference's greedy text (computed here in Node
+// on the same file).
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { expect, test, type Page } from '@playwright/test';
+import { build } from 'vite';
 import config from '../playwright.config.ts';
+import { ISOLATION_HEADERS } from '../vite.config.ts';
+import { startStaticServer } from './static-server.ts';
 import { readGGUF } from '../src/gguf/reader.ts';
 import { bytesSource } from '../src/gguf/source.ts';
 import { greedy } from '../src/reference/generate.ts';
@@ -30,10 +38,10 @@ const args = (config.use?.launchOptions?.args ?? []).filter((a) => !/webgpu/i.te
 test.use({ launchOptions: { ...config.use?.launchOptions, args } });
 
 /** Loads the demo on the WASM backend, generates greedily; what the page says and got. */
-async function run(page: Page) {
+async function run(page: Page, url = '/') {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto('/');
+  await page.goto(url);
   await page.waitForFunction(() => window.webmoe?.state === 'ready', null, { timeout: 60_000 });
   await expect(page.locator('#error')).toBeHidden();
   if (!(await page.locator('details').evaluate((d) => (d as HTMLDetailsElement).open))) await page.click('summary');
@@ -86,4 +94,25 @@ test('without COOP/COEP: one thread, the same text', async ({ page }) => {
   expect(r.output).toBe(text);
   expect(r.errors).toEqual([]);
   console.log('e2e wasm threads (not isolated):', JSON.stringify({ threads: 1, prefillTokS: Math.round(r.got.prefillTokS), decodeTokS: Math.round(r.got.decodeTokS ?? 0) }));
+});
+
+test('the built site on a static server that sends COOP/COEP: threads, the reference\'s text', async ({ page }) => {
+  test.setTimeout(180_000);
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const tmp = mkdtempSync(join(tmpdir(), 'webmoe-threads-site-'));
+  const server = await startStaticServer(tmp);
+  try {
+    await build({ root, configFile: join(root, 'vite.config.ts'), logLevel: 'warn', build: { outDir: tmp, emptyOutDir: true } });
+    server.headers.push({ match: /./, headers: ISOLATION_HEADERS });
+    const r = await run(page, `${server.origin}/`);
+    expect(r.isolated).toBe(true);
+    expect(r.model?.backend).toBe('wasm');
+    expect(r.model?.threads).toBe(Math.min(8, r.cores));
+    expect(r.got.ids).toEqual(want);
+    expect(r.errors).toEqual([]);
+    expect(server.log.some((l) => l.path.endsWith('.wasm') && /cpu-mt/.test(l.path))).toBe(true);
+  } finally {
+    await server.close();
+    rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });
+  }
 });

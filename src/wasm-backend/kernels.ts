@@ -92,6 +92,11 @@ export class CpuKernels {
     return this.pool?.threads ?? 1;
   }
 
+  /** Chunks of matrix rows computed by worker threads so far (0 on one thread). */
+  get chunksByWorkers(): number {
+    return this.pool?.chunksByWorkers ?? 0;
+  }
+
   /** Stops the worker threads (if any); the kernels must not be used after. */
   close(): void {
     this.pool?.close();

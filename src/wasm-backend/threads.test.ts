@@ -3,7 +3,7 @@
 // thread (cpu.wasm, which wasm-backend.test.ts checks against llama.cpp) bit for bit: each row's
 // dot products are computed whole by one thread, so no sum changes order. Q8_0 factory models
 // (256-wide): their matrices are past the size at which products are split, and the test checks
-// that they were.
+// that they were and that the worker computed some of the rows.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,7 @@ import { WasmModel } from './model.ts';
 const PROMPT = [11, 250, 3, 97, 1000, 42, 7, 300, 12];
 const N_TOKENS = 16;
 
-interface Run { ids: number[]; logits: Float32Array[]; threaded: number }
+interface Run { ids: number[]; logits: Float32Array[]; threaded: number; byWorkers: number }
 
 /** Prompt (batches of 4, 4 and 1) then greedy decoding; the logits of every prompt token and
  *  of every step. */
@@ -34,7 +34,7 @@ async function run(bytes: Uint8Array, threads: number): Promise<Run> {
       logits.push(r.logits![0].slice());
       ids.push(r.next);
     }
-    return { ids, logits, threaded: m.kernels.threadedProducts };
+    return { ids, logits, threaded: m.kernels.threadedProducts, byWorkers: m.kernels.chunksByWorkers };
   } finally {
     m.close();
   }
@@ -59,6 +59,7 @@ describe('WASM backend threads', () => {
     const one = await run(bytes, 1), two = await run(bytes, 2);
     expect(one.threaded).toBe(0);
     expect(two.threaded).toBeGreaterThan(0);
+    expect(two.byWorkers).toBeGreaterThan(0); // rows the worker computed, not only the caller
     expect(two.ids).toEqual(one.ids);
     expect(two.logits.length).toBe(PROMPT.length + N_TOKENS - 1);
     two.logits.forEach((l, i) => expect(bitDiffs(l, one.logits[i]), `logits ${i}`).toBe(0));

@@ -3,13 +3,18 @@
 // each of n-1 workers (Node worker_threads, or Web Workers), all on one SharedArrayBuffer heap.
 //
 // Only the matrix products are split. The calling thread converts the inputs once
-// (cpu_matmul_convert), publishes the job in a control block in the heap, computes its own slice
-// of the rows (cpu_matmul_rows) while the workers compute theirs, and waits until every slice is
-// done. Each row is one thread's whole dot product, so the result is bit for bit that of one
-// thread. Everything else (norms, attention, routing) stays on the calling thread.
+// (cpu_matmul_convert), publishes the job in a control block in the heap, and every thread, the
+// caller included, takes chunks of rows (cpu_matmul_rows) until none is left; the caller then
+// waits until every chunk is done. Each row is one thread's whole dot product, so the result is
+// bit for bit that of one thread, whoever takes which chunk. Taking chunks rather than fixed
+// slices means a worker the OS has not scheduled yet (a busy machine) does not hold the caller
+// up: the caller takes its chunks too. Everything else (norms, attention, routing) stays on the
+// calling thread.
 //
 // Workers sleep in Atomics.wait on the control block's generation word between jobs; the caller
-// wakes them with Atomics.notify and spins briefly, then sleeps, until the pending count is 0.
+// wakes them with Atomics.notify. A chunk is claimed by compare-and-swap on a word that holds the
+// job's generation beside the next chunk's index, so a worker that wakes late can never claim a
+// chunk of a later job with the parameters of an earlier one.
 // Needs SharedArrayBuffer: in a browser, a cross-origin isolated page (COOP/COEP headers).
 import { compileWasm, type WasmSource } from '../tokenizer/wasm.ts';
 
@@ -23,9 +28,12 @@ const INITIAL_PAGES = 256; // 16 MiB, as cpu-mt.wasm declares (--initial-memory)
 const MAX_PAGES = 65536; // 4 GiB (--max-memory)
 const STACK_BYTES = 1 << 20; // per worker (the calling thread's is in the module's layout)
 
-// Control block: Int32 words.
-const GEN = 0, PENDING = 1, TYPE = 2, W = 3, ROWS = 4, COLS = 5, N = 6, Y = 7, SCRATCH = 8, PARTS = 9, STATUS = 10;
+// Control block: Int32 words. NEXT = (generation & GEN_MASK) << 8 | next chunk index.
+const GEN = 0, NEXT = 1, FINISHED = 2, TYPE = 3, W = 4, ROWS = 5, COLS = 6, N = 7, Y = 8, SCRATCH = 9, CHUNK_ROWS = 10, CHUNKS = 11, STATUS = 12, BY_WORKERS = 13;
 const CTL_WORDS = 16;
+const GEN_MASK = 0x7fffff;
+/** Chunks per thread: enough that a late or slow thread's share is taken by the others. */
+const CHUNKS_PER_THREAD = 4;
 /** Status a worker reports when its call threw (a trap): not one of cpu.wasm's codes. */
 export const WORKER_TRAP = -100;
 
@@ -68,6 +76,27 @@ function imports(memory: WebAssembly.Memory, exports: () => WebAssembly.Exports 
   };
 }
 
+/** Claims chunks of job `gen` and computes them with `rows` until none is left (on every thread:
+ *  the workers run this function's source). A failed chunk's status goes into STATUS; every
+ *  claimed chunk counts as finished, so the caller never waits for ever. Literal word indices:
+ *  the function runs in the workers as its own source text. */
+function takeChunks(c: Int32Array, gen: number, rows: (r0: number, r1: number) => number, worker: boolean): void {
+  for (;;) {
+    const v = Atomics.load(c, 1 /* NEXT */);
+    if (v >>> 8 !== gen) return; // a later job has started: its caller hands it out
+    const k = v & 0xff;
+    if (k >= Atomics.load(c, 11 /* CHUNKS */)) return;
+    if (Atomics.compareExchange(c, 1, v, v + 1) !== v) continue;
+    // claimed: the job cannot end before this chunk is done, so its parameters are current
+    const chunkRows = c[10 /* CHUNK_ROWS */], r0 = k * chunkRows, r1 = Math.min(c[5 /* ROWS */], r0 + chunkRows);
+    let st: number;
+    try { st = rows(r0, r1); } catch { st = -100 /* WORKER_TRAP */; }
+    if (st) Atomics.compareExchange(c, 12 /* STATUS */, 0, st);
+    if (worker) Atomics.add(c, 13 /* BY_WORKERS */, 1);
+    if (Atomics.add(c, 2 /* FINISHED */, 1) + 1 === c[11]) Atomics.notify(c, 2);
+  }
+}
+
 /** A worker's whole program (a classic script: Node's eval worker and a Blob Web Worker run it as
  *  is). It instantiates the module on the shared memory with its own stack, says ready, then
  *  loops on the control block. */
@@ -85,16 +114,12 @@ const main = (msg, post) => {
   } catch (e) { post({ error: String(e && e.message || e) }); return; }
   post({ ready: true });
   const c = new Int32Array(memory.buffer, ctl, ${CTL_WORDS});
+  const rows = (r0, r1) => x.cpu_matmul_rows(c[${TYPE}], c[${W}], r0, r1, c[${ROWS}], c[${COLS}], c[${N}], c[${Y}], c[${SCRATCH}]);
   let gen = 0;
   for (;;) {
     Atomics.wait(c, ${GEN}, gen);
     gen = Atomics.load(c, ${GEN});
-    const rows = c[${ROWS}], parts = c[${PARTS}];
-    const r0 = Math.floor(rows * index / parts), r1 = Math.floor(rows * (index + 1) / parts);
-    let st;
-    try { st = x.cpu_matmul_rows(c[${TYPE}], c[${W}], r0, r1, rows, c[${COLS}], c[${N}], c[${Y}], c[${SCRATCH}]); } catch { st = ${WORKER_TRAP}; }
-    if (st) Atomics.compareExchange(c, ${STATUS}, 0, st);
-    if (Atomics.sub(c, ${PENDING}, 1) === 1) Atomics.notify(c, ${PENDING});
+    (${takeChunks.toString()})(c, gen, rows, true);
   }
 };
 if (typeof self === 'undefined') {
@@ -166,24 +191,32 @@ export class ThreadPool {
     return new ThreadPool(x, memory, threads, ctl, workers);
   }
 
-  /** Rows of y (n, rows) = W · the inputs already converted into scratch, split among the threads;
-   *  rowsHere computes the calling thread's share. Returns the first nonzero status. */
+  /** Rows of y (n, rows) = W · the inputs already converted into scratch, in chunks taken by all
+   *  the threads; rowsHere computes a chunk on the calling thread. Returns the first nonzero
+   *  status. */
   matmulRows(type: number, w: Ptr, rows: number, cols: number, n: number, y: Ptr, scratch: Ptr,
     rowsHere: (r0: number, r1: number) => number): number {
-    const c = this.ctl, parts = this.threads;
-    c[TYPE] = type; c[W] = w; c[ROWS] = rows; c[COLS] = cols; c[N] = n; c[Y] = y; c[SCRATCH] = scratch; c[PARTS] = parts;
-    c[STATUS] = 0;
-    Atomics.store(c, PENDING, parts - 1);
-    Atomics.add(c, GEN, 1);
+    const c = this.ctl;
+    const chunkRows = Math.ceil(rows / Math.min(0xff, this.threads * CHUNKS_PER_THREAD)), chunks = Math.ceil(rows / chunkRows);
+    const gen = (Atomics.load(c, GEN) + 1) & GEN_MASK;
+    c[TYPE] = type; c[W] = w; c[ROWS] = rows; c[COLS] = cols; c[N] = n; c[Y] = y; c[SCRATCH] = scratch;
+    c[CHUNK_ROWS] = chunkRows; c[CHUNKS] = chunks; c[STATUS] = 0;
+    Atomics.store(c, FINISHED, 0);
+    Atomics.store(c, NEXT, gen << 8);
+    Atomics.store(c, GEN, gen);
     Atomics.notify(c, GEN);
-    const st = rowsHere(0, Math.floor(rows / parts));
-    for (let spin = 0; Atomics.load(c, PENDING) !== 0; spin++) {
-      if (spin > 20000 && canBlock) {
-        const left = Atomics.load(c, PENDING);
-        if (left) Atomics.wait(c, PENDING, left, 1000);
-      }
+    takeChunks(c, gen, rowsHere, false);
+    for (let spin = 0; ; spin++) {
+      const done = Atomics.load(c, FINISHED);
+      if (done === chunks) break;
+      if (spin > 2000 && canBlock) Atomics.wait(c, FINISHED, done, 1000);
     }
-    return st || c[STATUS];
+    return c[STATUS];
+  }
+
+  /** Chunks of rows the workers (not the calling thread) have computed so far. */
+  get chunksByWorkers(): number {
+    return Atomics.load(this.ctl, BY_WORKERS);
   }
 
   /** Stops the workers; the pool must not be used after. */
