@@ -11,6 +11,7 @@ import { USAGE } from './buffers.ts';
 import { actKind, GPU_TYPES } from './layout.ts';
 import { runOps, type Op } from './op.ts';
 import { AttentionOp } from './ops/attention.ts';
+import { AttentionHwOp } from './ops/attention-hw.ts';
 import { MatmulOp } from './ops/matmul.ts';
 import { matvecOps } from './ops/matvec.ts';
 import { createAct, quantOp } from './ops/quant.ts';
@@ -74,7 +75,8 @@ export interface KernelBenchOptions {
   /** Prefill shapes to time the matmul on in each shape (PREFILL_TOKENS tokens, one launch per
    *  round); default none. */
   prefill?: readonly DecodeShape[];
-  /** Time the attention kernel (16/4 heads x 64, 1024 positions); default true. */
+  /** Time the decode attention kernels, software and hardware shapes (16/4 heads x 64, 1024
+   *  positions); default true. */
   attention?: boolean;
   /** Launches per timed submit (matvec; the conversions take 5x as many); default 10. */
   reps?: number;
@@ -191,7 +193,10 @@ export async function measureKernels(session: GPUSession, opts: KernelBenchOptio
     const q = session.buffers.create(4 * nHead * hd, USAGE.STORAGE, 'q', 'scratch');
     const o = session.buffers.create(4 * nHead * hd, USAGE.STORAGE, 'o', 'scratch');
     const att = await AttentionOp.create(session, { nHead, nHeadKv, headDim: hd, nCtx: nKv, maxQueries: 1, q, kCache: kv, vCache: kv, out: o, scale: 0.125, softcap: 0, capScale: 0 });
-    add('attention', `${nHead}/${nHeadKv} heads x ${hd}, ${nKv} positions`, await time(session, att.set(1, nKv - 1), reps, rounds), 2 * 4 * nKv * nHeadKv * hd);
+    const shape = `${nHead}/${nHeadKv} heads x ${hd}, ${nKv} positions`;
+    add('attention', shape, await time(session, att.set(1, nKv - 1), reps, rounds), 2 * 4 * nKv * nHeadKv * hd);
+    const hw = await AttentionHwOp.create(session, { nHead, nHeadKv, headDim: hd, nCtx: nKv, maxQueries: 1, q, kCache: kv, vCache: kv, out: o, scale: 0.125, softcap: 0, capScale: 0 });
+    add('attention hardware', shape, await time(session, hw.set(1, nKv - 1), reps, rounds), 2 * 4 * nKv * nHeadKv * hd);
   }
   return { adapter: session.adapterName, copyGBs: +copyGBs.toFixed(2), kernels: out };
 }

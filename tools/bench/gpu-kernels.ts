@@ -19,7 +19,7 @@ export type { KernelResult } from '../../src/gpu/bench.ts';
 
 /** The kernels on this process's device (the measuring is src/gpu/bench.ts, shared with the
  *  site's bench.html); `filter` keeps the matvec types whose kernel name contains it, 'shapes'
- *  the decode shapes, 'prefill' the prefill matmuls, 'attention' the attention kernel. */
+ *  the decode shapes, 'prefill' the prefill matmuls, 'attention' the attention kernels. */
 export async function measure(filter = ''): Promise<KernelBenchResult> {
   const session = await GPUSession.create();
   try {

@@ -1,0 +1,76 @@
+// Decode attention in the hardware shape (attention_hw.wgsl): a workgroup per KV head and split
+// serving the query heads of that KV head, splits of ATTN_HW_CHUNK positions merged by
+// attn_hw_combine. f32 cache; no sinks or sliding window (attention.ts has them). Not yet chosen
+// by the engine: AttentionOp runs every shape's attention today.
+import { USAGE } from '../buffers.ts';
+import { Op } from '../op.ts';
+import type { GPUSession } from '../session.ts';
+import { KV_SHADERS, SHADERS } from '../shaders.ts';
+import { ShapeError } from './quant.ts';
+
+/** Positions per split (scores of up to 8 heads in workgroup memory: 8 KiB). */
+export const ATTN_HW_CHUNK = 256;
+const WG = 128;
+/** Query heads per KV head, and head_dim / 4, at most (attention_hw.wgsl's workgroup arrays). */
+const MAX_GROUP = 8;
+const MAX_HD4 = 32;
+
+export interface AttentionHwArgs {
+  nHead: number;
+  nHeadKv: number;
+  headDim: number;
+  /** Context length: the caches hold this many positions. */
+  nCtx: number;
+  /** Queries per call at most. */
+  maxQueries: number;
+  q: GPUBuffer;
+  kCache: GPUBuffer;
+  vCache: GPUBuffer;
+  out: GPUBuffer;
+  scale: number;
+  softcap: number;
+  capScale: number;
+  label?: string;
+}
+
+export class AttentionHwOp {
+  private constructor(private readonly attn: Op, private readonly comb: Op, private readonly base: Record<string, number>, private readonly maxSplit: number) {}
+
+  static async create(session: GPUSession, a: AttentionHwArgs): Promise<AttentionHwOp> {
+    if (a.nHead % a.nHeadKv) throw new ShapeError(`${a.nHead} query heads do not group over ${a.nHeadKv} KV heads`);
+    const group = a.nHead / a.nHeadKv;
+    if (a.headDim % 4 || a.headDim / 4 > MAX_HD4) throw new ShapeError(`head dimension ${a.headDim}: attention_hw.wgsl takes multiples of 4 up to ${4 * MAX_HD4}`);
+    if (group > MAX_GROUP) throw new ShapeError(`${group} query heads per KV head: attention_hw.wgsl takes at most ${MAX_GROUP}`);
+    const sources = [KV_SHADERS.f32, SHADERS.attentionHw];
+    const overrides = { WG, G: group };
+    const [ka, kc] = await Promise.all([
+      session.pipelines.get({ sources, entry: 'attn_hw', overrides }),
+      session.pipelines.get({ sources, entry: 'attn_hw_combine', overrides }),
+    ]);
+    const maxSplit = Math.ceil(a.nCtx / ATTN_HW_CHUNK);
+    const part = maxSplit > 1
+      ? session.buffers.create(16 * a.maxQueries * a.nHead * maxSplit * (a.headDim / 4 + 1), USAGE.STORAGE, `${a.label ?? 'attn_hw'}.part`, 'scratch')
+      : session.dummyRW;
+    const base = {
+      n_head: a.nHead, n_head_kv: a.nHeadKv, head_dim: a.headDim, pos0: 0, n_split: 1, chunk: ATTN_HW_CHUNK,
+      kv_stride: a.nHeadKv * a.headDim, q_off: 0, out_off: 0, scale: a.scale, softcap: a.softcap, cap_scale: a.capScale,
+    };
+    const buffers = { q: a.q, kc: a.kCache, vc: a.vCache, out: a.out, part };
+    const attn = new Op(session, ka, buffers, base, [a.nHeadKv, 1, 1], a.label ?? 'attn_hw');
+    const comb = new Op(session, kc, buffers, base, [0], `${a.label ?? 'attn_hw'}.combine`);
+    return new AttentionHwOp(attn, comb, base, maxSplit);
+  }
+
+  /** Queries of `queries` tokens at positions pos0..; returns the ops to encode. */
+  set(queries: number, pos0: number): Op[] {
+    const nSplit = Math.ceil((pos0 + queries) / ATTN_HW_CHUNK);
+    if (nSplit > this.maxSplit) throw new ShapeError(`position ${pos0 + queries - 1} is past the context`);
+    const p = { ...this.base, pos0, n_split: nSplit };
+    this.attn.setParams(p);
+    this.attn.workgroups = [this.base.n_head_kv, nSplit, queries];
+    if (nSplit === 1) return [this.attn];
+    this.comb.setParams(p);
+    this.comb.workgroups = [this.base.n_head, 1, queries];
+    return [this.attn, this.comb];
+  }
+}
