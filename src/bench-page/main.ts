@@ -136,8 +136,8 @@ async function run() {
     const p = plan();
     const nv = kernelVariants(session).length;
     const modelKernels: KernelChoice[] = !withModel.checked ? [] : quick ? ['auto'] : ['software', 'hardware'];
-    // copy, each type's matvecs and its two input conversions, each shape's matvecs, attention, model runs
-    const total = 1 + p.types.length * (nv + 2) + p.shapes.length * nv + (p.attention ? 1 : 0) + modelKernels.length;
+    // copy, each type's matvecs and its two input conversions, each shape's matvecs, attention (both shapes), model runs
+    const total = 1 + p.types.length * (nv + 2) + p.shapes.length * nv + (p.attention ? 2 : 0) + modelKernels.length;
     let done = 0;
     progress.max = total;
     progress.value = 0;
