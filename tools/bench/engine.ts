@@ -9,8 +9,8 @@
 //  - swiftshader: the device CI and Chromium use. Our engine runs; llama.cpp's Vulkan backend
 //    refuses it (no VK_KHR_16bit_storage): reported as its error, not a number.
 //  - llama.cpp's CPU build with cpuMathCores threads, for scale.
-//  - the WASM CPU backend (src/wasm-backend, one thread) beside llama.cpp's CPU build on one
-//    thread, interleaved the same way (wasmVsLlamaCpu).
+//  - the WASM CPU backend (src/wasm-backend) beside llama.cpp's CPU build, both on one thread
+//    (wasmCpu) and both on two (wasmCpu2Threads), interleaved the same way (wasmVsLlamaCpu).
 // The decode kernels' achieved GB/s beside the adapter's copy bandwidth: gpu-kernels.ts.
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -88,19 +88,19 @@ function lavapipeMissing(): string | null {
   }
 }
 
-/** The WASM backend and llama.cpp's CPU build, both on one thread and an f32 KV cache, rounds
- *  interleaved, the best of each kept; ratio = WASM / llama.cpp. */
-export async function wasmVsLlamaCpu(path: string) {
+/** The WASM backend and llama.cpp's CPU build, both on `threads` threads and an f32 KV cache,
+ *  rounds interleaved, the best of each kept; ratio = WASM / llama.cpp. */
+export async function wasmVsLlamaCpu(path: string, threads = 1) {
   const args = { model: path, prompt: PROMPT, nDecode: N_DECODE };
   const best = (a: Speed, b: Speed): Speed => (a.decodeTokS ?? 0) + (a.prefillTokS ?? 0) >= (b.decodeTokS ?? 0) + (b.prefillTokS ?? 0) ? a : b;
   let wasm: Speed = {}, cpu: Speed = {};
   for (let r = 0; r < ROUNDS; r++) {
-    wasm = best(wasm, await child('wasm-speed', 'cpu', args));
-    cpu = best(cpu, await child('llamacpp-speed', 'cpu', { ...args, backend: 'cpu', kvType: 'f32', threads: 1 }));
+    wasm = best(wasm, await child('wasm-speed', 'cpu', { ...args, threads }));
+    cpu = best(cpu, await child('llamacpp-speed', 'cpu', { ...args, backend: 'cpu', kvType: 'f32', threads }));
   }
   const ratio = (a?: number, b?: number) => (a && b ? +(a / b).toFixed(3) : null);
   return {
-    wasm: round({ ...wasm, ids: undefined }), llamacppCpu1Thread: round({ ...cpu, ids: undefined }),
+    threads, wasm: round({ ...wasm, ids: undefined }), llamacppCpu: round({ ...cpu, ids: undefined }),
     ratio: { decode: ratio(wasm.decodeTokS, cpu.decodeTokS), prefill: ratio(wasm.prefillTokS, cpu.prefillTokS) },
     sameGreedyTokens: Array.isArray(wasm.ids) && Array.isArray(cpu.ids) ? JSON.stringify(wasm.ids) === JSON.stringify(cpu.ids) : null,
   };
@@ -142,6 +142,7 @@ export default async function bench() {
         sameGreedyTokens: same(oursSws, cpu),
       },
       wasmCpu: await wasmVsLlamaCpu(path),
+      wasmCpu2Threads: await wasmVsLlamaCpu(path, 2),
     };
   }
   return { models };
