@@ -3,7 +3,7 @@
 // array passed to a kernel lives there, placed by alloc().
 import { GGMLType, typeName } from '../gguf/types.ts';
 import { instantiate, WasmMemory, type WasmSource } from '../tokenizer/wasm.ts';
-import { ThreadPool, threadsAvailable } from './threads.ts';
+import { ThreadPool, threadsAvailable, WORKER_TRAP } from './threads.ts';
 
 export type Ptr = number;
 
@@ -142,7 +142,7 @@ export class CpuKernels {
       st = X.cpu_matmul_convert(type, cols, x, n, scratch) ||
         this.pool.matmulRows(type, w, rows, cols, n, y, scratch, (r0, r1) => X.cpu_matmul_rows(type, w, r0, r1, rows, cols, n, y, scratch));
     }
-    if (st) throw new WasmBackendError(STATUS[st] ?? 'bad-argument', `matmul of a ${typeName(type)} (${rows} x ${cols}) weight failed (status ${st})`);
+    if (st) throw new WasmBackendError(STATUS[st] ?? 'bad-argument', `matmul of a ${typeName(type)} (${rows} x ${cols}) weight failed (${st === WORKER_TRAP ? 'a worker thread trapped' : `status ${st}`})`);
   }
 
   scratchBytes(type: GGMLType, cols: number, n: number): number {

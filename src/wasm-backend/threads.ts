@@ -45,8 +45,8 @@ export function threadsAvailable(): boolean {
 }
 
 /** Threads the engine worker gives the WASM backend: in a cross-origin isolated page one per
- *  logical core (at most 8: the products are memory-bound well before that), else 1; in Node 1
- *  (the CLI and WasmModel take an explicit count). */
+ *  logical core (capped at 8; only 2 cores were ever measured), else 1; in Node 1 (the CLI and
+ *  WasmModel take an explicit count). */
 export function defaultThreads(): number {
   if (isNode || !threadsAvailable()) return 1;
   const cores = (globalThis.navigator as { hardwareConcurrency?: number } | undefined)?.hardwareConcurrency ?? 1;
