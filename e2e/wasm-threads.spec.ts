@@ -3,8 +3,9 @@
 // backend runs its matrix products on one thread per core (cpu-mt.wasm, a pool of workers on a
 // shared heap); the same page served without those headers runs on one thread. The built site
 // (vite build: the production bundles of the worker and the pool) on a static server that sends
-// COOP/COEP runs threads too. All generate the CPU reference's greedy text (computed here in Node
-// on the same file).
+// COOP/COEP runs threads too; an isolated page whose CSP allows no blob: workers (the pool's) loads
+// on one thread. All generate the CPU reference's greedy text (computed here in Node on the same
+// file).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,4 +116,17 @@ test('the built site on a static server that sends COOP/COEP: threads, the refer
     await server.close();
     rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });
   }
+});
+
+test('isolated, but a CSP that allows no blob: workers: the load goes on with one thread', async ({ page }) => {
+  await page.context().route('**/*', async (route) => {
+    const res = await route.fetch();
+    await route.fulfill({ response: res, headers: { ...res.headers(), 'content-security-policy': "worker-src 'self'" } });
+  });
+  const r = await run(page);
+  expect(r.isolated).toBe(true);
+  expect(r.model?.backend).toBe('wasm');
+  expect(r.model?.threads).toBe(1);
+  expect(r.got.ids).toEqual(want);
+  expect(r.errors).toEqual([]);
 });
