@@ -1,20 +1,23 @@
 // llama.cpp's own dot products for the weight types whose f32 accumulation departs from the exact
 // sum by more than rounding noise of the result: Q2_K (two sums, d·Σ and dmin·Σ, each many times
-// their difference, subtracted in f32) and IQ4_NL (block products accumulated one f32 rounding at
-// a time). The reference's exact sums part from ggml's by a few ulps of those terms, enough to turn
-// a Q8 rounding downstream (an IQ4_NL olmoe's Q8_0 block scale 2 ulps from its f16 midpoint;
-// an ERNIE Q2_K's logits 0.9 apart from one step on). Here each row's integer sums are formed as
-// the x86 kernels form them (ggml-cpu/arch/x86/quants.c, repack.cpp, AVX2/AVX-512 build) and
-// scaled and accumulated with their f32 roundings, in their lane order:
+// their difference, subtracted in f32) and the 32-block 4-bit types IQ4_NL, Q4_0 and MXFP4 (block
+// products accumulated one f32 rounding at a time). The reference's exact sums part from ggml's
+// by a few ulps of those terms, enough to turn a Q8 rounding downstream (an IQ4_NL olmoe's Q8_0
+// block scale 2 ulps from its f16 midpoint; an ERNIE Q2_K's logits 0.9 apart from one step on).
+// Here each row's integer sums are formed as the x86 kernels form them (ggml-cpu/arch/x86/
+// quants.c, repack.cpp; AVX2/AVX-512 build) and scaled and accumulated with their f32 roundings,
+// in their lane order:
 //  - a matrix whose rows (ne[1]) are a multiple of 8 is repacked at load (repack.cpp
-//    ggml_repack_get_optimal_repack_type: Q2_K with AVX-512, IQ4_NL with AVX2) and multiplied by
-//    ggml_gemv_*_8x8 per token, or, for a dense matrix and each full group of 4 tokens of a batch,
-//    ggml_gemm_*_8x8 (mul_mat_id, the routed experts, always runs gemv);
-//  - any other matrix by ggml_vec_dot_*: 8 f32 lanes (IQ4_NL: two sets, even and odd blocks),
-//    summed by hsum_float_8.
+//    ggml_repack_get_optimal_repack_type: Q2_K with AVX-512; IQ4_NL, Q4_0, MXFP4 with AVX2) and
+//    multiplied by ggml_gemv_*_8x8 per token, or, for a dense matrix and each full group of 4
+//    tokens of a batch, by ggml_gemm_*_8x8 (mul_mat_id, the routed experts, always runs gemv);
+//  - any other matrix by ggml_vec_dot_*: 8 f32 lanes (IQ4_NL, MXFP4: two sets, even and odd
+//    blocks), summed by hsum_float_8.
+// Not here (exact sums still): Q3_K, Q4_K..Q6_K, IQ4_XS, and Q8_0, whose AVX2 vec_dot lanes made
+// a Q8_0 mix agree worse with llama.cpp at one step (0.59 vs 7.6e-6): its path is not yet known.
 import { f16ToF32 } from '../gguf/half.ts';
 import { GGMLType, QK_K } from '../gguf/types.ts';
-import { KVALUES_IQ4NL } from '../gguf/dequant.ts';
+import { e8m0Half, KVALUES_IQ4NL, KVALUES_MXFP4 } from '../gguf/dequant.ts';
 import { fma32, fr } from './numerics.ts';
 
 /** A Q8_0 or Q8_K activation as ggml stores it: the integer quants and each block's scale (Q8_0:
@@ -29,7 +32,7 @@ export type DotPath = 'vec' | 'gemv' | 'gemm';
 
 /** Types whose products are taken here in 'ggml' numerics. */
 export function hasGgmlDot(type: GGMLType): boolean {
-  return type === GGMLType.Q2_K || type === GGMLType.IQ4_NL;
+  return type === GGMLType.Q2_K || NIBBLE32[type] !== undefined;
 }
 
 /** The path for a matrix of `rows` rows (per expert), stacked experts or not, in a gemm group. */
@@ -96,22 +99,46 @@ export function dotQ2K(raw: Uint8Array, view: DataView, rowBlock: number, nb: nu
   return path === 'vec' ? hsum8(lanes) : fr(acc - accMin);
 }
 
-const IQ4NL_BYTES = 18; // d (f16), qs[16]
+/** The 32-element 4-bit types (Q8_0 activations) whose x86 kernels share one shape: a scale per
+ *  block and an integer per element (`int`: element e of the block whose quants start at q; 4-bit
+ *  types in Q4_0's order, byte j: element j low nibble, j + 16 high). `pairs`: vec_dot keeps two
+ *  sets of lanes (even and odd blocks), as for IQ4_NL and MXFP4; Q4_0's keeps one. */
+interface Block32 {
+  bytes: number;
+  qs: number;
+  scale: (view: DataView, o: number) => number;
+  int: (raw: Uint8Array, q: number, e: number) => number;
+  pairs: boolean;
+}
 
-/** Row of an IQ4_NL matrix (first block `rowBlock`, nb blocks) times a Q8_0 activation. */
-export function dotIQ4NL(raw: Uint8Array, view: DataView, rowBlock: number, nb: number, a: Q8Blocks, path: DotPath): number {
+const nibble = (raw: Uint8Array, q: number, e: number) => (e < 16 ? raw[q + e] & 15 : raw[q + e - 16] >> 4);
+const f16At = (v: DataView, o: number) => f16ToF32(v.getUint16(o, true));
+
+const NIBBLE32: Partial<Record<GGMLType, Block32>> = {
+  [GGMLType.IQ4_NL]: { bytes: 18, qs: 2, scale: f16At, int: (r, q, e) => KVALUES_IQ4NL[nibble(r, q, e)], pairs: true },
+  [GGMLType.MXFP4]: { bytes: 17, qs: 1, scale: (v, o) => e8m0Half(v.getUint8(o)), int: (r, q, e) => KVALUES_MXFP4[nibble(r, q, e)], pairs: true },
+  [GGMLType.Q4_0]: { bytes: 18, qs: 2, scale: f16At, int: (r, q, e) => nibble(r, q, e) - 8, pairs: false },
+};
+
+/** Row of a 32-block 4-bit matrix (first block `rowBlock`, nb blocks) times a Q8_0 activation:
+ *  block sums scaled by d_w * d_a (exact: an f16 or a power of two times an f16), accumulated in
+ *  f32 one block at a time (repacked gemv/gemm) or in vec_dot's lanes. */
+export function dotNibble32(type: GGMLType, raw: Uint8Array, view: DataView, rowBlock: number, nb: number, a: Q8Blocks, path: DotPath): number {
+  const t = NIBBLE32[type]!;
   const lanes = [new Float64Array(8), new Float64Array(8)];
   let acc = 0, tail = 0;
   for (let b = 0; b < nb; b++) {
-    const o = (rowBlock + b) * IQ4NL_BYTES;
-    const dd = fr(f16ToF32(view.getUint16(o, true)) * a.d[b]); // exact: two f16 values
-    const v = (e: number) => KVALUES_IQ4NL[e < 16 ? raw[o + 2 + e] & 15 : raw[o + 2 + e - 16] >> 4] * a.q[32 * b + e];
+    const o = (rowBlock + b) * t.bytes;
+    const dd = fr(t.scale(view, o) * a.d[b]);
+    const q = o + t.qs;
+    const v = (e: number) => t.int(raw, q, e) * a.q[32 * b + e];
     if (path !== 'vec') {
       let isum = 0;
       for (let e = 0; e < 32; e++) isum += v(e);
       acc = fma32(isum, dd, acc);
-    } else if (b + 1 < nb || b % 2 === 1) {
-      for (let u = 0; u < 8; u++) lanes[b % 2][u] = fma32(dd, v(4 * u) + v(4 * u + 1) + v(4 * u + 2) + v(4 * u + 3), lanes[b % 2][u]);
+    } else if (!t.pairs || b + 1 < nb || b % 2 === 1) {
+      const set = t.pairs ? lanes[b % 2] : lanes[0];
+      for (let u = 0; u < 8; u++) set[u] = fma32(dd, v(4 * u) + v(4 * u + 1) + v(4 * u + 2) + v(4 * u + 3), set[u]);
     } else {
       let isum = 0; // the odd block out: scalar, after the vector sum
       for (let e = 0; e < 32; e++) isum += v(e);
@@ -119,6 +146,6 @@ export function dotIQ4NL(raw: Uint8Array, view: DataView, rowBlock: number, nb: 
     }
   }
   if (path !== 'vec') return acc;
-  const s = hsum8(lanes[0].map((x, u) => fr(x + lanes[1][u])));
-  return nb % 2 ? fr(s + tail) : s; // sumf += d * sumi, contracted to an FMA
+  const s = hsum8(t.pairs ? lanes[0].map((x, u) => fr(x + lanes[1][u])) : lanes[0]);
+  return t.pairs && nb % 2 ? fr(s + tail) : s; // sumf += d * sumi, contracted to an FMA
 }

@@ -11,7 +11,7 @@
 import { dequantize, UnsupportedTypeError } from '../gguf/dequant.ts';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, roundF16 } from '../gguf/half.ts';
 import { GGMLType, QK_K } from '../gguf/types.ts';
-import { dotIQ4NL, dotPath, dotQ2K, hasGgmlDot, type Q8Blocks } from './ggml-dot.ts';
+import { dotNibble32, dotPath, dotQ2K, hasGgmlDot, type Q8Blocks } from './ggml-dot.ts';
 import { fr, roundQ, roundTo, type Num, type Vec } from './numerics.ts';
 
 export interface Weight {
@@ -181,7 +181,7 @@ function ggmlProducts(num: Num, w: Weight, mat: number, q8: Q8Blocks, y: Vec): V
   const nb = w.cols / (q2k ? QK_K : 32);
   for (let r = 0; r < w.rows; r++) {
     const first = (mat * w.rows + r) * nb;
-    y[r] = q2k ? dotQ2K(raw, view, first, nb, q8, path) : dotIQ4NL(raw, view, first, nb, q8, path);
+    y[r] = q2k ? dotQ2K(raw, view, first, nb, q8, path) : dotNibble32(w.type, raw, view, first, nb, q8, path);
   }
   return y;
 }
