@@ -321,7 +321,7 @@ export class ForwardGraph {
       stages.push((T, pos0) => { rope.set(T, pos0); return [rope.op]; });
       const attn = await AttentionOp.create(session, {
         nHead: hp.nHead, nHeadKv: hp.nHeadKv, headDim: hd, nCtx: opts.nCtx, maxQueries: B, q: qBuf, kCache: kc, vCache: vc, out: att,
-        scale: c.kqScale, softcap: c.attnSoftcap, capScale: c.attnCapScale, kvType: opts.kvType, label: `${name}.attn`,
+        scale: c.kqScale, softcap: c.attnSoftcap, capScale: c.attnCapScale, kvType: opts.kvType, kernels: opts.kernels, label: `${name}.attn`,
         window: c.swaLayers[il] ? c.swaWindow : 0, sinks: L.sinks,
       });
       stages.push((T, pos0) => attn.set(T, pos0));

@@ -1,7 +1,7 @@
 // Decode attention in the hardware shape (attention_hw.wgsl): a workgroup per KV head and split
 // serving the query heads of that KV head, splits of ATTN_HW_CHUNK positions merged by
-// attn_hw_combine. f32 cache; no sinks or sliding window (attention.ts has them). Not yet chosen
-// by the engine: AttentionOp runs every shape's attention today.
+// attn_hw_combine. f32 cache; no sinks or sliding window (attention.wgsl has them). AttentionOp
+// runs it for one query with kernels 'hardware' where `fits` says it applies.
 import { USAGE } from '../buffers.ts';
 import { Op } from '../op.ts';
 import type { GPUSession } from '../session.ts';
@@ -34,6 +34,12 @@ export interface AttentionHwArgs {
 }
 
 export class AttentionHwOp {
+  /** Whether this kernel takes the attention `a` describes (else attention.wgsl's attn does). */
+  static fits(a: { nHead: number; nHeadKv: number; headDim: number; kvType?: string; window?: number; sinks?: unknown }): boolean {
+    return (a.kvType ?? 'f32') === 'f32' && !a.window && !a.sinks && a.nHead % a.nHeadKv === 0 && a.nHead / a.nHeadKv <= MAX_GROUP
+      && a.headDim % 4 === 0 && a.headDim / 4 <= MAX_HD4;
+  }
+
   private constructor(private readonly attn: Op, private readonly comb: Op, private readonly base: Record<string, number>, private readonly maxSplit: number) {}
 
   static async create(session: GPUSession, a: AttentionHwArgs): Promise<AttentionHwOp> {

@@ -5,6 +5,8 @@ import type { Kernel } from '../kernel.ts';
 import { Op } from '../op.ts';
 import type { GPUSession } from '../session.ts';
 import { KV_SHADERS, SHADERS, type KvType } from '../shaders.ts';
+import type { KernelShape } from '../variant.ts';
+import { AttentionHwOp } from './attention-hw.ts';
 import { ShapeError } from './quant.ts';
 
 /** Positions per split (workgroup memory for scores: 4 bytes each). */
@@ -38,6 +40,9 @@ export interface AttentionArgs {
   window?: number;
   /** A logit per query head (nHead f32) that joins the softmax's max and denominator (gpt-oss). */
   sinks?: GPUBuffer;
+  /** 'hardware': one query at a time through attention_hw.wgsl where AttentionHwOp.fits (f32
+   *  cache, no window or sinks, up to 8 query heads per KV head, head_dim up to 128). */
+  kernels?: KernelShape;
   label?: string;
 }
 
@@ -50,6 +55,8 @@ export class AttentionOp {
     private readonly tile?: { attn: Op; comb: Op; qh: number; tq: number },
     /** f16 cache: the statistics launch (mode 1) before `attn` (mode 2) when there are splits. */
     private readonly stats?: Op,
+    /** The hardware shape's decode kernel (one query). */
+    private readonly hw?: AttentionHwOp,
   ) {}
 
   static async create(session: GPUSession, a: AttentionArgs): Promise<AttentionOp> {
@@ -89,11 +96,13 @@ export class AttentionOp {
       qh, tq,
     } : undefined;
     const stats = f16 ? new Op(session, ka!, buffers, { ...base, mode: 1 }, [a.nHead, 1, 1], `${a.label ?? 'attn'}.stats`) : undefined;
-    return new AttentionOp(attn, comb, base, maxSplit, tile, stats);
+    const hw = a.kernels === 'hardware' && AttentionHwOp.fits(a) ? await AttentionHwOp.create(session, a) : undefined;
+    return new AttentionOp(attn, comb, base, maxSplit, tile, stats, hw);
   }
 
   /** Queries of `queries` tokens at positions pos0..; returns the ops to encode. */
   set(queries: number, pos0: number): Op[] {
+    if (queries === 1 && this.hw) return this.hw.set(1, pos0);
     if (queries > 1 && this.tile) {
       const { qh, tq } = this.tile;
       const nSplit = Math.ceil((pos0 + queries) / ATTN_TILE_CHUNK);
