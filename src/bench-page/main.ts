@@ -4,7 +4,7 @@
 // With the box ticked, the demo's default model (public/models/) also runs through the library
 // API (a worker, as on the demo page): prefill and decode tokens per second in each kernel shape.
 import { GGMLType } from '../gguf/types.ts';
-import { DECODE_SHAPES, kernelVariants, measureKernels, type KernelBenchOptions, type KernelResult } from '../gpu/bench.ts';
+import { DECODE_SHAPES, kernelVariants, measureKernels, PREFILL_SHAPES, PREFILL_TOKENS, type KernelBenchOptions, type KernelResult } from '../gpu/bench.ts';
 import { GPUSession } from '../gpu/session.ts';
 import { resolveKernels, type KernelChoice } from '../gpu/variant.ts';
 import { WebMoE } from '../client/webmoe.ts';
@@ -34,12 +34,12 @@ function plan(): KernelBenchOptions & { types: GGMLType[]; shapes: typeof DECODE
   if (quick) {
     return { types: [GGMLType.Q4_K], shapes: DECODE_SHAPES.filter((s) => s.name === 'Qwen3-30B-A3B expert down'), attention: false, reps: 2, rounds: 2, copyBytes: 16 << 20 };
   }
-  return { types: [GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.Q8_0, GGMLType.F16], shapes: DECODE_SHAPES, attention: true };
+  return { types: [GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.Q8_0, GGMLType.F16], shapes: DECODE_SHAPES, attention: true, prefill: PREFILL_SHAPES };
 }
 
 $<HTMLParagraphElement>('mode').textContent = quick
   ? 'Quick run (?quick=1): Q4_K at 2048x2048 and one decode shape, 2 launches each.'
-  : 'Q4_K, Q6_K, Q8_0 and F16 at 2048x2048, then decode layer shapes of Qwen3-30B-A3B, Llama-3.2-1B and gpt-oss-20b, in each kernel shape (seconds on a GPU, 3-4 minutes on a software adapter such as SwiftShader).';
+  : `Q4_K, Q6_K, Q8_0 and F16 at 2048x2048, then decode layer shapes of Qwen3-30B-A3B, Llama-3.2-1B and gpt-oss-20b, in each kernel shape, then the prefill product of ${PREFILL_TOKENS} tokens on layer shapes in both shapes (GFLOP/s in the JSON) (seconds on a GPU, 5-10 minutes on a software adapter such as SwiftShader).`;
 
 function showError(e: unknown) {
   errorBox.hidden = false;
@@ -136,8 +136,9 @@ async function run() {
     const p = plan();
     const nv = kernelVariants(session).length;
     const modelKernels: KernelChoice[] = !withModel.checked ? [] : quick ? ['auto'] : ['software', 'hardware'];
-    // copy, each type's matvecs and its two input conversions, each shape's matvecs, attention (both shapes), model runs
-    const total = 1 + p.types.length * (nv + 2) + p.shapes.length * nv + (p.attention ? 2 : 0) + modelKernels.length;
+    // copy, each type's matvecs and its two input conversions, each shape's matvecs, the prefill
+    // matmuls (both shapes), attention (both shapes), model runs
+    const total = 1 + p.types.length * (nv + 2) + p.shapes.length * nv + 2 * (p.prefill?.length ?? 0) + (p.attention ? 2 : 0) + modelKernels.length;
     let done = 0;
     progress.max = total;
     progress.value = 0;
