@@ -39,7 +39,7 @@ function plan(): KernelBenchOptions & { types: GGMLType[]; shapes: typeof DECODE
 
 $<HTMLParagraphElement>('mode').textContent = quick
   ? 'Quick run (?quick=1): Q4_K at 2048x2048 and one decode shape, 2 launches each.'
-  : `Q4_K, Q6_K, Q8_0 and F16 at 2048x2048, then decode layer shapes of Qwen3-30B-A3B, Llama-3.2-1B and gpt-oss-20b, in each kernel shape, then the prefill product of ${PREFILL_TOKENS} tokens on layer shapes in both shapes (GFLOP/s in the JSON) (seconds on a GPU, 5-10 minutes on a software adapter such as SwiftShader).`;
+  : `Q4_K, Q6_K, Q8_0 and F16 at 2048x2048, then decode layer shapes of Qwen3-30B-A3B, Llama-3.2-1B and gpt-oss-20b, in each kernel shape, then the prefill product of ${PREFILL_TOKENS} tokens on layer shapes in both shapes (GFLOP/s in the JSON) (seconds on a GPU, several minutes on a software adapter such as SwiftShader: 3-4 without the prefill products, which take seconds a launch there).`;
 
 function showError(e: unknown) {
   errorBox.hidden = false;
