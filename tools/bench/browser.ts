@@ -3,7 +3,9 @@
 // and the two ~100 MB factory models of tools/bench/engine.ts (dense Q8_0; MoE Q4_K, 8 experts
 // top-2), each made once into .cache/bench/. Runtimes: wllama with 1 thread (plain page) and 2
 // threads (cross-origin isolated page: COOP/COEP), WebMoE with each backend of
-// WEBMOE_BENCH_BACKENDS (default "webgpu,wasm"; webgpu is SwiftShader here) on the isolated page.
+// WEBMOE_BENCH_BACKENDS (default "webgpu,wasm"; webgpu is SwiftShader here) on the isolated page
+// (the WASM backend takes threads there when it has them), and wasm also on the plain page (one
+// thread). What each ran with (threads, backend, adapter) is in its `ran`.
 //
 // The page (tools/bench/browser-page/) is built by Vite into .cache/bench/browser-site/ and served
 // with the models by e2e/static-server.ts, nothing from a CDN. Every visit is a first one: a fresh
@@ -34,7 +36,7 @@ import { GGMLType } from '../../src/gguf/types.ts';
 import { MODELS, modelPath } from './engine.ts';
 import type { RunReply, RunRequest, Runtime } from './browser-page/protocol.ts';
 
-/** Takes well over 3 minutes (nine to fifteen first-visit loads of up to 100 MB on SwiftShader). */
+/** Takes well over 3 minutes (~30 first-visit loads of up to 100 MB; ~25 min on a busy 2-core machine). */
 export const explicitOnly = true;
 
 const ROOT = resolve(dirname(new URL(import.meta.url).pathname), '../..');
@@ -55,6 +57,8 @@ function runtimes(backends: string[]): Entry[] {
     { name: 'wllama-1t', runtime: { kind: 'wllama', threads: 1 }, isolated: false },
     { name: 'wllama-2t', runtime: { kind: 'wllama', threads: 2 }, isolated: true },
     ...backends.map((b): Entry => ({ name: `webmoe-${b}`, runtime: { kind: 'webmoe', backend: b }, isolated: true })),
+    // the WASM backend without isolation too: one thread, beside wllama's one thread
+    ...backends.filter((b) => b === 'wasm').map((b): Entry => ({ name: `webmoe-${b}-plain`, runtime: { kind: 'webmoe', backend: b }, isolated: false })),
   ];
 }
 
