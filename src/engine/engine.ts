@@ -172,7 +172,9 @@ export class WebGPUEngine {
     try {
       const nCtx = opts.nCtx ?? Math.min(2048, plan.hp.nCtxTrain);
       const maxBatch = Math.max(1, Math.min(opts.maxBatch ?? 64, nCtx));
-      const kvType = opts.kvType && opts.kvType !== 'auto' ? opts.kvType : session.features.f16 ? 'f16' : 'f32';
+      // auto: f16 where the adapter has it, but f32 for attention with sinks (gpt-oss), whose f16
+      // cache is not yet verified against llama.cpp's (README, gpt-oss)
+      const kvType = opts.kvType && opts.kvType !== 'auto' ? opts.kvType : session.features.f16 && !plan.arch.attention.sinks ? 'f16' : 'f32';
       if (kvType === 'f16' && !session.features.f16) {
         throw new WebGPUUnavailableError('missing-feature', `an f16 KV cache needs the shader-f16 feature, which ${session.adapterName} lacks: use kvType 'f32' or 'auto'`);
       }
