@@ -8,11 +8,12 @@
 // WEBMOE_QUANT_ALL=1 runs every architecture in every format: on 2026-12-05, 38 of 43 files
 // passed; of the 5 others, qwen3 and ernie4_5-moe IQ4_XS pass since the IQ4 kernels take the
 // table's +128 off exactly instead of through the block sum, whose f32 rounding turned Q8
-// roundings downstream (those 5 re-run; the 38, the CI 4 only). Open:
-// olmoe Q2_K (step 16) and IQ4_NL (step 13), GPU from the reference (IQ4_NL: no router top-k gap
-// within 1e6 ulps, no 3 roundings in the window at its first parting step 5; in 'exact' numerics the GPU
-// equals the reference at every step, so it is in the ggml conversions/products); ernie4_5-moe Q2_K,
-// llama.cpp from the reference at step 21. WEBMOE_QUANT_ONLY (labels, comma-separated) picks cases.
+// roundings downstream (those 5 re-run; the 38, the CI 4 only). Of the 3 left, ernie4_5-moe
+// Q2_K (llama.cpp from the reference at step 21) and llama.cpp's side of olmoe IQ4_NL were the
+// reference's exact sums: it now takes Q2_K/IQ4_NL/Q4_0/MXFP4 products as ggml's x86 kernels do
+// (src/reference/ggml-dot.ts) and gives llama.cpp's logits at all 32 steps of the three files.
+// Still open: olmoe Q2_K (step 16) and IQ4_NL (step 13), GPU from the reference: the kernels sum
+// rows near-exactly, ggml does not. WEBMOE_QUANT_ONLY (labels, comma-separated) picks cases.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesSource } from '../gguf/source.ts';
 import { GGMLType, typeName } from '../gguf/types.ts';
