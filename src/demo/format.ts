@@ -47,7 +47,7 @@ const PHASES: Record<string, string> = {
 export function progressLine(p: LoadProgress): { text: string; fraction?: number } {
   if (p.type === 'load') {
     switch (p.step) {
-      case 'gpu': return { text: 'Opening the WebGPU device' };
+      case 'gpu': return { text: 'Looking for a WebGPU adapter' }; // opened for backend webgpu; auto may then take WASM
       case 'tokenizer': return { text: 'Loading the tokenizer' };
       case 'weights':
         if (p.backend === 'wasm') {
