@@ -14,7 +14,7 @@ import { memoryStore } from '../src/storage/memory.ts';
 import type { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 import { startFaultServer, type FaultServer } from '../tools/faultserver/server.ts';
 import { EngineHost } from './engine-host.ts';
-import { connectTo, defaultModelBytes, referenceOracle, type ReferenceOracle } from './testing.ts';
+import { abortAfterSix, connectTo, defaultModelBytes, expectGreedyStreams, referenceOracle, type ReferenceOracle } from './testing.ts';
 
 const bytes = defaultModelBytes();
 
@@ -62,40 +62,11 @@ describe('engine host behind the client API', () => {
   });
 
   it('greedy text streams chunk by chunk and equals the CPU reference', async () => {
-    for (const text of ['The', 'Once upon a time']) {
-      const prompt = [...tok.encode(text)];
-      const want = expected(prompt, 40);
-      const gen = llm.generate(text, { temperature: 0, maxTokens: 40 });
-      const ids: number[] = [];
-      let streamed = '', chunks = 0;
-      for await (const c of gen) {
-        ids.push(...c.ids);
-        streamed += c.text;
-        chunks++;
-      }
-      const r = await gen.result;
-      expect(r.promptIds).toEqual(prompt);
-      expect(ids).toEqual(want);
-      expect(r.ids).toEqual(want);
-      expect(streamed).toBe(tok.decode(want));
-      expect(r.text).toBe(streamed);
-      expect(r.stop).toBe(want.length < 40 ? 'eog' : 'max-tokens');
-      expect(chunks).toBeGreaterThanOrEqual(want.length);
-      expect(r.decodeTokS).toBeGreaterThan(0);
-    }
+    await expectGreedyStreams(llm, { tok, expected }, ['The', 'Once upon a time'], 40);
   });
 
   it('abort stops within one token; the next generation is unaffected', async () => {
-    const ac = new AbortController();
-    const gen = llm.generate('The', { temperature: 0, maxTokens: 100, ignoreEos: true, signal: ac.signal });
-    let seen = 0, afterAbort = 0;
-    for await (const c of gen) {
-      if (ac.signal.aborted) afterAbort += c.ids.length;
-      seen += c.ids.length;
-      if (seen === 6) ac.abort();
-    }
-    const r = await gen.result;
-    expect(r.stop).toBe('aborted');
+    const { r, afterAbort } = await abortAfterSix(llm, 100);
     expect(r.ids.length).toBeLessThan(100);
     // Tokens already sampled when the cancel arrived, at most one forward pass later.
     expect(afterAbort).toBeLessThanOrEqual(1);

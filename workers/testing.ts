@@ -2,7 +2,9 @@
 // connection to an EngineHost as engine.worker.ts gives one, and the CPU reference's greedy ids.
 import { readFileSync } from 'node:fs';
 import { expose } from 'comlink';
+import { expect } from 'vitest';
 import { WebMoE, type WorkerConnection } from '../src/client/webmoe.ts';
+import type { GenerationResult } from '../src/client/protocol.ts';
 import type { BackendChoice, EngineWorkerApi } from '../src/client/protocol.ts';
 import { readGGUF } from '../src/gguf/reader.ts';
 import { bytesSource } from '../src/gguf/source.ts';
@@ -66,4 +68,46 @@ export async function serveAndLoad(bytes: Uint8Array, nCtx: number, backend: Bac
     await server.close();
   };
   return { ...oracle, llm, url, close };
+}
+
+/** Greedy generations of `texts` (n tokens at most), streamed chunk by chunk: the chunks' ids,
+ *  the result's ids and the streamed text must be the CPU reference's. */
+export async function expectGreedyStreams(llm: WebMoE, o: Pick<ReferenceOracle, 'tok' | 'expected'>, texts: string[], n: number): Promise<void> {
+  for (const text of texts) {
+    const prompt = [...o.tok.encode(text)];
+    const want = o.expected(prompt, n);
+    const gen = llm.generate(text, { temperature: 0, maxTokens: n });
+    const ids: number[] = [];
+    let streamed = '', chunks = 0;
+    for await (const c of gen) {
+      ids.push(...c.ids);
+      streamed += c.text;
+      chunks++;
+    }
+    const r = await gen.result;
+    expect(r.promptIds).toEqual(prompt);
+    expect(ids).toEqual(want);
+    expect(r.ids).toEqual(want);
+    expect(streamed).toBe(o.tok.decode(want));
+    expect(r.text).toBe(streamed);
+    expect(r.stop).toBe(want.length < n ? 'eog' : 'max-tokens');
+    expect(chunks).toBeGreaterThanOrEqual(want.length);
+    expect(r.decodeTokS).toBeGreaterThan(0);
+  }
+}
+
+/** A greedy generation of "The" aborted once 6 tokens have streamed: its result, and how many
+ *  tokens still arrived after the abort. */
+export async function abortAfterSix(llm: WebMoE, maxTokens: number): Promise<{ r: GenerationResult; afterAbort: number }> {
+  const ac = new AbortController();
+  const gen = llm.generate('The', { temperature: 0, maxTokens, ignoreEos: true, signal: ac.signal });
+  let seen = 0, afterAbort = 0;
+  for await (const c of gen) {
+    if (ac.signal.aborted) afterAbort += c.ids.length;
+    seen += c.ids.length;
+    if (seen === 6) ac.abort();
+  }
+  const r = await gen.result;
+  expect(r.stop).toBe('aborted');
+  return { r, afterAbort };
 }

@@ -12,7 +12,7 @@ import { makeModel } from '../tools/factory/make-model.ts';
 import type { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 import { startFaultServer, type FaultServer } from '../tools/faultserver/server.ts';
 import { EngineHost } from './engine-host.ts';
-import { connectTo, defaultModelBytes, referenceOracle, type ReferenceOracle } from './testing.ts';
+import { abortAfterSix, connectTo, defaultModelBytes, expectGreedyStreams, referenceOracle, type ReferenceOracle } from './testing.ts';
 
 const bytes = defaultModelBytes();
 
@@ -51,38 +51,11 @@ describe('the WASM backend behind the client API', () => {
   });
 
   it('greedy text streams chunk by chunk and equals the CPU reference', async () => {
-    for (const text of ['The', 'Once upon a time']) {
-      const prompt = [...tok.encode(text)];
-      const want = expected(prompt, 40);
-      const gen = llm.generate(text, { temperature: 0, maxTokens: 40 });
-      const ids: number[] = [];
-      let streamed = '', chunks = 0;
-      for await (const c of gen) {
-        ids.push(...c.ids);
-        streamed += c.text;
-        chunks++;
-      }
-      const r = await gen.result;
-      expect(r.promptIds).toEqual(prompt);
-      expect(ids).toEqual(want);
-      expect(r.ids).toEqual(want);
-      expect(streamed).toBe(tok.decode(want));
-      expect(chunks).toBeGreaterThanOrEqual(want.length);
-      expect(r.decodeTokS).toBeGreaterThan(0);
-    }
+    await expectGreedyStreams(llm, { tok, expected }, ['The', 'Once upon a time'], 40);
   });
 
   it('abort stops within a token or two; the next generation is unaffected', async () => {
-    const ac = new AbortController();
-    const gen = llm.generate('The', { temperature: 0, maxTokens: 200, ignoreEos: true, signal: ac.signal });
-    let seen = 0, afterAbort = 0;
-    for await (const c of gen) {
-      if (ac.signal.aborted) afterAbort += c.ids.length;
-      seen += c.ids.length;
-      if (seen === 6) ac.abort();
-    }
-    const r = await gen.result;
-    expect(r.stop).toBe('aborted');
+    const { r, afterAbort } = await abortAfterSix(llm, 200);
     // The forward pass is synchronous: the worker takes one task per token for messages, and
     // here page and worker share one thread, so the cancel's hops cost up to two tokens.
     expect(afterAbort).toBeLessThanOrEqual(2);
