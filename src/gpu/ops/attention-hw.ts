@@ -5,6 +5,7 @@
 import { USAGE } from '../buffers.ts';
 import { Op } from '../op.ts';
 import type { GPUSession } from '../session.ts';
+import type { AttentionArgs } from './attention.ts';
 import { KV_SHADERS, SHADERS } from '../shaders.ts';
 import { ShapeError } from './quant.ts';
 
@@ -15,23 +16,8 @@ const WG = 128;
 const MAX_GROUP = 8;
 const MAX_HD4 = 32;
 
-export interface AttentionHwArgs {
-  nHead: number;
-  nHeadKv: number;
-  headDim: number;
-  /** Context length: the caches hold this many positions. */
-  nCtx: number;
-  /** Queries per call at most. */
-  maxQueries: number;
-  q: GPUBuffer;
-  kCache: GPUBuffer;
-  vCache: GPUBuffer;
-  out: GPUBuffer;
-  scale: number;
-  softcap: number;
-  capScale: number;
-  label?: string;
-}
+/** AttentionOp's arguments but those this kernel does not take (f32 cache, no window or sinks). */
+export type AttentionHwArgs = Omit<AttentionArgs, 'kvType' | 'window' | 'sinks' | 'kernels'>;
 
 export class AttentionHwOp {
   /** Whether this kernel takes the attention `a` describes (else attention.wgsl's attn does). */
