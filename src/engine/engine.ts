@@ -15,7 +15,7 @@ import { expertProvider, type ExpertProvider } from '../model/experts.ts';
 import { planModel, type ModelPlan } from '../model/plan.ts';
 import { makePolicy, type PolicyName } from './eviction.ts';
 import { ExpertPool, type PoolStats } from './expert-pool.ts';
-import { ExpertTiers, type TierStats } from './expert-tiers.ts';
+import { ExpertTiers, repackedForm, type TierStats } from './expert-tiers.ts';
 import { emptyPagingStats, ForwardGraph, type PagedExperts, type PagingStats } from './graph.ts';
 import { allocWeights, type LoadProgress, type ModelWeights } from './weights.ts';
 
@@ -184,7 +184,7 @@ export class WebGPUEngine {
       if (paged) {
         const po = opts.paging ?? {};
         const policy = () => makePolicy(po.policy ?? 'lru', plan.hp.nLayer);
-        tiers = new ExpertTiers(plan, opts.experts ?? expertProvider(plan, (o, n) => source.read(o, n)), opts.ramBudget ?? 0, policy());
+        tiers = new ExpertTiers(opts.experts ?? expertProvider(plan, (o, n) => source.read(o, n)), opts.ramBudget ?? 0, repackedForm(plan), policy());
         const { pools, table } = ExpertPool.createAll(session, plan, opts.expertBudget!, tiers, policy);
         paging = { pools, table, overlap: po.overlap ?? !session.software, prefetch: po.prefetch ?? true, prefetchWidth: po.prefetchWidth ?? 1.5, inline: po.inline ?? true, stats: emptyPagingStats(), batches: 0, lastRoute: [], onRoute: po.onRoute };
       }

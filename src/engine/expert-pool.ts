@@ -91,14 +91,15 @@ export class ExpertPool {
    *  pool must hold at least one token's experts of a layer (nExpertUsed). */
   static createAll(session: GPUSession, plan: ModelPlan, budget: number, tiers: ExpertTiers, makePolicy: () => EvictionPolicy = lru): { pools: ExpertPool[]; table: SlotTable } {
     const groups = new Map<string, { shape: ExpertShape; layers: number[] }>();
-    tiers.shapes.forEach((shape, l) => {
+    const shapes = expertShapes(plan);
+    shapes.forEach((shape, l) => {
       if (!shape) return; // a dense layer
       const g = groups.get(shapeKey(shape)) ?? { shape, layers: [] };
       g.layers.push(l);
       groups.set(shapeKey(shape), g);
     });
     const { nExpert, nExpertUsed: k, nLayer } = plan.hp;
-    const nMoe = tiers.shapes.filter(Boolean).length;
+    const nMoe = shapes.filter(Boolean).length;
     // the smallest budget: k slots in every pool, the budget split in proportion to MoE layers
     const need = Math.max(...[...groups.values()].map((g) => Math.ceil((k * expertBytes(g.shape) * nMoe) / g.layers.length)));
     if (budget < need) {

@@ -1,6 +1,7 @@
-// The tiers below the GPU slots of expert paging: a RAM cache of repacked experts (the GPU's word
-// layout, so a GPU miss that hits RAM costs one writeBuffer, no store read and no repack) under a
-// byte budget, over the provider (the file, IndexedDB or the fs store, the network during a
+// The tiers below the slots of expert paging: a RAM cache of experts in the slots' form (for the
+// GPU its word layout, so a GPU miss that hits RAM costs one writeBuffer, no store read and no
+// repack; for the WASM backend's heap slots the GGUF bytes as read) under a byte budget, over the
+// provider (the file, IndexedDB or the fs store, the network during a
 // download). Experts being fetched are shared by whoever asks (a prefetch, then the layer that
 // routes to it), and a prefetched expert waits in a small hand-over area until it is used, so a
 // prefetch is never wasted on an expert that does not fit the RAM budget.
@@ -83,33 +84,43 @@ export interface TierStats {
   ramPeakBytes: number;
 }
 
-export class ExpertTiers {
+/** What the tiers hold of an expert, made from its GGUF bytes once per store read, and the bytes
+ *  it counts against the RAM budget. */
+export interface ExpertForm<T> {
+  make(layer: number, expert: number, bytes: ExpertBytes): T;
+  bytes(x: T): number;
+}
+
+/** The GPU's form: experts repacked into its word layout (the expert pool's slots). */
+export function repackedForm(plan: ModelPlan): ExpertForm<RepackedExpert> {
+  const shapes = expertShapes(plan);
+  return { make: (l, e, b) => repackExpert(shapes[l]!, b, `expert ${e} of layer ${l}`), bytes: repackedBytes };
+}
+
+export class ExpertTiers<T = RepackedExpert> {
   readonly stats: TierStats = { ramHits: 0, storeReads: 0, storeBytes: 0, ramBytes: 0, ramPeakBytes: 0 };
-  readonly shapes: (ExpertShape | undefined)[];
-  private readonly ram = new Map<string, RepackedExpert>();
-  private readonly inflight = new Map<string, Promise<RepackedExpert>>();
+  private readonly ram = new Map<string, T>();
+  private readonly inflight = new Map<string, Promise<T>>();
   /** Prefetched experts of the layer last prefetched that did not go into RAM (budget too
    *  small), kept until asked for: at most one layer's guesses. */
-  private readonly handover = new Map<string, RepackedExpert>();
+  private readonly handover = new Map<string, T>();
   private handoverLayer = -1;
   private clock = 0;
 
   constructor(
-    plan: ModelPlan,
     private readonly provider: ExpertProvider,
-    /** Bytes of repacked experts the RAM tier may hold (0: no RAM tier). */
+    /** Bytes of experts (in their form) the RAM tier may hold (0: no RAM tier). */
     readonly ramBudget: number,
+    private readonly form: ExpertForm<T>,
     private readonly policy: EvictionPolicy = lru(),
-  ) {
-    this.shapes = expertShapes(plan);
-  }
+  ) {}
 
   inRam(layer: number, expert: number): boolean {
     return this.ram.has(`${layer}/${expert}`) || this.handover.has(`${layer}/${expert}`);
   }
 
-  /** The repacked expert if it is in RAM (a RAM hit), else undefined. */
-  peek(layer: number, expert: number): RepackedExpert | undefined {
+  /** The expert if it is in RAM (a RAM hit), else undefined. */
+  peek(layer: number, expert: number): T | undefined {
     const key = `${layer}/${expert}`;
     const hit = this.ram.get(key) ?? this.handover.get(key);
     if (!hit) return undefined;
@@ -119,9 +130,9 @@ export class ExpertTiers {
     return hit;
   }
 
-  /** The repacked expert: from RAM, from a fetch already under way, or read from the provider
-   *  now (then kept in RAM when the budget allows). */
-  async get(layer: number, expert: number): Promise<RepackedExpert> {
+  /** The expert: from RAM, from a fetch already under way, or read from the provider now (then
+   *  kept in RAM when the budget allows). */
+  async get(layer: number, expert: number): Promise<T> {
     return this.peek(layer, expert) ?? this.fetch(layer, expert, false);
   }
 
@@ -135,7 +146,7 @@ export class ExpertTiers {
     }
   }
 
-  private fetch(layer: number, expert: number, prefetch: boolean): Promise<RepackedExpert> {
+  private fetch(layer: number, expert: number, prefetch: boolean): Promise<T> {
     const key = `${layer}/${expert}`;
     let p = this.inflight.get(key);
     if (!p) {
@@ -143,7 +154,7 @@ export class ExpertTiers {
         const bytes = await this.provider(layer, expert);
         this.stats.storeReads++;
         this.stats.storeBytes += bytes.gate.length + bytes.up.length + bytes.down.length;
-        const r = repackExpert(this.shapes[layer]!, bytes, `expert ${expert} of layer ${layer}`);
+        const r = this.form.make(layer, expert, bytes);
         if (!this.keep(key, r) && prefetch && layer === this.handoverLayer) this.handover.set(key, r);
         return r;
       })().finally(() => this.inflight.delete(key));
@@ -156,12 +167,12 @@ export class ExpertTiers {
   }
 
   /** Puts r in RAM, evicting by the policy; false when it cannot fit at all. */
-  private keep(key: string, r: RepackedExpert): boolean {
-    const bytes = repackedBytes(r);
+  private keep(key: string, r: T): boolean {
+    const bytes = this.form.bytes(r);
     if (bytes > this.ramBudget) return false;
     while (this.stats.ramBytes + bytes > this.ramBudget) {
       const victim = this.policy.victim([...this.ram.keys()], this.clock);
-      this.stats.ramBytes -= repackedBytes(this.ram.get(victim)!);
+      this.stats.ramBytes -= this.form.bytes(this.ram.get(victim)!);
       this.ram.delete(victim);
       this.policy.remove(victim);
     }
