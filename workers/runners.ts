@@ -72,7 +72,7 @@ export function wasmRunner(model: WasmModel): Runner {
     truncate: (n) => model.truncate(n),
     forward: async (ids, wantLogits) => {
       await nextTask();
-      const r = model.forward(ids, { logits: wantLogits ? 'last' : 'none' });
+      const r = await model.forwardAsync(ids, { logits: wantLogits ? 'last' : 'none' });
       const ms = model.stats.lastForwardMs;
       if (ids.length === 1) {
         c.decodeTokens++;

@@ -8,7 +8,7 @@ export async function wasmBackend(source: RangeSource, nCtx: number, threads = 1
   const model = await WasmModel.load(source, { nCtx, threads });
   return {
     forward: async (ids: number[], wantLogits: boolean) => {
-      const r = model.forward(ids, { logits: wantLogits ? 'last' : 'none' });
+      const r = await model.forwardAsync(ids, { logits: wantLogits ? 'last' : 'none' });
       return { next: r.next, logits: r.logits?.[0] };
     },
     stats: (): Record<string, unknown> => ({ threads: model.threads, heapBytes: model.stats.heapBytes, weightBytes: model.stats.weightBytes }),

@@ -27,6 +27,10 @@ import { argmax } from '../reference/ops.ts';
 import type { WasmSource } from '../tokenizer/wasm.ts';
 import { typeName } from '../gguf/types.ts';
 import { CpuKernels, WASM_TYPES, WasmBackendError, type Ptr } from './kernels.ts';
+import { makePolicy, type PolicyName } from '../engine/eviction.ts';
+import { ExpertTiers } from '../engine/expert-tiers.ts';
+import { expertProvider, type ExpertProvider } from '../model/experts.ts';
+import { GGUF_FORM, HeapExperts, type HeapExpertStats } from './experts.ts';
 
 export interface WasmModelOptions {
   /** KV cache length in positions (default: min(2048, the model's training context)). */
@@ -43,6 +47,22 @@ export interface WasmModelOptions {
   wasmThreads?: WasmSource;
   /** Bytes of weights copied into the heap so far, of the total, after each tensor. */
   onProgress?: (done: number, total: number) => void;
+  /** Paging (MoE models): heap bytes for routed experts. Set, the routed experts stay out of the
+   *  heap at load and the ones the router picks are copied into slots within this many bytes (the
+   *  least recently used make room), so a model larger than the heap still runs (experts.ts).
+   *  Unset (default), every weight is resident. */
+  expertBudget?: number;
+  /** Paging: bytes of experts kept in memory outside the heap, below the slots (default 0). */
+  ramBudget?: number;
+  /** Paging: where expert bytes come from (default: read from the source). */
+  experts?: ExpertProvider;
+  /** Paging: eviction policy of the slots and the RAM tier (default 'lru'). */
+  expertPolicy?: PolicyName;
+}
+
+export interface ForwardOptions {
+  /** Logits to return: none (default), the last token's, or every token's. */
+  logits?: 'none' | 'last' | 'all';
 }
 
 export interface WasmForwardResult {
@@ -91,6 +111,8 @@ export class WasmModel {
   readonly maxBatch: number;
   readonly stats: WasmModelStats;
   private readonly layers: Layer[];
+  /** Routed experts' heap slots, when paged (option expertBudget). */
+  private readonly paged?: HeapExperts;
   private readonly embd: Mat;
   private readonly outNorm: Ptr;
   private readonly output: Mat;
@@ -98,16 +120,18 @@ export class WasmModel {
   private readonly vCache: Ptr[];
   private readonly buf: Record<'x' | 'h' | 'q' | 'k' | 'v' | 'att' | 'a' | 'gate' | 'up' | 'hid' | 'f' | 'ex' | 'ey' | 'mix' | 'probs' | 'logits' | 'scratch' | 'attnScratch', Ptr>;
 
-  private constructor(readonly kernels: CpuKernels, readonly plan: ModelPlan, w: Map<Tensor, Ptr>, opts: WasmModelOptions) {
+  private constructor(readonly kernels: CpuKernels, readonly plan: ModelPlan, w: Map<Tensor, Ptr>, opts: WasmModelOptions, paged?: HeapExperts) {
     const hp = (this.hp = plan.hp);
     const K = kernels;
+    this.paged = paged;
     this.nCtx = opts.nCtx ?? Math.min(2048, hp.nCtxTrain);
     this.maxBatch = opts.maxBatch ?? 32;
     if (!(Number.isInteger(this.nCtx) && this.nCtx > 0)) throw new RangeError(`nCtx must be a positive integer, got ${this.nCtx}`);
     if (!(Number.isInteger(this.maxBatch) && this.maxBatch > 0)) throw new RangeError(`maxBatch must be a positive integer, got ${this.maxBatch}`);
     const mat = (t: Tensor): Mat => {
       const [cols, rows = 1] = t.shape;
-      return { ptr: w.get(t)!, type: t.type, rows, cols, stride: rows * K.rowBytes(t.type, cols, t.name), name: t.name };
+      // (a paged expert stack is not in the heap: its experts come into slots, see moe())
+      return { ptr: w.get(t) ?? -1, type: t.type, rows, cols, stride: rows * K.rowBytes(t.type, cols, t.name), name: t.name };
     };
     const vec = (t?: Tensor) => (t ? w.get(t)! : undefined);
     const gated = (g: GatedTensors<Tensor>): Gated => ({ gate: mat(g.gate), up: mat(g.up), down: mat(g.down) });
@@ -132,7 +156,7 @@ export class WasmModel {
       }
       return layer;
     });
-    const weightBytes = K.allocated;
+    const weightBytes = K.allocated - (paged?.stats.slotBytes ?? 0);
 
     // KV cache and activations, sized for maxBatch tokens
     const B = this.maxBatch, d = hp.nEmbd, qDim = hp.nHead * hp.headDim, kvDim = hp.nHeadKv * hp.headDim;
@@ -156,17 +180,30 @@ export class WasmModel {
     this.stats = { heapBytes: K.allocated, weightBytes, lastForwardMs: 0, lastForwardTokens: 0 };
   }
 
-  /** Reads the GGUF header and every weight the plan names from `source` into a new heap. */
+  /** Reads the GGUF header and every weight the plan names from `source` into a new heap (with
+   *  expertBudget, all but the routed experts, and allocates their slots first). */
   static async load(source: RangeSource, opts: WasmModelOptions = {}): Promise<WasmModel> {
     const plan = planModel(await readGGUF(source));
     refuseUnsupported(plan);
     const kernels = await CpuKernels.create(opts.wasm, { threads: opts.threads, wasmThreads: opts.wasmThreads });
     try {
-      return new WasmModel(kernels, plan, await readWeights(source, plan, kernels, opts), opts);
+      let paged: HeapExperts | undefined;
+      if (plan.hasExperts && opts.expertBudget !== undefined) {
+        const policy = () => makePolicy(opts.expertPolicy ?? 'lru', plan.hp.nLayer);
+        const tiers = new ExpertTiers(opts.experts ?? expertProvider(plan, (o, n) => source.read(o, n)), opts.ramBudget ?? 0, GGUF_FORM, policy());
+        paged = HeapExperts.create(kernels, plan, opts.expertBudget, tiers, policy());
+      }
+      return new WasmModel(kernels, plan, await readWeights(source, plan, kernels, opts, !!paged), opts, paged);
     } catch (e) {
       kernels.close();
       throw e;
     }
+  }
+
+  /** Paged experts (option expertBudget): slots, lookups and the tiers' figures; null if every
+   *  expert is resident. */
+  get expertStats(): HeapExpertStats | null {
+    return this.paged ? { ...this.paged.stats } : null;
   }
 
   /** Threads sharing the matrix products. */
@@ -191,8 +228,25 @@ export class WasmModel {
   }
 
   /** Runs tokens at positions nPast.. in batches of maxBatch; returns the greedy next token and,
-   *  if asked, logits. */
-  forward(tokens: readonly number[], opts: { logits?: 'none' | 'last' | 'all' } = {}): WasmForwardResult {
+   *  if asked, logits. A model with paged experts runs through forwardAsync instead. */
+  forward(tokens: readonly number[], opts: ForwardOptions = {}): WasmForwardResult {
+    if (this.paged) throw new WasmBackendError('unsupported-option', 'this model pages its experts (expertBudget), which are read as the router picks them: use forwardAsync');
+    const r = this.steps(tokens, opts).next();
+    if (!r.done) throw new Error('unreachable: a resident model waited for an expert');
+    return r.value;
+  }
+
+  /** forward(), for a model with paged experts too: waits while routed experts come into the heap. */
+  async forwardAsync(tokens: readonly number[], opts: ForwardOptions = {}): Promise<WasmForwardResult> {
+    const g = this.steps(tokens, opts);
+    let r = g.next();
+    while (!r.done) r = g.next(await r.value);
+    return r.value;
+  }
+
+  /** The forward pass; it yields where paged experts must come into the heap (the caller resumes
+   *  it with their slots). */
+  private *steps(tokens: readonly number[], opts: ForwardOptions): Generator<Promise<Ptr[]>, WasmForwardResult, Ptr[]> {
     const { nVocab } = this.hp;
     checkForwardInput(tokens, nVocab, this.nPast, this.nCtx);
     const t0 = performance.now();
@@ -202,7 +256,7 @@ export class WasmModel {
     for (let i = 0; i < tokens.length; i += this.maxBatch) {
       const chunk = tokens.slice(i, i + this.maxBatch);
       const last = i + this.maxBatch >= tokens.length;
-      this.layersOf(chunk);
+      yield* this.layersOf(chunk);
       // the head for the tokens whose logits are wanted (the last one always: its argmax)
       const rows = want === 'all' ? chunk.map((_, j) => j) : last ? [chunk.length - 1] : [];
       for (const j of rows) {
@@ -218,7 +272,7 @@ export class WasmModel {
   }
 
   /** Every layer for the T tokens of `chunk` at positions nPast..; leaves x (T, d). */
-  private layersOf(chunk: readonly number[]): void {
+  private *layersOf(chunk: readonly number[]): Generator<Promise<Ptr[]>, void, Ptr[]> {
     const K = this.kernels, X = K.x, { hp, plan, buf } = this;
     const c = plan.consts, T = chunk.length, d = hp.nEmbd;
     const qDim = hp.nHead * hp.headDim, kvDim = hp.nHeadKv * hp.headDim;
@@ -264,7 +318,7 @@ export class WasmModel {
       X.cpu_add(buf.a, buf.x, buf.x, T * d);
 
       X.cpu_rms_norm(buf.x, L.ffnNorm, buf.h, T * d, d, hp.eps);
-      if (L.moe) this.moe(L.moe, T);
+      if (L.moe) yield* this.moe(L.moe, T, il);
       else this.gated(L.ffn!, buf.h, T, buf.f);
       if (L.postNorm) X.cpu_rms_norm(buf.f, L.postNorm, buf.f, T * d, d, hp.eps);
       if (c.residualScale !== 1) X.cpu_scale(buf.f, c.residualScale, buf.f, T * d);
@@ -290,8 +344,10 @@ export class WasmModel {
 
   /** MoE FFN of the T rows of h into f: per token, the router's softmax, the top-k experts (the
    *  choice by probabilities plus the selection bias, if any), their outputs weighted and summed
-   *  in routing order, plus the shared expert. Tokens routed to one expert go through it together. */
-  private moe(m: NonNullable<Layer['moe']>, T: number): void {
+   *  in routing order, plus the shared expert. Tokens routed to one expert go through it together.
+   *  Paged, the experts of layer `il` are made resident in heap slots first, as many at a time as
+   *  there are slots. */
+  private *moe(m: NonNullable<Layer['moe']>, T: number, il: number): Generator<Promise<Ptr[]>, void, Ptr[]> {
     const { buf, hp, kernels: K } = this, X = K.x;
     const d = hp.nEmbd, nE = hp.nExpert, k = hp.nExpertUsed, fr = Math.fround;
     const opts = this.plan.arch.ffn;
@@ -318,10 +374,16 @@ export class WasmModel {
       });
     }
     // each expert over its tokens; its weighted output into slot (token, slot) of mix (T, k, d)
-    for (const [e, list] of byExpert) {
-      list.forEach((r, i) => K.mem.u8.copyWithin(buf.ex + i * d * 4, buf.h + r.token * d * 4, buf.h + (r.token + 1) * d * 4));
-      this.gated(m.experts, buf.ex, list.length, buf.ey, e);
-      list.forEach((r, i) => X.cpu_scale(buf.ey + i * d * 4, r.weight, buf.mix + (r.token * k + r.slot) * d * 4, d));
+    const used = [...byExpert], round = this.paged?.slots ?? used.length;
+    for (let i0 = 0; i0 < used.length; i0 += round) {
+      const part = used.slice(i0, i0 + round);
+      const at = this.paged ? yield this.paged.ensure(il, part.map(([e]) => e)) : undefined;
+      part.forEach(([e, list], n) => {
+        list.forEach((r, i) => K.mem.u8.copyWithin(buf.ex + i * d * 4, buf.h + r.token * d * 4, buf.h + (r.token + 1) * d * 4));
+        if (at) this.gated(inSlot(m.experts, at[n]), buf.ex, list.length, buf.ey);
+        else this.gated(m.experts, buf.ex, list.length, buf.ey, e);
+        list.forEach((r, i) => X.cpu_scale(buf.ey + i * d * 4, r.weight, buf.mix + (r.token * k + r.slot) * d * 4, d));
+      });
     }
     // f = ((e0 + e1) + e2) ... per token, as ggml sums the weighted experts
     for (let j = 0; j < T; j++) {
@@ -357,13 +419,21 @@ export class WasmModel {
   }
 }
 
-/** Copies every weight the plan names from `source` into the heap (vectors dequantized to f32). */
-async function readWeights(source: RangeSource, plan: ModelPlan, kernels: CpuKernels, opts: WasmModelOptions): Promise<Map<Tensor, Ptr>> {
+/** One expert's matrices in a heap slot at p: gate, then up, then down (HeapExperts' layout). */
+function inSlot(g: Gated, p: Ptr): Gated {
+  return { gate: { ...g.gate, ptr: p }, up: { ...g.up, ptr: p + g.gate.stride }, down: { ...g.down, ptr: p + g.gate.stride + g.up.stride } };
+}
+
+/** Copies every weight the plan names from `source` into the heap (vectors dequantized to f32),
+ *  but the routed experts' stacks when they are paged. */
+async function readWeights(source: RangeSource, plan: ModelPlan, kernels: CpuKernels, opts: WasmModelOptions, paged: boolean): Promise<Map<Tensor, Ptr>> {
   const vectors = vectorTensors(plan);
+  const routed = new Set(paged ? plan.layers.flatMap((L) => (L.moe ? [L.moe.experts.gate, L.moe.experts.up, L.moe.experts.down] : [])) : []);
   const w = new Map<Tensor, Ptr>();
-  const total = plan.tensors.reduce((n, t) => n + t.nBytes, 0);
+  const tensors = plan.tensors.filter((t) => !routed.has(t));
+  const total = tensors.reduce((n, t) => n + t.nBytes, 0);
   let done = 0;
-  for (const t of plan.tensors) {
+  for (const t of tensors) {
     const bytes = await source.read(plan.file.dataOffset + t.offset, t.nBytes);
     if (bytes.length < t.nBytes) throw new ModelFormatError(`${source.name}: tensor ${t.name} is cut short (${bytes.length} of ${t.nBytes} bytes)`);
     if (vectors.has(t)) {

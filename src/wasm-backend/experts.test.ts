@@ -1,0 +1,93 @@
+// Expert paging in the WASM backend (experts.ts): with an expert budget of the fewest slots (one
+// token's experts of a layer), routed experts come into heap slots as the router picks them, and
+// the logits of a prompt and 16 greedy steps must equal the resident backend's bit for bit (the
+// resident backend equals llama.cpp's greedy tokens: wasm-backend.test.ts). maxBatch 4 makes
+// prompt batches route to more experts than there are slots, so layers run in several rounds.
+import { describe, expect, it } from 'vitest';
+import { ExpertBudgetError } from '../engine/expert-pool.ts';
+import { bytesSource } from '../gguf/source.ts';
+import { GGMLType } from '../gguf/types.ts';
+import { makeModel, type FactoryOptions } from '../../tools/factory/make-model.ts';
+import { HeapExperts } from './experts.ts';
+import { WasmBackendError } from './kernels.ts';
+import { WasmModel, type WasmModelOptions } from './model.ts';
+
+const PROMPT = [11, 250, 3, 97, 1000, 42];
+const STEPS = 16;
+const T = GGMLType;
+
+/** Logits of every prompt token, then of 16 greedy steps. */
+async function run(model: WasmModel): Promise<Float32Array[]> {
+  const r = await model.forwardAsync(PROMPT, { logits: 'all' });
+  const out = [...r.logits!];
+  let next = r.next;
+  for (let s = 0; s < STEPS; s++) {
+    const x = await model.forwardAsync([next], { logits: 'last' });
+    out.push(x.logits![0]);
+    next = x.next;
+  }
+  return out;
+}
+
+const routedBytes = (m: WasmModel) => m.plan.layers.reduce((s, L) => s + (L.moe ? L.moe.experts.gate.nBytes + L.moe.experts.up.nBytes + L.moe.experts.down.nBytes : 0), 0);
+
+const CASES: { label: string; opts: FactoryOptions }[] = [
+  { label: 'qwen3moe Q4_K', opts: { arch: 'qwen3moe', type: T.Q4_K } },
+  { label: 'qwen2moe Q4_K (gated shared expert)', opts: { arch: 'qwen2moe', type: T.Q4_K } },
+  { label: 'qwen3moe Q4_K, layer 0 down in Q6_K (slots sized for the largest)', opts: { arch: 'qwen3moe', type: T.Q4_K, typeOverrides: [{ match: /blk\.0\.ffn_down_exps/, type: T.Q6_K }] } },
+];
+
+describe('WASM backend: routed experts paged into heap slots', () => {
+  it.each(CASES)('$label: paged logits equal resident ones bit for bit', async ({ opts }) => {
+    const bytes = makeModel({ ...opts, seed: 5 });
+    const base: WasmModelOptions = { nCtx: 32, maxBatch: 4 };
+    const resident = await WasmModel.load(bytesSource(bytes), base);
+    const want = await run(resident);
+    expect(resident.expertStats).toBeNull();
+    const budget = HeapExperts.minBudget(resident.plan);
+    for (const ramBudget of [0, 1 << 30]) {
+      const paged = await WasmModel.load(bytesSource(bytes), { ...base, expertBudget: budget, ramBudget });
+      const got = await run(paged);
+      expect(got.length).toBe(want.length);
+      for (let i = 0; i < want.length; i++) expect(Array.from(got[i]), `logits ${i}`).toEqual(Array.from(want[i]));
+      const s = paged.expertStats!;
+      expect(s.slots).toBe(paged.hp.nExpertUsed);
+      // the routed experts stayed out of the heap; the slots are within the budget
+      expect(paged.stats.weightBytes).toBe(resident.stats.weightBytes - routedBytes(resident));
+      expect(s.slotBytes).toBeLessThanOrEqual(budget);
+      expect(s.misses).toBeGreaterThan(0);
+      expect(s.storeReads + s.ramHits).toBe(s.misses);
+      if (ramBudget) expect(s.ramHits).toBeGreaterThan(0);
+      else expect(s.ramHits).toBe(0);
+      paged.close();
+    }
+    resident.close();
+  }, 60_000);
+
+  it('a budget of every expert reads each expert once and then only hits', async () => {
+    const bytes = makeModel({ arch: 'qwen3moe', type: T.Q4_K, seed: 5 });
+    const m = await WasmModel.load(bytesSource(bytes), { nCtx: 32, maxBatch: 4, expertBudget: 1 << 30 });
+    const first = await run(m);
+    const reads = m.expertStats!.storeReads;
+    const nMoe = m.plan.layers.filter((L) => L.moe).length;
+    expect(m.expertStats!.slots).toBe(m.hp.nExpert * nMoe);
+    expect(reads).toBeLessThanOrEqual(m.hp.nExpert * nMoe);
+    m.reset();
+    expect(await run(m)).toEqual(first);
+    expect(m.expertStats!.storeReads).toBe(reads);
+    m.close();
+  }, 60_000);
+
+  it('refuses a budget below one token\'s experts, and the synchronous forward when paged', async () => {
+    const bytes = makeModel({ arch: 'qwen3moe', type: T.Q4_K, seed: 5 });
+    const probe = await WasmModel.load(bytesSource(bytes), { nCtx: 8 });
+    const need = HeapExperts.minBudget(probe.plan);
+    probe.close();
+    const err = await WasmModel.load(bytesSource(bytes), { nCtx: 8, expertBudget: need - 1 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExpertBudgetError);
+    expect((err as Error).message).toMatch(new RegExp(`give at least .* \\(${need} bytes\\)`));
+    const m = await WasmModel.load(bytesSource(bytes), { nCtx: 8, expertBudget: need });
+    expect(() => m.forward(PROMPT)).toThrow(WasmBackendError);
+    m.close();
+  });
+});

@@ -1,0 +1,123 @@
+// Routed experts paged into the WebAssembly heap under a byte budget (WasmModelOptions.expertBudget):
+// the WASM backend's top tier of expert paging, as the GPU slot pool (src/engine/expert-pool.ts)
+// is the engine's. The wasm32 heap holds 4 GiB at most, so a model whose experts do not fit keeps
+// only its other weights resident and a fixed set of heap slots for routed experts, each slot as
+// large as the model's largest expert (gate, up and down matrices in GGUF blocks, one after the
+// other). The experts used most recently stay (the eviction policy, LRU by default, picks who
+// makes room). Below the slots are the tiers the engine uses (src/engine/expert-tiers.ts): a RAM
+// cache of experts as read, over the provider (the file, IndexedDB, the network during a
+// download). The matrix products read a slot as they read an expert of the resident stack, the
+// same bytes, so paged logits equal resident ones bit for bit.
+import { lru, type EvictionPolicy } from '../engine/eviction.ts';
+import { ExpertBudgetError } from '../engine/expert-pool.ts';
+import type { ExpertForm, ExpertTiers, TierStats } from '../engine/expert-tiers.ts';
+import type { ExpertBytes } from '../model/experts.ts';
+import type { ModelPlan } from '../model/plan.ts';
+import type { CpuKernels, Ptr } from './kernels.ts';
+
+/** The tiers' form for heap slots: the GGUF bytes as read. */
+export const GGUF_FORM: ExpertForm<ExpertBytes> = {
+  make: (_l, _e, b) => b,
+  bytes: (b) => b.gate.length + b.up.length + b.down.length,
+};
+
+export interface HeapExpertStats extends TierStats {
+  /** Heap slots for routed experts, and their heap bytes. */
+  slots: number;
+  slotBytes: number;
+  /** Lookups of a routed expert found in a slot / not, and bytes copied into the slots. */
+  hits: number;
+  misses: number;
+  copiedBytes: number;
+  /** Time the forward pass waited for experts to come up the tiers, ms. */
+  fetchMs: number;
+  ramBudget: number;
+}
+
+/** Heap bytes one expert of each MoE layer takes (gate, up, down): the largest of the model. */
+function expertHeapBytes(plan: ModelPlan): number {
+  const n = plan.hp.nExpert;
+  const per = plan.layers.flatMap((L) => (L.moe ? [L.moe.experts.gate, L.moe.experts.up, L.moe.experts.down].reduce((s, t) => s + t.nBytes / n, 0) : []));
+  return Math.max(...per);
+}
+
+export class HeapExperts {
+  readonly stats: HeapExpertStats;
+  private readonly slotOf = new Map<string, number>();
+  private readonly owner: (string | undefined)[];
+  private clock = 0;
+
+  private constructor(
+    private readonly kernels: CpuKernels,
+    private readonly base: Ptr,
+    /** Bytes between slots (an expert's bytes rounded up to 64). */
+    private readonly pitch: number,
+    readonly slots: number,
+    private readonly tiers: ExpertTiers<ExpertBytes>,
+    private readonly policy: EvictionPolicy,
+  ) {
+    this.owner = new Array<string | undefined>(slots).fill(undefined);
+    this.stats = { ...tiers.stats, slots, slotBytes: slots * pitch, hits: 0, misses: 0, copiedBytes: 0, fetchMs: 0, ramBudget: tiers.ramBudget };
+  }
+
+  /** The heap bytes `budget` must at least be: one token's experts of a layer (nExpertUsed slots). */
+  static minBudget(plan: ModelPlan): number {
+    return Math.max(1, plan.hp.nExpertUsed) * pitchOf(plan);
+  }
+
+  /** Slots within `budget` heap bytes (at most one per expert of the model), allocated now;
+   *  a budget below one token's experts of a layer throws ExpertBudgetError. */
+  static create(kernels: CpuKernels, plan: ModelPlan, budget: number, tiers: ExpertTiers<ExpertBytes>, policy: EvictionPolicy = lru()): HeapExperts {
+    const pitch = pitchOf(plan), need = HeapExperts.minBudget(plan), k = plan.hp.nExpertUsed;
+    if (!(budget >= need)) {
+      throw new ExpertBudgetError(`an expert budget of ${mb(budget)} cannot hold one token's ${k} experts of a layer ` +
+        `(${mb(expertHeapBytes(plan))} each in the WebAssembly heap): give at least ${mb(need)} (${need} bytes)`);
+    }
+    const nMoe = plan.layers.filter((L) => L.moe).length;
+    const slots = Math.min(Math.floor(budget / pitch), plan.hp.nExpert * nMoe);
+    return new HeapExperts(kernels, kernels.alloc(slots * pitch, `${slots} expert slots`), pitch, slots, tiers, policy);
+  }
+
+  /** Makes `experts` (at most `slots`) of `layer` resident, none of them evicting another; returns
+   *  the heap address of each (its gate matrix, then up, then down). */
+  async ensure(layer: number, experts: readonly number[]): Promise<Ptr[]> {
+    if (experts.length > this.slots) throw new RangeError(`${experts.length} experts at once in ${this.slots} heap slots`);
+    const now = ++this.clock;
+    const keys = experts.map((e) => `${layer}/${e}`);
+    for (const k of keys) {
+      if (this.slotOf.has(k)) { this.stats.hits++; this.policy.touch(k, now); } else this.stats.misses++;
+    }
+    const missing = experts.filter((_, i) => !this.slotOf.has(keys[i]));
+    if (missing.length) {
+      const t0 = performance.now();
+      const got = await Promise.all(missing.map((e) => this.tiers.get(layer, e)));
+      this.stats.fetchMs += performance.now() - t0;
+      const pinned = new Set(keys);
+      missing.forEach((e, i) => this.place(`${layer}/${e}`, got[i], pinned, now));
+    }
+    Object.assign(this.stats, this.tiers.stats);
+    return keys.map((k) => this.base + this.slotOf.get(k)! * this.pitch);
+  }
+
+  /** Copies the expert into a free slot, or one the policy gives up (not pinned). */
+  private place(key: string, b: ExpertBytes, pinned: ReadonlySet<string>, now: number): void {
+    let s = this.owner.indexOf(undefined);
+    if (s < 0) {
+      const victim = this.policy.victim(this.owner.filter((k): k is string => k !== undefined && !pinned.has(k)), now);
+      s = this.slotOf.get(victim)!;
+      this.slotOf.delete(victim);
+      this.policy.remove(victim);
+    }
+    const p = this.base + s * this.pitch, u8 = this.kernels.mem.u8;
+    u8.set(b.gate, p);
+    u8.set(b.up, p + b.gate.length);
+    u8.set(b.down, p + b.gate.length + b.up.length);
+    this.stats.copiedBytes += GGUF_FORM.bytes(b);
+    this.owner[s] = key;
+    this.slotOf.set(key, s);
+    this.policy.touch(key, now);
+  }
+}
+
+const pitchOf = (plan: ModelPlan) => Math.ceil(expertHeapBytes(plan) / 64) * 64;
+const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
