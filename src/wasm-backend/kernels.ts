@@ -35,7 +35,8 @@ interface Exports {
  *  WebGPU engine share, but the newest). */
 export const WASM_TYPES: readonly GGMLType[] = [
   GGMLType.F32, GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_1,
-  GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K,
+  GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K, GGMLType.MXFP4,
+  GGMLType.IQ4_NL,
 ];
 
 /** A failure of the WASM backend: `code` says which. */

@@ -21,8 +21,14 @@ enum {
 // GGML type ids (ggml.h; src/gguf/types.ts).
 enum {
   T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, T_Q5_0 = 6, T_Q5_1 = 7, T_Q8_0 = 8,
-  T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_BF16 = 30,
+  T_Q2_K = 10, T_Q3_K = 11, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_IQ4_NL = 20, T_IQ4_XS = 23,
+  T_BF16 = 30, T_MXFP4 = 39,
 };
+
+// How llama.cpp's x86 build multiplies a matrix's rows, for the types whose products follow its
+// accumulation order (IQ4_NL, MXFP4; see quant.c): ggml_vec_dot_* (rows not a multiple of
+// 8), or after repacking, the 8x8 gemv (one token) or gemm (a group of 4 tokens, dense matrices).
+enum { PATH_VEC = 0, PATH_GEMV = 1, PATH_GEMM = 2 };
 
 #define QK 32
 #define QK_K 256
@@ -101,5 +107,5 @@ static inline v128_t dot_w8(v128_t w, const int16_t *a) {
 // quant.c
 size_t cpu_act_bytes(int type, int n);
 int cpu_convert(int type, const float *x, int n, void *out);
-float cpu_dot(int type, const void *w, const void *act, int n);
+float cpu_dot(int type, const void *w, const void *act, int n, int path);
 float cpu_exp_vec(float x);

@@ -18,6 +18,8 @@ CPU_EXPORT(cpu_row_bytes) size_t cpu_row_bytes(int type, int cols) {
     case T_Q4_K: return cols % QK_K ? 0 : (size_t)cols / QK_K * 144;
     case T_Q5_K: return cols % QK_K ? 0 : (size_t)cols / QK_K * 176;
     case T_Q6_K: return cols % QK_K ? 0 : (size_t)cols / QK_K * 210;
+    case T_IQ4_NL: return cols % QK ? 0 : (size_t)cols / QK * 18;
+    case T_MXFP4: return cols % QK ? 0 : (size_t)cols / QK * 17;
     default: return 0;
   }
 }
@@ -52,9 +54,10 @@ CPU_EXPORT(cpu_matmul_rows) int cpu_matmul_rows(int type, const uint8_t *w, int 
   if (!w || !y || !scratch || r0 < 0 || r1 > rows || n <= 0) return CPU_ERR_ARG;
   const size_t rb = cpu_row_bytes(type, cols), ab = cpu_act_bytes(type, cols);
   const uint8_t *act = scratch;
+  const int path = rows % 8 ? PATH_VEC : PATH_GEMV;
   for (int r = r0; r < r1; r++) {
     const uint8_t *wr = w + rb * r;
-    for (int j = 0; j < n; j++) y[(size_t)j * rows + r] = cpu_dot(type, wr, act + ab * j, cols);
+    for (int j = 0; j < n; j++) y[(size_t)j * rows + r] = cpu_dot(type, wr, act + ab * j, cols, path);
   }
   return CPU_OK;
 }

@@ -10,6 +10,9 @@
 // push an activation across a Q8 rounding boundary of the next matrix (and, over layers, move
 // logits by a whole quantization step) is as small as it can be. Every rounding that moves a
 // result by more (Q8 quants, f16 scales) is ggml's own.
+// Except for IQ4_NL and MXFP4, whose x86 kernels are not within rounding noise of the exact
+// sum (they accumulate one f32 rounding per 32-block): their products are formed in ggml's own order, f32 and FMA, on the path
+// llama.cpp takes (PATH_*, as src/reference/ggml-dot.ts does), so they are llama.cpp's bit for bit.
 #include "cpu.h"
 
 float cpu_f16_table[65536];
@@ -98,7 +101,9 @@ size_t cpu_act_bytes(int type, int n) {
     case T_F32: case T_F16: case T_BF16: return (size_t)n * 4;
     case T_Q4_0: case T_Q4_1: case T_Q5_0: case T_Q5_1: case T_Q8_0:
       return n % QK ? 0 : (size_t)(n / QK) * sizeof(act_q8);
-    case T_Q4_K: case T_Q5_K: case T_Q6_K:
+    case T_IQ4_NL: case T_MXFP4:
+      return n % QK ? 0 : (size_t)(n / QK) * sizeof(act_q8);
+    case T_Q2_K: case T_Q3_K: case T_Q4_K: case T_Q5_K: case T_Q6_K: case T_IQ4_XS:
       return n % QK_K ? 0 : (size_t)(n / QK_K) * sizeof(act_q8k);
     default: return 0;
   }
@@ -112,7 +117,7 @@ int cpu_convert(int type, const float *x, int n, void *out) {
     case T_F16: for (int i = 0; i < n; i++) o[i] = round_f16(x[i]); break;
     case T_BF16: for (int i = 0; i < n; i++) o[i] = bf16_to_f32(f32_to_bf16(x[i])); break;
     case T_Q4_1: case T_Q5_1: convert_q8(x, n, out, 1); break;
-    case T_Q4_0: case T_Q5_0: case T_Q8_0: convert_q8(x, n, out, 0); break;
+    case T_Q4_0: case T_Q5_0: case T_Q8_0: case T_IQ4_NL: case T_MXFP4: convert_q8(x, n, out, 0); break;
     default: convert_q8k(x, n, out); break;
   }
   return CPU_OK;
@@ -255,6 +260,70 @@ static float dot_q8_0(const uint8_t *w, const act_q8 *a, int n) {
   return (float)hsum_f64(acc);
 }
 
+// 16 int8 weights times 16 activation quants into 4 i32 lanes, lane i the sum over elements
+// 4i..4i+3: the lanes of ggml's x86 kernels (maddubs, then madd with ones).
+static inline v128_t dot_w8_quads(v128_t w, const int16_t *a) {
+  v128_t p0 = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(w), wasm_v128_load(a));
+  v128_t p1 = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(w), wasm_v128_load(a + 8));
+  return wasm_i32x4_add(wasm_i32x4_shuffle(p0, p1, 0, 2, 4, 6), wasm_i32x4_shuffle(p0, p1, 1, 3, 5, 7));
+}
+
+// hsum_float_8: (l0 + l4) .. (l3 + l7), then (s0 + s2) + (s1 + s3), in f32.
+static inline float hsum_f32_8(const float *l) {
+  float s0 = l[0] + l[4], s1 = l[1] + l[5], s2 = l[2] + l[6], s3 = l[3] + l[7];
+  return (s0 + s2) + (s1 + s3);
+}
+
+// acc[i] = fma(d, lanes i of s (4 i32), acc[i]), f32.
+static inline void fma_lanes(float *acc, float d, v128_t s) {
+  acc[0] = __builtin_fmaf(d, (float)wasm_i32x4_extract_lane(s, 0), acc[0]);
+  acc[1] = __builtin_fmaf(d, (float)wasm_i32x4_extract_lane(s, 1), acc[1]);
+  acc[2] = __builtin_fmaf(d, (float)wasm_i32x4_extract_lane(s, 2), acc[2]);
+  acc[3] = __builtin_fmaf(d, (float)wasm_i32x4_extract_lane(s, 3), acc[3]);
+}
+
+static const int8_t KV_IQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+static const int8_t KV_MXFP4[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+// ggml_e8m0_to_fp32_half: 2^(e - 128), subnormal below e = 2.
+static inline float e8m0_half(uint8_t e) {
+  uint32_t x = e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
+  float f;
+  memcpy(&f, &x, 4);
+  return f;
+}
+
+// IQ4_NL (18 bytes: f16 d, 16 bytes of nibbles in Q4_0's order, each an index into kvalues_iq4nl)
+// and MXFP4 (17 bytes: E8M0 byte e, the same nibbles into twice the E2M1 values, scale
+// 2^(e - 128)). ggml's order: each block's integer sum times the f32 d_w*d_a, accumulated by FMA
+// in f32 one block at a time (repacked gemv and gemm alike), or, in vec_dot, in 8 lanes (sums of 4
+// elements) kept twice (even and odd blocks), added and summed by hsum_float_8, an odd last block
+// added after by one FMA.
+static float dot_nl32(const uint8_t *w, const act_q8 *a, int n, int path, int mx) {
+  const int bytes = mx ? 17 : 18, nb = n / QK;
+  const v128_t kv = wasm_v128_load(mx ? KV_MXFP4 : KV_IQ4NL), m4 = wasm_i8x16_splat(0x0f);
+  float acc = 0, tail = 0, lanes[2][8] = {{0}};
+  for (int b = 0; b < nb; b++, w += bytes) {
+    const float d = (mx ? e8m0_half(w[0]) : f16_to_f32(rd16(w))) * a[b].d;
+    const v128_t q = wasm_v128_load(w + bytes - 16);
+    const v128_t s0 = dot_w8_quads(wasm_i8x16_swizzle(kv, wasm_v128_and(q, m4)), a[b].qs);
+    const v128_t s1 = dot_w8_quads(wasm_i8x16_swizzle(kv, wasm_u8x16_shr(q, 4)), a[b].qs + 16);
+    if (path == PATH_VEC && !(nb % 2 && b == nb - 1)) {
+      fma_lanes(lanes[b % 2], d, s0);
+      fma_lanes(lanes[b % 2] + 4, d, s1);
+    } else if (path != PATH_VEC) {
+      acc = __builtin_fmaf((float)hsum_i32(wasm_i32x4_add(s0, s1)), d, acc);
+    } else {
+      tail = d;
+      acc = (float)hsum_i32(wasm_i32x4_add(s0, s1));
+    }
+  }
+  if (path != PATH_VEC) return acc;
+  for (int u = 0; u < 8; u++) lanes[0][u] += lanes[1][u];
+  const float s = hsum_f32_8(lanes[0]);
+  return nb % 2 ? __builtin_fmaf(tail, acc, s) : s;
+}
+
 // The 8 6-bit scales and mins of a Q4_K/Q5_K super-block (get_scale_min_k4).
 static inline void scale_min_k4(const uint8_t *q, uint8_t *sc, uint8_t *mn) {
   for (int j = 0; j < 8; j++) {
@@ -360,7 +429,7 @@ static float dot_q6_K(const uint8_t *w, const act_q8k *a, int n) {
   return (float)sumf;
 }
 
-float cpu_dot(int type, const void *w, const void *act, int n) {
+float cpu_dot(int type, const void *w, const void *act, int n, int path) {
   switch (type) {
     case T_F32: return dot_f32(w, act, n);
     case T_F16: return dot_f16(w, act, n);
@@ -373,6 +442,8 @@ float cpu_dot(int type, const void *w, const void *act, int n) {
     case T_Q4_K: return dot_q4_K(w, act, n);
     case T_Q5_K: return dot_q5_K(w, act, n);
     case T_Q6_K: return dot_q6_K(w, act, n);
+    case T_IQ4_NL: return dot_nl32(w, act, n, path, 0);
+    case T_MXFP4: return dot_nl32(w, act, n, path, 1);
     default: return 0;
   }
 }
