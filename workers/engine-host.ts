@@ -14,7 +14,8 @@ import { WebGPUEngine } from '../src/engine/engine.ts';
 import { deviceMemoryBytes, ramBudget } from '../src/engine/memory.ts';
 import { chooseBackend, forModel, type BackendDecision } from '../src/wasm-backend/choose.ts';
 import { WasmBackendError } from '../src/wasm-backend/kernels.ts';
-import { WasmModel, wasmUnsupported } from '../src/wasm-backend/model.ts';
+import { WasmModel, wasmUnsupported, type WasmModelOptions } from '../src/wasm-backend/model.ts';
+import { HeapExperts } from '../src/wasm-backend/experts.ts';
 import { defaultThreads } from '../src/wasm-backend/threads.ts';
 import type { ModelPlan } from '../src/model/plan.ts';
 import { GPUEngineError } from '../src/gpu/session.ts';
@@ -165,9 +166,11 @@ export class EngineHost {
     let failed = false;
     try {
       // From the header alone: an unsupported architecture or vocabulary fails before the download,
-      // and so does a model the WASM backend cannot run (auto keeps it on a software adapter).
+      // and so does a model the WASM backend cannot run (auto keeps it on a software adapter), or an
+      // expert budget below its heap slots' minimum.
       const plan = planModel(dl.file);
       if (choice.backend === 'wasm') choice = forModel(choice, wasmUnsupported(plan));
+      if (choice.backend === 'wasm' && options.expertBudget !== undefined && plan.hasExperts) HeapExperts.check(plan, options.expertBudget);
       emit({ type: 'load', step: 'tokenizer', done: 0, total: 0 });
       tok = await Tokenizer.fromGGUF(dl.file);
       let storedMs = 0;
@@ -185,10 +188,10 @@ export class EngineHost {
         emit({ type: 'load', step: 'weights', done, total, ...(choice.backend === 'wasm' && { backend: 'wasm' as const }) });
       };
       // Paged experts come through the download as the router picks them (ahead of the
-      // background order), so the model is ready once the rest is on the GPU.
-      const paged = choice.backend === 'webgpu' && options.expertBudget !== undefined && plan.hasExperts;
+      // background order), so the model is ready once the rest is on the GPU (in the heap).
+      const paged = options.expertBudget !== undefined && plan.hasExperts;
       const loading = choice.backend === 'wasm'
-        ? loadWasm(dl, options, onProgress).then(wasmRunner)
+        ? loadWasm(dl, options, paged, onProgress, emit).then(wasmRunner)
         : this.loadEngine(dl, plan, req, paged, onProgress, emit).then(gpuRunner);
       // A failed download closes it, which fails the backend's pending reads; a backend that
       // still finishes after a failure is freed.
@@ -364,8 +367,13 @@ export class EngineHost {
 /** ModelInfo's backend fields: which runs, why, and on WebGPU the adapter and kernels. */
 /** The WASM backend with threads where the page is cross-origin isolated (SharedArrayBuffer),
  *  else one; one too when workers cannot start (a Content-Security-Policy without blob: workers). */
-async function loadWasm(dl: ModelDownload, options: LoadRequest['options'], onProgress: (done: number, total: number) => void): Promise<WasmModel> {
-  const opts = { nCtx: options.nCtx, maxBatch: options.maxBatch, onProgress };
+async function loadWasm(dl: ModelDownload, options: LoadRequest['options'], paged: boolean, onProgress: (done: number, total: number) => void, emit: EventSink): Promise<WasmModel> {
+  const ram = ramBudget(options.ramBudget, deviceMemoryBytes());
+  if (paged && ram.warning) emit({ type: 'notice', what: 'ram-budget', message: ram.warning });
+  const opts: WasmModelOptions = {
+    nCtx: options.nCtx, maxBatch: options.maxBatch, onProgress,
+    ...(paged && { expertBudget: options.expertBudget, ramBudget: ram.bytes, expertPolicy: options.expertPolicy, experts: (l: number, e: number) => dl.ensureExpert(l, e) }),
+  };
   const threads = defaultThreads();
   try {
     return await WasmModel.load(dl.source(), { ...opts, threads });

@@ -84,7 +84,7 @@ export function wasmRunner(model: WasmModel): Runner {
       return { next: r.next, logits: r.logits?.[0] };
     },
     stats: () => ({ ...c, launchesPerToken: 0, gpuBytes: { weights: 0, kv: 0, scratch: 0, io: 0 }, experts: null }),
-    heap: () => ({ heapBytes: model.stats.heapBytes, weightBytes: model.stats.weightBytes, threads: model.threads }),
+    heap: () => ({ heapBytes: model.stats.heapBytes, weightBytes: model.stats.weightBytes, threads: model.threads, experts: model.expertStats }),
     residency: () => null,
     destroy: () => model.close(),
   };

@@ -2,7 +2,8 @@
 // API over comlink to an EngineHost, as engine-host.test.ts does for WebGPU): backend 'auto' on this
 // machine's only adapter, SwiftShader (Dawn), takes the WASM backend and says why; greedy text
 // streams and equals the CPU reference's (computed here); an abort stops within a token or two;
-// stats report the heap; what the WASM backend lacks is refused by name before any download.
+// stats report the heap; with expert paging (expertBudget) the same text and the heap slots'
+// figures; what the WASM backend lacks is refused by name before any download.
 // (Multi-turn chat with the KV cache reused on this backend: kv-reuse.test.ts.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebMoE, type LoadProgress } from '../src/client/webmoe.ts';
@@ -11,6 +12,10 @@ import { memoryStore } from '../src/storage/memory.ts';
 import { makeModel } from '../tools/factory/make-model.ts';
 import type { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 import { startFaultServer, type FaultServer } from '../tools/faultserver/server.ts';
+import { readGGUF } from '../src/gguf/reader.ts';
+import { bytesSource } from '../src/gguf/source.ts';
+import { planModel } from '../src/model/plan.ts';
+import { HeapExperts } from '../src/wasm-backend/experts.ts';
 import { EngineHost } from './engine-host.ts';
 import { abortAfterSix, connectTo, defaultModelBytes, expectGreedyStreams, referenceOracle, type ReferenceOracle } from './testing.ts';
 
@@ -74,7 +79,7 @@ describe('the WASM backend behind the client API', () => {
     expect(s.wasm!.heapBytes).toBeGreaterThan(s.wasm!.weightBytes);
   });
 
-  it("backend 'wasm' asks for no adapter; with expert paging it is refused by name before any download", async () => {
+  it("backend 'wasm' asks for no adapter; with expert paging at the fewest heap slots it generates the same ids and reports the slots, and a budget below one token's experts is refused by name before any download", async () => {
     server.serve('/w.gguf', bytes);
     const steps: string[] = [];
     const w = await WebMoE.load(server.url('/w.gguf'), {
@@ -89,13 +94,26 @@ describe('the WASM backend behind the client API', () => {
     } finally {
       await w.unload();
     }
+    const need = HeapExperts.minBudget(planModel(await readGGUF(bytesSource(bytes))));
     server.serve('/p.gguf', bytes);
-    const paged = await WebMoE.load(server.url('/p.gguf'), {
-      connect: connectTo(new EngineHost({ store: memoryStore() })), backend: 'wasm', expertBudget: 1e6,
+    const p = await WebMoE.load(server.url('/p.gguf'), { connect: connectTo(new EngineHost({ store: memoryStore() })), nCtx: 64, backend: 'wasm', expertBudget: need });
+    try {
+      const prompt = [...tok.encode('Once upon a time')];
+      expect((await p.generate(prompt, { temperature: 0, maxTokens: 16 }).result).ids).toEqual(expected(prompt, 16));
+      const e = (await p.stats()).wasm!.experts!;
+      expect(e).toMatchObject({ slots: p.model.nExpertUsed });
+      expect(e.misses).toBeGreaterThan(0);
+      expect(e.storeReads + e.ramHits).toBe(e.misses);
+    } finally {
+      await p.unload();
+    }
+    server.serve('/small.gguf', bytes);
+    const small = await WebMoE.load(server.url('/small.gguf'), {
+      connect: connectTo(new EngineHost({ store: memoryStore() })), backend: 'wasm', expertBudget: need - 1,
     }).catch((x: unknown) => x);
-    expect(paged).toMatchObject({ name: 'WasmBackendError', code: 'unsupported-option' });
-    expect((paged as Error).message).toMatch(/expertBudget \(expert paging\): only the WebGPU engine has this/);
-    expect(server.bytesSent('/p.gguf')).toBe(0);
+    expect(small).toMatchObject({ name: 'ExpertBudgetError', code: 'expert-budget' });
+    expect((small as Error).message).toMatch(/give at least/);
+    expect(server.bytesSent('/small.gguf')).toBeLessThan(bytes.length / 2); // the header, not the weights
   }, 60_000);
 
   it('a model the WASM backend cannot run (Q2_K) is refused by name before its weights are downloaded', async () => {

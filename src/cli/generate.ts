@@ -59,15 +59,16 @@ Options:
   --kernels K          webgpu: kernel shapes, auto (default: software on CPU-backed adapters
                        such as SwiftShader and llvmpipe, hardware on GPUs), software or hardware;
                        --json reports "kernels"
-  --expert-budget MB   webgpu, MoE models: GPU memory for routed experts, in MB; only the
-                       experts the router picks are paged in (the eviction policy makes room),
-                       so a model larger than the GPU allows runs (default: all resident)
-  --ram-budget MB      with --expert-budget: CPU memory for repacked experts below the GPU
+  --expert-budget MB   webgpu or wasm, MoE models: GPU memory (wasm: WebAssembly heap) for
+                       routed experts, in MB; only the experts the router picks are paged in
+                       (the eviction policy makes room), so a model larger than the GPU (the
+                       4 GiB heap) allows runs (default: all resident)
+  --ram-budget MB      with --expert-budget: CPU memory for experts below the GPU (heap)
                        slots, in MB (default: a quarter of the machine's memory, at most 4096;
                        more than half of it is clamped, with a warning on stderr)
   --expert-policy P    with --expert-budget: eviction policy of both tiers, lru (default),
                        lfu-decay, lru-2 or layer-quota
-  --no-prefetch        with --expert-budget: do not guess the next layer's experts
+  --no-prefetch        with --expert-budget (webgpu): do not guess the next layer's experts
 ${STORE_HELP}
   --json               print JSON: "ids" (the generated ids only), "promptIds", "text" when the
                        vocabulary loads, "stop" (eog, stop-string or max-tokens) and timings;
@@ -195,13 +196,14 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' {
   if (v.kernels !== undefined && backend !== 'webgpu') throw new UsageError('--kernels is for --backend webgpu');
   let expertBudget: number | undefined;
   if (v['expert-budget'] !== undefined) {
-    if (backend !== 'webgpu') throw new UsageError('--expert-budget is for --backend webgpu (the CPU reference loads experts on demand, without a budget)');
+    if (backend === 'cpu') throw new UsageError('--expert-budget is for --backend webgpu or wasm (the CPU reference loads experts on demand, without a budget)');
     const mb = numFlag('expert-budget', v['expert-budget']);
     if (!(mb > 0)) throw new UsageError(`--expert-budget must be above 0 (MB), got ${mb}`);
     expertBudget = Math.floor(mb * 1e6);
   }
   const paging = ['ram-budget', 'expert-policy', 'no-prefetch'].filter((f) => v[f as keyof typeof v] !== undefined);
   if (paging.length && expertBudget === undefined) throw new UsageError(`--${paging[0]} is for paged experts: give --expert-budget MB too`);
+  if (v['no-prefetch'] && backend === 'wasm') throw new UsageError('--no-prefetch is for --backend webgpu (the WASM backend does not prefetch experts)');
   let ramBytes: number | undefined;
   if (v['ram-budget'] !== undefined) {
     const mb = numFlag('ram-budget', v['ram-budget']);
@@ -273,7 +275,7 @@ export async function generateCommand(argv: string[], io: CliIO): Promise<number
     // from a URL: the routed experts when the router first picks them).
     const nCtx = promptIds.length + args.maxTokens;
     backend = args.backend === 'webgpu' ? await webgpuBackend(source, nCtx, args, io, download)
-      : args.backend === 'wasm' ? await wasmBackend(source, nCtx, args.threads) : await cpuBackend(source, nCtx, download);
+      : args.backend === 'wasm' ? await wasmBackend(source, nCtx, args, io, download) : await cpuBackend(source, nCtx, download);
     const loadMs = performance.now() - t0;
     // Plain greedy takes the backend's argmax (on the GPU: 4 bytes read back); sampling and the
     // repetition penalty need the logits. The loop is the one the engine worker runs too.

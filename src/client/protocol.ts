@@ -12,6 +12,7 @@ import type { ChatHistory } from '../generate/chat-prompt.ts';
 import type { StopReason } from '../generate/loop.ts';
 import type { StoredModel } from '../storage/models.ts';
 import type { BackendChoice, BackendKind } from '../wasm-backend/choose.ts';
+import type { HeapExpertStats } from '../wasm-backend/experts.ts';
 import type { ChatMessage } from '../tokenizer/chat.ts';
 import type { ChatTemplateOptions, RenderedChat } from '../tokenizer/chat-template.ts';
 
@@ -26,12 +27,13 @@ export interface LoadOptions {
   maxBatch?: number;
   /** Extra request headers, e.g. { Authorization: 'Bearer hf_…' } for a gated model. */
   headers?: Record<string, string>;
-  /** MoE models: GPU bytes for routed experts. Set, only the experts the router picks are paged
-   *  into GPU memory (at most this many bytes of them), fetched ahead of the download when not
-   *  stored yet, and the model is ready before its download completes. Unset: every expert is
-   *  uploaded and the load waits for the whole file. */
+  /** MoE models: GPU bytes (on the WASM backend: WebAssembly heap bytes) for routed experts. Set,
+   *  only the experts the router picks are paged into GPU memory (into heap slots) at most this
+   *  many bytes of them, fetched ahead of the download when not stored yet, and the model is ready
+   *  before its download completes. Unset: every expert is uploaded (copied into the heap) and
+   *  the load waits for the whole file. */
   expertBudget?: number;
-  /** With expertBudget: bytes of repacked experts kept in the worker's memory below the GPU
+  /** With expertBudget: bytes of experts kept in the worker's memory below the GPU (heap)
    *  slots. Default: a quarter of navigator.deviceMemory, at most 4 GiB; more than half of it is
    *  clamped (a `notice` event says so). */
   ramBudget?: number;
@@ -42,12 +44,12 @@ export interface LoadOptions {
   kernels?: KernelChoice;
   /** Where the model runs: 'webgpu' (the WebGPU engine), 'wasm' (the WASM CPU backend, no GPU
    *  needed) or 'auto' (default: WebGPU on a hardware adapter, WASM where there is no usable
-   *  adapter or only a software one such as SwiftShader, where it was measured faster; expert
-   *  paging or explicit kernels keep a software adapter on WebGPU). ModelInfo.backend and
-   *  backendReason say which ran and why. The WASM backend has no expert paging and no kernel
-   *  shapes: with backend 'wasm' expertBudget and kernels other than 'auto' are refused
-   *  (WasmBackendError 'unsupported-option'); auto without any adapter ignores them (a notice
-   *  says so); ramBudget and expertPolicy, which only matter with expertBudget, are ignored. */
+   *  adapter or only a software one such as SwiftShader, where it was measured faster; explicit
+   *  kernels keep a software adapter on WebGPU). ModelInfo.backend and backendReason say which
+   *  ran and why. The WASM backend has no kernel shapes: with backend 'wasm' kernels other than
+   *  'auto' are refused (WasmBackendError 'unsupported-option'); auto without any adapter
+   *  ignores them (a notice says so). Expert paging both have (the WASM backend pages experts
+   *  into its heap; it does not prefetch). */
   backend?: BackendChoice;
 }
 
@@ -225,8 +227,9 @@ export interface WorkerStats {
   engine: Omit<EngineStats, 'bytesRead'> & { experts: ExpertStats | null };
   /** The WASM backend's WebAssembly heap (weights, KV cache, activations) and its threads;
    *  absent on WebGPU (whose engine counters above then hold the GPU's figures; on WASM
-   *  launchesPerToken and gpuBytes are 0). */
-  wasm?: { heapBytes: number; weightBytes: number; threads: number };
+   *  launchesPerToken and gpuBytes are 0); with paged experts (LoadOptions.expertBudget) the
+   *  heap slots' and tiers' figures (src/wasm-backend/experts.ts), else null. */
+  wasm?: { heapBytes: number; weightBytes: number; threads: number; experts: HeapExpertStats | null };
   /** Paged experts: the layers with routed experts, where each of their experts is (layers x
    *  nExpert, layer-major): 3 on the GPU, 2 in the worker's RAM tier, 1 stored (IndexedDB), 0 not
    *  downloaded yet; and the experts the last token chose per such layer (empty for a layer that

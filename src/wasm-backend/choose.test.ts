@@ -26,13 +26,15 @@ describe('chooseBackend', () => {
     expect(gone.reason).toMatch(/^no usable WebGPU here \(no-webgpu: This browser has no WebGPU/);
   });
 
-  it('auto: expert paging or explicit kernels keep a software adapter on WebGPU; without an adapter they are ignored', async () => {
-    const paged = await chooseBackend('auto', { expertBudget: 1e6 }, software);
-    expect(paged).toMatchObject({ backend: 'webgpu', reason: 'google swiftshader is a software adapter, but expertBudget (expert paging) needs the WebGPU engine' });
-    expect((await chooseBackend('auto', { kernels: 'hardware' }, software)).backend).toBe('webgpu');
+  it('auto: explicit kernels keep a software adapter on WebGPU, without an adapter they are ignored; expert paging both backends have', async () => {
+    const k = await chooseBackend('auto', { kernels: 'hardware' }, software);
+    expect(k).toMatchObject({ backend: 'webgpu', reason: "google swiftshader is a software adapter, but kernels: 'hardware' needs the WebGPU engine" });
     expect((await chooseBackend('auto', { kernels: 'auto' }, software)).backend).toBe('wasm');
-    expect(await chooseBackend('auto', { expertBudget: 1e6, kernels: 'software' }, none))
-      .toMatchObject({ backend: 'wasm', ignored: ['expertBudget (expert paging)', "kernels: 'software'"] });
+    expect(await chooseBackend('auto', { kernels: 'software' }, none)).toMatchObject({ backend: 'wasm', ignored: ["kernels: 'software'"] });
+    const paged = { expertBudget: 1e6, kernels: 'auto' }; // (the load's options, as the worker passes them)
+    expect(await chooseBackend('auto', paged, software)).toMatchObject({ backend: 'wasm', ignored: [] });
+    expect(await chooseBackend('auto', paged, none)).toMatchObject({ backend: 'wasm', ignored: [] });
+    expect(await chooseBackend('wasm', paged, noProbe)).toMatchObject({ backend: 'wasm', ignored: [] });
   });
 
   it('a model the WASM backend cannot run: auto keeps a software adapter on WebGPU, else the named error', async () => {
@@ -50,7 +52,6 @@ describe('chooseBackend', () => {
     expect(await chooseBackend('wasm', {}, noProbe)).toEqual({ backend: 'wasm', reason: "backend 'wasm' was asked for", ignored: [] });
     expect(await chooseBackend('webgpu', {}, software)).toMatchObject({ backend: 'webgpu', adapter: 'google swiftshader' });
     await expect(chooseBackend('webgpu', {}, none)).rejects.toMatchObject({ name: 'WebGPUUnavailableError', code: 'no-webgpu' });
-    await expect(chooseBackend('wasm', { expertBudget: 1e6 }, noProbe)).rejects.toMatchObject({ name: 'WasmBackendError', code: 'unsupported-option' });
     await expect(chooseBackend('wasm', { kernels: 'hardware' }, noProbe)).rejects.toThrow("kernels: 'hardware': only the WebGPU engine has this");
     await expect(chooseBackend('cpu' as never, {}, software)).rejects.toMatchObject({ name: 'WasmBackendError', code: 'bad-argument' });
     // an unexpected failure of the probe is not taken for "no WebGPU"

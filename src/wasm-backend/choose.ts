@@ -5,9 +5,10 @@
 //   'auto':   WebGPU on a hardware adapter; WASM where there is no usable adapter, or only a
 //             fallback/software one (SwiftShader, llvmpipe: isSoftwareAdapter, as the kernel
 //             shapes are chosen), because there the CPU backend was measured faster (SOFTWARE_MEASURED).
-//             An option only the engine has (expert paging, kernel shapes), or a model the WASM
-//             backend cannot run (forModel), keeps a software adapter on WebGPU; with no adapter
-//             at all such an option is ignored (a notice says so) and such a model refused.
+//             An option only the engine has (kernel shapes), or a model the WASM backend cannot
+//             run (forModel), keeps a software adapter on WebGPU; with no adapter at all such an
+//             option is ignored (a notice says so) and such a model refused. Expert paging
+//             (expertBudget) both backends have (the WASM backend pages into its heap).
 import { describeAdapter, isSoftwareAdapter, requestDevice, WebGPUUnavailableError } from '../gpu/device.ts';
 import { WasmBackendError } from './kernels.ts';
 
@@ -48,15 +49,11 @@ export async function probeAdapter(): Promise<AdapterProbe> {
 
 /** Options of the load that only the WebGPU engine honours, by name, when given. */
 export interface EngineOnlyOptions {
-  expertBudget?: number;
   kernels?: string;
 }
 
 function engineOnly(o: EngineOnlyOptions): string[] {
-  return [
-    ...(o.expertBudget !== undefined ? ['expertBudget (expert paging)'] : []),
-    ...(o.kernels !== undefined && o.kernels !== 'auto' ? [`kernels: '${o.kernels}'`] : []),
-  ];
+  return o.kernels !== undefined && o.kernels !== 'auto' ? [`kernels: '${o.kernels}'`] : [];
 }
 
 export async function chooseBackend(choice: BackendChoice | undefined, opts: EngineOnlyOptions = {}, probe = probeAdapter): Promise<BackendDecision> {

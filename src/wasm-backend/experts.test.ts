@@ -11,6 +11,10 @@ import { makeModel, type FactoryOptions } from '../../tools/factory/make-model.t
 import { HeapExperts } from './experts.ts';
 import { WasmBackendError } from './kernels.ts';
 import { WasmModel, type WasmModelOptions } from './model.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { COMMANDS, main } from '../cli/main.ts';
 
 const PROMPT = [11, 250, 3, 97, 1000, 42];
 const STEPS = 16;
@@ -89,5 +93,38 @@ describe('WASM backend: routed experts paged into heap slots', () => {
     const m = await WasmModel.load(bytesSource(bytes), { nCtx: 8, expertBudget: need });
     expect(() => m.forward(PROMPT)).toThrow(WasmBackendError);
     m.close();
+  });
+
+  it('webmoe generate --backend wasm --expert-budget: the resident ids, the slots\' figures in --json; too small a budget is refused', async () => {
+    const bytes = makeModel({ arch: 'qwen3moe', type: T.Q4_K, seed: 5 });
+    const dir = mkdtempSync(join(tmpdir(), 'webmoe-wasm-paged-'));
+    try {
+      const model = join(dir, 'm.gguf');
+      writeFileSync(model, bytes);
+      const probe = await WasmModel.load(bytesSource(bytes), { nCtx: 8 });
+      const need = HeapExperts.minBudget(probe.plan);
+      probe.close();
+      const run = async (...extra: string[]) => {
+        let out = '', err = '';
+        const code = await main(['generate', '--model', model, '--prompt-ids', PROMPT.join(','), '--max-tokens', '12', '--ignore-eos', '--backend', 'wasm', '--json', ...extra],
+          { out: (s) => { out += s; }, err: (s) => { err += s; } }, COMMANDS);
+        return { code, out, err };
+      };
+      const resident = await run();
+      expect(resident.code).toBe(0);
+      const paged = await run('--expert-budget', String(need / 1e6), '--ram-budget', '0');
+      expect(paged.err).toBe('');
+      const r = JSON.parse(resident.out), p = JSON.parse(paged.out);
+      expect(r.experts).toBeNull();
+      expect(p.ids).toEqual(r.ids);
+      expect(p.experts).toMatchObject({ slots: 2, ramBudget: 0, ramHits: 0 });
+      expect(p.experts.misses).toBe(p.experts.storeReads);
+      expect(p.weightBytes).toBeLessThan(r.weightBytes);
+      const small = await run('--expert-budget', String((need - 64) / 1e6));
+      expect(small.code).not.toBe(0);
+      expect(small.err).toMatch(/cannot hold one token's 2 experts of a layer .* give at least/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -65,14 +65,20 @@ export class HeapExperts {
     return Math.max(1, plan.hp.nExpertUsed) * pitchOf(plan);
   }
 
+  /** Throws ExpertBudgetError if `budget` is below minBudget (the engine host asks before the
+   *  download). */
+  static check(plan: ModelPlan, budget: number): void {
+    const need = HeapExperts.minBudget(plan);
+    if (budget >= need) return;
+    throw new ExpertBudgetError(`an expert budget of ${mb(budget)} cannot hold one token's ${plan.hp.nExpertUsed} experts of a layer ` +
+      `(${mb(expertHeapBytes(plan))} each in the WebAssembly heap): give at least ${mb(need)} (${need} bytes)`);
+  }
+
   /** Slots within `budget` heap bytes (at most one per expert of the model), allocated now;
    *  a budget below one token's experts of a layer throws ExpertBudgetError. */
   static create(kernels: CpuKernels, plan: ModelPlan, budget: number, tiers: ExpertTiers<ExpertBytes>, policy: EvictionPolicy = lru()): HeapExperts {
-    const pitch = pitchOf(plan), need = HeapExperts.minBudget(plan), k = plan.hp.nExpertUsed;
-    if (!(budget >= need)) {
-      throw new ExpertBudgetError(`an expert budget of ${mb(budget)} cannot hold one token's ${k} experts of a layer ` +
-        `(${mb(expertHeapBytes(plan))} each in the WebAssembly heap): give at least ${mb(need)} (${need} bytes)`);
-    }
+    HeapExperts.check(plan, budget);
+    const pitch = pitchOf(plan);
     const nMoe = plan.layers.filter((L) => L.moe).length;
     const slots = Math.min(Math.floor(budget / pitch), plan.hp.nExpert * nMoe);
     return new HeapExperts(kernels, kernels.alloc(slots * pitch, `${slots} expert slots`), pitch, slots, tiers, policy);
