@@ -27,7 +27,7 @@ function send(line: WorkerLine): void {
 async function greedy(llama: Llama, model: LlamaModel, job: GreedyJob): Promise<GreedyOutput> {
   const context = await model.createContext({
     contextSize: job.contextSize ?? 256,
-    threads: llama.cpuMathCores,
+    threads: job.threads ?? llama.cpuMathCores,
     flashAttention: false,
     experimentalKvCacheKeyType: job.kvType === 'f16' ? 'F16' : 'F32',
     experimentalKvCacheValueType: job.kvType === 'f16' ? 'F16' : 'F32',
