@@ -182,8 +182,8 @@ test('a reload loads the model from IndexedDB without downloading it again; dele
   expect(counter.served - first).toBe(0);
 });
 
-test('?experts=1 pages the routed experts through 1 MB of GPU memory; the text is the same', async ({ page }) => {
-  await page.goto('/?experts=1'); // 9 slots of the 32 experts (104 kB each)
+test('?experts=1&backend=webgpu pages the routed experts through 1 MB of GPU memory; the text is the same', async ({ page }) => {
+  await page.goto('/?experts=1&backend=webgpu'); // 9 slots of the 32 experts (104 kB each)
   await ready(page);
   await expect(page.locator('#error')).toBeHidden();
   await settings(page, { maxTokens: 24 });
@@ -202,4 +202,27 @@ test('?experts=1 pages the routed experts through 1 MB of GPU memory; the text i
   expect(gpu).toBeLessThanOrEqual(9);
   expect(Number(m![5])).toBeGreaterThan(0);
   expect(await page.locator('#experts').evaluate((c) => (c as HTMLCanvasElement).width)).toBeGreaterThan(0);
+});
+
+test('?experts=1 under auto on SwiftShader: the WASM backend pages the experts into 1 MB of heap slots; the text is the same', async ({ page }) => {
+  await page.goto('/?experts=1');
+  await ready(page);
+  await expect(page.locator('#error')).toBeHidden();
+  expect(await page.evaluate(() => window.webmoe.model?.backend)).toBe('wasm');
+  await settings(page, { maxTokens: 24 });
+  const got = await generate(page, 'Once upon a time');
+  expect(got.ids).toEqual(expected('Once upon a time', 24).ids);
+  const stats = await page.locator('#stats').textContent();
+  const s = /Experts \(paged\)(\d+) heap slots \([\d.]+ [kMG]?B\), [\d.]+ [kMG]?B RAM; of (\d+) lookups (\d+) found in the heap/.exec(stats ?? '');
+  expect(s, stats ?? '').not.toBeNull();
+  const slots = Number(s![1]);
+  expect(slots).toBeGreaterThanOrEqual(2);
+  expect(slots).toBeLessThan(32);
+  expect(Number(s![3])).toBeLessThan(Number(s![2])); // some lookups missed
+  const summary = await page.locator('#experts-text').textContent();
+  const m = /^4 layers × 8 experts: (\d+) in the heap, (\d+) in RAM, (\d+) stored, (\d+) not downloaded; the last token's 8 picks outlined$/.exec(summary ?? '');
+  expect(m, summary ?? '').not.toBeNull();
+  expect(Number(m![1])).toBeGreaterThan(0);
+  expect(Number(m![1])).toBeLessThanOrEqual(slots);
+  await expect(page.locator('#experts-top')).toHaveText('in the heap');
 });

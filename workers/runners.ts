@@ -18,7 +18,7 @@ export interface Runner {
   stats(): WorkerStats['engine'];
   /** The WASM backend's heap (WorkerStats.wasm); undefined on WebGPU. */
   heap(): WorkerStats['wasm'];
-  /** Paged experts' tiers (WebGPU only). */
+  /** Paged experts' tiers. */
   residency(): { layers: number[]; tier: Uint8Array; lastPicks: number[][] } | null;
   destroy(): void;
   /** The WebGPU engine, for device-loss recovery and diagnostics. */
@@ -85,7 +85,7 @@ export function wasmRunner(model: WasmModel): Runner {
     },
     stats: () => ({ ...c, launchesPerToken: 0, gpuBytes: { weights: 0, kv: 0, scratch: 0, io: 0 }, experts: null }),
     heap: () => ({ heapBytes: model.stats.heapBytes, weightBytes: model.stats.weightBytes, threads: model.threads, experts: model.expertStats }),
-    residency: () => null,
+    residency: () => model.expertResidency(),
     destroy: () => model.close(),
   };
 }

@@ -231,7 +231,7 @@ export interface WorkerStats {
    *  heap slots' and tiers' figures (src/wasm-backend/experts.ts), else null. */
   wasm?: { heapBytes: number; weightBytes: number; threads: number; experts: HeapExpertStats | null };
   /** Paged experts: the layers with routed experts, where each of their experts is (layers x
-   *  nExpert, layer-major): 3 on the GPU, 2 in the worker's RAM tier, 1 stored (IndexedDB), 0 not
+   *  nExpert, layer-major): 3 on the GPU (WASM: in a heap slot), 2 in the worker's RAM tier, 1 stored (IndexedDB), 0 not
    *  downloaded yet; and the experts the last token chose per such layer (empty for a layer that
    *  ran without reading its routing back). */
   residency?: { layers: number[]; nExpert: number; tier: number[]; lastPicks: number[][] };

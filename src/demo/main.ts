@@ -40,6 +40,7 @@ const ui = {
   genStatus: byId('gen-status', HTMLParagraphElement),
   stats: byId('stats', HTMLElement),
   expertsBox: byId('experts-box', HTMLElement),
+  expertsTop: byId('experts-top', HTMLElement),
   experts: byId('experts', HTMLCanvasElement),
   expertsText: byId('experts-text', HTMLParagraphElement),
   stored: byId('stored', HTMLUListElement),
@@ -278,7 +279,7 @@ async function showStats(): Promise<void> {
     const memory: [string, string] = s.wasm
       ? ['WASM heap', `${bytes(s.wasm.heapBytes)}: weights ${bytes(s.wasm.weightBytes)}, KV cache and activations ${bytes(s.wasm.heapBytes - s.wasm.weightBytes)}`]
       : ['GPU memory', `${bytes(gpuTotal)}: weights ${bytes(g.weights)}, KV cache ${bytes(g.kv)}, scratch ${bytes(g.scratch + g.io)}`];
-    const x = s.engine.experts;
+    const x = s.engine.experts, hx = s.wasm?.experts;
     const looked = x ? x.hits + x.misses : 0;
     fillList(ui.stats, [
       ['Prefill (last)', s.last ? `${tokS(s.last.prefillTokS)} (${plural(s.last.promptIds.length, 'token')} in ${ms(s.last.prefillMs)})` : '–'],
@@ -292,6 +293,8 @@ async function showStats(): Promise<void> {
       ...(x ? [['Experts (paged)', `${x.slots} GPU slots, ${bytes(x.ramBudget)} RAM; of ${looked} lookups ${x.hits} found on the GPU` +
         `${looked ? ` (${Math.round((100 * x.hits) / looked)}%)` : ''}, ${x.ramHits} in RAM, ${x.storeReads} read from storage; ` +
         `${bytes(x.uploadedBytes)} uploaded; prefetch guessed ${x.guesses ? Math.round((100 * x.guessHits) / x.guesses) : 0}% right`] as [string, string]] : []),
+      ...(hx ? [['Experts (paged)', `${hx.slots} heap slots (${bytes(hx.slotBytes)}), ${bytes(hx.ramBudget)} RAM; of ${hx.hits + hx.misses} lookups ${hx.hits} found in the heap` +
+        `${hx.hits + hx.misses ? ` (${Math.round((100 * hx.hits) / (hx.hits + hx.misses))}%)` : ''}, ${hx.ramHits} in RAM, ${hx.storeReads} read from storage; ${bytes(hx.copiedBytes)} copied`] as [string, string]] : []),
     ]);
   } catch (e) {
     showError(e);
@@ -304,7 +307,9 @@ async function showResidency(s?: WorkerStats): Promise<void> {
   ui.expertsBox.hidden = !r;
   if (!r) return;
   drawResidency(ui.experts, r);
-  ui.expertsText.textContent = residencySummary(r);
+  const top = llm?.model.backend === 'wasm' ? 'in the heap' : 'on the GPU';
+  ui.expertsTop.textContent = top;
+  ui.expertsText.textContent = residencySummary(r, top);
 }
 
 async function refreshStored(): Promise<void> {

@@ -6,7 +6,8 @@ import type { WorkerStats } from '../client/index.ts';
 
 type Residency = NonNullable<WorkerStats['residency']>;
 
-/** Tier codes of WorkerStats.residency (3 GPU, 2 RAM, 1 stored, 0 missing) and their colors. */
+/** Tier codes of WorkerStats.residency (3 GPU or, on the WASM backend, heap slots; 2 RAM, 1 stored,
+ *  0 missing) and their colors. */
 export const TIERS = [
   { name: 'not downloaded', color: 'transparent' },
   { name: 'stored', color: '#8c959f' },
@@ -21,10 +22,11 @@ export function tierCounts(r: Residency): number[] {
   return n;
 }
 
-export function residencySummary(r: Residency): string {
+/** The counts as text; `top` names tier 3 (default 'on the GPU'; 'in the heap' on WASM). */
+export function residencySummary(r: Residency, top: string = TIERS[3].name): string {
   const n = tierCounts(r);
   const picks = r.lastPicks.reduce((s, p) => s + p.length, 0);
-  return `${r.layers.length} layers × ${r.nExpert} experts: ${[3, 2, 1, 0].map((t) => `${n[t]} ${TIERS[t].name}`).join(', ')}` +
+  return `${r.layers.length} layers × ${r.nExpert} experts: ${[3, 2, 1, 0].map((t) => `${n[t]} ${t === 3 ? top : TIERS[t].name}`).join(', ')}` +
     (picks ? `; the last token's ${picks} picks outlined` : '');
 }
 

@@ -43,6 +43,8 @@ function expertHeapBytes(plan: ModelPlan): number {
 
 export class HeapExperts {
   readonly stats: HeapExpertStats;
+  /** The experts the last token chose, per layer (set by the forward pass). */
+  readonly lastPicks: number[][] = [];
   private readonly slotOf = new Map<string, number>();
   private readonly owner: (string | undefined)[];
   private clock = 0;
@@ -103,6 +105,17 @@ export class HeapExperts {
     }
     Object.assign(this.stats, this.tiers.stats);
     return keys.map((k) => this.base + this.slotOf.get(k)! * this.pitch);
+  }
+
+  /** The layers with routed experts, and where each of their experts is (layers x nExpert): 2 in
+   *  a heap slot, 1 in the RAM tier, 0 neither; and the experts each layer chose last. */
+  residency(plan: ModelPlan): { layers: number[]; tier: Uint8Array; lastPicks: number[][] } {
+    const layers = plan.layers.flatMap((L, l) => (L.moe ? [l] : []));
+    const n = plan.hp.nExpert, tier = new Uint8Array(layers.length * n);
+    layers.forEach((l, i) => {
+      for (let e = 0; e < n; e++) tier[i * n + e] = this.slotOf.has(`${l}/${e}`) ? 2 : this.tiers.inRam(l, e) ? 1 : 0;
+    });
+    return { layers, tier, lastPicks: layers.map((l) => this.lastPicks[l] ?? []) };
   }
 
   /** Copies the expert into a free slot, or one the policy gives up (not pinned). */

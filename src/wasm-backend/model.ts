@@ -206,6 +206,11 @@ export class WasmModel {
     return this.paged ? { ...this.paged.stats } : null;
   }
 
+  /** Paged experts: where each routed expert is (HeapExperts.residency); null if resident. */
+  expertResidency(): { layers: number[]; tier: Uint8Array; lastPicks: number[][] } | null {
+    return this.paged?.residency(this.plan) ?? null;
+  }
+
   /** Threads sharing the matrix products. */
   get threads(): number {
     return this.kernels.threads;
@@ -367,6 +372,7 @@ export class WasmModel {
       }
       const ws = hp.expertWeightsScale;
       if (ws !== 0 && ws !== 1) weights = weights.map((x) => fr(x * fr(ws)));
+      if (this.paged && j === T - 1) this.paged.lastPicks[il] = order;
       order.forEach((e, slot) => {
         let list = byExpert.get(e);
         if (!list) byExpert.set(e, (list = []));
