@@ -3,7 +3,7 @@
 // array passed to a kernel lives there, placed by alloc().
 import { GGMLType, typeName } from '../gguf/types.ts';
 import { instantiate, WasmMemory, type WasmSource } from '../tokenizer/wasm.ts';
-import { ThreadPool, threadsAvailable, WORKER_TRAP } from './threads.ts';
+import { ThreadPool, threadsAvailable, WORKER_DIED, WORKER_TRAP } from './threads.ts';
 
 export type Ptr = number;
 
@@ -42,7 +42,7 @@ export const WASM_TYPES: readonly GGMLType[] = [
 /** A failure of the WASM backend: `code` says which. */
 export class WasmBackendError extends Error {
   override name = 'WasmBackendError';
-  constructor(readonly code: 'out-of-memory' | 'bad-argument' | 'unsupported-type' | 'unsupported-model' | 'unsupported-option' | 'threads-unavailable', message: string) {
+  constructor(readonly code: 'out-of-memory' | 'bad-argument' | 'unsupported-type' | 'unsupported-model' | 'unsupported-option' | 'threads-unavailable' | 'thread-failed', message: string) {
     super(message);
   }
 }
@@ -67,7 +67,7 @@ export class CpuKernels {
   allocated = 0;
   /** Matrix products split among the threads so far (the others ran on the calling thread). */
   threadedProducts = 0;
-  private constructor(readonly x: Exports, memory: WebAssembly.Memory, private readonly pool?: ThreadPool) {
+  private constructor(readonly x: Exports, memory: WebAssembly.Memory, /** The worker threads, if more than one. */ readonly pool?: ThreadPool) {
     this.mem = new WasmMemory(memory);
   }
 
@@ -143,6 +143,7 @@ export class CpuKernels {
       st = X.cpu_matmul_convert(type, cols, x, n, scratch) ||
         this.pool.matmulRows(type, w, rows, cols, n, y, scratch, (r0, r1) => X.cpu_matmul_rows(type, w, r0, r1, rows, cols, n, y, scratch));
     }
+    if (st === WORKER_DIED) throw new WasmBackendError('thread-failed', `${this.pool!.failure}: this model cannot go on (its KV cache may be half written); load it again (threads: 1 runs without workers)`);
     if (st) throw new WasmBackendError(STATUS[st] ?? 'bad-argument', `matmul of a ${typeName(type)} (${rows} x ${cols}) weight failed (${st === WORKER_TRAP ? 'a worker thread trapped' : `status ${st}`})`);
   }
 

@@ -12,6 +12,7 @@ import { bytesSource } from '../gguf/source.ts';
 import { GGMLType } from '../gguf/types.ts';
 import { makeModel } from '../../tools/factory/make-model.ts';
 import { COMMANDS, main } from '../cli/main.ts';
+import type { Worker } from 'node:worker_threads';
 import { WasmBackendError } from './kernels.ts';
 import { WasmModel } from './model.ts';
 
@@ -63,6 +64,64 @@ describe('WASM backend threads', () => {
     expect(two.ids).toEqual(one.ids);
     expect(two.logits.length).toBe(PROMPT.length + N_TOKENS - 1);
     two.logits.forEach((l, i) => expect(bitDiffs(l, one.logits[i]), `logits ${i}`).toBe(0));
+  }, 60_000);
+
+  it('a worker that died between calls: the next call throws WasmBackendError thread-failed, and every later one', async () => {
+    const m = await WasmModel.load(bytesSource(makeModel({ arch: 'qwen3moe', type: GGMLType.Q8_0, seed: 11 })), { nCtx: 64, threads: 2 });
+    try {
+      m.forward(PROMPT);
+      const w = m.kernels.pool!.workers[0] as Worker;
+      const exited = new Promise((resolve) => w.once('exit', resolve));
+      void w.terminate();
+      await exited;
+      for (let i = 0; i < 2; i++) expect(() => m.forward([5])).toThrow(expect.objectContaining({ name: 'WasmBackendError', code: 'thread-failed', message: expect.stringMatching(/worker thread 1 of the WASM backend exited/) }));
+    } finally {
+      m.close();
+    }
+  });
+
+  it('a worker terminated mid-run, holding a chunk: the call in flight (had it died idle, the next) throws thread-failed, no hang; every later call too', async () => {
+    // 1024 wide, a 32-token batch: a chunk of a product takes milliseconds. The calling
+    // thread, at its own second chunk, waits until the worker holds one (chunks claimed minus
+    // finished, words 1 and 2 of the pool's control block), then terminates it.
+    const bytes = makeModel({ arch: 'llama', type: GGMLType.Q8_0, seed: 11, hp: { nLayer: 1, nEmbd: 1024, nHead: 8, nHeadKv: 4, headDim: 128, ropeDim: 128, nFf: 4096 } });
+    const m = await WasmModel.load(bytesSource(bytes), { nCtx: 64, maxBatch: 32, threads: 2 });
+    const pool = m.kernels.pool!;
+    pool.stallMs = 500;
+    const ctl = (pool as unknown as { ctl: Int32Array }).ctl;
+    const x = m.kernels.x;
+    let calls = 0;
+    (m.kernels as { x: typeof x }).x = { ...x, cpu_matmul_rows: (...a: Parameters<typeof x.cpu_matmul_rows>) => {
+      if (++calls === 2) {
+        const t = performance.now();
+        while ((Atomics.load(ctl, 1) & 0xff) - Atomics.load(ctl, 2) < 2 && performance.now() - t < 200);
+        void pool.workers[0].terminate();
+      }
+      return x.cpu_matmul_rows(...a);
+    } };
+    const prompt = Array.from({ length: 32 }, (_, i) => (i * 37) % 1000);
+    const t0 = performance.now();
+    let inFlight: unknown;
+    try {
+      m.forward(prompt);
+    } catch (e) {
+      inFlight = e;
+    }
+    const ms = performance.now() - t0;
+    try {
+      await new Promise((r) => setTimeout(r, 50)); // the worker's 'exit' event arrives
+      let next: unknown;
+      try { m.forward([5]); } catch (e) { next = e; }
+      const failed = inFlight ?? next;
+      console.log('threads: worker terminated mid-run:', JSON.stringify({ threwInFlight: inFlight !== undefined, ms: Math.round(ms), failure: pool.failure }));
+      // the worker may, rarely, die before claiming a chunk: then the caller computes them all and
+      // the death is seen (its 'exit' event) by the next call
+      expect(failed).toMatchObject({ name: 'WasmBackendError', code: 'thread-failed' });
+      expect(ms).toBeLessThan(30_000);
+      expect(() => m.forward([6])).toThrow(expect.objectContaining({ code: 'thread-failed' }));
+    } finally {
+      m.close();
+    }
   }, 60_000);
 
   it('refuses a thread count that is not a positive integer', async () => {

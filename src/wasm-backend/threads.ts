@@ -16,6 +16,15 @@
 // job's generation beside the next chunk's index, so a worker that wakes late can never claim a
 // chunk of a later job with the parameters of an earlier one.
 // Needs SharedArrayBuffer: in a browser, a cross-origin isolated page (COOP/COEP headers).
+//
+// A worker that dies (terminated, crashed, out of memory) cannot say so through the heap, and the
+// calling thread, blocked in a synchronous call, cannot receive its 'exit' or 'error' event. So:
+// a death seen between calls (the event has arrived) fails the next call at once; a death while
+// the caller waits for a chunk the dead worker had claimed shows as no chunk finishing for
+// stallMs (30 s: chunks take milliseconds), which fails that call. Either way the call returns
+// WORKER_DIED (kernels.ts throws WasmBackendError 'thread-failed'), the workers are stopped, and
+// every later call fails the same way: the model is clearly failed (its KV cache may be half
+// written), never silently wrong or hung. Load it again.
 import { compileWasm, type WasmSource } from '../tokenizer/wasm.ts';
 
 export type Ptr = number;
@@ -36,6 +45,10 @@ const GEN_MASK = 0x7fffff;
 const CHUNKS_PER_THREAD = 4;
 /** Status a worker reports when its call threw (a trap): not one of cpu.wasm's codes. */
 export const WORKER_TRAP = -100;
+/** Status of every call once a worker has died or stalled (ThreadPool.failure says which). */
+export const WORKER_DIED = -101;
+/** A wait in which no chunk finishes for this long means the chunk's worker is dead. */
+const STALL_MS = 30_000;
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
@@ -135,14 +148,21 @@ interface AnyWorker { postMessage(m: unknown): void; terminate(): unknown }
 // A browser page's own thread may not block in Atomics.wait: it only spins.
 const canBlock = isNode || typeof document === 'undefined';
 
-async function spawn(msg: unknown): Promise<AnyWorker> {
+/** Starts a worker; after it is ready, onDeath hears of its end (Node: 'exit' and 'error';
+ *  a browser fires 'error' only, and nothing when it kills a worker). */
+async function spawn(msg: unknown, onDeath: (how: string) => void): Promise<AnyWorker> {
   if (isNode) {
     const wtName = 'node:worker_threads'; // hidden from bundlers: this branch only runs in Node
     const { Worker } = (await import(/* @vite-ignore */ wtName)) as typeof import('node:worker_threads');
     const w = new Worker(WORKER_SOURCE, { eval: true });
     w.unref(); // an idle pool does not keep the process alive
     return new Promise((resolve, reject) => {
-      w.once('message', (r: { error?: string }) => (r.error ? reject(new Error(r.error)) : resolve(w)));
+      w.once('message', (r: { error?: string }) => {
+        if (r.error) return reject(new Error(r.error));
+        w.on('error', (e: Error) => onDeath(`failed: ${e.message}`));
+        w.once('exit', (code) => onDeath(`exited (code ${code})`));
+        resolve(w);
+      });
       w.once('error', reject);
       w.postMessage(msg);
     });
@@ -151,7 +171,11 @@ async function spawn(msg: unknown): Promise<AnyWorker> {
   const w = new Worker(url);
   URL.revokeObjectURL(url);
   return new Promise((resolve, reject) => {
-    w.onmessage = (e: MessageEvent<{ error?: string }>) => (e.data.error ? reject(new Error(e.data.error)) : resolve(w));
+    w.onmessage = (e: MessageEvent<{ error?: string }>) => {
+      if (e.data.error) return reject(new Error(e.data.error));
+      w.onerror = (ev) => onDeath(`failed: ${ev.message || 'an error'}`);
+      resolve(w);
+    };
     w.onerror = (e) => reject(new Error(e.message || 'worker failed to start'));
     w.postMessage(msg);
   });
@@ -160,9 +184,20 @@ async function spawn(msg: unknown): Promise<AnyWorker> {
 /** cpu-mt.wasm on the calling thread plus n-1 workers on its shared heap. */
 export class ThreadPool {
   private readonly ctl: Int32Array;
+  /** Why the pool can no longer run products (a worker died or stalled, or close()); then every
+   *  call returns WORKER_DIED. */
+  failure?: string;
+  /** How long a wait may see no chunk finish before the pool is declared failed, ms. */
+  stallMs = STALL_MS;
   private constructor(readonly exports: WebAssembly.Exports, readonly memory: WebAssembly.Memory,
-    readonly threads: number, ctlPtr: Ptr, private readonly workers: AnyWorker[]) {
+    readonly threads: number, ctlPtr: Ptr, /** Node Workers or Web Workers, as started. */ readonly workers: AnyWorker[]) {
     this.ctl = new Int32Array(memory.buffer, ctlPtr, CTL_WORDS);
+  }
+
+  /** Marks the pool failed (the first reason stays) and stops the workers. */
+  private fail(why: string): void {
+    this.failure ??= why;
+    for (const w of this.workers) void w.terminate();
   }
 
   /** Instantiates cpu-mt.wasm here (its exports serve as cpu.wasm's) and in threads-1 workers. */
@@ -178,24 +213,32 @@ export class ThreadPool {
     new Int32Array(memory.buffer, ctl, CTL_WORDS).fill(0);
     const tlsSize = (x.__tls_size as WebAssembly.Global | undefined)?.value as number | undefined;
     const workers: AnyWorker[] = [];
+    let pool: ThreadPool | undefined;
+    const deaths: string[] = [];
+    const onDeath = (i: number) => (how: string) => {
+      const why = `worker thread ${i} of the WASM backend ${how}`;
+      if (pool) pool.fail(why); else deaths.push(why);
+    };
     try {
       for (let i = 1; i < threads; i++) {
         const stack = malloc(STACK_BYTES), tls = tlsSize ? malloc(tlsSize) : 0;
         if (!stack) throw new Error('no heap for a worker stack');
-        workers.push(await spawn({ module, memory, ctl, index: i, stack: stack + STACK_BYTES, tls }));
+        workers.push(await spawn({ module, memory, ctl, index: i, stack: stack + STACK_BYTES, tls }, onDeath(i)));
       }
+      if (deaths.length) throw new Error(deaths[0]);
     } catch (e) {
       for (const w of workers) void w.terminate();
       throw e;
     }
-    return new ThreadPool(x, memory, threads, ctl, workers);
+    return (pool = new ThreadPool(x, memory, threads, ctl, workers));
   }
 
   /** Rows of y (n, rows) = W · the inputs already converted into scratch, in chunks taken by all
    *  the threads; rowsHere computes a chunk on the calling thread. Returns the first nonzero
-   *  status. */
+   *  status: WORKER_DIED if a worker has died, or a chunk never finished (see the header). */
   matmulRows(type: number, w: Ptr, rows: number, cols: number, n: number, y: Ptr, scratch: Ptr,
     rowsHere: (r0: number, r1: number) => number): number {
+    if (this.failure) return WORKER_DIED;
     const c = this.ctl;
     const chunkRows = Math.ceil(rows / Math.min(0xff, this.threads * CHUNKS_PER_THREAD)), chunks = Math.ceil(rows / chunkRows);
     const gen = (Atomics.load(c, GEN) + 1) & GEN_MASK;
@@ -206,10 +249,19 @@ export class ThreadPool {
     Atomics.store(c, GEN, gen);
     Atomics.notify(c, GEN);
     takeChunks(c, gen, rowsHere, false);
+    let seen = -1, since = 0;
     for (let spin = 0; ; spin++) {
       const done = Atomics.load(c, FINISHED);
       if (done === chunks) break;
-      if (spin > 2000 && canBlock) Atomics.wait(c, FINISHED, done, 1000);
+      if (spin > 2000) {
+        const now = performance.now();
+        if (done !== seen) { seen = done; since = now; }
+        else if (now - since > this.stallMs) {
+          this.fail(`a worker thread of the WASM backend finished no chunk of a product for ${Math.round(now - since)} ms: it died or hangs`);
+          return WORKER_DIED;
+        }
+        if (canBlock) Atomics.wait(c, FINISHED, done, Math.min(1000, this.stallMs));
+      }
     }
     return c[STATUS];
   }
@@ -219,9 +271,8 @@ export class ThreadPool {
     return Atomics.load(this.ctl, BY_WORKERS);
   }
 
-  /** Stops the workers; the pool must not be used after. */
+  /** Stops the workers; later calls return WORKER_DIED. */
   close(): void {
-    for (const w of this.workers) void w.terminate();
-    this.workers.length = 0;
+    this.fail('the pool was closed');
   }
 }
