@@ -2,7 +2,8 @@
 // softmax(kq * scale), out = V p), split over the cached positions (flash-decoding): workgroup
 // (head, split, query). Query z of a batch sits at position pos0 + z and sees positions
 // 0..pos0 + z (causal). With one split the output is written directly; with several, each split
-// writes its maximum, sum and unnormalized output to `part`, and attn_combine merges them.
+// writes its maximum, sum and unnormalized output to `part`, and attn_combine
+// (attention_combine.wgsl) merges them.
 // Query head h reads KV head h / (n_head / n_head_kv) (GQA). With a sliding window (gpt-oss),
 // query z sees only the last `window` positions (itself included); with sinks, head h's learned
 // logit sink[h] (not scaled) joins the softmax's max and denominator and nothing else: added
@@ -17,7 +18,7 @@
 // normalized softmax output p = exp(s - M) / L are rounded to f16 (M, L: max and sum over the
 // whole row, not a split's). mode 2 computes p so and out = sum_p p V; with several splits a
 // first launch in mode 1 writes each split's (max, sum) to `part`, the mode 2 launch combines
-// them into M and L, and attn_combine adds the splits' outputs.
+// them into M and L, and attn_combine (mode 2) adds the splits' outputs.
 
 struct Params {
   n_head: u32,
@@ -179,43 +180,6 @@ fn attn(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
       // (mode 2: the statistics of mode 1 stay; other workgroups read them)
       if (t == 0u && params.mode == 0u) { part[base + hd4] = vec4<f32>(m, l, 0.0, 0.0); }
     }
-  }
-}
-
-// Merges the splits of each (query, head): out = sum_s o_s e^(m_s - M) / sum_s l_s e^(m_s - M);
-// in mode 2 (outputs already normalized) out = sum_s o_s.
-@compute @workgroup_size(WG)
-fn attn_combine(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let h = wg.x;
-  let z = wg.z;
-  let hd4 = params.head_dim / 4u;
-  let n_kv = params.pos0 + z + 1u;
-  let used = min(params.n_split, (n_kv + params.chunk - 1u) / params.chunk);
-  let base = (z * params.n_head + h) * params.n_split;
-  if (params.mode == 2u) {
-    for (var i = t; i < hd4; i += WG) {
-      var o = vec4<f32>(0.0);
-      for (var s = 0u; s < used; s++) { o += part[(base + s) * (hd4 + 1u) + i]; }
-      out[params.out_off / 4u + (z * params.n_head + h) * hd4 + i] = o;
-    }
-    return;
-  }
-  var mx = -3.4028234663852886e38;
-  for (var s = 0u; s < used; s++) { mx = max(mx, part[(base + s) * (hd4 + 1u) + hd4].x); }
-  if (params.sinks == 1u) { mx = max(mx, sink[h]); }
-  var l = 0.0;
-  for (var s = 0u; s < used; s++) {
-    let ml = part[(base + s) * (hd4 + 1u) + hd4];
-    l += ml.y * exp(ml.x - mx);
-  }
-  if (params.sinks == 1u) { l += exp(sink[h] - mx); }
-  for (var i = t; i < hd4; i += WG) {
-    var o = vec4<f32>(0.0);
-    for (var s = 0u; s < used; s++) {
-      let f = exp(part[(base + s) * (hd4 + 1u) + hd4].x - mx);
-      o = fma(part[(base + s) * (hd4 + 1u) + i], vec4<f32>(f), o);
-    }
-    out[params.out_off / 4u + (z * params.n_head + h) * hd4 + i] = o / l;
   }
 }
 

@@ -3,7 +3,7 @@
 // out = V p), but one workgroup per KV head serves all G query heads that read it, so each K and
 // V row is fetched once for the G heads instead of once per head. Workgroup (KV head, split,
 // query); query z sits at position pos0 + z and sees positions 0..pos0 + z; a split takes
-// `chunk` positions (long contexts: many workgroups, merged by attn_hw_combine).
+// `chunk` positions (long contexts: many workgroups, merged by attention_combine.wgsl).
 //
 // - scores: lane t takes positions p0 + t, p0 + t + WG, ...; it reads its K row along head_dim
 //   (vec4 loads) and meets every head's query (in workgroup memory) with each load;
@@ -138,30 +138,4 @@ fn attn_hw(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
   }
   write_head(hg, a0, c, kvh, split, z, hd4);
   if (g1 < G) { write_head(g1, a1, c, kvh, split, z, hd4); }
-}
-
-// Merges the splits of each (query, head): out = sum_s o_s e^(m_s - M) / sum_s l_s e^(m_s - M).
-@compute @workgroup_size(WG)
-fn attn_hw_combine(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let h = wg.x;
-  let z = wg.z;
-  let hd4 = params.head_dim / 4u;
-  let n_kv = params.pos0 + z + 1u;
-  let used = min(params.n_split, (n_kv + params.chunk - 1u) / params.chunk);
-  let base = (z * params.n_head + h) * params.n_split;
-  var mx = NEG_INF;
-  for (var s = 0u; s < used; s++) { mx = max(mx, part[(base + s) * (hd4 + 1u) + hd4].x); }
-  var l = 0.0;
-  for (var s = 0u; s < used; s++) {
-    let ml = part[(base + s) * (hd4 + 1u) + hd4];
-    l += ml.y * exp(ml.x - mx);
-  }
-  for (var i = t; i < hd4; i += WG) {
-    var o = vec4<f32>(0.0);
-    for (var s = 0u; s < used; s++) {
-      let f = exp(part[(base + s) * (hd4 + 1u) + hd4].x - mx);
-      o = fma(part[(base + s) * (hd4 + 1u) + i], vec4<f32>(f), o);
-    }
-    out[params.out_off / 4u + (z * params.n_head + h) * hd4 + i] = o / l;
-  }
 }

@@ -4,6 +4,7 @@ import type { KvType } from '../reference/attention.ts';
 import type { KernelSource } from './kernel.ts';
 import attentionWgsl from '../../shaders/attention.wgsl?raw';
 import attentionHwWgsl from '../../shaders/attention_hw.wgsl?raw';
+import attentionCombineWgsl from '../../shaders/attention_combine.wgsl?raw';
 import elementwiseWgsl from '../../shaders/elementwise.wgsl?raw';
 import embedWgsl from '../../shaders/embed.wgsl?raw';
 import moeWgsl from '../../shaders/moe.wgsl?raw';
@@ -49,6 +50,7 @@ const src = (name: string, text: string): KernelSource => ({ name, text });
 export const SHADERS = {
   attention: src('attention.wgsl', attentionWgsl),
   attentionHw: src('attention_hw.wgsl', attentionHwWgsl),
+  attentionCombine: src('attention_combine.wgsl', attentionCombineWgsl),
   elementwise: src('elementwise.wgsl', elementwiseWgsl),
   embed: src('embed.wgsl', embedWgsl),
   moe: src('moe.wgsl', moeWgsl),

@@ -1,11 +1,11 @@
 // Decode attention in the hardware shape (attention_hw.wgsl): a workgroup per KV head and split
 // serving the query heads of that KV head, splits of ATTN_HW_CHUNK positions merged by
-// attn_hw_combine. f32 cache; no sinks or sliding window (attention.wgsl has them). AttentionOp
+// attention_combine.wgsl (as attention.wgsl's). f32 cache; no sinks or sliding window (attention.wgsl has them). AttentionOp
 // runs it for one query with kernels 'hardware' where `fits` says it applies.
 import { USAGE } from '../buffers.ts';
 import { Op } from '../op.ts';
 import type { GPUSession } from '../session.ts';
-import type { AttentionArgs } from './attention.ts';
+import { combineOp, combineParams, type AttentionArgs } from './attention.ts';
 import { KV_SHADERS, SHADERS } from '../shaders.ts';
 import { ShapeError } from './quant.ts';
 
@@ -35,10 +35,7 @@ export class AttentionHwOp {
     if (group > MAX_GROUP) throw new ShapeError(`${group} query heads per KV head: attention_hw.wgsl takes at most ${MAX_GROUP}`);
     const sources = [KV_SHADERS.f32, SHADERS.attentionHw];
     const overrides = { WG, G: group };
-    const [ka, kc] = await Promise.all([
-      session.pipelines.get({ sources, entry: 'attn_hw', overrides }),
-      session.pipelines.get({ sources, entry: 'attn_hw_combine', overrides }),
-    ]);
+    const ka = await session.pipelines.get({ sources, entry: 'attn_hw', overrides });
     const maxSplit = Math.ceil(a.nCtx / ATTN_HW_CHUNK);
     const part = maxSplit > 1
       ? session.buffers.create(16 * a.maxQueries * a.nHead * maxSplit * (a.headDim / 4 + 1), USAGE.STORAGE, `${a.label ?? 'attn_hw'}.part`, 'scratch')
@@ -49,7 +46,7 @@ export class AttentionHwOp {
     };
     const buffers = { q: a.q, kc: a.kCache, vc: a.vCache, out: a.out, part };
     const attn = new Op(session, ka, buffers, base, [a.nHeadKv, 1, 1], a.label ?? 'attn_hw');
-    const comb = new Op(session, kc, buffers, base, [0], `${a.label ?? 'attn_hw'}.combine`);
+    const comb = await combineOp(session, { out: a.out, part }, base, `${a.label ?? 'attn_hw'}.combine`);
     return new AttentionHwOp(attn, comb, base, maxSplit);
   }
 
@@ -61,7 +58,7 @@ export class AttentionHwOp {
     this.attn.setParams(p);
     this.attn.workgroups = [this.base.n_head_kv, nSplit, queries];
     if (nSplit === 1) return [this.attn];
-    this.comb.setParams(p);
+    this.comb.setParams(combineParams(p));
     this.comb.workgroups = [this.base.n_head, 1, queries];
     return [this.attn, this.comb];
   }

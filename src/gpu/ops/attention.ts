@@ -66,9 +66,8 @@ export class AttentionOp {
     const f16 = a.kvType === 'f16';
     const useTile = !f16 && a.maxQueries > 1 && a.headDim <= TILE_MAX_HEAD_DIM;
     const sources = [KV_SHADERS[a.kvType ?? 'f32'], SHADERS.half, SHADERS.attention];
-    const [ka, kc, kt]: (Kernel | undefined)[] = await Promise.all([
+    const [ka, kt]: (Kernel | undefined)[] = await Promise.all([
       session.pipelines.get({ sources, entry: 'attn', overrides }),
-      session.pipelines.get({ sources, entry: 'attn_combine', overrides }),
       useTile ? session.pipelines.get({ sources, entry: 'attn_tile', overrides }) : undefined,
     ]);
     const maxSplit = Math.ceil(a.nCtx / ATTN_CHUNK);
@@ -89,10 +88,10 @@ export class AttentionOp {
     };
     const buffers = { q: a.q, kc: a.kCache, vc: a.vCache, out: a.out, part, sink: a.sinks ?? session.dummy };
     const attn = new Op(session, ka!, buffers, base, [a.nHead, 1, 1], a.label ?? 'attn');
-    const comb = new Op(session, kc!, buffers, base, [0], `${a.label ?? 'attn'}.combine`);
+    const comb = await combineOp(session, { out: a.out, part, sink: a.sinks }, base, `${a.label ?? 'attn'}.combine`);
     const tile = kt ? {
       attn: new Op(session, kt, buffers, base, [a.nHead / qh, 1, 1], `${a.label ?? 'attn'}.tile`),
-      comb: new Op(session, kc!, buffers, base, [0], `${a.label ?? 'attn'}.tile.combine`),
+      comb: await combineOp(session, { out: a.out, part, sink: a.sinks }, base, `${a.label ?? 'attn'}.tile.combine`),
       qh, tq,
     } : undefined;
     const stats = f16 ? new Op(session, ka!, buffers, { ...base, mode: 1 }, [a.nHead, 1, 1], `${a.label ?? 'attn'}.stats`) : undefined;
@@ -110,7 +109,7 @@ export class AttentionOp {
       this.tile.attn.setParams(p);
       this.tile.attn.workgroups = [this.base.n_head / qh, nSplit, Math.ceil(queries / tq)];
       if (nSplit === 1) return [this.tile.attn];
-      this.tile.comb.setParams(p);
+      this.tile.comb.setParams(combineParams(p));
       this.tile.comb.workgroups = [this.base.n_head, 1, queries];
       return [this.tile.attn, this.tile.comb];
     }
@@ -120,11 +119,24 @@ export class AttentionOp {
     this.attn.setParams(p);
     this.attn.workgroups = [this.base.n_head, nSplit, queries];
     if (nSplit === 1) return [this.attn];
-    this.comb.setParams(p);
+    this.comb.setParams(combineParams(p));
     this.comb.workgroups = [this.base.n_head, 1, queries];
     if (!this.stats) return [this.attn, this.comb];
     this.stats.setParams({ ...p, mode: 1 });
     this.stats.workgroups = this.attn.workgroups;
     return [this.stats, this.attn, this.comb];
   }
+}
+
+/** attention_combine.wgsl's Params from a split kernel's (attn, attn_tile, attn_hw: mode and
+ *  sinks 0 where absent). */
+export function combineParams(p: Readonly<Record<string, number>>): Record<string, number> {
+  return { n_head: p.n_head, head_dim: p.head_dim, pos0: p.pos0, n_split: p.n_split, chunk: p.chunk, out_off: p.out_off, mode: p.mode ?? 0, sinks: p.sinks ?? 0 };
+}
+
+/** The merge of a split kernel's partials in `part` into `out` (attention_combine.wgsl); `p` are
+ *  that kernel's Params. Set its workgroups to (n_head, 1, queries) per call. */
+export async function combineOp(session: GPUSession, b: { out: GPUBuffer; part: GPUBuffer; sink?: GPUBuffer }, p: Readonly<Record<string, number>>, label: string): Promise<Op> {
+  const kernel = await session.pipelines.get({ sources: [SHADERS.attentionCombine], entry: 'attn_combine', overrides: { WG } });
+  return new Op(session, kernel, { out: b.out, part: b.part, sink: b.sink ?? session.dummy }, combineParams(p), [0], label);
 }
