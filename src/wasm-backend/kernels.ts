@@ -20,13 +20,16 @@ interface Exports {
   cpu_matmul_convert(type: number, cols: number, x: Ptr, n: number, scratch: Ptr): number;
   cpu_matmul_rows(type: number, w: Ptr, r0: number, r1: number, rows: number, cols: number, n: number, y: Ptr, scratch: Ptr): number;
   cpu_rms_norm(x: Ptr, w: Ptr, y: Ptr, n: number, len: number, eps: number): void;
-  cpu_rope(x: Ptr, nHeads: number, headDim: number, nDims: number, pos: number, base: number, mode: number): void;
+  cpu_rope_cache(cs: Ptr, pos: number, nDims: number, base: number, freqScale: number, extFactor: number, attnFactor: number,
+    corrLo: number, corrHi: number, freqFactors: Ptr): void;
+  cpu_rope(x: Ptr, nHeads: number, headDim: number, nDims: number, cs: Ptr, mode: number): void;
   cpu_softmax(x: Ptr, y: Ptr, n: number, scale: number): void;
   cpu_swiglu(gate: Ptr, up: Ptr, y: Ptr, n: number, len: number): void;
   cpu_silu(x: Ptr, y: Ptr, n: number): void;
+  cpu_swiglu_oai(gate: Ptr, up: Ptr, y: Ptr, n: number): void;
   cpu_geglu(gate: Ptr, up: Ptr, y: Ptr, n: number): number;
-  cpu_attend(q: Ptr, kc: Ptr, vc: Ptr, nKv: number, nHead: number, nHeadKv: number, headDim: number,
-    kqScale: number, softcap: number, capScale: number, out: Ptr, scratch: Ptr): void;
+  cpu_attend(q: Ptr, kc: Ptr, vc: Ptr, nKv: number, first: number, nHead: number, nHeadKv: number, headDim: number,
+    kqScale: number, softcap: number, capScale: number, sinks: Ptr, out: Ptr, scratch: Ptr): void;
   cpu_add(a: Ptr, b: Ptr, y: Ptr, n: number): void;
   cpu_scale(a: Ptr, s: number, y: Ptr, n: number): void;
 }

@@ -9,11 +9,14 @@
 // Per layer, for the batch's T tokens (d = nEmbd, q = nHead*headDim, kv = nHeadKv*headDim):
 //   h = rmsnorm(x) * attn_norm                                   (T, d)
 //   Q, K, V = Wq h (+bq), Wk h (+bk), Wv h (+bv), qk norm         (T, q), (T, kv), (T, kv)
-//   per token: rope(Q), rope(K) at its position; K, V into the cache; attend → att (T, q)
-//   a = Wo att [rmsnorm * attn_output_norm] [* residual_scale];  x = a + x
+//   per token: rope(Q), rope(K) at its position (scaled: rope_freqs, linear, YaRN); K, V into
+//   the cache; attend → att (T, q)
+//     (sliding layers: the last nSwa positions and their own RoPE base; sinks join the softmax)
+//   a = Wo att (+bo) [rmsnorm * attn_output_norm] [* residual_scale];  x = a + x
 //   hf = rmsnorm(x) * ffn_norm
-//   f = down(act(gate hf) * up hf)                                dense, or
-//   f = Σ_k w_k expert_k(hf) (+ shared(hf) [* sigmoid(g·hf)])     MoE: router softmax, top-k
+//   f = down(act(gate hf) * up hf)      act: SiLU, GELU, swiglu_oai   dense, or
+//   f = Σ_k w_k expert_k(hf) (+ shared(hf) [* sigmoid(g·hf)])     MoE: router (+bias) softmax, top-k
+//       (or the top-k logits' softmax), expert biases after each expert matrix
 //   [rmsnorm * layer_output_norm] [* residual_scale];  x = f + x
 // then logits = Wout rmsnorm(x) * output_norm, scaled and soft-capped, for the tokens asked.
 import { checkForwardInput } from '../generate/forward-input.ts';
@@ -84,12 +87,23 @@ interface Mat {
 
 interface Gated { gate: Mat; up: Mat; down: Mat }
 
+/** Biases (f32) added after each matrix of a gated FFN: one routed expert's rows of the
+ *  ffn_{gate,up,down}_exps.bias stacks (ggml_add_id). */
+interface GatedBias { gate: Ptr; up: Ptr; down: Ptr }
+
 interface Layer {
   attnNorm: Ptr; q: Mat; k: Mat; v: Mat; o: Mat;
-  bq?: Ptr; bk?: Ptr; bv?: Ptr; qNorm?: Ptr; kNorm?: Ptr; attnOutNorm?: Ptr;
+  bq?: Ptr; bk?: Ptr; bv?: Ptr; bo?: Ptr; qNorm?: Ptr; kNorm?: Ptr; attnOutNorm?: Ptr;
+  /** Sink logits (nHead); sliding window (positions seen, itself included; 0 = all); whether the
+   *  layer takes the sliding layers' RoPE. */
+  sinks?: Ptr; window: number; swa: boolean;
   ffnNorm: Ptr; postNorm?: Ptr;
   ffn?: Gated;
-  moe?: { router: Mat; selectionBias?: Float32Array; experts: Gated; shared?: Gated; sharedGate?: Mat };
+  moe?: {
+    router: Mat; routerBias?: Ptr; selectionBias?: Float32Array; experts: Gated;
+    /** The stacks of expert biases (nExpert, width), f32. */
+    expertBiases?: GatedBias; shared?: Gated; sharedGate?: Mat;
+  };
 }
 
 export interface WasmModelStats {
@@ -116,9 +130,11 @@ export class WasmModel {
   private readonly embd: Mat;
   private readonly outNorm: Ptr;
   private readonly output: Mat;
+  /** rope_freqs (ropeDim/2 f32) in the heap, or 0 (none). */
+  private readonly ropeFreqs: Ptr;
   private readonly kCache: Ptr[];
   private readonly vCache: Ptr[];
-  private readonly buf: Record<'x' | 'h' | 'q' | 'k' | 'v' | 'att' | 'a' | 'gate' | 'up' | 'hid' | 'f' | 'ex' | 'ey' | 'mix' | 'probs' | 'logits' | 'scratch' | 'attnScratch', Ptr>;
+  private readonly buf: Record<'x' | 'h' | 'q' | 'k' | 'v' | 'att' | 'a' | 'gate' | 'up' | 'hid' | 'f' | 'ex' | 'ey' | 'mix' | 'probs' | 'logits' | 'scratch' | 'attnScratch' | 'rope', Ptr>;
 
   private constructor(readonly kernels: CpuKernels, readonly plan: ModelPlan, w: Map<Tensor, Ptr>, opts: WasmModelOptions, paged?: HeapExperts) {
     const hp = (this.hp = plan.hp);
@@ -138,17 +154,21 @@ export class WasmModel {
     this.embd = mat(plan.embd);
     this.output = mat(plan.output);
     this.outNorm = vec(plan.outNorm)!;
-    this.layers = plan.layers.map((L): Layer => {
+    this.ropeFreqs = vec(plan.ropeFreqs) ?? 0;
+    this.layers = plan.layers.map((L, il): Layer => {
       const A = L.attn;
       const layer: Layer = {
         attnNorm: vec(A.norm)!, q: mat(A.q), k: mat(A.k), v: mat(A.v), o: mat(A.o),
         bq: vec(A.qBias), bk: vec(A.kBias), bv: vec(A.vBias), qNorm: vec(A.qNorm), kNorm: vec(A.kNorm),
         attnOutNorm: vec(A.postNorm), ffnNorm: vec(L.ffnNorm)!, postNorm: vec(L.postNorm),
+        bo: vec(A.oBias), sinks: vec(A.sinks), swa: plan.consts.swaLayers[il], window: plan.consts.swaLayers[il] ? plan.consts.swaWindow : 0,
       };
       if (L.moe) {
         const m = L.moe;
         layer.moe = {
-          router: mat(m.router), experts: gated(m.experts), shared: m.shared && gated(m.shared), sharedGate: m.sharedGate && mat(m.sharedGate),
+          router: mat(m.router), routerBias: vec(m.routerBias), experts: gated(m.experts),
+          expertBiases: m.expertBiases && { gate: vec(m.expertBiases.gate)!, up: vec(m.expertBiases.up)!, down: vec(m.expertBiases.down)! },
+          shared: m.shared && gated(m.shared), sharedGate: m.sharedGate && mat(m.sharedGate),
           selectionBias: m.selectionBias && K.f32(w.get(m.selectionBias)!, hp.nExpert).slice(),
         };
       } else {
@@ -176,6 +196,7 @@ export class WasmModel {
       ex: f32(B * d, 'expert input'), ey: f32(B * d, 'expert output'), mix: f32(B * k * d, 'expert outputs'),
       probs: f32(B * Math.max(1, hp.nExpert), 'router'), logits: f32(B * hp.nVocab, 'logits'),
       scratch: K.alloc(scratch, 'converted activations'), attnScratch: f32(2 * (this.nCtx + 16), 'attention scores'),
+      rope: f32(2 * B * hp.ropeDim, 'RoPE cos and sin'),
     };
     this.stats = { heapBytes: K.allocated, weightBytes, lastForwardMs: 0, lastForwardTokens: 0 };
   }
@@ -288,6 +309,14 @@ export class WasmModel {
       if (c.embeddingScale !== 1) for (let i = 0; i < d; i++) row[i] = row[i] * c.embeddingScale;
       K.f32(buf.x + j * d * 4, d).set(row);
     });
+    // cos and sin (ropeDim each) of every token's position: rows 0..T-1, and B.. for sliding layers
+    const cs = (j: number, swa: boolean) => buf.rope + ((swa ? this.maxBatch : 0) + j) * hp.ropeDim * 4;
+    for (let j = 0; j < T; j++) {
+      for (const swa of c.swaWindow ? [false, true] : [false]) {
+        const r = swa ? c.ropeSwa : c.rope;
+        X.cpu_rope_cache(cs(j, swa), this.nPast + j, hp.ropeDim, r.base, r.freqScale, r.extFactor, r.attnFactor, r.corrDims[0], r.corrDims[1], this.ropeFreqs);
+      }
+    }
     const arch = plan.arch;
     for (let il = 0; il < this.layers.length; il++) {
       const L = this.layers[il];
@@ -295,11 +324,9 @@ export class WasmModel {
       this.matmul(L.q, buf.h, T, buf.q);
       this.matmul(L.k, buf.h, T, buf.k);
       this.matmul(L.v, buf.h, T, buf.v);
-      for (let j = 0; j < T; j++) {
-        if (L.bq) X.cpu_add(buf.q + j * qDim * 4, L.bq, buf.q + j * qDim * 4, qDim);
-        if (L.bk) X.cpu_add(buf.k + j * kvDim * 4, L.bk, buf.k + j * kvDim * 4, kvDim);
-        if (L.bv) X.cpu_add(buf.v + j * kvDim * 4, L.bv, buf.v + j * kvDim * 4, kvDim);
-      }
+      if (L.bq) this.addRows(buf.q, L.bq, T, qDim);
+      if (L.bk) this.addRows(buf.k, L.bk, T, kvDim);
+      if (L.bv) this.addRows(buf.v, L.bv, T, kvDim);
       if (L.qNorm && L.kNorm) {
         // 'head': weight (headDim), a norm per head; 'full': weight (q) / (kv), over all heads
         const full = arch.attention.qkNorm === 'full';
@@ -310,14 +337,17 @@ export class WasmModel {
       for (let j = 0; j < T; j++) {
         const pos = this.nPast + j;
         const q = buf.q + j * qDim * 4, k = buf.k + j * kvDim * 4, v = buf.v + j * kvDim * 4;
-        X.cpu_rope(q, hp.nHead, hp.headDim, hp.ropeDim, pos, hp.ropeBase, mode);
-        X.cpu_rope(k, hp.nHeadKv, hp.headDim, hp.ropeDim, pos, hp.ropeBase, mode);
+        X.cpu_rope(q, hp.nHead, hp.headDim, hp.ropeDim, cs(j, L.swa), mode);
+        X.cpu_rope(k, hp.nHeadKv, hp.headDim, hp.ropeDim, cs(j, L.swa), mode);
         K.mem.u8.copyWithin(this.kCache[il] + pos * kvDim * 4, k, k + kvDim * 4);
         K.mem.u8.copyWithin(this.vCache[il] + pos * kvDim * 4, v, v + kvDim * 4);
-        X.cpu_attend(q, this.kCache[il], this.vCache[il], pos + 1, hp.nHead, hp.nHeadKv, hp.headDim,
-          c.kqScale, c.attnSoftcap, c.attnCapScale, buf.att + j * qDim * 4, buf.attnScratch);
+        // a sliding layer masks keys `window` or more positions back (llama_hparams::is_masked_swa)
+        const first = L.window ? Math.max(0, pos - L.window + 1) : 0;
+        X.cpu_attend(q, this.kCache[il], this.vCache[il], pos + 1, first, hp.nHead, hp.nHeadKv, hp.headDim,
+          c.kqScale, c.attnSoftcap, c.attnCapScale, L.sinks ?? 0, buf.att + j * qDim * 4, buf.attnScratch);
       }
       this.matmul(L.o, buf.att, T, buf.a);
+      if (L.bo) this.addRows(buf.a, L.bo, T, d);
       if (L.attnOutNorm) X.cpu_rms_norm(buf.a, L.attnOutNorm, buf.a, T * d, d, hp.eps);
       if (c.residualScale !== 1) X.cpu_scale(buf.a, c.residualScale, buf.a, T * d);
       X.cpu_add(buf.a, buf.x, buf.x, T * d);
@@ -336,15 +366,27 @@ export class WasmModel {
     this.kernels.matmul(w.type, w.ptr + m * w.stride, w.rows, w.cols, x, T, y, this.buf.scratch);
   }
 
-  /** y (T, d) = down · act(gate · x) * (up · x), matrix m of each (the expert index). */
-  private gated(g: Gated, x: Ptr, T: number, y: Ptr, m = 0): void {
+  /** y (T, len) += b (len), every row. */
+  private addRows(y: Ptr, b: Ptr, T: number, len: number): void {
+    for (let j = 0; j < T; j++) this.kernels.x.cpu_add(y + j * len * 4, b, y + j * len * 4, len);
+  }
+
+  /** y (T, d) = down · act(gate · x) * (up · x), matrix m of each (the expert index); with `bias`,
+   *  each product plus its bias. */
+  private gated(g: Gated, x: Ptr, T: number, y: Ptr, m = 0, bias?: GatedBias): void {
     const { buf, kernels: K } = this;
-    const ff = g.gate.rows;
+    const ff = g.gate.rows, act = this.plan.arch.ffn.act;
     this.matmul(g.up, x, T, buf.up, m);
     this.matmul(g.gate, x, T, buf.gate, m);
-    if (this.plan.arch.ffn.act === 'silu') K.x.cpu_swiglu(buf.gate, buf.up, buf.hid, T * ff, ff);
+    if (bias) {
+      this.addRows(buf.up, bias.up, T, ff);
+      this.addRows(buf.gate, bias.gate, T, ff);
+    }
+    if (act === 'silu') K.x.cpu_swiglu(buf.gate, buf.up, buf.hid, T * ff, ff);
+    else if (act === 'swiglu-oai') K.x.cpu_swiglu_oai(buf.gate, buf.up, buf.hid, T * ff);
     else if (K.x.cpu_geglu(buf.gate, buf.up, buf.hid, T * ff)) throw new WasmBackendError('out-of-memory', 'cannot allocate the GELU table');
     this.matmul(g.down, buf.hid, T, y, m);
+    if (bias) this.addRows(y, bias.down, T, g.down.rows);
   }
 
   /** MoE FFN of the T rows of h into f: per token, the router's softmax, the top-k experts (the
@@ -357,7 +399,10 @@ export class WasmModel {
     const d = hp.nEmbd, nE = hp.nExpert, k = hp.nExpertUsed, fr = Math.fround;
     const opts = this.plan.arch.ffn;
     this.matmul(m.router, buf.h, T, buf.probs);
-    for (let j = 0; j < T; j++) X.cpu_softmax(buf.probs + j * nE * 4, buf.probs + j * nE * 4, nE, 1);
+    if (m.routerBias) this.addRows(buf.probs, m.routerBias, T, nE);
+    // 'softmax-topk' gating (gpt-oss): the choice by the logits, the softmax over the chosen ones
+    const topk = opts.expertGating === 'softmax-topk';
+    if (!topk) for (let j = 0; j < T; j++) X.cpu_softmax(buf.probs + j * nE * 4, buf.probs + j * nE * 4, nE, 1);
     const probs = K.f32(buf.probs, T * nE).slice();
     // routing: per token, k experts and their weights (route() in src/reference/ffn.ts)
     const byExpert = new Map<number, { token: number; slot: number; weight: number }[]>();
@@ -366,6 +411,12 @@ export class WasmModel {
       const sel = m.selectionBias ? Array.from(p, (v, i) => fr(v + m.selectionBias![i])) : p;
       const order = Array.from(p.keys()).sort((a, b) => sel[b] - sel[a] || a - b).slice(0, k);
       let weights = order.map((e) => p[e]);
+      if (topk) {
+        // (the logits are copied out of buf.probs above)
+        K.f32(buf.probs, k).set(weights);
+        X.cpu_softmax(buf.probs, buf.probs, k, 1);
+        weights = Array.from(K.f32(buf.probs, k));
+      }
       if (opts.expertWeightsNorm) {
         const sum = Math.max(fr(weights.reduce((s, x) => s + x, 0)), 6.103515625e-5);
         weights = weights.map((x) => fr(x / sum));
@@ -385,9 +436,10 @@ export class WasmModel {
       const part = used.slice(i0, i0 + round);
       const at = this.paged ? yield this.paged.ensure(il, part.map(([e]) => e)) : undefined;
       part.forEach(([e, list], n) => {
+        const bias = m.expertBiases && expertBias(m.expertBiases, e, m.experts.gate.rows, d);
         list.forEach((r, i) => K.mem.u8.copyWithin(buf.ex + i * d * 4, buf.h + r.token * d * 4, buf.h + (r.token + 1) * d * 4));
-        if (at) this.gated(inSlot(m.experts, at[n]), buf.ex, list.length, buf.ey);
-        else this.gated(m.experts, buf.ex, list.length, buf.ey, e);
+        if (at) this.gated(inSlot(m.experts, at[n]), buf.ex, list.length, buf.ey, 0, bias);
+        else this.gated(m.experts, buf.ex, list.length, buf.ey, e, bias);
         list.forEach((r, i) => X.cpu_scale(buf.ey + i * d * 4, r.weight, buf.mix + (r.token * k + r.slot) * d * 4, d));
       });
     }
@@ -430,6 +482,11 @@ function inSlot(g: Gated, p: Ptr): Gated {
   return { gate: { ...g.gate, ptr: p }, up: { ...g.up, ptr: p + g.gate.stride }, down: { ...g.down, ptr: p + g.gate.stride + g.up.stride } };
 }
 
+/** Expert e's rows of the stacked expert biases (gate and up: ff wide, down: d wide). */
+function expertBias(b: GatedBias, e: number, ff: number, d: number): GatedBias {
+  return { gate: b.gate + e * ff * 4, up: b.up + e * ff * 4, down: b.down + e * d * 4 };
+}
+
 /** Copies every weight the plan names from `source` into the heap (vectors dequantized to f32),
  *  but the routed experts' stacks when they are paged. */
 async function readWeights(source: RangeSource, plan: ModelPlan, kernels: CpuKernels, opts: WasmModelOptions, paged: boolean): Promise<Map<Tensor, Ptr>> {
@@ -454,12 +511,14 @@ async function readWeights(source: RangeSource, plan: ModelPlan, kernels: CpuKer
   return w;
 }
 
-/** Tensors used as f32 vectors (norms, biases, the selection bias): dequantized at load. */
+/** Tensors used as f32 vectors (norms, biases, sinks, the selection bias): dequantized at load. */
 function vectorTensors(plan: ModelPlan): Set<Tensor> {
-  const out = new Set<Tensor>([plan.outNorm]);
+  const out = new Set<Tensor>([plan.outNorm, ...(plan.ropeFreqs ? [plan.ropeFreqs] : [])]);
   for (const L of plan.layers) {
     const A = L.attn;
-    for (const t of [A.norm, A.qBias, A.kBias, A.vBias, A.qNorm, A.kNorm, A.postNorm, L.ffnNorm, L.postNorm, L.moe?.selectionBias]) if (t) out.add(t);
+    const m = L.moe;
+    for (const t of [A.norm, A.qBias, A.kBias, A.vBias, A.oBias, A.sinks, A.qNorm, A.kNorm, A.postNorm, L.ffnNorm, L.postNorm,
+      m?.routerBias, m?.selectionBias, m?.expertBiases?.gate, m?.expertBiases?.up, m?.expertBiases?.down]) if (t) out.add(t);
   }
   return out;
 }
@@ -468,11 +527,7 @@ function vectorTensors(plan: ModelPlan): Set<Tensor> {
  *  undefined when it runs the model. The engine host asks before the download, so that backend
  *  'auto' can keep such a model on WebGPU. */
 export function wasmUnsupported(plan: ModelPlan): WasmBackendError | undefined {
-  const rope = (plan.consts as { rope?: { freqScale: number; extFactor: number; attnFactor: number } }).rope;
-  const scaled = rope && (rope.freqScale !== 1 || rope.extFactor !== 0 || rope.attnFactor !== 1);
-  const freqs = (plan as { ropeFreqs?: Tensor }).ropeFreqs;
-  if (scaled || freqs) return new WasmBackendError('unsupported-model', `${plan.arch.name}: RoPE scaling (rope_freqs, linear, YaRN) is not in the WASM backend yet; use --backend cpu or webgpu`);
-  if (plan.hp.ropeDim / 2 > 512) return new WasmBackendError('unsupported-model', `rope dimension ${plan.hp.ropeDim} is above the WASM backend's 1024`);
+  if (plan.hp.headDim > 1024) return new WasmBackendError('unsupported-model', `head dimension ${plan.hp.headDim} is above the WASM backend's 1024`);
   const vectors = vectorTensors(plan);
   const t = plan.tensors.find((x) => !vectors.has(x) && !WASM_TYPES.includes(x.type));
   if (t) return new WasmBackendError('unsupported-type', `${t.name} is ${typeName(t.type)}; the WASM backend runs ${WASM_TYPES.map(typeName).join(', ')}`);

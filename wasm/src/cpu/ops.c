@@ -48,20 +48,41 @@ CPU_EXPORT(cpu_rms_norm) void cpu_rms_norm(const float *x, const float *w, float
   }
 }
 
-// RoPE in place on n_heads heads of head_dim at position pos, the first n_dims of each: mode 0
-// pairs (x[2i], x[2i+1]), mode 2 (neox) pairs (x[i], x[i + n_dims/2]). ggml_rope_cache_init:
-// theta_scale = powf(base, -2/n_dims), theta = pos multiplied by it per pair in f32.
-CPU_EXPORT(cpu_rope) void cpu_rope(float *x, int n_heads, int head_dim, int n_dims, int pos, float base, int mode) {
+// RoPE's cos and sin at position pos for the n_dims/2 pairs, into cs (cos in cs[0, half), sin in
+// cs[half, n_dims)), as ggml_rope_cache_init with rope_yarn computes them (and the CPU reference's
+// ropeCosSin): theta starts at pos and is multiplied by theta_scale = base^(-2/n_dims) per pair in
+// f32; per pair the unscaled angle theta / freq_factors[i] (rope_freqs; null: 1) and the scaled
+// one freq_scale times it are mixed by YaRN's ramp (1 below pair corr_lo, 0 above corr_hi) times
+// ext_factor; cos and sin times attn_factor, which YaRN (ext_factor != 0) multiplies by
+// 1 + 0.1 ln(1/freq_scale). pow, log, cos and sin in f64 rounded to f32, as the reference.
+CPU_EXPORT(cpu_rope_cache) void cpu_rope_cache(float *cs, int pos, int n_dims, float base, float freq_scale, float ext_factor,
+                                               float attn_factor, float corr_lo, float corr_hi, const float *freq_factors) {
   const int half = n_dims / 2;
-  float cs[512], sn[512];
-  if (half > 512) return;
-  const float theta_scale = powf(base, -2.0f / (float)n_dims);
+  float mscale = attn_factor;
+  if (ext_factor != 0.f) mscale = mscale * (1.0f + 0.1f * (float)log((double)(1.0f / freq_scale)));
+  const float theta_scale = (float)pow((double)base, (double)(-2.0f / (float)n_dims));
   float theta = (float)pos;
   for (int i = 0; i < half; i++) {
-    cs[i] = cosf(theta);
-    sn[i] = sinf(theta);
-    theta *= theta_scale;
+    const float extrap = theta / (freq_factors ? freq_factors[i] : 1.0f);
+    const float interp = freq_scale * extrap;
+    float t = interp;
+    if (ext_factor != 0.f) {
+      const float y = (float)(i - corr_lo) / fmaxf(0.001f, corr_hi - corr_lo);
+      const float mix = (1.0f - fminf(1.0f, fmaxf(0.0f, y))) * ext_factor;
+      t = interp * (1.0f - mix) + extrap * mix;
+    }
+    cs[i] = (float)cos((double)t) * mscale;
+    cs[half + i] = (float)sin((double)t) * mscale;
+    theta = theta * theta_scale;
   }
+}
+
+// RoPE in place on n_heads heads of head_dim, the first n_dims of each, by the angles of cs
+// (cpu_rope_cache): mode 0 pairs (x[2i], x[2i+1]), mode 2 (neox) pairs (x[i], x[i + n_dims/2]);
+// ggml rotate_pairs: x0 cos - x1 sin, x0 sin + x1 cos.
+CPU_EXPORT(cpu_rope) void cpu_rope(float *x, int n_heads, int head_dim, int n_dims, const float *cs, int mode) {
+  const int half = n_dims / 2;
+  const float *sn = cs + half;
   for (int h = 0; h < n_heads; h++) {
     float *v = x + h * head_dim;
     for (int i = 0; i < half; i++) {
@@ -75,13 +96,15 @@ CPU_EXPORT(cpu_rope) void cpu_rope(float *x, int n_heads, int head_dim, int n_di
 
 // ggml_vec_soft_max_f32 of x*scale (n values, -inf = masked), into y: exp(x - max) by the vector
 // exp on full 16-lane vectors (each reduced in f32, summed in double), libm expf after them,
-// then every value times (float)(1/sum).
-CPU_EXPORT(cpu_softmax) void cpu_softmax(const float *x, float *y, int n, float scale) {
+// then every value times (float)(1/sum). A sink logit (attention sinks, not scaled; null: none)
+// joins the max and adds expf(sink - max) to the sum (ggml_soft_max_add_sinks).
+static void softmax_sink(const float *x, float *y, int n, float scale, const float *sink) {
   float max = -INFINITY;
   for (int i = 0; i < n; i++) {
     y[i] = x[i] * scale;
     if (y[i] > max) max = y[i];
   }
+  if (sink && *sink > max) max = *sink;
   double sum = 0;
   int i = 0;
   for (; i + LANES <= n; i += LANES) {
@@ -89,8 +112,13 @@ CPU_EXPORT(cpu_softmax) void cpu_softmax(const float *x, float *y, int n, float 
     sum += reduce16(y + i);
   }
   for (; i < n; i++) sum += (y[i] = expf(y[i] - max));
+  if (sink) sum += expf(*sink - max);
   const float inv = (float)(1 / sum);
   for (int j = 0; j < n; j++) y[j] *= inv;
+}
+
+CPU_EXPORT(cpu_softmax) void cpu_softmax(const float *x, float *y, int n, float scale) {
+  softmax_sink(x, y, n, scale, NULL);
 }
 
 // SiLU of element i of a row of len (ggml_v_silu on full vectors, ggml_silu_f32 after them).
@@ -107,6 +135,16 @@ CPU_EXPORT(cpu_swiglu) void cpu_swiglu(const float *gate, const float *up, float
 // y = silu(x) (ggml_vec_silu_f32), one row.
 CPU_EXPORT(cpu_silu) void cpu_silu(const float *x, float *y, int n) {
   for (int i = 0; i < n; i++) y[i] = silu_at(x[i], i, n);
+}
+
+// gpt-oss's clamped SwiGLU (ggml_compute_forward_swiglu_oai_f32, alpha 1.702, limit 7):
+// g = min(gate, 7), u = clamp(up, -7, 7), y = g / (1 + expf(-1.702 g)) * (u + 1), libm expf.
+CPU_EXPORT(cpu_swiglu_oai) void cpu_swiglu_oai(const float *gate, const float *up, float *y, int n) {
+  const float alpha = 1.702f, limit = 7.0f;
+  for (int i = 0; i < n; i++) {
+    const float g = fminf(gate[i], limit), u = fminf(fmaxf(up[i], -limit), limit);
+    y[i] = g / (1.0f + expf(alpha * -g)) * (u + 1.0f);
+  }
 }
 
 // GELU, tanh approximation, through ggml's f16 table (GGML_GELU_FP16): for -10 < x < 10, x
@@ -141,19 +179,24 @@ CPU_EXPORT(cpu_geglu) int cpu_geglu(const float *gate, const float *up, float *y
 // Grouped-query attention of q (n_head * head_dim) over cached positions 0..n_kv-1 of kc, vc
 // ((n_ctx, n_head_kv * head_dim) each, f32): per head kq = K·q, optional soft cap
 // kq = softcap * tanh(kq * cap_scale), softmax(kq * kq_scale) over the positions padded to 16
-// with -inf (ggml's masked KV cells), out = V·p. Both products are summed in f64 (ggml: f32
-// lanes, see quant.c on why). `scratch` holds 2 * (n_kv + 16) floats; head_dim <= 1024.
-CPU_EXPORT(cpu_attend) void cpu_attend(const float *q, const float *kc, const float *vc, int n_kv, int n_head, int n_head_kv,
-                                       int head_dim, float kq_scale, float softcap, float cap_scale, float *out, float *scratch) {
+// with -inf (ggml's masked KV cells), out = V·p. Positions before `first` are masked too (a
+// sliding window); `sinks` (n_head, null: none) is each head's sink logit in the softmax. Both
+// products are summed in f64 (ggml: f32 lanes, see quant.c on why). `scratch` holds
+// 2 * (n_kv + 16) floats; head_dim <= 1024.
+CPU_EXPORT(cpu_attend) void cpu_attend(const float *q, const float *kc, const float *vc, int n_kv, int first, int n_head, int n_head_kv,
+                                       int head_dim, float kq_scale, float softcap, float cap_scale, const float *sinks,
+                                       float *out, float *scratch) {
   const int kv_dim = n_head_kv * head_dim, group = n_head / n_head_kv;
   const int n_pad = (n_kv + LANES - 1) / LANES * LANES;
   float *kq = scratch, *p = scratch + n_pad;
   double acc[1024];
   if (head_dim > 1024) return;
+  if (first < 0) first = 0;
   for (int h = 0; h < n_head; h++) {
     const float *qh = q + h * head_dim;
     const int ko = (h / group) * head_dim;
-    for (int t = 0; t < n_kv; t++) {
+    for (int t = 0; t < first; t++) kq[t] = -INFINITY;
+    for (int t = first; t < n_kv; t++) {
       const float *k = kc + (size_t)t * kv_dim + ko;
       v128_t a = wasm_f64x2_splat(0);
       int d = 0;
@@ -167,9 +210,9 @@ CPU_EXPORT(cpu_attend) void cpu_attend(const float *q, const float *kc, const fl
       kq[t] = f;
     }
     for (int t = n_kv; t < n_pad; t++) kq[t] = -INFINITY;
-    cpu_softmax(kq, p, n_pad, kq_scale);
+    softmax_sink(kq, p, n_pad, kq_scale, sinks ? sinks + h : NULL);
     for (int d = 0; d < head_dim; d++) acc[d] = 0;
-    for (int t = 0; t < n_kv; t++) {
+    for (int t = first; t < n_kv; t++) {
       const float *v = vc + (size_t)t * kv_dim + ko;
       const v128_t pt = wasm_f64x2_splat(p[t]);
       int d = 0;
