@@ -8,7 +8,12 @@ import { ExpertBudgetError } from '../engine/expert-pool.ts';
 import { bytesSource } from '../gguf/source.ts';
 import { GGMLType } from '../gguf/types.ts';
 import { makeModel, type FactoryOptions } from '../../tools/factory/make-model.ts';
-import { HeapExperts } from './experts.ts';
+import { GGUF_FORM, HeapExperts } from './experts.ts';
+import { ExpertTiers } from '../engine/expert-tiers.ts';
+import { readGGUF } from '../gguf/reader.ts';
+import { expertProvider } from '../model/experts.ts';
+import { planModel } from '../model/plan.ts';
+import { CpuKernels } from './kernels.ts';
 import { WasmBackendError } from './kernels.ts';
 import { WasmModel, type WasmModelOptions } from './model.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -81,6 +86,36 @@ describe('WASM backend: routed experts paged into heap slots', () => {
     expect(m.expertStats!.storeReads).toBe(reads);
     m.close();
   }, 60_000);
+
+  it('slots in several heap runs (as above 1 GiB of slots): each expert lands whole where ensure says, LRU evicts the oldest', async () => {
+    const bytes = makeModel({ arch: 'qwen3moe', type: T.Q4_K, seed: 5 });
+    const source = bytesSource(bytes);
+    const plan = planModel(await readGGUF(source));
+    const provider = expertProvider(plan, (o, n) => source.read(o, n));
+    const kernels = await CpuKernels.create();
+    const pitch = HeapExperts.minBudget(plan) / plan.hp.nExpertUsed;
+    // 5 slots in runs of 2 slots
+    const h = HeapExperts.create(kernels, plan, 5 * pitch, new ExpertTiers(provider, 0, GGUF_FORM), undefined, 2 * pitch);
+    expect(h.slots).toBe(5);
+    const check = async (layer: number, experts: number[]) => {
+      const at = await h.ensure(layer, experts);
+      for (const [i, e] of experts.entries()) {
+        const b = await provider(layer, e);
+        const want = new Uint8Array([...b.gate, ...b.up, ...b.down]);
+        expect(Buffer.compare(kernels.mem.u8.subarray(at[i], at[i] + want.length), want), `expert ${e} of layer ${layer}`).toBe(0);
+      }
+      return at;
+    };
+    const first = await check(0, [1, 2, 3, 4, 5]);
+    expect(new Set(first).size).toBe(5);
+    expect(h.stats).toMatchObject({ hits: 0, misses: 5 });
+    await check(1, [0, 7]); // evicts layer 0's experts 1 and 2, the least recently used
+    await check(0, [3, 4, 5]);
+    expect(h.stats).toMatchObject({ hits: 3, misses: 7 });
+    await check(0, [1]);
+    expect(h.stats.misses).toBe(8);
+    kernels.close();
+  });
 
   it('refuses a budget below one token\'s experts, and the synchronous forward when paged', async () => {
     const bytes = makeModel({ arch: 'qwen3moe', type: T.Q4_K, seed: 5 });

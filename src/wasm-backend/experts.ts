@@ -51,7 +51,9 @@ export class HeapExperts {
 
   private constructor(
     private readonly kernels: CpuKernels,
-    private readonly base: Ptr,
+    /** Where each run of `perRun` slots starts. */
+    private readonly runs: Ptr[],
+    private readonly perRun: number,
     /** Bytes between slots (an expert's bytes rounded up to 64). */
     private readonly pitch: number,
     readonly slots: number,
@@ -78,12 +80,18 @@ export class HeapExperts {
 
   /** Slots within `budget` heap bytes (at most one per expert of the model), allocated now;
    *  a budget below one token's experts of a layer throws ExpertBudgetError. */
-  static create(kernels: CpuKernels, plan: ModelPlan, budget: number, tiers: ExpertTiers<ExpertBytes>, policy: EvictionPolicy = lru()): HeapExperts {
+  static create(kernels: CpuKernels, plan: ModelPlan, budget: number, tiers: ExpertTiers<ExpertBytes>, policy: EvictionPolicy = lru(), runBytes = RUN_BYTES): HeapExperts {
     HeapExperts.check(plan, budget);
     const pitch = pitchOf(plan);
     const nMoe = plan.layers.filter((L) => L.moe).length;
     const slots = Math.min(Math.floor(budget / pitch), plan.hp.nExpert * nMoe);
-    return new HeapExperts(kernels, kernels.alloc(slots * pitch, `${slots} expert slots`), pitch, slots, tiers, policy);
+    // in runs of at most RUN_BYTES: malloc grows the heap by a signed 32-bit amount at a time
+    const perRun = Math.max(1, Math.floor(runBytes / pitch)), runs: Ptr[] = [];
+    for (let s = 0; s < slots; s += perRun) {
+      const n = Math.min(perRun, slots - s);
+      runs.push(kernels.alloc(n * pitch, `expert slots ${s}..${s + n - 1} of ${slots}`));
+    }
+    return new HeapExperts(kernels, runs, perRun, pitch, slots, tiers, policy);
   }
 
   /** Makes `experts` (at most `slots`) of `layer` resident, none of them evicting another; returns
@@ -104,7 +112,7 @@ export class HeapExperts {
       missing.forEach((e, i) => this.place(`${layer}/${e}`, got[i], pinned, now));
     }
     Object.assign(this.stats, this.tiers.stats);
-    return keys.map((k) => this.base + this.slotOf.get(k)! * this.pitch);
+    return keys.map((k) => this.at(this.slotOf.get(k)!));
   }
 
   /** The layers with routed experts, and where each of their experts is (layers x nExpert): 2 in
@@ -118,6 +126,11 @@ export class HeapExperts {
     return { layers, tier, lastPicks: layers.map((l) => this.lastPicks[l] ?? []) };
   }
 
+  /** The heap address of slot s. */
+  private at(s: number): Ptr {
+    return this.runs[Math.floor(s / this.perRun)] + (s % this.perRun) * this.pitch;
+  }
+
   /** Copies the expert into a free slot, or one the policy gives up (not pinned). */
   private place(key: string, b: ExpertBytes, pinned: ReadonlySet<string>, now: number): void {
     let s = this.owner.indexOf(undefined);
@@ -127,7 +140,7 @@ export class HeapExperts {
       this.slotOf.delete(victim);
       this.policy.remove(victim);
     }
-    const p = this.base + s * this.pitch, u8 = this.kernels.mem.u8;
+    const p = this.at(s), u8 = this.kernels.mem.u8;
     u8.set(b.gate, p);
     u8.set(b.up, p + b.gate.length);
     u8.set(b.down, p + b.gate.length + b.up.length);
@@ -138,5 +151,6 @@ export class HeapExperts {
   }
 }
 
+const RUN_BYTES = 1 << 30;
 const pitchOf = (plan: ModelPlan) => Math.ceil(expertHeapBytes(plan) / 64) * 64;
 const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;

@@ -108,7 +108,7 @@ export class CpuKernels {
 
   /** `bytes` of heap (16-byte aligned, as malloc gives); throws when the 4 GiB heap is full. */
   alloc(bytes: number, what: string): Ptr {
-    const p = this.x.wm_malloc(bytes);
+    const p = this.x.wm_malloc(bytes) >>> 0; // (an i32 from wasm: above 2 GiB it reads negative)
     if (!p) throw new WasmBackendError('out-of-memory', `cannot allocate ${bytes} bytes for ${what} in the WebAssembly heap (${this.allocated} bytes in use; wasm32 holds 4 GiB at most)`);
     this.allocated += bytes;
     return p;
@@ -123,7 +123,7 @@ export class CpuKernels {
 
   /** A view of n f32 values at p (invalid once the heap grows: use it at once). */
   f32(p: Ptr, n: number): Float32Array {
-    return this.mem.f32.subarray(p >> 2, (p >> 2) + n);
+    return this.mem.f32.subarray(p >>> 2, (p >>> 2) + n);
   }
 
   rowBytes(type: GGMLType, cols: number, what: string): number {
