@@ -9,16 +9,12 @@ import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import type { WebMoEChat } from '../src/chat/element.ts';
 import type { GenerationResult } from '../src/client/protocol.ts';
-import { readGGUF } from '../src/gguf/reader.ts';
-import { bytesSource } from '../src/gguf/source.ts';
 import { gv } from '../src/gguf/writer.ts';
-import { greedy } from '../src/reference/generate.ts';
-import { ReferenceModel } from '../src/reference/model.ts';
 import { renderChat } from '../src/tokenizer/chat-template.ts';
-import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 import { withMetadata } from '../tools/factory/with-metadata.ts';
 import { llamaCppSource } from '../tools/oracle/llama-src.ts';
 import type { JinjaJob } from './pages/jinja-worker.ts';
+import { defaultModelBytes, E2EReference } from './reference.ts';
 
 const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; worker-src 'self'; connect-src 'self'";
 
@@ -78,9 +74,8 @@ test('Qwen3 and gpt-oss templates render in a worker under the strict CSP as in 
 
 test('<webmoe-chat enable-thinking="false"> on a model with Qwen3\'s template: rendered in the engine worker under the CSP', async ({ page }) => {
   test.setTimeout(120_000);
-  const bytes = await withMetadata(new Uint8Array(readFileSync('public/models/webmoe-tiny-moe.q8_0.gguf')), { 'tokenizer.chat_template': gv.str(qwen3) });
-  const tok = await Tokenizer.fromGGUF(await readGGUF(bytesSource(bytes)));
-  const ref = await ReferenceModel.load(bytesSource(bytes), { numerics: 'ggml' });
+  const bytes = await withMetadata(defaultModelBytes(), { 'tokenizer.chat_template': gv.str(qwen3) });
+  const ref = await E2EReference.load(bytes);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await withCsp(page);
@@ -94,11 +89,9 @@ test('<webmoe-chat enable-thinking="false"> on a model with Qwen3\'s template: r
 
   expect(r.template).toEqual({ via: 'jinja' });
   const prompt = '<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n';
-  expect(r.promptIds).toEqual([...tok.encode(prompt, { addSpecial: true, parseSpecial: true })]);
-  const ids = greedy(ref, r.promptIds, 6);
-  const eog = ids.findIndex((id) => tok.isEog(id));
-  expect(r.ids).toEqual(eog < 0 ? ids : ids.slice(0, eog));
+  expect(r.promptIds).toEqual(ref.encode(prompt));
+  expect(r.ids).toEqual(ref.greedy(r.promptIds, 6));
   expect(await page.evaluate(() => (window as { cspViolations?: string[] }).cspViolations)).toEqual([]);
   expect(errors).toEqual([]);
-  tok.dispose();
+  ref.dispose();
 });

@@ -9,12 +9,8 @@ import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import type { WebMoEChat } from '../src/chat/element.ts';
 import type { GenerationResult } from '../src/client/protocol.ts';
-import { readGGUF } from '../src/gguf/reader.ts';
-import { bytesSource } from '../src/gguf/source.ts';
-import { greedy } from '../src/reference/generate.ts';
-import { ReferenceModel } from '../src/reference/model.ts';
 import { applyChatTemplate } from '../src/tokenizer/chat.ts';
-import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
+import { E2EReference } from './reference.ts';
 
 const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; worker-src 'self'; connect-src 'self'";
 const PAGE = '/e2e/pages/chat.html';
@@ -29,21 +25,13 @@ declare global {
   }
 }
 
-let tok: Tokenizer;
-let ref: ReferenceModel;
-test.beforeAll(async () => {
-  tok = await Tokenizer.fromGGUF(await readGGUF(bytesSource(bytes)));
-  ref = await ReferenceModel.load(bytesSource(bytes), { numerics: 'ggml', nCtx: 256 });
-});
-test.afterAll(() => tok.dispose());
+let ref: E2EReference;
+test.beforeAll(async () => { ref = await E2EReference.load(bytes); });
+test.afterAll(() => ref.dispose());
 
-const encode = (text: string, addSpecial = false) => [...tok.encode(text, { addSpecial, parseSpecial: true })];
+const encode = (text: string, addSpecial = false) => [...ref.tok.encode(text, { addSpecial, parseSpecial: true })];
 /** The reference's greedy ids on the whole prompt, cut before the end-of-generation token. */
-function expected(prompt: number[], n = MAX_TOKENS): number[] {
-  const ids = greedy(ref, prompt, n);
-  const eog = ids.findIndex((id) => tok.isEog(id));
-  return eog < 0 ? ids : ids.slice(0, eog);
-}
+const expected = (prompt: number[], n = MAX_TOKENS): number[] => ref.greedy(prompt, n);
 
 /** Every response of the page's origin gets the CSP header (the page's, and the worker's: a
  *  module worker has its own policy, from its script's response); element events and CSP
@@ -133,7 +121,7 @@ test('under the CSP: the default model answers, a second turn prefills only its 
   await page.keyboard.type('Hi there');
   await page.keyboard.press('Enter');
   const r1 = await answer(page, 0, 1);
-  const prompt1 = encode(applyChatTemplate([{ role: 'user', content: 'Hi there' }], tok.chatTemplate), true);
+  const prompt1 = encode(applyChatTemplate([{ role: 'user', content: 'Hi there' }], ref.tok.chatTemplate), true);
   expect(r1.promptIds).toEqual(prompt1);
   expect(r1.ids).toEqual(expected(prompt1));
   expect(r1.stop).toBe('eog');
@@ -154,7 +142,7 @@ test('under the CSP: the default model answers, a second turn prefills only its 
   expect(r2.ids).toEqual(expected(conversation));
   const answers = chat.locator('[part~="assistant"] .text');
   await expect(answers).toHaveCount(2);
-  expect(await answers.nth(1).textContent()).toBe(tok.decode(r2.ids).trimStart());
+  expect(await answers.nth(1).textContent()).toBe(ref.decode(r2.ids).trimStart());
   await expect(chat.locator('[part="live"]')).toHaveText(r2.text.trim());
   await expect(chat.locator('[part~="user"] .text').nth(1)).toHaveText('And then?');
 
@@ -178,10 +166,10 @@ test('under the CSP: the default model answers, a second turn prefills only its 
   await input.fill(markup);
   await input.press('Enter');
   const r3 = await answer(page, 0, 3);
-  expect(r3.promptIds).toEqual(encode(applyChatTemplate([{ role: 'user', content: markup }], tok.chatTemplate), true));
+  expect(r3.promptIds).toEqual(encode(applyChatTemplate([{ role: 'user', content: markup }], ref.tok.chatTemplate), true));
   expect(r3.text).toContain('<');
   await expect(chat.locator('[part~="user"] .text')).toHaveText(markup);
-  expect(await answers.first().textContent()).toBe(tok.decode(r3.ids).trimStart());
+  expect(await answers.first().textContent()).toBe(ref.decode(r3.ids).trimStart());
   const textOnly = await chat.evaluate((el: WebMoEChat) => [...el.shadowRoot!.querySelectorAll('.text')].every((t) =>
     [...t.childNodes].every((n) => n.nodeType === Node.TEXT_NODE)) && el.shadowRoot!.querySelector('.text *, b, img') === null);
   expect(textOnly).toBe(true);
@@ -217,7 +205,7 @@ test('two elements share one worker; Stop ends an answer; the turn after it cont
     return Promise.all([x.send('Hi there'), y.send('Who are you?')]);
   });
   for (const [r, q] of [[a, 'Hi there'], [b, 'Who are you?']] as const) {
-    expect(r.promptIds).toEqual(encode(applyChatTemplate([{ role: 'user', content: q }], tok.chatTemplate), true));
+    expect(r.promptIds).toEqual(encode(applyChatTemplate([{ role: 'user', content: q }], ref.tok.chatTemplate), true));
     expect(r.ids).toEqual(expected(r.promptIds));
   }
 

@@ -6,32 +6,21 @@
 // with ?experts=MB the routed experts are paged and the text is the same.
 import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
-import { readGGUF } from '../src/gguf/reader.ts';
-import { bytesSource } from '../src/gguf/source.ts';
-import { greedy } from '../src/reference/generate.ts';
-import { ReferenceModel } from '../src/reference/model.ts';
-import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 import type { GenerationResult } from '../src/client/protocol.ts';
+import { E2EReference } from './reference.ts';
 
 const FILE = 'public/models/webmoe-tiny-moe.q8_0.gguf';
 const ROUTE = '**/models/webmoe-tiny-moe.q8_0.gguf';
 const bytes = new Uint8Array(readFileSync(FILE));
 
-let tok: Tokenizer;
-let ref: ReferenceModel;
-test.beforeAll(async () => {
-  tok = await Tokenizer.fromGGUF(await readGGUF(bytesSource(bytes)));
-  ref = await ReferenceModel.load(bytesSource(bytes), { numerics: 'ggml', nCtx: 256 });
-});
-test.afterAll(() => tok.dispose());
+let ref: E2EReference;
+test.beforeAll(async () => { ref = await E2EReference.load(bytes); });
+test.afterAll(() => ref.dispose());
 
-/** The reference's greedy ids for a text prompt, cut before an end-of-generation token (where the
- *  demo stops), and their text. The prompt is tokenized as the worker does (specials parsed). */
+/** The reference's greedy ids for a text prompt (where the demo stops), and their text. */
 function expected(prompt: string, n: number): { ids: number[]; text: string } {
-  let ids = greedy(ref, [...tok.encode(prompt, { addSpecial: true, parseSpecial: true })], n);
-  const eog = ids.findIndex((id) => tok.isEog(id));
-  if (eog >= 0) ids = ids.slice(0, eog);
-  return { ids, text: tok.decode(ids) };
+  const ids = ref.greedy(prompt, n);
+  return { ids, text: ref.decode(ids) };
 }
 
 /** Counts the model's body bytes the server sends (the worker's range requests included). */

@@ -13,11 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, test, type Page } from '@playwright/test';
 import type { GenerationResult } from '../src/client/protocol.ts';
-import { readGGUF } from '../src/gguf/reader.ts';
-import { bytesSource } from '../src/gguf/source.ts';
-import { greedy } from '../src/reference/generate.ts';
-import { ReferenceModel } from '../src/reference/model.ts';
-import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
+import { E2EReference } from './reference.ts';
 import { startStaticServer, type StaticServer } from './static-server.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -30,8 +26,7 @@ const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
 
 let tmp: string;
 let tarball: string;
-let tok: Tokenizer;
-let ref: ReferenceModel;
+let ref: E2EReference;
 const times: Record<string, number> = {};
 
 function timed<T>(name: string, f: () => T): T {
@@ -54,21 +49,13 @@ test.beforeAll(async () => {
   expect(packed).toHaveLength(1);
   tarball = join(tmp, packed[0]!);
   times.tarballBytes = statSync(tarball).size;
-  tok = await Tokenizer.fromGGUF(await readGGUF(bytesSource(bytes)));
-  ref = await ReferenceModel.load(bytesSource(bytes), { numerics: 'ggml', nCtx: 256 });
+  ref = await E2EReference.load(bytes);
 });
 
 test.afterAll(() => {
-  tok?.dispose();
+  ref?.dispose();
   if (tmp) rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });
 });
-
-/** The reference's greedy continuation of `prompt`, cut before an end-of-generation token. */
-function expected(prompt: number[], n: number): number[] {
-  const ids = greedy(ref, prompt, n);
-  const eog = ids.findIndex((id) => tok.isEog(id));
-  return eog < 0 ? ids : ids.slice(0, eog);
-}
 
 /** Every file under `dir`, relative to it. */
 function walk(dir: string, base = dir): string[] {
@@ -173,14 +160,14 @@ test('a fresh Vite app installs the tarball offline, imports webmoe and webmoe/c
     times.appRunMs = Date.now() - t0;
     // the element: the packaged default model, greedy, its prompt in the model's chat template
     expect(r.chat.ids.length).toBeGreaterThan(0);
-    expect(r.chat.ids).toEqual(expected(r.chat.promptIds, 24));
-    await expect(page.locator('webmoe-chat').locator('[part~="assistant"] .text')).toHaveText(tok.decode(r.chat.ids).trimStart());
+    expect(r.chat.ids).toEqual(ref.greedy(r.chat.promptIds, 24));
+    await expect(page.locator('webmoe-chat').locator('[part~="assistant"] .text')).toHaveText(ref.decode(r.chat.ids).trimStart());
     // the API on the model the element stored: from IndexedDB, the reference's tokens
     expect(r.stored).toHaveLength(1);
     expect(r.stored[0]!.complete).toBe(true);
-    expect(r.api.promptIds).toEqual([...tok.encode('Once upon a time', { addSpecial: true, parseSpecial: true })]);
-    expect(r.api.ids).toEqual(expected(r.api.promptIds, 24));
-    expect(r.apiText).toBe(tok.decode(r.api.ids));
+    expect(r.api.promptIds).toEqual(ref.encode('Once upon a time'));
+    expect(r.api.ids).toEqual(ref.greedy(r.api.promptIds, 24));
+    expect(r.apiText).toBe(ref.decode(r.api.ids));
     expect(server.log.filter((l) => l.path.endsWith('.gguf')).reduce((n, l) => n + l.bytes, 0)).toBeLessThan(bytes.length * 1.1);
     expect(errors).toEqual([]);
   } finally {
@@ -221,7 +208,7 @@ test('the standalone webmoe-chat.js, copied beside a plain page, answers under a
     }) as GenerationResult;
     times.standaloneRunMs = Date.now() - t0;
     expect(result.ids.length).toBeGreaterThan(0);
-    expect(result.ids).toEqual(expected(result.promptIds, 24));
+    expect(result.ids).toEqual(ref.greedy(result.promptIds, 24));
     expect(server.log.some((l) => l.path === `/lib/models/${MODEL}`)).toBe(true);
     expect(violations).toEqual([]);
     expect(errors).toEqual([]);

@@ -15,11 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
 import { build, type Plugin } from 'vite';
 import type { GenerationResult } from '../src/client/protocol.ts';
-import { readGGUF } from '../src/gguf/reader.ts';
-import { bytesSource } from '../src/gguf/source.ts';
-import { greedy } from '../src/reference/generate.ts';
-import { ReferenceModel } from '../src/reference/model.ts';
-import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
+import { E2EReference } from './reference.ts';
 import { startStaticServer, type StaticServer } from './static-server.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -32,8 +28,7 @@ let tmp: string;
 let v1: string;
 let v2: string;
 let server: StaticServer;
-let tok: Tokenizer;
-let ref: ReferenceModel;
+let ref: E2EReference;
 /** A browser profile on disk (in tmp), closed before tmp is removed. */
 let persistent: BrowserContext | undefined;
 
@@ -57,23 +52,15 @@ test.beforeAll(async () => {
   const buildMs = [await buildSite(v1), await buildSite(v2, [markV2])];
   console.log('e2e pwa: site builds (ms):', JSON.stringify(buildMs));
   server = await startStaticServer(v1);
-  tok = await Tokenizer.fromGGUF(await readGGUF(bytesSource(bytes)));
-  ref = await ReferenceModel.load(bytesSource(bytes), { numerics: 'ggml', nCtx: 256 });
+  ref = await E2EReference.load(bytes);
 });
 
 test.afterAll(async () => {
   await persistent?.close();
-  tok?.dispose();
+  ref?.dispose();
   await server?.close();
   if (tmp) rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });
 });
-
-/** The reference's greedy ids for a text prompt, cut before an end-of-generation token. */
-function expected(prompt: string, n: number): number[] {
-  const ids = greedy(ref, [...tok.encode(prompt, { addSpecial: true, parseSpecial: true })], n);
-  const eog = ids.findIndex((id) => tok.isEog(id));
-  return eog < 0 ? ids : ids.slice(0, eog);
-}
 
 async function ready(page: Page): Promise<void> {
   await page.waitForFunction(() => window.webmoe?.state === 'ready', null, { timeout: 90_000 });
@@ -151,7 +138,7 @@ test('the built site installs, works offline after one visit, and updates its sh
   const page = context.pages()[0] ?? (await context.newPage());
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  const want = expected(PROMPT, MAX_TOKENS);
+  const want = ref.greedy(PROMPT, MAX_TOKENS);
   const times: Record<string, number> = {};
   const since = (t0: number) => Date.now() - t0;
   const modelBytes = (from: number) => server.log.slice(from).filter((l) => l.path.endsWith('.gguf')).reduce((n, l) => n + l.bytes, 0);
@@ -190,7 +177,7 @@ test('the built site installs, works offline after one visit, and updates its sh
   await expect(page.locator('#error')).toBeHidden();
   const offline = await generate(page, PROMPT);
   expect(offline.ids).toEqual(online.ids);
-  expect(await page.locator('#output').textContent()).toBe(tok.decode(online.ids));
+  expect(await page.locator('#output').textContent()).toBe(ref.decode(online.ids));
   // Only the browser's own update check of sw.js tried the network (and got no answer).
   expect(server.log.slice(from).filter((l) => l.path !== '/sw.js')).toEqual([]);
   server.down = false;

@@ -8,13 +8,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
-import { readGGUF } from '../src/gguf/reader.ts';
-import { bytesSource } from '../src/gguf/source.ts';
-import { greedy } from '../src/reference/generate.ts';
-import { ReferenceModel } from '../src/reference/model.ts';
-import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 import { startFaultServer, type FaultServer } from '../tools/faultserver/server.ts';
 import type { TabReport } from './pages/tabs.ts';
+import { E2EReference } from './reference.ts';
 
 const bytes = new Uint8Array(readFileSync('public/models/webmoe-tiny-moe.q8_0.gguf'));
 const sha256 = createHash('sha256').update(bytes).digest('hex');
@@ -22,24 +18,15 @@ const PROMPT = 'Once upon a time';
 const N = 24;
 
 let server: FaultServer;
-let tok: Tokenizer;
-let ref: ReferenceModel;
+let ref: E2EReference;
 test.beforeAll(async () => {
   server = await startFaultServer();
-  tok = await Tokenizer.fromGGUF(await readGGUF(bytesSource(bytes)));
-  ref = await ReferenceModel.load(bytesSource(bytes), { numerics: 'ggml', nCtx: 256 });
+  ref = await E2EReference.load(bytes);
 });
 test.afterAll(async () => {
-  tok.dispose();
+  ref.dispose();
   await server.close();
 });
-
-/** The reference's greedy ids, cut before an end-of-generation token (tokenized as the worker does). */
-function expected(prompt: string, n: number): number[] {
-  const ids = greedy(ref, [...tok.encode(prompt, { addSpecial: true, parseSpecial: true })], n);
-  const eog = ids.findIndex((id) => tok.isEog(id));
-  return eog < 0 ? ids : ids.slice(0, eog);
-}
 
 const pageUrl = (url: string, extra = '') => `/e2e/pages/tabs.html?url=${encodeURIComponent(url)}&sha256=${sha256}${extra}`;
 const report = (page: Page) => page.evaluate(() => window.tabReport);
@@ -73,7 +60,7 @@ test('two tabs load one model at once: the server sends it once, both generate t
   // Exactly one of them waited for the other's download.
   const followers = [ra, rb].filter((r) => r.notices.includes('shared'));
   expect(followers.length).toBe(1);
-  const want = expected(PROMPT, N);
+  const want = ref.greedy(PROMPT, N);
   const ga = await a.evaluate(([p, n]) => window.tab!.generate(p, n), [PROMPT, N] as const);
   const gb = await b.evaluate(([p, n]) => window.tab!.generate(p, n), [PROMPT, N] as const);
   expect(ga.ids).toEqual(want);
@@ -129,7 +116,7 @@ test('closing the downloading tab mid-download: the other one finishes it, compl
   const models = await follower!.evaluate(() => window.tab!.models());
   expect(models).toEqual([expect.objectContaining({ complete: true, verified: true, storedBytes: bytes.length })]);
   const g = await follower!.evaluate(([p, n]) => window.tab!.generate(p, n), [PROMPT, N] as const);
-  expect(g.ids).toEqual(expected(PROMPT, N));
+  expect(g.ids).toEqual(ref.greedy(PROMPT, N));
   const figures = {
     file: bytes.length, leaderReportedStored: before.bytesDone, sentBeforeClose, sentTotal: server.bytesSent(path),
     fetchedByFollower: d.bytesFetched, followerLoadMs: Math.round(r.loadMs!), readyAfterCloseMs: afterCloseMs,

@@ -5,30 +5,13 @@
 // answers as the reference does. (--disable-blink-features=WebGPU
 // does not remove navigator.gpu in this Chromium; the no-WebGPU-API case is the same code path,
 // unit-tested in src/wasm-backend/choose.test.ts.)
-import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
 import config from '../playwright.config.ts';
-import { readGGUF } from '../src/gguf/reader.ts';
-import { bytesSource } from '../src/gguf/source.ts';
-import { greedy } from '../src/reference/generate.ts';
-import { ReferenceModel } from '../src/reference/model.ts';
-import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
+import { E2EReference } from './reference.ts';
 
-const bytes = new Uint8Array(readFileSync('public/models/webmoe-tiny-moe.q8_0.gguf'));
-let tok: Tokenizer;
-let ref: ReferenceModel;
-test.beforeAll(async () => {
-  tok = await Tokenizer.fromGGUF(await readGGUF(bytesSource(bytes)));
-  ref = await ReferenceModel.load(bytesSource(bytes), { numerics: 'ggml', nCtx: 256 });
-});
-test.afterAll(() => tok.dispose());
-
-/** The reference's greedy ids after `prompt`, cut before an end-of-generation token. */
-function expected(prompt: number[], n: number): number[] {
-  const ids = greedy(ref, prompt, n);
-  const eog = ids.findIndex((id) => tok.isEog(id));
-  return eog < 0 ? ids : ids.slice(0, eog);
-}
+let ref: E2EReference;
+test.beforeAll(async () => { ref = await E2EReference.load(); });
+test.afterAll(() => ref.dispose());
 const args = (config.use?.launchOptions?.args ?? []).filter((a) => !/webgpu/i.test(a));
 test.use({ launchOptions: { ...config.use?.launchOptions, args } });
 
@@ -53,14 +36,14 @@ test('without WebGPU the demo runs the default model on the WASM backend: the CP
   await page.fill('#max-tokens', '32');
   const speeds: unknown[] = [];
   for (const prompt of ['Once upon a time', 'He said that']) {
-    const want = expected([...tok.encode(prompt, { addSpecial: true, parseSpecial: true })], 32);
+    const want = ref.greedy(prompt, 32);
     const before = await page.evaluate(() => window.webmoe.generations);
     await page.fill('#prompt', prompt);
     await page.click('#generate');
     await page.waitForFunction((n) => window.webmoe.generations > n, before, { timeout: 30_000 });
     const got = (await page.evaluate(() => window.webmoe.last))!;
     expect(got.ids, `ids after ${JSON.stringify(prompt)}`).toEqual(want);
-    expect(await page.locator('#output').textContent()).toBe(tok.decode(want));
+    expect(await page.locator('#output').textContent()).toBe(ref.decode(want));
     speeds.push({ prompt, tokens: got.ids.length, prefillTokS: Math.round(got.prefillTokS), decodeTokS: Math.round(got.decodeTokS ?? 0) });
   }
   console.log('e2e wasm backend:', JSON.stringify({ loadMs, speeds }));
@@ -78,7 +61,7 @@ test('<webmoe-chat backend="wasm"> loads on the WASM backend and answers as the 
     return { result, status: el.shadowRoot!.textContent ?? '' };
   });
   expect(r.status).toContain('Ready on the WASM CPU backend.');
-  expect(r.result.ids).toEqual(expected(r.result.promptIds, 24));
+  expect(r.result.ids).toEqual(ref.greedy(r.result.promptIds, 24));
   expect(r.result.ids.length).toBeGreaterThan(0);
 
   // An element asking for expert paging with backend auto: no adapter here, so the WASM backend,

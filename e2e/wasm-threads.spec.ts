@@ -6,7 +6,7 @@
 // COOP/COEP runs threads too; an isolated page whose CSP allows no blob: workers (the pool's) loads
 // on one thread. All generate the CPU reference's greedy text (computed here in Node on the same
 // file).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,26 +14,18 @@ import { expect, test, type Page } from '@playwright/test';
 import { build } from 'vite';
 import config from '../playwright.config.ts';
 import { ISOLATION_HEADERS } from '../vite.config.ts';
+import { E2EReference } from './reference.ts';
 import { startStaticServer } from './static-server.ts';
-import { readGGUF } from '../src/gguf/reader.ts';
-import { bytesSource } from '../src/gguf/source.ts';
-import { greedy } from '../src/reference/generate.ts';
-import { ReferenceModel } from '../src/reference/model.ts';
-import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 
-const bytes = new Uint8Array(readFileSync('public/models/webmoe-tiny-moe.q8_0.gguf'));
 const PROMPT = 'Once upon a time';
 const N = 32;
 let want: number[];
 let text: string;
 test.beforeAll(async () => {
-  const tok = await Tokenizer.fromGGUF(await readGGUF(bytesSource(bytes)));
-  const ref = await ReferenceModel.load(bytesSource(bytes), { numerics: 'ggml', nCtx: 256 });
-  const ids = greedy(ref, [...tok.encode(PROMPT, { addSpecial: true, parseSpecial: true })], N);
-  const eog = ids.findIndex((id) => tok.isEog(id));
-  want = eog < 0 ? ids : ids.slice(0, eog);
-  text = tok.decode(want);
-  tok.dispose();
+  const ref = await E2EReference.load();
+  want = ref.greedy(PROMPT, N);
+  text = ref.decode(want);
+  ref.dispose();
 });
 const args = (config.use?.launchOptions?.args ?? []).filter((a) => !/webgpu/i.test(a));
 test.use({ launchOptions: { ...config.use?.launchOptions, args } });
