@@ -1,6 +1,6 @@
 // cpu.wasm's matrix product against the CPU reference's matvec ('ggml' numerics: the activation
 // converted to the weight type's vec_dot_type as llama.cpp's CPU build converts it, then exact
-// dot products of the dequantized values, or, for IQ4_NL and MXFP4, llama.cpp's own order:
+// dot products of the dequantized values, or, for Q2_K, IQ4_NL and MXFP4, llama.cpp's own order:
 // src/reference/ggml-dot.ts), every weight type, odd shapes, random data. Both of llama.cpp's
 // paths: 37 rows (vec_dot; an odd number of 32-blocks) and 40 (repacked, gemv).
 import { describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ import { CpuKernels, WASM_TYPES, WasmBackendError } from './kernels.ts';
 
 const num = numerics('ggml');
 /** The types whose products cpu.wasm forms in llama.cpp's order, as the reference does. */
-const GGML_ORDER = [GGMLType.IQ4_NL, GGMLType.MXFP4];
+const GGML_ORDER = [GGMLType.Q2_K, GGMLType.IQ4_NL, GGMLType.MXFP4];
 
 describe('cpu.wasm matmul vs the reference matvec', () => {
   it.each(WASM_TYPES.flatMap((type) => [37, 40].map((rows) => ({ type, rows, name: typeName(type) }))))('$name, $rows rows', async ({ type, rows }) => {

@@ -34,12 +34,11 @@ interface Exports {
   cpu_scale(a: Ptr, s: number, y: Ptr, n: number): void;
 }
 
-/** The weight types cpu.wasm has dot products for (the types llama.cpp's CPU build and the
- *  WebGPU engine share, but the newest). */
+/** The weight types cpu.wasm has dot products for: every type the WebGPU engine runs. */
 export const WASM_TYPES: readonly GGMLType[] = [
   GGMLType.F32, GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_1,
-  GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K, GGMLType.MXFP4,
-  GGMLType.IQ4_NL,
+  GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q5_K,
+  GGMLType.Q6_K, GGMLType.IQ4_NL, GGMLType.IQ4_XS, GGMLType.MXFP4,
 ];
 
 /** A failure of the WASM backend: `code` says which. */

@@ -1,7 +1,8 @@
 // The WASM CPU backend (cpu.wasm driven by src/wasm-backend/model.ts) against llama.cpp itself
 // (node-llama-cpp's CPU build, in a child process) and the CPU reference ('ggml' numerics): 24
 // greedy tokens on factory models: the dense llama in every weight type the backend runs, the
-// Qwen3-MoE in the main ones, and each other architecture's mechanisms once.
+// Qwen3-MoE in the main ones, each other architecture's mechanisms once, and MoE files in the
+// low-bit types as real ones come (Q2_K, Q3_K, IQ4_NL; IQ4_XS with IQ4_NL down projections).
 //
 // Tolerance, as for the WebGPU engine (src/engine/engine.test.ts): the backend, the reference and
 // llama.cpp sum f32 dot products in different orders, so an activation within an ulp of a Q8/f16
@@ -36,6 +37,13 @@ const CASES: { arch: string; type: GGMLType; hp?: Record<string, number> }[] = [
   { arch: 'ernie4_5-moe', type: T.Q4_K, hp: { nFfShexp: 256 } }, // leading dense layer, selection bias
   { arch: 'granitemoe', type: T.Q6_K }, // embedding, residual, attention and logit scales
   { arch: 'grok', type: T.Q8_0 }, // GELU, soft caps, post norms
+  // low-bit MoE files; Q2_K and IQ4_NL products in llama.cpp's own f32 order (quant.c)
+  { arch: 'qwen3moe', type: T.Q2_K },
+  { arch: 'olmoe', type: T.Q2_K },
+  { arch: 'olmoe', type: T.IQ4_NL },
+  { arch: 'ernie4_5-moe', type: T.Q2_K, hp: { nFfShexp: 256 } },
+  { arch: 'qwen3moe', type: T.IQ4_XS, hp: { nFfExp: 96 } }, // experts 96 wide: down projections IQ4_NL
+  { arch: 'olmoe', type: T.Q3_K },
 ];
 const name = (c: (typeof CASES)[number]) => `${c.arch}${c.hp?.nExpert ? '-moe' : ''} ${typeName(c.type)}`;
 

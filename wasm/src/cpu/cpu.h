@@ -26,7 +26,7 @@ enum {
 };
 
 // How llama.cpp's x86 build multiplies a matrix's rows, for the types whose products follow its
-// accumulation order (IQ4_NL, MXFP4; see quant.c): ggml_vec_dot_* (rows not a multiple of
+// accumulation order (Q2_K, IQ4_NL, MXFP4; see quant.c): ggml_vec_dot_* (rows not a multiple of
 // 8), or after repacking, the 8x8 gemv (one token) or gemm (a group of 4 tokens, dense matrices).
 enum { PATH_VEC = 0, PATH_GEMV = 1, PATH_GEMM = 2 };
 

@@ -20,6 +20,9 @@ CPU_EXPORT(cpu_row_bytes) size_t cpu_row_bytes(int type, int cols) {
     case T_Q6_K: return cols % QK_K ? 0 : (size_t)cols / QK_K * 210;
     case T_IQ4_NL: return cols % QK ? 0 : (size_t)cols / QK * 18;
     case T_MXFP4: return cols % QK ? 0 : (size_t)cols / QK * 17;
+    case T_Q2_K: return cols % QK_K ? 0 : (size_t)cols / QK_K * 84;
+    case T_Q3_K: return cols % QK_K ? 0 : (size_t)cols / QK_K * 110;
+    case T_IQ4_XS: return cols % QK_K ? 0 : (size_t)cols / QK_K * 136;
     default: return 0;
   }
 }

@@ -10,8 +10,9 @@
 // push an activation across a Q8 rounding boundary of the next matrix (and, over layers, move
 // logits by a whole quantization step) is as small as it can be. Every rounding that moves a
 // result by more (Q8 quants, f16 scales) is ggml's own.
-// Except for IQ4_NL and MXFP4, whose x86 kernels are not within rounding noise of the exact
-// sum (they accumulate one f32 rounding per 32-block): their products are formed in ggml's own order, f32 and FMA, on the path
+// Except for Q2_K, IQ4_NL and MXFP4, whose x86 kernels are not within rounding noise of the exact
+// sum (Q2_K subtracts two f32 sums each many times their difference; the 32-blocks accumulate one
+// f32 rounding per block): their products are formed in ggml's own order, f32 and FMA, on the path
 // llama.cpp takes (PATH_*, as src/reference/ggml-dot.ts does), so they are llama.cpp's bit for bit.
 #include "cpu.h"
 
@@ -324,6 +325,110 @@ static float dot_nl32(const uint8_t *w, const act_q8 *a, int n, int path, int mx
   return nb % 2 ? __builtin_fmaf(tail, acc, s) : s;
 }
 
+// Q2_K (84 bytes: 16 bytes of scales, low nibble the scale and high nibble the min of each 16
+// elements; 64 bytes of 2-bit quants, per 128 elements 32 bytes whose bits 2k..2k+1 are elements
+// 32k..32k+31; f16 d, f16 dmin), value d*scale*q - dmin*min. ggml's order, Q8_K activations:
+//  - vec_dot: 8 f32 lanes; per super-block each lane takes fma(-d_a*dmin, Σ min*bsum of two 16s)
+//    then fma(d_a*d, Σ scale*(sum of 4 elements), over the 8 groups of 32);
+//  - repacked gemv: per super-block fma(Σ scale*Σq*q8, d*d_a) into one sum and fma(Σ min*bsum,
+//    dmin*d_a) into another (gemm: per 128 elements), subtracted at the end.
+static float dot_q2_K(const uint8_t *w, const act_q8k *a, int n, int path) {
+  const v128_t m3 = wasm_i8x16_splat(3);
+  float lanes[8] = {0}, acc = 0, accm = 0;
+  for (int b = 0; b < n / QK_K; b++, w += 84) {
+    const uint8_t *sc = w;
+    const float d16 = f16_to_f32(rd16(w + 80)), dmin16 = f16_to_f32(rd16(w + 82));
+    const int16_t *y = a[b].qs, *bs = a[b].bsums;
+    v128_t sumi[2][2]; // [half of 128][lanes 0..3, 4..7]
+    for (int h = 0; h < 2; h++) {
+      const v128_t q0 = wasm_v128_load(w + 16 + 32 * h), q1 = wasm_v128_load(w + 32 + 32 * h);
+      sumi[h][0] = sumi[h][1] = wasm_i32x4_splat(0);
+      for (int k = 0; k < 4; k++) {
+        const int g = 4 * h + k; // group of 32: sub-blocks 2g, 2g + 1
+        const v128_t v0 = wasm_v128_and(wasm_u8x16_shr(q0, 2 * k), m3), v1 = wasm_v128_and(wasm_u8x16_shr(q1, 2 * k), m3);
+        sumi[h][0] = wasm_i32x4_add(sumi[h][0], wasm_i32x4_mul(dot_w8_quads(v0, y + 32 * g), wasm_i32x4_splat(sc[2 * g] & 15)));
+        sumi[h][1] = wasm_i32x4_add(sumi[h][1], wasm_i32x4_mul(dot_w8_quads(v1, y + 32 * g + 16), wasm_i32x4_splat(sc[2 * g + 1] & 15)));
+      }
+    }
+    if (path == PATH_VEC) {
+      const float d = a[b].d * d16, dmin = -a[b].d * dmin16;
+      for (int u = 0; u < 8; u++) lanes[u] = __builtin_fmaf(dmin, (float)((sc[2 * u] >> 4) * bs[2 * u] + (sc[2 * u + 1] >> 4) * bs[2 * u + 1]), lanes[u]);
+      fma_lanes(lanes, d, wasm_i32x4_add(sumi[0][0], sumi[1][0]));
+      fma_lanes(lanes + 4, d, wasm_i32x4_add(sumi[0][1], sumi[1][1]));
+      continue;
+    }
+    const float dd = d16 * a[b].d, ddm = dmin16 * a[b].d;
+    int isum = 0, imin = 0;
+    for (int h = 0; h < 2; h++) {
+      isum += hsum_i32(wasm_i32x4_add(sumi[h][0], sumi[h][1]));
+      for (int s = 8 * h; s < 8 * h + 8; s++) imin += (sc[s] >> 4) * bs[s];
+      if (path == PATH_GEMM || h == 1) {
+        acc = __builtin_fmaf((float)isum, dd, acc);
+        accm = __builtin_fmaf((float)imin, ddm, accm);
+        isum = imin = 0;
+      }
+    }
+  }
+  return path == PATH_VEC ? hsum_f32_8(lanes) : acc - accm;
+}
+
+// The 16 6-bit scales of a Q3_K super-block, minus 32: low 4 bits from byte j % 8 (nibble j / 8),
+// high 2 bits from byte 8 + j % 4 (bits 2 * (j / 4)).
+static inline void q3_scales(const uint8_t *s, int8_t *out) {
+  for (int j = 0; j < 16; j++) out[j] = (int8_t)((((s[j % 8] >> (4 * (j / 8))) & 15) | (((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32);
+}
+
+// Q3_K (110 bytes: 32 bytes of high bits, 64 bytes of 2-bit quants as in Q2_K, 12 bytes of
+// scales, f16 d): element 128h + 32k + l is ((qs[32h + l] >> 2k) & 3) - 4 unless bit 4h + k of
+// hmask[l] is set; value d * scale[element / 16] * q.
+static float dot_q3_K(const uint8_t *w, const act_q8k *a, int n) {
+  double sumf = 0;
+  const v128_t m3 = wasm_i8x16_splat(3), four = wasm_i8x16_splat(4), zero = wasm_i8x16_splat(0);
+  for (int b = 0; b < n / QK_K; b++, w += 110) {
+    int8_t sc[16];
+    q3_scales(w + 96, sc);
+    const v128_t h0 = wasm_v128_load(w), h1 = wasm_v128_load(w + 16);
+    const int16_t *y = a[b].qs;
+    v128_t isum = wasm_i32x4_splat(0);
+    for (int h = 0; h < 2; h++) {
+      const v128_t q0 = wasm_v128_load(w + 32 + 32 * h), q1 = wasm_v128_load(w + 48 + 32 * h);
+      for (int k = 0; k < 4; k++) {
+        const int g = 4 * h + k;
+        const v128_t bit = wasm_i8x16_splat((int8_t)(1 << g));
+#define LOW(hm) wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(hm, bit), zero), four)
+        const v128_t v0 = wasm_i8x16_sub(wasm_v128_and(wasm_u8x16_shr(q0, 2 * k), m3), LOW(h0));
+        const v128_t v1 = wasm_i8x16_sub(wasm_v128_and(wasm_u8x16_shr(q1, 2 * k), m3), LOW(h1));
+#undef LOW
+        isum = wasm_i32x4_add(isum, wasm_i32x4_add(wasm_i32x4_mul(dot_w8(v0, y + 32 * g), wasm_i32x4_splat(sc[2 * g])),
+          wasm_i32x4_mul(dot_w8(v1, y + 32 * g + 16), wasm_i32x4_splat(sc[2 * g + 1]))));
+      }
+    }
+    sumf += (double)(f16_to_f32(rd16(w + 108)) * a[b].d) * hsum_i32(isum);
+  }
+  return (float)sumf;
+}
+
+// IQ4_XS (136 bytes: f16 d, u16 scales_h, 4 bytes scales_l, 128 bytes of nibbles): per 32
+// elements ib, 16 bytes of indices into kvalues_iq4nl in Q4_0's order and a 6-bit scale
+// (scales_l nibble ib % 2 of byte ib / 2, high bits 2ib of scales_h), value d * (scale - 32) * kv.
+static float dot_iq4_xs(const uint8_t *w, const act_q8k *a, int n) {
+  double sumf = 0;
+  const v128_t kv = wasm_v128_load(KV_IQ4NL), m4 = wasm_i8x16_splat(0x0f);
+  for (int b = 0; b < n / QK_K; b++, w += 136) {
+    const uint16_t sh = rd16(w + 2);
+    const int16_t *y = a[b].qs;
+    v128_t isum = wasm_i32x4_splat(0);
+    for (int ib = 0; ib < 8; ib++, y += 32) {
+      const int ls = (((w[4 + ib / 2] >> (4 * (ib % 2))) & 15) | (((sh >> (2 * ib)) & 3) << 4)) - 32;
+      const v128_t q = wasm_v128_load(w + 8 + 16 * ib);
+      const v128_t s = wasm_i32x4_add(dot_w8(wasm_i8x16_swizzle(kv, wasm_v128_and(q, m4)), y), dot_w8(wasm_i8x16_swizzle(kv, wasm_u8x16_shr(q, 4)), y + 16));
+      isum = wasm_i32x4_add(isum, wasm_i32x4_mul(s, wasm_i32x4_splat(ls)));
+    }
+    sumf += (double)(f16_to_f32(rd16(w)) * a[b].d) * hsum_i32(isum);
+  }
+  return (float)sumf;
+}
+
 // The 8 6-bit scales and mins of a Q4_K/Q5_K super-block (get_scale_min_k4).
 static inline void scale_min_k4(const uint8_t *q, uint8_t *sc, uint8_t *mn) {
   for (int j = 0; j < 8; j++) {
@@ -444,6 +549,9 @@ float cpu_dot(int type, const void *w, const void *act, int n, int path) {
     case T_Q6_K: return dot_q6_K(w, act, n);
     case T_IQ4_NL: return dot_nl32(w, act, n, path, 0);
     case T_MXFP4: return dot_nl32(w, act, n, path, 1);
+    case T_Q2_K: return dot_q2_K(w, act, n, path);
+    case T_Q3_K: return dot_q3_K(w, act, n);
+    case T_IQ4_XS: return dot_iq4_xs(w, act, n);
     default: return 0;
   }
 }
