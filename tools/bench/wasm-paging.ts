@@ -4,7 +4,8 @@
 // to uniform, the hard case for a cache) with heap slots for 25% of its expert bytes, with no RAM
 // tier (every miss read from the file: the OS page cache here, IndexedDB in a browser) and with a
 // RAM tier holding every expert (a miss costs a copy into the heap). Each configuration in its own
-// child process (wasm-speed.ts), rounds interleaved, the best of each kept; the greedy ids must
+// child process (wasm-speed.ts), 64-token prompt then 64 decoded tokens, 5 rounds interleaved,
+// the best decode of each kept; the greedy ids must
 // agree (paged = resident bit for bit: experts.test.ts).
 //   npm run bench -- wasm-paging
 import { execFile } from 'node:child_process';
@@ -16,8 +17,8 @@ import { MODELS, modelPath } from './engine.ts';
 
 const ROOT = resolve(dirname(new URL(import.meta.url).pathname), '../..');
 const PROMPT = Array.from({ length: 64 }, (_, i) => 10 + ((i * 37) % 1200));
-const N_DECODE = 32;
-const ROUNDS = 3;
+const N_DECODE = 64;
+const ROUNDS = 5;
 const SHARE = 0.25;
 
 type Speed = { prefillTokS?: number; decodeTokS?: number; ids?: number[]; error?: string; [k: string]: unknown };
