@@ -94,10 +94,26 @@ describe('the WASM backend behind the client API', () => {
     } finally {
       await w.unload();
     }
-    const need = HeapExperts.minBudget(planModel(await readGGUF(bytesSource(bytes))));
+    const file = await readGGUF(bytesSource(bytes));
+    const need = HeapExperts.minBudget(planModel(file));
+    // requests touching the last expert tensor are held: the download cannot complete, yet the
+    // paged model must be ready (no routed expert is read at load)
+    const last = [...file.tensors].sort((a, b) => b.offset - a.offset).find((t) => t.name.endsWith('_exps.weight'))!;
+    const [from, to] = [file.dataOffset + last.offset, file.dataOffset + last.offset + last.nBytes];
+    let release!: () => void;
+    const released = new Promise<void>((r) => { release = r; });
+    const holding: typeof fetch = async (input, init) => {
+      const m = /bytes=(\d+)-(\d+)/.exec(new Headers(init?.headers).get('range') ?? '');
+      if (m && Number(m[1]) < to && Number(m[2]) >= from) await released;
+      return fetch(input, init);
+    };
     server.serve('/p.gguf', bytes);
-    const p = await WebMoE.load(server.url('/p.gguf'), { connect: connectTo(new EngineHost({ store: memoryStore() })), nCtx: 64, backend: 'wasm', expertBudget: need });
+    const p = await WebMoE.load(server.url('/p.gguf'), { connect: connectTo(new EngineHost({ store: memoryStore(), fetch: holding })), nCtx: 64, backend: 'wasm', expertBudget: need });
     try {
+      const ready = await p.stats();
+      expect(ready.download.complete).toBe(false);
+      expect(ready.wasm!.experts).toMatchObject({ misses: 0 });
+      release();
       const prompt = [...tok.encode('Once upon a time')];
       expect((await p.generate(prompt, { temperature: 0, maxTokens: 16 }).result).ids).toEqual(expected(prompt, 16));
       const e = (await p.stats()).wasm!.experts!;
@@ -105,6 +121,7 @@ describe('the WASM backend behind the client API', () => {
       expect(e.misses).toBeGreaterThan(0);
       expect(e.storeReads + e.ramHits).toBe(e.misses);
     } finally {
+      release();
       await p.unload();
     }
     server.serve('/small.gguf', bytes);
