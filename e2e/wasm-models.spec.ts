@@ -1,5 +1,6 @@
-// The WASM CPU backend in Chromium on factory models of every architecture, together covering every
-// weight type it runs (WASM_TYPES: types join this list as the backend gains them), through the
+// The WASM CPU backend in Chromium on factory models of every architecture (gpt-oss with MXFP4
+// experts last), together covering every weight type it runs (WASM_TYPES: types join this list as
+// the backend gains them), through the
 // library API (WebMoE.load with backend 'wasm', greedy generation from token ids, end of text
 // ignored), in one page: its greedy ids equal llama.cpp's (node-llama-cpp, CPU).
 //
@@ -24,9 +25,12 @@ import { makeModel } from '../tools/factory/make-model.ts';
 import { agreement, explainStep, FlipProbe, LOGIT_TOL } from '../tools/oracle/llamacpp-agreement.ts';
 import { greedyResult, runJobs, type GreedyOutput } from '../tools/oracle/llamacpp.ts';
 import type { WasmRun } from './pages/wasm-models.ts';
+import { serveBytes } from './serve-bytes.ts';
 
 const PROMPT = [11, 250, 3, 97, 1000, 42];
 const N_TOKENS = 16;
+
+interface Case { arch: string; type: GGMLType; name: string; hp?: Partial<HParams>; typeOverrides?: { match: RegExp; type: GGMLType }[] }
 
 /** Every architecture once (the Mixtral layout is llama with experts). */
 const ARCHS: { arch: string; label?: string; hp?: Partial<HParams> }[] = [
@@ -42,13 +46,26 @@ const ARCHS: { arch: string; label?: string; hp?: Partial<HParams> }[] = [
   { arch: 'grok' }, // GELU, soft caps, post norms
 ];
 /** Architectures and types paired in turn until each has run at least once. */
-const CASES = Array.from({ length: Math.max(ARCHS.length, WASM_TYPES.length) }, (_, i) => {
+const CASES: Case[] = Array.from({ length: Math.max(ARCHS.length, WASM_TYPES.length) }, (_, i) => {
   const a = ARCHS[i % ARCHS.length], type = WASM_TYPES[i % WASM_TYPES.length];
   return { ...a, type, name: `${a.label ?? a.arch}-${typeName(type)}` };
 });
-/** The threaded case: a MoE whose output head and attention matrices are past the size at which
- *  products are split. */
-const THREADED: { arch: string; type: GGMLType; name: string; hp?: Partial<HParams> } = { arch: 'qwen3moe', type: GGMLType.Q8_0, name: 'threads-qwen3moe-Q8_0' };
+// gpt-oss laid out as the real files are (as src/wasm-backend/gpt-oss.test.ts): routed experts
+// MXFP4, the rest Q8_0; sinks, a sliding window of 16 on even layers with its own RoPE base, YaRN,
+// biases, softmax over the top-4 router logits, the clamped SwiGLU.
+CASES.push({
+  arch: 'gpt-oss', type: GGMLType.Q8_0, name: 'gpt-oss-Q8_0-MXFP4', typeOverrides: [{ match: /_exps\.weight$/, type: GGMLType.MXFP4 }],
+  hp: {
+    nLayer: 4, nEmbd: 128, nHead: 4, nHeadKv: 2, headDim: 64, ropeDim: 64, nExpert: 8, nExpertUsed: 4, nFfExp: 128, nFf: 128,
+    nSwa: 16, ropeBase: 150000, ropeBaseSwa: 10000, nCtxTrain: 131072, ropeScaling: 'yarn', ropeScaleFactor: 32, nCtxOrigYarn: 4096,
+  },
+});
+/** The threaded case: a MoE past the size below which the browser runs one thread
+ *  (THREADS_MIN_BYTES_PER_TOKEN): qwen3moe 384 wide, 4 layers, Q8_0, 6.2 MB read per token. */
+const THREADED: Case = {
+  arch: 'qwen3moe', type: GGMLType.Q8_0, name: 'threads-qwen3moe-384-Q8_0',
+  hp: { nEmbd: 384, nHead: 6, nHeadKv: 3, headDim: 64, nFf: 384, nFfExp: 384, nLayer: 4 },
+};
 
 interface Prepared { bytes: Uint8Array; node: GreedyOutput; llama: GreedyOutput | Error }
 const prepared = new Map<string, Prepared>();
@@ -76,7 +93,7 @@ test.beforeAll(async () => {
   try {
     const all = [...CASES, THREADED];
     const files = all.map((c) => {
-      const bytes = makeModel({ arch: c.arch, type: c.type, seed: 7, hp: c.hp });
+      const bytes = makeModel({ arch: c.arch, type: c.type, seed: 7, hp: c.hp, typeOverrides: c.typeOverrides });
       const path = join(dir, `${c.name}.gguf`);
       writeFileSync(path, bytes);
       return { c, bytes, path };
@@ -107,24 +124,11 @@ async function expectLlamaCpp(name: string): Promise<boolean> {
   return false;
 }
 
-/** Serves every case's file by byte range under /e2e-models/. */
-async function serveModels(page: Page): Promise<void> {
-  await page.route('**/e2e-models/*.gguf', async (route) => {
-    const name = decodeURIComponent(new URL(route.request().url()).pathname.split('/').pop()!.replace(/\.gguf$/, ''));
-    const bytes = prepared.get(name)?.bytes;
-    if (!bytes) return route.fulfill({ status: 404 });
-    const m = /^bytes=(\d+)-(\d*)$/.exec(route.request().headers().range ?? '');
-    const headers = { 'accept-ranges': 'bytes', 'content-type': 'application/octet-stream' };
-    if (!m) return route.fulfill({ status: 200, headers, body: Buffer.from(bytes) });
-    const start = Number(m[1]), end = Math.min(m[2] ? Number(m[2]) : bytes.length - 1, bytes.length - 1);
-    await route.fulfill({ status: 206, headers: { ...headers, 'content-range': `bytes ${start}-${end}/${bytes.length}` }, body: Buffer.from(bytes.subarray(start, end + 1)) });
-  });
-}
-
 async function open(page: Page): Promise<string[]> {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await serveModels(page);
+  // every case's file under /e2e-models/
+  await serveBytes(page, '**/e2e-models/*.gguf', (url) => prepared.get(decodeURIComponent(url.pathname.split('/').pop()!.replace(/\.gguf$/, '')))?.bytes);
   await page.goto('/e2e/pages/wasm-models.html');
   await expect(page.locator('#out')).toHaveText('ready');
   return errors;

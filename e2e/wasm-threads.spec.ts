@@ -1,12 +1,14 @@
 // The WASM CPU backend's threads in Chromium (no usable WebGPU, as in wasm-backend.spec.ts): the
 // dev server sends COOP/COEP (vite.config.ts), so the page is cross-origin isolated and the
 // backend runs its matrix products on one thread per core (cpu-mt.wasm, a pool of workers on a
-// shared heap); the same page served without those headers runs on one thread. The built site
-// (vite build: the production bundles of the worker and the pool) on a static server that sends
-// COOP/COEP runs threads too; an isolated page whose CSP allows no blob: workers (the pool's) loads
-// on one thread. All generate the CPU reference's greedy text (computed here in Node on the same
-// file).
-import { mkdtempSync, rmSync } from 'node:fs';
+// shared heap) for a model that reads at least 4 MB of weights per token (a factory MoE, 6.2 MB,
+// loaded with the demo's ?model=); the default model (1.6 MB per token) runs on one thread there,
+// as measured faster (THREADS_MIN_BYTES_PER_TOKEN). The same page served without those headers
+// runs the MoE on one thread. The built site (vite build: the production bundles of the worker
+// and the pool) on a static server that sends COOP/COEP runs threads too; an isolated page whose
+// CSP allows no blob: workers (the pool's) loads on one thread. All generate the CPU reference's
+// greedy text (computed here in Node on the same file).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,26 +16,35 @@ import { expect, test, type Page } from '@playwright/test';
 import { build } from 'vite';
 import config from '../playwright.config.ts';
 import { ISOLATION_HEADERS } from '../vite.config.ts';
-import { E2EReference } from './reference.ts';
+import { GGMLType } from '../src/gguf/types.ts';
+import { makeModel } from '../tools/factory/make-model.ts';
+import { defaultModelBytes, E2EReference } from './reference.ts';
+import { serveBytes } from './serve-bytes.ts';
 import { startStaticServer } from './static-server.ts';
 
 const PROMPT = 'Once upon a time';
 const N = 32;
-let want: number[];
-let text: string;
+/** qwen3moe 384 wide, 4 layers, Q8_0: 18 MB, 6.2 MB read per token (src/wasm-backend/threads.test.ts). */
+const MOE = makeModel({ arch: 'qwen3moe', type: GGMLType.Q8_0, seed: 1, hp: { nEmbd: 384, nHead: 6, nHeadKv: 3, headDim: 64, nFf: 384, nFfExp: 384, nLayer: 4 } });
+const MOE_PAGE = '/?model=/e2e-models/threads-moe.gguf';
+const want: Record<'tiny' | 'moe', { ids: number[]; text: string }> = { tiny: { ids: [], text: '' }, moe: { ids: [], text: '' } };
 test.beforeAll(async () => {
-  const ref = await E2EReference.load();
-  want = ref.greedy(PROMPT, N);
-  text = ref.decode(want);
-  ref.dispose();
+  for (const [k, bytes] of [['tiny', defaultModelBytes()], ['moe', MOE]] as const) {
+    const ref = await E2EReference.load(bytes);
+    const ids = ref.greedy(PROMPT, N);
+    want[k] = { ids, text: ref.decode(ids) };
+    ref.dispose();
+  }
 });
 const args = (config.use?.launchOptions?.args ?? []).filter((a) => !/webgpu/i.test(a));
 test.use({ launchOptions: { ...config.use?.launchOptions, args } });
 
-/** Loads the demo on the WASM backend, generates greedily; what the page says and got. */
-async function run(page: Page, url = '/') {
+/** Loads the demo on the WASM backend (the MoE served at /e2e-models/), generates greedily; what
+ *  the page says and got. */
+async function run(page: Page, url = MOE_PAGE) {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  await serveBytes(page, (u) => u.pathname === '/e2e-models/threads-moe.gguf', () => MOE);
   await page.goto(url);
   await page.waitForFunction(() => window.webmoe?.state === 'ready', null, { timeout: 60_000 });
   await expect(page.locator('#error')).toBeHidden();
@@ -43,7 +54,7 @@ async function run(page: Page, url = '/') {
   await page.fill('#max-tokens', String(N));
   await page.fill('#prompt', PROMPT);
   await page.click('#generate');
-  await page.waitForFunction(() => window.webmoe.generations > 0, null, { timeout: 30_000 });
+  await page.waitForFunction(() => window.webmoe.generations > 0, null, { timeout: 60_000 });
   const got = (await page.evaluate(() => window.webmoe.last))!;
   return {
     isolated: await page.evaluate(() => crossOriginIsolated),
@@ -55,7 +66,18 @@ async function run(page: Page, url = '/') {
   };
 }
 
-test('cross-origin isolated (the dev server\'s COOP/COEP): threads, the reference\'s text', async ({ page }) => {
+test('cross-origin isolated (the dev server\'s COOP/COEP), the default model: one thread (1.6 MB per token), the reference\'s text', async ({ page }) => {
+  const r = await run(page, '/');
+  expect(r.isolated).toBe(true);
+  expect(r.model?.backend).toBe('wasm');
+  expect(r.model?.threads).toBe(1);
+  expect(r.info).toContain('WASM CPU backend (1 thread)');
+  expect(r.got.ids).toEqual(want.tiny.ids);
+  expect(r.output).toBe(want.tiny.text);
+  expect(r.errors).toEqual([]);
+});
+
+test('cross-origin isolated, a MoE reading 6.2 MB per token: threads, the reference\'s text', async ({ page }) => {
   const r = await run(page);
   expect(r.isolated).toBe(true);
   expect(r.model?.backend).toBe('wasm');
@@ -63,8 +85,8 @@ test('cross-origin isolated (the dev server\'s COOP/COEP): threads, the referenc
   expect(threads).toBeGreaterThan(1); // this machine has 2 cores
   expect(r.model?.threads).toBe(threads);
   expect(r.info).toContain(`WASM CPU backend (${threads} threads)`);
-  expect(r.got.ids).toEqual(want);
-  expect(r.output).toBe(text);
+  expect(r.got.ids).toEqual(want.moe.ids);
+  expect(r.output).toBe(want.moe.text);
   expect(r.errors).toEqual([]);
   console.log('e2e wasm threads (isolated):', JSON.stringify({ threads, prefillTokS: Math.round(r.got.prefillTokS), decodeTokS: Math.round(r.got.decodeTokS ?? 0) }));
 });
@@ -83,8 +105,8 @@ test('without COOP/COEP: one thread, the same text', async ({ page }) => {
   expect(r.model?.backend).toBe('wasm');
   expect(r.model?.threads).toBe(1);
   expect(r.info).toContain('WASM CPU backend (1 thread)');
-  expect(r.got.ids).toEqual(want);
-  expect(r.output).toBe(text);
+  expect(r.got.ids).toEqual(want.moe.ids);
+  expect(r.output).toBe(want.moe.text);
   expect(r.errors).toEqual([]);
   console.log('e2e wasm threads (not isolated):', JSON.stringify({ threads: 1, prefillTokS: Math.round(r.got.prefillTokS), decodeTokS: Math.round(r.got.decodeTokS ?? 0) }));
 });
@@ -97,11 +119,12 @@ test('the built site on a static server that sends COOP/COEP: threads, the refer
   try {
     await build({ root, configFile: join(root, 'vite.config.ts'), logLevel: 'warn', build: { outDir: tmp, emptyOutDir: true } });
     server.headers.push({ match: /./, headers: ISOLATION_HEADERS });
-    const r = await run(page, `${server.origin}/`);
+    writeFileSync(join(tmp, 'threads-moe.gguf'), MOE);
+    const r = await run(page, `${server.origin}/?model=/threads-moe.gguf`);
     expect(r.isolated).toBe(true);
     expect(r.model?.backend).toBe('wasm');
     expect(r.model?.threads).toBe(Math.min(8, r.cores));
-    expect(r.got.ids).toEqual(want);
+    expect(r.got.ids).toEqual(want.moe.ids);
     expect(r.errors).toEqual([]);
     expect(server.log.some((l) => l.path.endsWith('.wasm') && /cpu-mt/.test(l.path))).toBe(true);
   } finally {
@@ -119,6 +142,6 @@ test('isolated, but a CSP that allows no blob: workers: the load goes on with on
   expect(r.isolated).toBe(true);
   expect(r.model?.backend).toBe('wasm');
   expect(r.model?.threads).toBe(1);
-  expect(r.got.ids).toEqual(want);
+  expect(r.got.ids).toEqual(want.moe.ids);
   expect(r.errors).toEqual([]);
 });

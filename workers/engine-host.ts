@@ -191,7 +191,7 @@ export class EngineHost {
       // background order), so the model is ready once the rest is on the GPU (in the heap).
       const paged = options.expertBudget !== undefined && plan.hasExperts;
       const loading = choice.backend === 'wasm'
-        ? loadWasm(dl, options, paged, onProgress, emit).then(wasmRunner)
+        ? loadWasm(dl, plan, options, paged, onProgress, emit).then(wasmRunner)
         : this.loadEngine(dl, plan, req, paged, onProgress, emit).then(gpuRunner);
       // A failed download closes it, which fails the backend's pending reads; a backend that
       // still finishes after a failure is freed.
@@ -365,16 +365,17 @@ export class EngineHost {
 }
 
 /** ModelInfo's backend fields: which runs, why, and on WebGPU the adapter and kernels. */
-/** The WASM backend with threads where the page is cross-origin isolated (SharedArrayBuffer),
- *  else one; one too when workers cannot start (a Content-Security-Policy without blob: workers). */
-async function loadWasm(dl: ModelDownload, options: LoadRequest['options'], paged: boolean, onProgress: (done: number, total: number) => void, emit: EventSink): Promise<WasmModel> {
+/** The WASM backend with threads where the page is cross-origin isolated (SharedArrayBuffer) and
+ *  the model reads enough bytes per token to gain from them (defaultThreads), else one; one too
+ *  when workers cannot start (a Content-Security-Policy without blob: workers). */
+async function loadWasm(dl: ModelDownload, plan: ModelPlan, options: LoadRequest['options'], paged: boolean, onProgress: (done: number, total: number) => void, emit: EventSink): Promise<WasmModel> {
   const ram = ramBudget(options.ramBudget, deviceMemoryBytes());
   if (paged && ram.warning) emit({ type: 'notice', what: 'ram-budget', message: ram.warning });
   const opts: WasmModelOptions = {
     nCtx: options.nCtx, maxBatch: options.maxBatch, onProgress,
     ...(paged && { expertBudget: options.expertBudget, ramBudget: ram.bytes, expertPolicy: options.expertPolicy, experts: (l: number, e: number) => dl.ensureExpert(l, e) }),
   };
-  const threads = defaultThreads();
+  const threads = defaultThreads(plan);
   try {
     return await WasmModel.load(dl.source(), { ...opts, threads });
   } catch (e) {

@@ -13,7 +13,11 @@ import { GGMLType } from '../gguf/types.ts';
 import { makeModel } from '../../tools/factory/make-model.ts';
 import { COMMANDS, main } from '../cli/main.ts';
 import type { Worker } from 'node:worker_threads';
+import { readFileSync } from 'node:fs';
+import { readGGUF } from '../gguf/reader.ts';
+import { planModel } from '../model/plan.ts';
 import { WasmBackendError } from './kernels.ts';
+import { threadsFor, weightBytesPerToken } from './threads.ts';
 import { WasmModel } from './model.ts';
 
 const PROMPT = [11, 250, 3, 97, 1000, 42, 7, 300, 12];
@@ -129,6 +133,23 @@ describe('WASM backend threads', () => {
     for (const threads of [0, 1.5, -2]) {
       await expect(WasmModel.load(bytesSource(bytes), { threads })).rejects.toThrow(WasmBackendError);
     }
+  });
+});
+
+describe('thread count by model size (the browser\'s rule)', () => {
+  const perToken = async (bytes: Uint8Array) => weightBytesPerToken(planModel(await readGGUF(bytesSource(bytes))));
+  it('one thread below 4 MB read per token (the default tiny MoE), one per core above', async () => {
+    // the default model: tied head (the whole embedding table is read), top-2 of its experts
+    const tiny = await perToken(new Uint8Array(readFileSync('public/models/webmoe-tiny-moe.q8_0.gguf')));
+    expect(tiny / 1e6).toBeCloseTo(1.64, 2);
+    expect(threadsFor(tiny, 2)).toBe(1);
+    // qwen3moe 384 wide, 4 layers, Q8_0: 18 MB, of which a token reads attention, router, head and
+    // 2 of 8 experts (its own embedding row only)
+    const moe = makeModel({ arch: 'qwen3moe', type: GGMLType.Q8_0, seed: 1, hp: { nEmbd: 384, nHead: 6, nHeadKv: 3, headDim: 64, nFf: 384, nFfExp: 384, nLayer: 4 } });
+    const bytes = await perToken(moe);
+    expect(bytes / 1e6).toBeCloseTo(6.22, 2);
+    expect(threadsFor(bytes, 2)).toBe(2);
+    expect(threadsFor(bytes, 64)).toBe(8);
   });
 });
 

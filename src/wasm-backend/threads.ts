@@ -25,6 +25,7 @@
 // WORKER_DIED (kernels.ts throws WasmBackendError 'thread-failed'), the workers are stopped, and
 // every later call fails the same way: the model is clearly failed (its KV cache may be half
 // written), never silently wrong or hung. Load it again.
+import type { ModelPlan } from '../model/plan.ts';
 import { compileWasm, type WasmSource } from '../tokenizer/wasm.ts';
 
 export type Ptr = number;
@@ -57,13 +58,42 @@ export function threadsAvailable(): boolean {
   return typeof SharedArrayBuffer !== 'undefined' && (globalThis.crossOriginIsolated ?? true);
 }
 
-/** Threads the engine worker gives the WASM backend: in a cross-origin isolated page one per
- *  logical core (capped at 8; only 2 cores were ever measured), else 1; in Node 1 (the CLI and
- *  WasmModel take an explicit count). */
-export function defaultThreads(): number {
+/** Below this many weight bytes read per token a model runs on one thread. Measured on this
+ *  2-core machine (shared, load average 11-15), decode tok/s of 2 threads over 1, one process
+ *  alternating a 1- and a 2-thread model of the same file (16-token prompt, 8 decoded tokens,
+ *  8-16 rounds, medians; llama Q8_0 4 layers, nEmbd 256-1024, and qwen3moe Q8_0 8 experts top-2,
+ *  factory models; 2026-12-05 08:25 UTC (README's table) and 11:00-11:15), by MB read per token:
+ *    1.6 (default tiny MoE) 0.79 0.84 0.98 | 2.9 (llama) 0.62 0.25 0.64 | 2.9 (MoE) 0.89
+ *    6.2 (llama) 2.43 1.00 | 6.2 (MoE) 1.63 | 10.7 (llama) 2.05 0.85 | 10.8 (MoE) 0.91
+ *    16.6 1.61 | 23.6 1.32 1.72 | 34 (MoE Q4_K bench) 1.77 1.66 | 41 1.14 | 99 (dense bench) 1.31 2.49
+ *  Below 4 MB: 7 of 7 slower or equal (one wake-up per split product costs more than half the
+ *  product saves); above: 9 of 12 faster, the rest 0.85-1.0. */
+export const THREADS_MIN_BYTES_PER_TOKEN = 4e6;
+
+/** Weight bytes one token reads: every tensor but the embedding table (one row of it; the whole
+ *  table when it is the head too), routed experts in the share the router picks. */
+export function weightBytesPerToken(plan: ModelPlan): number {
+  const { nExpert, nExpertUsed } = plan.hp;
+  let bytes = 0;
+  for (const t of plan.tensors) {
+    if (t === plan.embd && !plan.tied) continue;
+    bytes += plan.expertTensors.has(t) ? (t.nBytes * nExpertUsed) / nExpert : t.nBytes;
+  }
+  return bytes;
+}
+
+/** Threads for a model reading `bytesPerToken` per token: one per logical core (capped at 8;
+ *  only 2 cores were ever measured), but 1 below THREADS_MIN_BYTES_PER_TOKEN. */
+export function threadsFor(bytesPerToken: number, cores: number): number {
+  return bytesPerToken < THREADS_MIN_BYTES_PER_TOKEN ? 1 : Math.max(1, Math.min(8, cores));
+}
+
+/** Threads the engine worker gives the WASM backend for a model: threadsFor in a cross-origin
+ *  isolated page, else 1; in Node 1 (the CLI and WasmModel take an explicit count). */
+export function defaultThreads(plan: ModelPlan): number {
   if (isNode || !threadsAvailable()) return 1;
   const cores = (globalThis.navigator as { hardwareConcurrency?: number } | undefined)?.hardwareConcurrency ?? 1;
-  return Math.max(1, Math.min(8, cores));
+  return threadsFor(weightBytesPerToken(plan), cores);
 }
 
 /** The imports of cpu-mt.wasm: emscripten's libc for threads asks for these few functions (the
