@@ -61,13 +61,16 @@ export function threadsAvailable(): boolean {
 /** Below this many weight bytes read per token a model runs on one thread. Measured on this
  *  2-core machine (shared, load average 11-15), decode tok/s of 2 threads over 1, one process
  *  alternating a 1- and a 2-thread model of the same file (16-token prompt, 8 decoded tokens,
- *  8-16 rounds, medians; llama Q8_0 4 layers, nEmbd 256-1024, and qwen3moe Q8_0 8 experts top-2,
- *  factory models; 2026-12-05 08:25 UTC (README's table) and 11:00-11:15), by MB read per token:
- *    1.6 (default tiny MoE) 0.79 0.84 0.98 | 2.9 (llama) 0.62 0.25 0.64 | 2.9 (MoE) 0.89
- *    6.2 (llama) 2.43 1.00 | 6.2 (MoE) 1.63 | 10.7 (llama) 2.05 0.85 | 10.8 (MoE) 0.91
- *    16.6 1.61 | 23.6 1.32 1.72 | 34 (MoE Q4_K bench) 1.77 1.66 | 41 1.14 | 99 (dense bench) 1.31 2.49
- *  Below 4 MB: 7 of 7 slower or equal (one wake-up per split product costs more than half the
- *  product saves); above: 9 of 12 faster, the rest 0.85-1.0. */
+ *  8-16 rounds, medians; factory llama and qwen3moe Q8_0, 4 layers, 256-1024 wide; the default
+ *  model; the engine bench's models; 2026-12-05 08:25 UTC (README's table) and 11:00-11:25,
+ *  `npm run bench -- wasm-threads-size`), by MB read per token, separate runs:
+ *    1.6 (default tiny MoE) 0.79 0.84 0.98 0.85 | 2.9 (llama) 0.62 0.25 0.64 0.61 | 2.9 (MoE) 0.89 0.54
+ *    6.2 (llama) 2.43 1.00 0.87 | 6.2 (MoE) 1.63 0.59 | 10.7 (llama) 2.05 0.85 1.58 | 10.8 (MoE) 0.91 0.72
+ *    16.6 1.61 | 23.6 1.32 1.72 1.00 | 23.7 (MoE) 0.86 | 34 (MoE Q4_K bench) 1.77 1.66 1.19 | 41 1.14
+ *    97 (dense Q8_0 bench) 1.31 2.49 0.99
+ *  Below 4 MB 2 threads were slower in 10 runs of 10 (a wake-up of the workers per split product
+ *  costs more than half the product saves); above, faster in 13 of 22 (median 1.19x, 0.59-2.49:
+ *  the gain there depends on how busy the cores are). */
 export const THREADS_MIN_BYTES_PER_TOKEN = 4e6;
 
 /** Weight bytes one token reads: every tensor but the embedding table (one row of it; the whole
