@@ -1,13 +1,15 @@
 // Mixture-of-experts routing and combination, one workgroup per token.
 //
-// route (llama-graph.cpp build_moe_ffn): router logits = W_r x (F32 router, x the normed input;
-// a lane per expert), softmax and top-k across the workgroup's lanes, the k largest probabilities (first index on ties; with a selection bias, the k largest
-// probability + bias, weighed by the probability alone), optionally renormalized to sum 1
-// (the sum clamped at 2^-14) and scaled; for Qwen2-MoE also the shared expert's gate
-// sigmoid(w_g . x), computed as silu(g) / g like qwen2moe.cpp. Writes ids[t][0..k) and
-// wts[t][0..k] (slot k: the shared expert's weight, 1 when it is ungated). gpt-oss: a router
-// bias added to the logits, and 'softmax-topk' gating (top_k = 1): the k largest logits chosen,
-// then a softmax over those k (llama.cpp's SOFTMAX_WEIGHT).
+// route (llama-graph.cpp build_moe_ffn): the router logits come from the matrix kernels
+// (matvec/matmul of the F32 router, whose row n_expert is Qwen2-MoE's shared-expert gate when
+// there is one); here, with a lane per expert: softmax over all logits, the k largest
+// probabilities by rank (first index on ties; with a selection bias, the k largest probability +
+// bias, weighed by the probability alone), optionally renormalized to sum 1 (the sum clamped at
+// 2^-14) and scaled; the shared expert's gate sigmoid(g), computed as silu(g) / g like
+// qwen2moe.cpp. Writes ids[t][0..k) and wts[t][0..k] (slot k: the shared expert's weight, 1 when
+// it is ungated). gpt-oss: a router bias added to the logits, and 'softmax-topk' gating
+// (top_k = 1): the k largest logits chosen, then a softmax over those k (llama.cpp's
+// SOFTMAX_WEIGHT).
 //
 // Needs sum.wgsl before it.
 //
@@ -22,8 +24,8 @@ struct Params {
   norm_topk: u32,  // 1: renormalize the selected weights
   w_scale: f32,    // expert_weights_scale; applied unless 0 or 1
   shexp: u32,      // 0 none, 1 plain shared expert, 2 sigmoid-gated shared expert
-  x_off: u32,      // route: unused (the normed input rows are an activation of kind none)
-  x_stride: u32,
+  x_off: u32,      // unused
+  x_stride: u32,   // route: floats between tokens' logits in lg (n_expert, + 1 with a gated shared expert)
   y_off: u32,      // combine: float offset of token 0's slot outputs in `a` (k + shared rows of d)
   norm: u32,       // combine: 1 = RMSNorm the sum (Grok)
   eps: f32,
@@ -36,8 +38,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> router: array<f32>;
-@group(0) @binding(3) var<storage, read> shg: array<f32>;
+@group(0) @binding(2) var<storage, read> lg: array<f32>;
 @group(0) @binding(4) var<storage, read> nw: array<f32>;
 @group(0) @binding(5) var<storage, read_write> ids: array<u32>;
 @group(0) @binding(6) var<storage, read_write> wts: array<f32>;
@@ -49,13 +50,8 @@ override WG: u32 = 64;
 const MAX_EXPERTS: u32 = 512u;
 
 var<workgroup> logit: array<f32, MAX_EXPERTS>;
-var<workgroup> shared_gate: f32;
+var<workgroup> sel: array<f32, MAX_EXPERTS>; // what each expert is chosen by
 var<workgroup> red2: array<vec2<f32>, WG>;
-
-// What expert e is chosen by: its probability, plus its selection bias when the model has one.
-fn chosen_by(e: u32) -> f32 {
-  return select(logit[e], logit[e] + sel_b[e], params.sel_bias == 1u);
-}
 
 // softmax over all router logits in place, every lane on its experts: the max, then the sum of
 // exps as (sum, error) pairs through a tree (close to the float64 sum llama.cpp's CPU backend takes)
@@ -86,27 +82,24 @@ fn softmax_all(t: u32) {
 @compute @workgroup_size(WG)
 fn route(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
   let tok = wg.x;
-  // a: the normed input as an activation of kind none (quant_act.wgsl): 36 floats per 32 values
-  let xo = tok * (params.d / 32u) * 36u;
-  for (var e = t; e <= params.n_expert; e += WG) {
-    var acc = 0.0;
-    if (e < params.n_expert) {
-      for (var i = 0u; i < params.d; i++) { acc = fma(router[e * params.d + i], a[xo + (i / 32u) * 36u + (i % 32u)], acc); }
-      logit[e] = select(acc, acc + r_b[e], params.r_bias == 1u);
-    } else if (params.shexp == 2u) {
-      for (var i = 0u; i < params.d; i++) { acc = fma(shg[i], a[xo + (i / 32u) * 36u + (i % 32u)], acc); }
-      shared_gate = (acc / (1.0 + exp(-acc))) / acc;
-    }
+  let lo = tok * params.x_stride;
+  for (var e = t; e < params.n_expert; e += WG) {
+    logit[e] = select(lg[lo + e], lg[lo + e] + r_b[e], params.r_bias == 1u);
   }
   workgroupBarrier();
   if (params.top_k == 0u) { softmax_all(t); }
+  // what each expert is chosen by: its probability, plus its selection bias when the model has one
+  for (var e = t; e < params.n_expert; e += WG) {
+    sel[e] = select(logit[e], logit[e] + sel_b[e], params.sel_bias == 1u);
+  }
+  workgroupBarrier();
   // top-k by rank: expert e is pick j when j experts come before it (a larger probability plus
   // bias, or an equal one at a lower index), as k rounds of first-index argmax would order them
   for (var e = t; e < params.n_expert; e += WG) {
-    let v = chosen_by(e);
+    let v = sel[e];
     var rank = 0u;
     for (var f = 0u; f < params.n_expert && rank < params.k; f++) {
-      let u = chosen_by(f);
+      let u = sel[f];
       if (u > v || (u == v && f < e)) { rank++; }
     }
     if (rank < params.k) {
@@ -135,7 +128,12 @@ fn route(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
   if (params.w_scale != 0.0 && params.w_scale != 1.0) {
     for (var j = 0u; j < params.k; j++) { wts[tok * (params.k + 1u) + j] = wts[tok * (params.k + 1u) + j] * params.w_scale; }
   }
-  wts[tok * (params.k + 1u) + params.k] = select(1.0, shared_gate, params.shexp == 2u);
+  var gate = 1.0;
+  if (params.shexp == 2u) {
+    let g = lg[lo + params.n_expert];
+    gate = (g / (1.0 + exp(-g))) / g;
+  }
+  wts[tok * (params.k + 1u) + params.k] = gate;
 }
 
 // Element i of the combined expert outputs: ((w0 y0 + w1 y1) + ...) + shared.

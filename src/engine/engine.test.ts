@@ -88,23 +88,7 @@ describe('WebGPU engine vs CPU reference and llama.cpp', () => {
   });
 });
 
-// The hardware kernel shapes (src/gpu/variant.ts; 'auto' picks software on this machine's
-// adapters): a dense model, a MoE model with a gated activation and one with shared experts,
-// against the same reference and llama.cpp.
-describe('hardware kernels', () => {
-  it.each(['llama Q4_K', 'qwen3moe Q8_0', 'qwen2moe Q4_K', 'grok Q8_0'])('%s: 32 greedy tokens as the reference and llama.cpp compute them', async (label) => {
-    const bytes = models.get(label)!;
-    const engine = await WebGPUEngine.load(bytesSource(bytes), { session, nCtx: 64, maxBatch: 8, kvType: 'f32', kernels: 'hardware' });
-    let gpu: GreedyOutput;
-    try {
-      expect(engine.kernels).toBe('hardware');
-      gpu = await gpuGreedy(engine, PROMPT, N_TOKENS);
-    } finally {
-      engine.destroy();
-    }
-    await expectAgreement(bytes, PROMPT, gpu, oracle.get(label), { nCtx: 64 });
-  });
-});
+// The hardware kernel shapes: engine-hw.test.ts.
 
 describe('exact numerics', () => {
   it.each([{ arch: 'llama', type: T.Q4_K }, { arch: 'grok', type: T.Q8_0 }, { arch: 'qwen2moe', type: T.Q5_1 }])('$arch $type: logits match the float64 reference', async (c) => {

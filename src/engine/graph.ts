@@ -24,7 +24,7 @@ import { argmaxOp, logitsPostOp, residualOp } from '../gpu/ops/elementwise.ts';
 import { embedOps } from '../gpu/ops/embed.ts';
 import { MatmulOp } from '../gpu/ops/matmul.ts';
 import { matvecOps, type MatvecMode } from '../gpu/ops/matvec.ts';
-import { combineOp, routeOp, slotMapGroups, slotMapOp, type MoeShape } from '../gpu/ops/moe.ts';
+import { combineOp, routeOp, routerRows, slotMapGroups, slotMapOp, type MoeShape } from '../gpu/ops/moe.ts';
 import { createAct, quantOp, type ActBuffers } from '../gpu/ops/quant.ts';
 import { RopeOp, ropeTable } from '../gpu/ops/rope.ts';
 import type { KvType } from '../gpu/shaders.ts';
@@ -176,7 +176,7 @@ export class ForwardGraph {
     /** quant over T * perToken rows of src. */
     const quantT = async (src: GPUBuffer, a: ActBuffers, norm?: { w: GPUBuffer; eps: number }, perToken = 1) => {
       const op = await quantOp(session, { x: src, rows: a.rows, out: a, norm, kernels: opts.kernels });
-      return fixed([op], (o, T) => { o.workgroups = [T * perToken]; });
+      return fixed([op], (o, T) => { o.workgroups = [T * perToken, o.workgroups[1]]; });
     };
     /** A product over T tokens: matvec (one token, or stacked experts: workgroup z = token), or
      *  matmul for a dense weight and T > 1 (each dequantized block serves 4 or 32 tokens). */
@@ -219,6 +219,9 @@ export class ForwardGraph {
       ? session.device.createBuffer({ size: 4 * (B * kUsed + kGuess), usage: USAGE.MAP_READ | USAGE.COPY_DST, label: 'moe.ids.read' })
       : undefined;
     const wts = moeShape ? buf(4 * B * (kUsed + 1), 'moe.wts') : undefined;
+    // the router's product: per token a logit per expert (+ the shared expert's gate logit)
+    const logits = moeShape ? buf(4 * B * routerRows(moeShape), 'moe.logits') : undefined;
+    const guessLogits = moeShape && paging?.prefetch ? buf(4 * routerRows(moeShape), 'moe.guess.logits') : undefined;
     const glu: MatvecMode = arch.ffn.act === 'gelu' ? 'glu_gelu' : arch.ffn.act === 'swiglu-oai' ? 'glu_oai' : 'glu_silu';
 
     /** A gated FFN (dense or one selected expert per slot) from `a` into its down output. */
@@ -344,11 +347,13 @@ export class ForwardGraph {
           const r = await residualOp(session, { n: d, rows: B, a: tmp, x, norm: L.postNorm ? { w: L.postNorm, eps } : undefined, scale: resScale });
           stages.push(fixed([r], (o, T) => { o.workgroups = [T]; }));
         }
-      } else if (L.moe && moeShape && ids && wts && ySlots) {
+      } else if (L.moe && moeShape && ids && wts && ySlots && logits) {
         const m = L.moe;
         const aR = act('ffn.in', 'none', d, B);
         stages.push(await quantT(x, aR, { w: L.ffnNorm, eps }));
-        const route = await routeOp(session, { shape: moeShape, x: aR.a, router: m.router, routerBias: m.routerBias, shexpGate: m.sharedGate, selectionBias: m.selectionBias, ids, wts, tokens: B, label: `${name}.route` });
+        const nR = routerRows(moeShape);
+        stages.push(await mv({ weight: m.router, act: aR, y: logits, yTok: nR, label: `${name}.router` }));
+        const route = await routeOp(session, { shape: moeShape, logits, routerBias: m.routerBias, selectionBias: m.selectionBias, ids, wts, tokens: B, label: `${name}.route` });
         stages.push(fixed([route], (o, T) => { o.workgroups = [T]; }));
         const pool = paging?.pools[il];
         const experts = pool ? { gateUp: pool.gateUp, down: pool.down } : m.experts;
@@ -361,8 +366,10 @@ export class ForwardGraph {
         if (guess) {
           // the next layer's router on this layer's FFN input, normed with the next layer's norm
           stages.push(await quantT(x, guessAct!, { w: w.layers[il + 1].ffnNorm, eps }));
-          const g = await routeOp(session, { shape: { ...moeShape, k: kGuess }, x: guessAct!.a, router: nextM!.router, routerBias: nextM!.routerBias, shexpGate: nextM!.sharedGate, selectionBias: nextM!.selectionBias, ids: guessIds!, wts: guessWts!, tokens: B, label: `${name}.guess` });
-          stages.push(fixed([g], (o, T) => { o.workgroups = [T === 1 ? 1 : 0]; }));
+          // (decode only: T = 1)
+          const gl = await matvecOps(session, { weight: nextM!.router, act: guessAct!, y: guessLogits!, yTok: nR, numerics: num, kernels: opts.kernels, label: `${name}.guess.router` });
+          const g = await routeOp(session, { shape: { ...moeShape, k: kGuess }, logits: guessLogits!, routerBias: nextM!.routerBias, selectionBias: nextM!.selectionBias, ids: guessIds!, wts: guessWts!, tokens: B, label: `${name}.guess` });
+          stages.push(fixed([...gl, g], (o, T) => { o.workgroups = o === g ? [T === 1 ? 1 : 0] : [o.workgroups[0], 1, T === 1 ? 1 : 0]; }));
         }
         const expertStages = await gatedStages('exps', experts, aE, kUsed, pool ? slotIds : ids, { y: ySlots, mode: 'store', yTok: slotsOut * d, yOff: 0 }, `${name}.exps`, m.expertBiases);
         // paged: the resident experts' slots from the GPU's slot table, then the expert kernels
@@ -399,7 +406,7 @@ export class ForwardGraph {
     stages.push((T, _pos0, all) => {
       const rows = all ? T : 1;
       headQuant.setParams({ ...quantBase, x_off: all ? 0 : (T - 1) * d });
-      headQuant.workgroups = [rows];
+      headQuant.workgroups = [rows, headQuant.workgroups[1]];
       for (const o of headMv) o.workgroups = [o.workgroups[0], 1, rows];
       const lastRow = (rows - 1) * hp.nVocab;
       const ops: Op[] = [headQuant, ...(rows > 1 ? headMm.set(rows) : headMv)];

@@ -42,7 +42,9 @@ export interface LayerWeights {
   ffnNorm: GPUBuffer;
   ffn?: GatedWeights;
   /** experts: the routed experts, resident; absent when they are paged (expert-pool.ts). */
-  moe?: { router: GPUBuffer; routerBias?: GPUBuffer; selectionBias?: GPUBuffer; experts?: GatedWeights; expertBiases?: ExpertBiases; shared?: GatedWeights; sharedGate?: GPUBuffer };
+  /** router: (nExpert, d) F32, plus the shared expert's gate as row nExpert when the model has
+   *  one (Qwen2-MoE): the router logits and the gate's come from one matrix product. */
+  moe?: { router: GpuWeight; routerBias?: GPUBuffer; selectionBias?: GPUBuffer; experts?: GatedWeights; expertBiases?: ExpertBiases; shared?: GatedWeights };
   postNorm?: GPUBuffer;
 }
 
@@ -99,6 +101,18 @@ export function allocWeights(session: GPUSession, source: RangeSource, plan: Mod
     const n = ts.reduce((s, t) => s + t.shape[1], 0);
     const w = allocWeight(session.buffers, label, ts[0].type, k, n, count, maxBind);
     later(async () => fillWeight(session.device, w, concatRows(await Promise.all(ts.map(read)), count)));
+    return w;
+  };
+  /** The router (F32, F16 or BF16 in the file) as an F32 matrix, the shared gate as its last row. */
+  const routerWeight = (r: Tensor, gate?: Tensor): GpuWeight => {
+    const [k, n] = r.shape;
+    const w = allocWeight(session.buffers, r.name, GGMLType.F32, k, n + (gate ? 1 : 0), 1, maxBind);
+    later(async () => {
+      const rows = await readF32(r);
+      const all = gate ? new Float32Array(k * (n + 1)) : rows;
+      if (gate) { all.set(rows); all.set(await readF32(gate), k * n); }
+      fillWeight(session.device, w, new Uint8Array(all.buffer, all.byteOffset, all.byteLength));
+    });
     return w;
   };
   const gated = (g: GatedTensors<Tensor>, label: string): GatedWeights => {
@@ -161,13 +175,12 @@ export function allocWeights(session: GPUSession, source: RangeSource, plan: Mod
         throw new UnsupportedWeightError(`${m.router.name} is ${typeName(m.router.type)}; the router must be F32, F16 or BF16`);
       }
       layer.moe = {
-        router: f32(m.router),
+        router: routerWeight(m.router, m.sharedGate),
         routerBias: optF32(m.routerBias),
         expertBiases: m.expertBiases && expertBiases(m.expertBiases, `${b}ffn_gate_up_exps.bias`),
         selectionBias: optF32(m.selectionBias),
         experts: pagedExperts ? undefined : gated(m.experts, `${b}ffn_gate_up_exps`),
         shared: m.shared && gated(m.shared, `${b}ffn_gate_up_shexp`),
-        sharedGate: optF32(m.sharedGate),
       };
     } else {
       layer.ffn = gated(L.ffn!, `${b}ffn_gate_up`);

@@ -40,6 +40,7 @@ import qIq4_nl from '../../shaders/q_iq4_nl.wgsl?raw';
 import qMxfp4 from '../../shaders/q_mxfp4.wgsl?raw';
 import qIq4_xs from '../../shaders/q_iq4_xs.wgsl?raw';
 import quantActWgsl from '../../shaders/quant_act.wgsl?raw';
+import quantActHwWgsl from '../../shaders/quant_act_hw.wgsl?raw';
 import quantCommonWgsl from '../../shaders/quant_common.wgsl?raw';
 import posScaleWgsl from '../../shaders/pos_scale.wgsl?raw';
 import kvF16Wgsl from '../../shaders/kv_f16.wgsl?raw';
@@ -70,6 +71,7 @@ export const SHADERS = {
   reduceWg: src('reduce_wg.wgsl', reduceWgWgsl),
   subgroups: src('subgroups.wgsl', subgroupsWgsl),
   quantAct: src('quant_act.wgsl', quantActWgsl),
+  quantActHw: src('quant_act_hw.wgsl', quantActHwWgsl),
   quantCommon: src('quant_common.wgsl', quantCommonWgsl),
   posScale: src('pos_scale.wgsl', posScaleWgsl),
 } as const;

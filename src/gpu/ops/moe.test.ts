@@ -1,12 +1,17 @@
-// moe.wgsl against CPU math: routing (softmax, top-k in order, renormalization, weight scale,
-// Qwen2-MoE shared gate; ties taken at the lower index; gpt-oss's router bias and softmax over the
+// moe.wgsl against CPU math: routing over the router logits of the matvec kernels (each kernel
+// shape; softmax, top-k in order, renormalization, weight scale, Qwen2-MoE shared gate as the
+// router's last row; ties taken at the lower index; gpt-oss's router bias and softmax over the
 // top-k logits) and the combination of slot outputs with post-norm and residual.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GGMLType } from '../../gguf/types.ts';
 import { runOps } from '../op.ts';
 import type { GPUSession } from '../session.ts';
 import { readF32, readU32, relErr, rng, testSession, upload, zeros } from '../testing.ts';
-import { combineOp, routeOp, type MoeShape } from './moe.ts';
-import { actIndex } from './quant.ts';
+import type { KernelShape } from '../variant.ts';
+import { uploadWeight } from '../weights.ts';
+import { matvecOps } from './matvec.ts';
+import { combineOp, routeOp, routerRows, type MoeShape } from './moe.ts';
+import { createAct, quantOp } from './quant.ts';
 
 let session: GPUSession;
 beforeAll(async () => { session = await testSession(); });
@@ -22,8 +27,11 @@ const SHAPES: MoeShape[] = [
   { d: 64, nExpert: 32, k: 4, normTopK: false, weightsScale: 0, shexp: 0, softmaxTopK: true },
 ];
 
+// each shape once, the kernel shapes of the router's product taken in turn
+const CASES = SHAPES.map((s, i) => ({ ...s, kernels: (['software', 'hardware', 'hardware-wg'] as const)[i % 3] }));
+
 describe('moe.wgsl', () => {
-  it.each(SHAPES)('routes $nExpert experts top-$k norm=$normTopK scale=$weightsScale shexp=$shexp, then combines', async (s) => {
+  it.each(CASES)('routes $nExpert experts top-$k norm=$normTopK scale=$weightsScale shexp=$shexp ($kernels router), then combines', async (s) => {
     const r = rng(s.nExpert), T = 3;
     const x = r.vec(T * s.d), router = r.vec(s.nExpert * s.d, 0.5), shg = r.vec(s.d, 0.3);
     const bias = s.softmaxTopK ? r.vec(s.nExpert) : undefined;
@@ -31,12 +39,21 @@ describe('moe.wgsl', () => {
     const slots = s.k + (s.shexp ? 1 : 0);
     const y = r.vec(T * slots * s.d), res = r.vec(T * s.d), nw = r.vec(s.d);
     const ids = zeros(session, 4 * T * s.k), wts = zeros(session, 4 * T * (s.k + 1)), xb = upload(session, res);
-    // the router reads its input as an activation of kind none (36 floats per 32 values)
-    const xa = new Float32Array(T * (s.d / 32) * 36);
-    for (let t = 0; t < T; t++) for (let i = 0; i < s.d; i++) xa[actIndex(s.d, t, i)] = x[t * s.d + i];
+    // the router's matrix as the engine uploads it: the shared gate as its last row
+    const nR = routerRows(s);
+    const rw = new Float32Array(nR * s.d);
+    rw.set(router);
+    if (s.shexp === 2) rw.set(shg, s.nExpert * s.d);
+    const weight = uploadWeight(session.device, session.buffers, 'router', GGMLType.F32, s.d, nR, 1, new Uint8Array(rw.buffer), 1 << 30);
+    const act = createAct(session, 'none', s.d, T, 'router.in');
+    const logits = zeros(session, 4 * T * nR);
+    const kernels: KernelShape = s.kernels === 'software' ? 'software' : 'hardware';
+    const mv = await matvecOps(session, { weight, act, y: logits, yTok: nR, tokens: T, kernels, subgroups: s.kernels === 'hardware' ? undefined : false });
     const norm = s.shexp === 1 ? { w: upload(session, nw), eps: 1e-5 } : undefined;
     runOps(session, [
-      await routeOp(session, { shape: s, x: upload(session, xa), router: upload(session, router), shexpGate: upload(session, shg), routerBias: bias && upload(session, bias), ids, wts, tokens: T }),
+      await quantOp(session, { x: upload(session, x), rows: T, out: act }),
+      ...mv,
+      await routeOp(session, { shape: s, logits, routerBias: bias && upload(session, bias), ids, wts, tokens: T }),
       await combineOp(session, { shape: s, y: upload(session, y), wts, ids, x: xb, tokens: T, norm, resScale: 0.7 }),
     ]);
     const gotIds = await readU32(session, ids, T * s.k);

@@ -1,5 +1,6 @@
-// MoE routing (router logits, softmax, top-k, renormalization, shared-expert gate) and the
-// combination of the selected experts' outputs with the residual (moe.wgsl).
+// MoE routing (softmax, top-k, renormalization, shared-expert gate over the router logits that
+// the matrix kernels computed) and the combination of the selected experts' outputs with the
+// residual (moe.wgsl).
 import { Op } from '../op.ts';
 import type { GPUSession } from '../session.ts';
 import { SHADERS } from '../shaders.ts';
@@ -24,12 +25,14 @@ const base = (s: MoeShape) => ({
   x_off: 0, x_stride: s.d, y_off: 0, norm: 0, eps: 0, res_scale: 1, out_off: 0, sel_bias: 0, r_bias: 0, top_k: s.softmaxTopK ? 1 : 0,
 });
 
+/** Floats per token of the router's output: a logit per expert, then the shared expert's gate
+ *  logit when it is sigmoid-gated (the router weight's last row, engine/weights.ts). */
+export const routerRows = (s: MoeShape) => s.nExpert + (s.shexp === 2 ? 1 : 0);
+
 export interface RouteArgs {
   shape: MoeShape;
-  /** Normed inputs (f32 rows of d). */
-  x: GPUBuffer;
-  router: GPUBuffer;
-  shexpGate?: GPUBuffer;
+  /** The router's product (tokens, routerRows(shape)) f32, as matvec/matmul store it. */
+  logits: GPUBuffer;
   /** Per-expert bias added to the probabilities to choose the experts (f32, nExpert). */
   selectionBias?: GPUBuffer;
   /** Added to the router logits (f32, nExpert; gpt-oss). */
@@ -44,12 +47,11 @@ export interface RouteArgs {
 export async function routeOp(session: GPUSession, a: RouteArgs): Promise<Op> {
   const s = a.shape;
   if (s.nExpert > 512 || s.k > s.nExpert) throw new ShapeError(`MoE of ${s.nExpert} experts, ${s.k} used: moe.wgsl takes up to 512`);
-  if (s.shexp === 2 && !a.shexpGate) throw new ShapeError('the sigmoid-gated shared expert needs its gate weights');
   const kernel = await session.pipelines.get({ sources: [SHADERS.sum, SHADERS.moe], entry: 'route', overrides: { WG } });
   return new Op(session, kernel, {
-    a: a.x, router: a.router, shg: a.shexpGate ?? session.dummy, nw: session.dummy, ids: a.ids, wts: a.wts, x: session.dummyRW,
+    a: session.dummy, lg: a.logits, nw: session.dummy, ids: a.ids, wts: a.wts, x: session.dummyRW,
     sel_b: a.selectionBias ?? session.dummy, r_b: a.routerBias ?? session.dummy,
-  }, { ...base(s), sel_bias: a.selectionBias ? 1 : 0, r_bias: a.routerBias ? 1 : 0 }, [a.tokens], a.label ?? 'route');
+  }, { ...base(s), x_stride: routerRows(s), sel_bias: a.selectionBias ? 1 : 0, r_bias: a.routerBias ? 1 : 0 }, [a.tokens], a.label ?? 'route');
 }
 
 export interface CombineArgs {
@@ -68,7 +70,7 @@ export interface CombineArgs {
 export async function combineOp(session: GPUSession, a: CombineArgs): Promise<Op> {
   const kernel = await session.pipelines.get({ sources: [SHADERS.sum, SHADERS.moe], entry: 'combine', overrides: { WG } });
   return new Op(session, kernel, {
-    a: a.y, router: session.dummy, shg: session.dummy, nw: a.norm?.w ?? session.dummy, ids: session.dummyRW, wts: a.wts, x: a.x,
+    a: a.y, lg: session.dummy, nw: a.norm?.w ?? session.dummy, ids: session.dummyRW, wts: a.wts, x: a.x,
     sel_b: session.dummy, r_b: session.dummy,
   }, { ...base(a.shape), norm: a.norm ? 1 : 0, eps: a.norm?.eps ?? 0, res_scale: a.resScale ?? 1 }, [a.tokens], a.label ?? 'combine');
 }

@@ -41,7 +41,8 @@ export interface QuantArgs {
   out: ActBuffers;
   /** RMSNorm first: y = x / rms(x) * w. */
   norm?: { w: GPUBuffer; eps: number };
-  /** Kernel shape (variant.ts): 'hardware' gives Q8_K a lane per 32-block instead of per 256. */
+  /** Kernel shape (variant.ts): 'hardware' spreads a row over k / 256 workgroups, 8 lanes per
+   *  32-block (quant_act_hw.wgsl; same results bit for bit). */
   kernels?: KernelShape;
   label?: string;
 }
@@ -51,10 +52,15 @@ export async function quantOp(session: GPUSession, args: QuantArgs): Promise<Op>
   const { conv, pos, b3 } = parseActKind(out.kind);
   if (conv === 'q8_k' && out.k % 256) throw new ShapeError(`Q8_K activations need a multiple of 256 values, not ${out.k}`);
   if (args.rows > out.rows) throw new ShapeError(`${args.rows} rows do not fit an activation buffer of ${out.rows}`);
-  const kernel = await session.pipelines.get({ sources: [SHADERS.half, SHADERS.sum, SHADERS.posScale, SHADERS.quantAct], entry: `quant_${conv}`, overrides: {
-    POS: pos, B3: b3 ? 1 : 0, ...(conv === 'q8_k' && args.kernels === 'hardware' ? { LANE_PER_BLOCK: 1 } : {}),
-  } });
+  const hw = args.kernels === 'hardware';
+  const kernel = await session.pipelines.get({
+    sources: [SHADERS.half, SHADERS.sum, SHADERS.posScale, SHADERS.quantAct, ...(hw ? [SHADERS.quantActHw] : [])],
+    entry: hw ? `quant_hw_${conv}` : `quant_${conv}`, overrides: { POS: pos, B3: b3 ? 1 : 0 },
+  });
   return new Op(session, kernel, { x: args.x, nw: args.norm?.w ?? session.dummy, a: out.a }, {
     k: out.k, x_off: args.xOff ?? 0, x_stride: args.xStride ?? out.k, norm: args.norm ? 1 : 0, eps: args.norm?.eps ?? 0,
-  }, [args.rows], args.label ?? `quant_${out.kind}`);
+  }, [args.rows, quantChunks(out.k, args.kernels)], args.label ?? `quant_${out.kind}`);
 }
+
+/** Workgroups per row of quantOp (dispatch: rows, this): 1 in the software shape. */
+export const quantChunks = (k: number, kernels: KernelShape = 'software') => (kernels === 'hardware' ? Math.ceil(k / 256) : 1);

@@ -1,0 +1,83 @@
+// The hardware kernel shapes (src/gpu/variant.ts; 'auto' picks software on this machine's
+// adapters) end to end: 32 greedy tokens of the WebGPU engine with kernels 'hardware' against the
+// CPU reference and llama.cpp, on a factory model of every architecture (gpt-oss: gpt-oss.test.ts),
+// f32 KV cache; qwen3moe's through `webmoe generate --kernels hardware`, whose ids must be
+// llama.cpp's outright. Same models and tolerances as engine.test.ts (tools/oracle/engine-check.ts).
+// Slow on SwiftShader (35-140 s a case at load average 12-15 on 2 cores): compiling the hardware
+// shapes' pipelines is much of it.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COMMANDS, main } from '../cli/main.ts';
+import { bytesSource } from '../gguf/source.ts';
+import { GGMLType, typeName } from '../gguf/types.ts';
+import { GPUSession } from '../gpu/session.ts';
+import { makeModel } from '../../tools/factory/make-model.ts';
+import { greedyResult, runJobs, type GreedyOutput } from '../../tools/oracle/llamacpp.ts';
+import { expectAgreement, gpuGreedy } from '../../tools/oracle/engine-check.ts';
+import { WebGPUEngine } from './engine.ts';
+
+const N_TOKENS = 32;
+const PROMPT = [11, 250, 3, 97, 1000, 42];
+const DIR = '.cache/test-models';
+const T = GGMLType;
+const CASES = [
+  { arch: 'llama', type: T.Q4_K },
+  { arch: 'llama', type: T.Q4_K, hp: { nExpert: 4, nExpertUsed: 2, nFf: 256 } }, // Mixtral layout
+  { arch: 'qwen2', type: T.Q5_0 },
+  { arch: 'qwen3', type: T.Q5_K },
+  { arch: 'qwen3moe', type: T.Q8_0 }, // through the CLI only (below)
+  { arch: 'qwen2moe', type: T.Q4_K }, // sigmoid-gated shared expert
+  { arch: 'olmoe', type: T.Q4_K },
+  { arch: 'ernie4_5-moe', type: T.Q8_0, hp: { nFfShexp: 256 } }, // selection bias, shared expert
+  { arch: 'granitemoe', type: T.Q6_K },
+  { arch: 'grok', type: T.Q8_0 },
+].map((c) => ({ ...c, label: `${c.arch}${c.arch === 'llama' && c.hp ? '-moe' : ''} ${typeName(c.type)}` }));
+
+let session: GPUSession;
+const models = new Map<string, { bytes: Uint8Array; path: string }>();
+const oracle = new Map<string, GreedyOutput | Error>();
+
+beforeAll(async () => {
+  session = await GPUSession.create();
+  mkdirSync(DIR, { recursive: true });
+  for (const c of CASES) {
+    const bytes = makeModel({ arch: c.arch, type: c.type, seed: 7, hp: c.hp });
+    const path = `${DIR}/engine-hw-${c.label.replace(' ', '-')}.gguf`;
+    writeFileSync(path, bytes);
+    models.set(c.label, { bytes, path });
+  }
+  const results = await runJobs(CASES.map((c) => ({ type: 'greedy', model: models.get(c.label)!.path, prompt: PROMPT, nTokens: N_TOKENS, logits: true })));
+  results.forEach((r, i) => {
+    try { oracle.set(CASES[i].label, greedyResult(r)); } catch (e) { oracle.set(CASES[i].label, e as Error); }
+  });
+}, 600_000);
+
+afterAll(() => session?.destroy());
+
+describe('hardware kernels', () => {
+  it.each(CASES.filter((c) => c.label !== 'qwen3moe Q8_0'))('$label: 32 greedy tokens as the reference and llama.cpp compute them', async (c) => {
+    const { bytes } = models.get(c.label)!;
+    const engine = await WebGPUEngine.load(bytesSource(bytes), { session, nCtx: 64, maxBatch: 8, kvType: 'f32', kernels: 'hardware' });
+    let gpu: GreedyOutput;
+    try {
+      expect(engine.kernels).toBe('hardware');
+      gpu = await gpuGreedy(engine, PROMPT, N_TOKENS);
+    } finally {
+      engine.destroy();
+    }
+    await expectAgreement(bytes, PROMPT, gpu, oracle.get(c.label), { nCtx: 64 });
+  });
+
+  it('webmoe generate --kernels hardware: llama.cpp\'s greedy ids (qwen3moe Q8_0)', async () => {
+    const llama = oracle.get('qwen3moe Q8_0');
+    if (llama instanceof Error || !llama) throw llama ?? new Error('no llama.cpp result');
+    let out = '', err = '';
+    const code = await main(['generate', '--model', models.get('qwen3moe Q8_0')!.path, '--prompt-ids', PROMPT.join(','), '--max-tokens', String(N_TOKENS),
+      '--ignore-eos', '--backend', 'webgpu', '--kernels', 'hardware', '--kv-type', 'f32', '--json'], { out: (s) => { out += s; }, err: (s) => { err += s; } }, COMMANDS);
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    const j = JSON.parse(out) as { ids: number[]; kernels: string };
+    expect(j.kernels).toBe('hardware');
+    expect(j.ids).toEqual(llama.ids);
+  });
+});
