@@ -26,3 +26,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read> act: array<A32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<storage, read> bias: array<f32>;
+
+// 0, from a value the compiler cannot know (dot32.wgsl opq4).
+fn rt_zero() -> u32 {
+  return select(0u, 1u, params.k == 0u);
+}

@@ -12,6 +12,9 @@
 // batched kernel for dense weights.) A weight split over several buffers is run once per buffer:
 // rows outside [row0, row_end) of the flattened (matrix, row) index are skipped.
 //
+// dot_rows (8 rows' products) comes from the file before this one: matvec_rows.wgsl (TwoSum), or
+// in ggml's order for the types ggml-dot.ts emulates, matvec_ggml32.wgsl or matvec_ggml_q2_k.wgsl.
+//
 // Entry points: matvec (y = Wa [+ bias]), matvec_add (y += Wa), matvec_glu_silu / _gelu / _oai
 // (y = act(Wg a [+ bias]) * (Wu a [+ bias]); _oai: gpt-oss's clamped SwiGLU): the gate and up matrices are uploaded as one matrix of n rows, gate
 // rows first, so output row r reads rows r and n/2 + r.
@@ -24,32 +27,6 @@ fn first_row(gid: u32, slot: u32, z: u32) -> u32 {
   var mat = 0u;
   if (params.use_ids == 1u) { mat = ids[params.ids_off + z * params.ids_tok + slot]; }
   return mat * params.n + gid * R;
-}
-
-// Dot products of rows fr..fr+7 (clamped into this buffer) with the activation at vec4 abase.
-fn dot_rows(fr: u32, abase: u32) -> Rows {
-  let nb = (params.k >> 5u);
-  let last = params.row_end - 1u - params.row0;
-  let l0 = fr - params.row0;
-  let g0 = min(l0, last) * nb;
-  let g1 = min(l0 + 1u, last) * nb;
-  let g2 = min(l0 + 2u, last) * nb;
-  let g3 = min(l0 + 3u, last) * nb;
-  let g4 = min(l0 + 4u, last) * nb;
-  let g5 = min(l0 + 5u, last) * nb;
-  let g6 = min(l0 + 6u, last) * nb;
-  let g7 = min(l0 + 7u, last) * nb;
-  var acc = Rows(vec4<f32>(0.0), vec4<f32>(0.0));
-  var err = Rows(vec4<f32>(0.0), vec4<f32>(0.0));
-  for (var b = 0u; b < nb; b++) {
-    // the activation block (the costly read: a gather per lane) serves all 8 rows
-    let x = load_a32(abase, b);
-    let va = vec4<f32>(dot32(load_w32(g0 + b), x), dot32(load_w32(g1 + b), x), dot32(load_w32(g2 + b), x), dot32(load_w32(g3 + b), x));
-    let vb = vec4<f32>(dot32(load_w32(g4 + b), x), dot32(load_w32(g5 + b), x), dot32(load_w32(g6 + b), x), dot32(load_w32(g7 + b), x));
-    acc.a = two_sum4(acc.a, va, &err.a);
-    acc.b = two_sum4(acc.b, vb, &err.b);
-  }
-  return Rows(acc.a + err.a, acc.b + err.b);
 }
 
 fn act_base(wg: vec3<u32>) -> u32 {

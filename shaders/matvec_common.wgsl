@@ -51,3 +51,7 @@ fn row_at(v: Rows, i: u32) -> f32 {
   return select(v.b[i & 3u], v.a[i & 3u], i < 4u);
 }
 
+// 0, from a value the compiler cannot know (dot32.wgsl opq4).
+fn rt_zero() -> u32 {
+  return select(0u, 1u, params.k == 0u);
+}

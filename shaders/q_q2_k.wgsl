@@ -9,6 +9,18 @@ fn q2x4(w: u32, k: u32) -> vec4<f32> {
   return bytes_pos(select(w & (0x03030303u << (2u * k)), (w >> 6u) & 0x03030303u, k == 3u));
 }
 
+// Sub-blocks 2j and 2j + 1 of block g's scales and mins: (sc, sc', m, m').
+fn q2k_scales(g: u32) -> vec4<f32> {
+  let sw = w1[params.m_off + 5u * (g >> 3u) + 1u + ((g & 7u) >> 1u)];
+  let t = select(sw, sw >> 16u, (g & 1u) == 1u);
+  return vec4<f32>(f32(t & 15u), f32((t >> 8u) & 15u), f32((t >> 4u) & 15u), f32((t >> 12u) & 15u));
+}
+
+// The super-block's (d, dmin).
+fn q2k_dm(g: u32) -> vec2<f32> {
+  return unpack2x16float(w1[params.m_off + 5u * (g >> 3u)]);
+}
+
 fn load_w32(g: u32) -> W32 {
   let v = w4[params.q4 + (g >> 1u)];
   let odd = (g & 1u) == 1u;

@@ -9,6 +9,9 @@
 //   "s32" family (q8_1, none_s32):                S = (s of the whole block, sum of values 16..31)
 // where Q8_1's s is f16(d * sum q) with the unrounded d, as ggml stores it. With B3 = 1 the sums
 // leave out elements 3, 7, 11, ... (byte 3 of each word: see q_q8_0.wgsl).
+// Q8_0, Q8_1 and Q8_K also store their block scale d (f16 value, f16 value, f32) as the third
+// float: the kernels in ggml's order recover the integer sums with it (matvec_ggml32.wgsl,
+// matvec_ggml_q2_k.wgsl); the other conversions leave it 0.
 //
 // Positional scaling (POS): the weight kernels take a field from a word with a mask, leaving it
 // 2^(8b) or 2^(8b+4) too large (b = its byte), instead of shifting it down (shifts are slow on
@@ -124,6 +127,7 @@ fn convert_q8(r: u32, t: u32, with_s: bool) {
     } else {
       put_sums(r, b, vec2<f32>(d16 * lo, d16 * hi));
     }
+    a[aidx(r, b) + 34u] = d16;
   }
 }
 
@@ -162,6 +166,7 @@ fn convert_q8_k(r: u32, t: u32) {
         if (in_sum(j)) { if (j < 16u) { lo += q; } else { hi += q; } }
       }
       put_sums(r, 8u * b + sb, vec2<f32>(d * lo, d * hi));
+      a[aidx(r, 8u * b + sb) + 34u] = d;
     }
   }
 }
@@ -198,6 +203,7 @@ fn convert_q8_k_blocks(r: u32, t: u32) {
         if (in_sum(j)) { if (j < 16u) { lo += q; } else { hi += q; } }
       }
       put_sums(r, b, vec2<f32>(d * lo, d * hi));
+      a[aidx(r, b) + 34u] = d;
     }
   }
 }

@@ -7,9 +7,12 @@
 // mask and no shift (shifts are slow on SwiftShader), and the activations come scaled by the
 // inverse power of two (quant_act.wgsl POS), so the products are the plain ones, exactly.
 //
-// Exactness: a Q8 activation is d_a * q_a with an f16 d_a, so the products, partial sums and c*S
-// of a block are exact multiples of d_a (integers below 2^24 of them), and when d.x == d.y the
-// block's value d * (sum + c S) is rounded once, as ggml's (d_w * d_a) * sumi.
+// Exactness: a Q8 activation is d_a * q_a with an f16 d_a (11 significant bits), so the products,
+// partial sums and c*S of a block are exact multiples of d_a's last bit while they stay below
+// 2^24 of it (|Σ q_w q_a| below 2^13 in the worst case; IQ4_NL's and Q8_0's products of up to
+// 127 x 127 can exceed that and round), and when d.x == d.y the block's value d * (sum + c S) is
+// rounded about once, as ggml's (d_w * d_a) * sumi. (Where ggml's order is taken, the integer
+// sums are recovered exactly instead: dot32.wgsl int32.)
 // Built with a constructor expression, never as a `var`: SwiftShader keeps a composite value in
 // registers, but a function variable (and any array indexed in a loop) in per-lane memory.
 struct W32 {

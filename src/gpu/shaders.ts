@@ -17,6 +17,13 @@ import matmulCommonWgsl from '../../shaders/matmul_common.wgsl?raw';
 import matmulHwWgsl from '../../shaders/matmul_hw.wgsl?raw';
 import matvecWgsl from '../../shaders/matvec.wgsl?raw';
 import matvecCommonWgsl from '../../shaders/matvec_common.wgsl?raw';
+import matvecRowsWgsl from '../../shaders/matvec_rows.wgsl?raw';
+import matvecGgml32Wgsl from '../../shaders/matvec_ggml32.wgsl?raw';
+import matvecGgmlQ2kWgsl from '../../shaders/matvec_ggml_q2_k.wgsl?raw';
+import ggmlQ2kWgsl from '../../shaders/ggml_q2_k.wgsl?raw';
+import matmulRowsWgsl from '../../shaders/matmul_rows.wgsl?raw';
+import matmulGgml32Wgsl from '../../shaders/matmul_ggml32.wgsl?raw';
+import matmulGgmlQ2kWgsl from '../../shaders/matmul_ggml_q2_k.wgsl?raw';
 import dot32Wgsl from '../../shaders/dot32.wgsl?raw';
 import gluActWgsl from '../../shaders/glu_act.wgsl?raw';
 import matvecHwWgsl from '../../shaders/matvec_hw.wgsl?raw';
@@ -64,6 +71,13 @@ export const SHADERS = {
   matmulHw: src('matmul_hw.wgsl', matmulHwWgsl),
   matvec: src('matvec.wgsl', matvecWgsl),
   matvecCommon: src('matvec_common.wgsl', matvecCommonWgsl),
+  matvecRows: src('matvec_rows.wgsl', matvecRowsWgsl),
+  matvecGgml32: src('matvec_ggml32.wgsl', matvecGgml32Wgsl),
+  matvecGgmlQ2k: src('matvec_ggml_q2_k.wgsl', matvecGgmlQ2kWgsl),
+  ggmlQ2k: src('ggml_q2_k.wgsl', ggmlQ2kWgsl),
+  matmulRows: src('matmul_rows.wgsl', matmulRowsWgsl),
+  matmulGgml32: src('matmul_ggml32.wgsl', matmulGgml32Wgsl),
+  matmulGgmlQ2k: src('matmul_ggml_q2_k.wgsl', matmulGgmlQ2kWgsl),
   dot32: src('dot32.wgsl', dot32Wgsl),
   gluAct: src('glu_act.wgsl', gluActWgsl),
   matvecHw: src('matvec_hw.wgsl', matvecHwWgsl),

@@ -8,11 +8,14 @@ import type { GPUSession } from '../session.ts';
 import { DEQUANT_SHADERS, SHADERS } from '../shaders.ts';
 import type { KernelShape } from '../variant.ts';
 import type { GpuWeight } from '../weights.ts';
-import { MATVEC_WG, type MatvecMode } from './matvec.ts';
+import { MATVEC_WG, rowOrder, type MatvecMode } from './matvec.ts';
 import { ShapeError, type ActBuffers } from './quant.ts';
 
 /** Params.mode of matmul_hw.wgsl. */
 const MODES: readonly MatvecMode[] = ['store', 'add', 'glu_silu', 'glu_gelu'];
+
+/** matmul.wgsl's tile, by rowOrder. */
+const TILES = { twoSum: [SHADERS.matmulRows], b32: [SHADERS.matmulGgml32], q2k: [SHADERS.ggmlQ2k, SHADERS.matmulGgmlQ2k] };
 
 /** Rows and tokens of a tile: per lane in matmul.wgsl, per workgroup in matmul_hw.wgsl. */
 const TILE = { software: { rows: 8 * MATVEC_WG, tokens: 4 }, hardware: { rows: 64, tokens: 32 } } as const;
@@ -51,7 +54,7 @@ export class MatmulOp {
     const hw = args.kernels === 'hardware';
     const tile = TILE[hw ? 'hardware' : 'software'];
     const kernel = await session.pipelines.get({
-      sources: [SHADERS.half, SHADERS.quantCommon, DEQUANT_SHADERS[t.file], SHADERS.dot32, SHADERS.gluAct, SHADERS.matmulCommon, hw ? SHADERS.matmulHw : SHADERS.matmul],
+      sources: [SHADERS.half, SHADERS.quantCommon, DEQUANT_SHADERS[t.file], SHADERS.dot32, SHADERS.gluAct, SHADERS.matmulCommon, ...(hw ? [SHADERS.matmulHw] : [...TILES[rowOrder(w.type, numerics, outLen)], SHADERS.matmul])],
       // hardware: one entry point for every mode (Params.mode), one pipeline per weight type
       entry: hw || mode === 'store' ? 'matmul' : mode === 'add' ? 'matmul_add' : `matmul_${mode}`,
       overrides: hw ? { GGML_GELU: numerics === 'ggml' ? 1 : 0 } : { WG: MATVEC_WG, ...(mode === 'glu_gelu' ? { GGML_GELU: numerics === 'ggml' ? 1 : 0 } : {}) },

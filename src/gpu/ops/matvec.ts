@@ -3,6 +3,8 @@
 // expert (matrix index from `ids`) or per input row (act stride). Two shapes (variant.ts):
 // matvec.wgsl for software adapters, matvec_hw.wgsl for GPUs, with subgroup or workgroup-memory
 // reduction.
+import { GGMLType } from '../../gguf/types.ts';
+import { dotPath, hasGgmlDot } from '../../reference/ggml-dot.ts';
 import { actKind, gpuType } from '../layout.ts';
 import { Op } from '../op.ts';
 import type { GPUSession } from '../session.ts';
@@ -53,6 +55,17 @@ export interface MatvecArgs {
   label?: string;
 }
 
+/** How the software shapes (matvec.wgsl, matmul.wgsl) sum a row: in ggml's order ('b32':
+ *  matvec_ggml32.wgsl / matmul_ggml32.wgsl; 'q2k': ggml_q2_k.wgsl's) where the CPU reference takes
+ *  llama.cpp's own products (ggml-dot.ts: Q2_K, IQ4_NL, Q4_0, MXFP4 in 'ggml' numerics) and
+ *  llama.cpp repacks the matrix (rows a multiple of 8; a fused matrix is judged by its total),
+ *  else near-exactly ('twoSum': matvec_rows.wgsl / matmul_rows.wgsl). */
+export function rowOrder(type: GGMLType, numerics: 'ggml' | 'exact', rows: number): 'twoSum' | 'b32' | 'q2k' {
+  if (numerics !== 'ggml' || !hasGgmlDot(type) || dotPath(rows, true, false) === 'vec') return 'twoSum';
+  return type === GGMLType.Q2_K ? 'q2k' : 'b32';
+}
+const ROWS = { twoSum: [SHADERS.matvecRows], b32: [SHADERS.matvecGgml32], q2k: [SHADERS.ggmlQ2k, SHADERS.matvecGgmlQ2k] };
+
 export async function matvecOps(session: GPUSession, args: MatvecArgs): Promise<Op[]> {
   const { weight: w, act } = args;
   const mode = args.mode ?? 'store';
@@ -71,7 +84,7 @@ export async function matvecOps(session: GPUSession, args: MatvecArgs): Promise<
   if (sg && !session.features.subgroups) throw new ShapeError(`${w.name}: subgroup kernels need the subgroups feature and WGSL subgroup_id, which ${session.adapterName} lacks`);
   const front = sg ? [SHADERS.subgroups] : [];
   const kernel = await session.pipelines.get({
-    sources: [...front, SHADERS.half, ...(hw ? [SHADERS.sum] : []), SHADERS.quantCommon, DEQUANT_SHADERS[t.file], SHADERS.dot32, SHADERS.gluAct, SHADERS.matvecCommon, ...(hw ? [sg ? SHADERS.reduceSg : SHADERS.reduceWg, SHADERS.matvecHw] : [SHADERS.matvec])],
+    sources: [...front, SHADERS.half, ...(hw ? [SHADERS.sum] : []), SHADERS.quantCommon, DEQUANT_SHADERS[t.file], SHADERS.dot32, SHADERS.gluAct, SHADERS.matvecCommon, ...(hw ? [sg ? SHADERS.reduceSg : SHADERS.reduceWg, SHADERS.matvecHw] : [...ROWS[rowOrder(w.type, numerics, outLen)], SHADERS.matvec])],
     entry: mode === 'store' ? 'matvec' : mode === 'add' ? 'matvec_add' : `matvec_${mode}`,
     overrides: { WG: hw ? hardwareLanes(w.k / 32) : MATVEC_WG, ...(mode === 'glu_gelu' ? { GGML_GELU: numerics === 'ggml' ? 1 : 0 } : {}) },
   });
