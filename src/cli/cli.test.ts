@@ -430,7 +430,6 @@ describe('generate', () => {
     [['generate', '--model', 'm', '--prompt-ids', '1', '--kv-type', 'f16', '--json'], /--kv-type is for --backend webgpu/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--expert-budget', '100', '--json'], /--expert-budget is for --backend webgpu/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--backend', 'webgpu', '--expert-budget', '0', '--json'], /--expert-budget must be above 0/],
-    [['generate', '--model', 'm', '--prompt-ids', '1', '--backend', 'wasm', '--expert-budget', '1', '--no-prefetch', '--json'], /--no-prefetch is for --backend webgpu/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--backend', 'webgpu', '--ram-budget', '10', '--json'], /--ram-budget is for paged experts: give --expert-budget MB too/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--backend', 'webgpu', '--expert-budget', '1', '--expert-policy', 'fifo', '--json'], /--expert-policy must be one of lru, lfu-decay, lru-2, layer-quota/],
     [['generate', '--model', 'm', '--prompt-ids', '1', '--seed', '3', '--json'], /need --temperature above 0/],

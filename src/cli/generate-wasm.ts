@@ -10,14 +10,14 @@ import { WasmModel } from '../wasm-backend/model.ts';
 import type { GenerateArgs } from './generate.ts';
 import type { CliIO } from './io.ts';
 
-export async function wasmBackend(source: RangeSource, nCtx: number, args: Pick<GenerateArgs, 'threads' | 'expertBudget' | 'ramBudget' | 'policy'>, io: CliIO, download?: ModelDownload) {
+export async function wasmBackend(source: RangeSource, nCtx: number, args: Pick<GenerateArgs, 'threads' | 'expertBudget' | 'ramBudget' | 'policy' | 'prefetch'>, io: CliIO, download?: ModelDownload) {
   const paged = args.expertBudget !== undefined;
   const ram = ramBudget(args.ramBudget, totalmem());
   if (ram.warning && paged) io.err(`webmoe generate: ${ram.warning}\n`);
   const model = await WasmModel.load(source, {
     nCtx, threads: args.threads,
     ...(paged && {
-      expertBudget: args.expertBudget, ramBudget: ram.bytes, expertPolicy: args.policy,
+      expertBudget: args.expertBudget, ramBudget: ram.bytes, expertPolicy: args.policy, expertPrefetch: args.prefetch,
       // paged experts from a download: fetched ahead of it when the router picks one not stored yet
       experts: download && ((l: number, e: number) => download.ensureExpert(l, e)),
     }),

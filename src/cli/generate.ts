@@ -68,7 +68,7 @@ Options:
                        more than half of it is clamped, with a warning on stderr)
   --expert-policy P    with --expert-budget: eviction policy of both tiers, lru (default),
                        lfu-decay, lru-2 or layer-quota
-  --no-prefetch        with --expert-budget (webgpu): do not guess the next layer's experts
+  --no-prefetch        with --expert-budget: do not guess the next layer's experts
 ${STORE_HELP}
   --json               print JSON: "ids" (the generated ids only), "promptIds", "text" when the
                        vocabulary loads, "stop" (eog, stop-string or max-tokens) and timings;
@@ -203,7 +203,6 @@ export function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' {
   }
   const paging = ['ram-budget', 'expert-policy', 'no-prefetch'].filter((f) => v[f as keyof typeof v] !== undefined);
   if (paging.length && expertBudget === undefined) throw new UsageError(`--${paging[0]} is for paged experts: give --expert-budget MB too`);
-  if (v['no-prefetch'] && backend === 'wasm') throw new UsageError('--no-prefetch is for --backend webgpu (the WASM backend does not prefetch experts)');
   let ramBytes: number | undefined;
   if (v['ram-budget'] !== undefined) {
     const mb = numFlag('ram-budget', v['ram-budget']);

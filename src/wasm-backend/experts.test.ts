@@ -65,9 +65,11 @@ describe('WASM backend: routed experts paged into heap slots', () => {
       expect(paged.stats.weightBytes).toBe(resident.stats.weightBytes - routedBytes(resident));
       expect(s.slotBytes).toBeLessThanOrEqual(budget);
       expect(s.misses).toBeGreaterThan(0);
-      expect(s.storeReads + s.ramHits).toBe(s.misses);
+      // every miss served by a read (its own or a prefetch's) or the RAM tier; some guesses right
+      expect(s.storeReads + s.ramHits).toBeGreaterThanOrEqual(s.misses);
+      expect(s.guessHits).toBeGreaterThan(0);
       if (ramBudget) expect(s.ramHits).toBeGreaterThan(0);
-      else expect(s.ramHits).toBe(0);
+      else expect(s.ramPeakBytes).toBe(0); // (prefetched experts wait in the tiers' hand-over area)
       paged.close();
     }
     resident.close();
@@ -147,12 +149,12 @@ describe('WASM backend: routed experts paged into heap slots', () => {
       };
       const resident = await run();
       expect(resident.code).toBe(0);
-      const paged = await run('--expert-budget', String(need / 1e6), '--ram-budget', '0');
+      const paged = await run('--expert-budget', String(need / 1e6), '--ram-budget', '0', '--no-prefetch');
       expect(paged.err).toBe('');
       const r = JSON.parse(resident.out), p = JSON.parse(paged.out);
       expect(r.experts).toBeNull();
       expect(p.ids).toEqual(r.ids);
-      expect(p.experts).toMatchObject({ slots: 2, ramBudget: 0, ramHits: 0 });
+      expect(p.experts).toMatchObject({ slots: 2, ramBudget: 0, ramHits: 0, guesses: 0 });
       expect(p.experts.misses).toBe(p.experts.storeReads);
       expect(p.weightBytes).toBeLessThan(r.weightBytes);
       const small = await run('--expert-budget', String((need - 64) / 1e6));

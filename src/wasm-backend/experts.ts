@@ -31,6 +31,10 @@ export interface HeapExpertStats extends TierStats {
   copiedBytes: number;
   /** Time the forward pass waited for experts to come up the tiers, ms. */
   fetchMs: number;
+  /** Experts guessed for a layer and not in a slot (read ahead), and misses they turned into
+   *  waits for a read already under way or done. */
+  guesses: number;
+  guessHits: number;
   ramBudget: number;
 }
 
@@ -46,6 +50,8 @@ export class HeapExperts {
   /** The experts the last token chose, per layer (set by the forward pass). */
   readonly lastPicks: number[][] = [];
   private readonly slotOf = new Map<string, number>();
+  /** Keys of the last prefetch not looked up since. */
+  private guessed = new Set<string>();
   private readonly owner: (string | undefined)[];
   private clock = 0;
 
@@ -61,7 +67,7 @@ export class HeapExperts {
     private readonly policy: EvictionPolicy,
   ) {
     this.owner = new Array<string | undefined>(slots).fill(undefined);
-    this.stats = { ...tiers.stats, slots, slotBytes: slots * pitch, hits: 0, misses: 0, copiedBytes: 0, fetchMs: 0, ramBudget: tiers.ramBudget };
+    this.stats = { ...tiers.stats, slots, slotBytes: slots * pitch, hits: 0, misses: 0, copiedBytes: 0, fetchMs: 0, guesses: 0, guessHits: 0, ramBudget: tiers.ramBudget };
   }
 
   /** The heap bytes `budget` must at least be: one token's experts of a layer (nExpertUsed slots). */
@@ -102,6 +108,7 @@ export class HeapExperts {
     const keys = experts.map((e) => `${layer}/${e}`);
     for (const k of keys) {
       if (this.slotOf.has(k)) { this.stats.hits++; this.policy.touch(k, now); } else this.stats.misses++;
+      if (this.guessed.delete(k) && !this.slotOf.has(k)) this.stats.guessHits++;
     }
     const missing = experts.filter((_, i) => !this.slotOf.has(keys[i]));
     if (missing.length) {
@@ -113,6 +120,15 @@ export class HeapExperts {
     }
     Object.assign(this.stats, this.tiers.stats);
     return keys.map((k) => this.at(this.slotOf.get(k)!));
+  }
+
+  /** Starts reading guessed experts of `layer` that are not in a slot up the tiers (into RAM, or
+   *  the tiers' hand-over area when the RAM budget cannot hold them). */
+  prefetch(layer: number, experts: readonly number[]): void {
+    const todo = experts.filter((e) => !this.slotOf.has(`${layer}/${e}`));
+    this.guessed = new Set(todo.map((e) => `${layer}/${e}`));
+    this.stats.guesses += todo.length;
+    this.tiers.prefetch(layer, todo);
   }
 
   /** The layers with routed experts, and where each of their experts is (layers x nExpert): 2 in

@@ -61,6 +61,8 @@ export interface WasmModelOptions {
   experts?: ExpertProvider;
   /** Paging: eviction policy of the slots and the RAM tier (default 'lru'). */
   expertPolicy?: PolicyName;
+  /** Paging: guess the next MoE layer's experts and start reading them (default true). */
+  expertPrefetch?: boolean;
 }
 
 export interface ForwardOptions {
@@ -125,8 +127,9 @@ export class WasmModel {
   readonly maxBatch: number;
   readonly stats: WasmModelStats;
   private readonly layers: Layer[];
-  /** Routed experts' heap slots, when paged (option expertBudget). */
+  /** Routed experts' heap slots, when paged (option expertBudget), and whether to prefetch. */
   private readonly paged?: HeapExperts;
+  private readonly prefetch: boolean;
   private readonly embd: Mat;
   private readonly outNorm: Ptr;
   private readonly output: Mat;
@@ -140,6 +143,7 @@ export class WasmModel {
     const hp = (this.hp = plan.hp);
     const K = kernels;
     this.paged = paged;
+    this.prefetch = opts.expertPrefetch ?? true;
     this.nCtx = opts.nCtx ?? Math.min(2048, hp.nCtxTrain);
     this.maxBatch = opts.maxBatch ?? 32;
     if (!(Number.isInteger(this.nCtx) && this.nCtx > 0)) throw new RangeError(`nCtx must be a positive integer, got ${this.nCtx}`);
@@ -435,6 +439,7 @@ export class WasmModel {
     for (let i0 = 0; i0 < used.length; i0 += round) {
       const part = used.slice(i0, i0 + round);
       const at = this.paged ? yield this.paged.ensure(il, part.map(([e]) => e)) : undefined;
+      if (at && i0 + round >= used.length && this.prefetch) this.prefetchAfter(il, T);
       part.forEach(([e, list], n) => {
         const bias = m.expertBiases && expertBias(m.expertBiases, e, m.experts.gate.rows, d);
         list.forEach((r, i) => K.mem.u8.copyWithin(buf.ex + i * d * 4, buf.h + r.token * d * 4, buf.h + (r.token + 1) * d * 4));
@@ -460,6 +465,23 @@ export class WasmModel {
       }
       X.cpu_add(buf.f, buf.a, buf.f, T * d);
     }
+  }
+
+  /** Paged: guesses the next MoE layer's experts, round(1.5 k) per token by its router on this
+   *  layer's FFN input (h), and starts reading them up the tiers, so that they arrive while this
+   *  layer's experts compute. (After this layer's own reads: a prefetch drops the tiers'
+   *  hand-over area of the layer before.) */
+  private prefetchAfter(il: number, T: number): void {
+    const next = this.layers.findIndex((L, i) => i > il && L.moe);
+    if (next < 0) return;
+    const nE = this.hp.nExpert, width = Math.min(nE, Math.round(1.5 * this.hp.nExpertUsed));
+    this.matmul(this.layers[next].moe!.router, this.buf.h, T, this.buf.probs);
+    const logits = this.kernels.f32(this.buf.probs, T * nE), guess = new Set<number>();
+    for (let j = 0; j < T; j++) {
+      const p = logits.subarray(j * nE, (j + 1) * nE);
+      for (const e of Array.from(p.keys()).sort((a, b) => p[b] - p[a]).slice(0, width)) guess.add(e);
+    }
+    this.paged!.prefetch(next, [...guess]);
   }
 
   /** Logits (nVocab, a view into the heap) of row j of x. */

@@ -2,8 +2,9 @@
 // against all experts resident, in Node on this machine, one thread: the ~100 MB MoE Q4_K factory
 // model of engine.ts (8 layers x 8 experts of 1.33 MB, top-2: random weights, so routing is close
 // to uniform, the hard case for a cache) with heap slots for 25% of its expert bytes, with no RAM
-// tier (every miss read from the file: the OS page cache here, IndexedDB in a browser) and with a
-// RAM tier holding every expert (a miss costs a copy into the heap). Each configuration in its own
+// tier (every miss read from the file: the OS page cache here, IndexedDB in a browser; with and
+// without the next layer's guessed experts read ahead) and with a RAM tier holding every expert (a
+// miss costs a copy into the heap). Each configuration in its own
 // child process (wasm-speed.ts), 64-token prompt then 64 decoded tokens, 5 rounds interleaved,
 // the best decode of each kept; the greedy ids must
 // agree (paged = resident bit for bit: experts.test.ts).
@@ -46,6 +47,7 @@ export default async function bench() {
   const configs: Record<string, object> = {
     resident: {},
     [`paged ${SHARE * 100}%, no RAM tier`]: { expertBudget: budget, ramBudget: 0 },
+    [`paged ${SHARE * 100}%, no RAM tier, no prefetch`]: { expertBudget: budget, ramBudget: 0, prefetch: false },
     [`paged ${SHARE * 100}%, RAM tier of all experts`]: { expertBudget: budget, ramBudget: expertBytes },
   };
   const best: Record<string, Speed> = {};

@@ -2,16 +2,16 @@
 // decode speed on one GGUF (threads: 1 unless given; expertBudget/ramBudget in bytes: routed
 // experts paged into heap slots, the slots' figures over the decode steps reported), printed as
 // one JSON line.
-//   argv[2]: JSON { model, prompt: number[], nDecode, threads?, expertBudget?, ramBudget? }
+//   argv[2]: JSON { model, prompt: number[], nDecode, threads?, expertBudget?, ramBudget?, prefetch? }
 import { fileSource } from '../../../src/gguf/source-node.ts';
 import { WasmModel } from '../../../src/wasm-backend/model.ts';
 
-const args = JSON.parse(process.argv[2]) as { model: string; prompt: number[]; nDecode: number; threads?: number; expertBudget?: number; ramBudget?: number };
+const args = JSON.parse(process.argv[2]) as { model: string; prompt: number[]; nDecode: number; threads?: number; expertBudget?: number; ramBudget?: number; prefetch?: boolean };
 try {
   const t0 = performance.now();
   const source = fileSource(args.model);
   const paged = args.expertBudget !== undefined;
-  const model = await WasmModel.load(source, { nCtx: 256, maxBatch: 32, threads: args.threads ?? 1, expertBudget: args.expertBudget, ramBudget: args.ramBudget });
+  const model = await WasmModel.load(source, { nCtx: 256, maxBatch: 32, threads: args.threads ?? 1, expertBudget: args.expertBudget, ramBudget: args.ramBudget, expertPrefetch: args.prefetch });
   const loadS = (performance.now() - t0) / 1000;
   if (!paged) await source.close?.(); // (paged experts are read from the file as they are picked)
   await model.forwardAsync(args.prompt.slice(0, 4)); // warm up (the JIT's tiers)
@@ -30,6 +30,7 @@ try {
     ramHits: s.ramHits - before.ramHits, storeReads: s.storeReads - before.storeReads,
     storeMBPerToken: (s.storeBytes - before.storeBytes) / 1e6 / args.nDecode, copiedMBPerToken: (s.copiedBytes - before.copiedBytes) / 1e6 / args.nDecode,
     fetchMsPerToken: (s.fetchMs - before.fetchMs) / args.nDecode,
+    guesses: s.guesses - before.guesses, guessHits: s.guessHits - before.guessHits,
   };
   process.stdout.write(JSON.stringify({
     threads: model.threads, prefillTokS: (args.prompt.length / prefillMs) * 1000, decodeTokS: (args.nDecode / decodeMs) * 1000,
