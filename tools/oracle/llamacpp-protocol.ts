@@ -19,8 +19,8 @@ export interface GreedyJob {
   promptOneByOne?: boolean;
   /** KV cache type (default 'f32'; 'f16' is llama.cpp's own default). */
   kvType?: 'f32' | 'f16';
-  /** CPU threads (default llama.cpuMathCores). ggml-cpu splits rows among threads, so the tokens
-   *  should not depend on it (e2e/wasm-models.spec.ts's 13 models: the same ids on 1 and 2). On a
+  /** CPU threads (default llama.cpuMathCores). ggml-cpu splits rows among threads, so results do
+   *  not depend on it (granitemoe Q6_K, llama IQ4_XS: logits bit-identical on 1 and 2). On a
    *  busy machine 1 is much faster: 2 threads spin at barriers while descheduled (13 tiny models,
    *  16 tokens each, load average ~12: 103 s on 2 threads, 7.6 s on 1). */
   threads?: number;
