@@ -119,7 +119,8 @@ describe('the WASM backend behind the client API', () => {
       const e = (await p.stats()).wasm!.experts!;
       expect(e).toMatchObject({ slots: p.model.nExpertUsed });
       expect(e.misses).toBeGreaterThan(0);
-      expect(e.storeReads + e.ramHits).toBe(e.misses);
+      expect(e.storeReads + e.ramHits).toBeGreaterThanOrEqual(e.misses); // (prefetch reads guesses too)
+      expect(e.guessHits).toBeGreaterThan(0);
     } finally {
       release();
       await p.unload();
