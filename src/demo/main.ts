@@ -294,7 +294,8 @@ async function showStats(): Promise<void> {
         `${looked ? ` (${Math.round((100 * x.hits) / looked)}%)` : ''}, ${x.ramHits} in RAM, ${x.storeReads} read from storage; ` +
         `${bytes(x.uploadedBytes)} uploaded; prefetch guessed ${x.guesses ? Math.round((100 * x.guessHits) / x.guesses) : 0}% right`] as [string, string]] : []),
       ...(hx ? [['Experts (paged)', `${hx.slots} heap slots (${bytes(hx.slotBytes)}), ${bytes(hx.ramBudget)} RAM; of ${hx.hits + hx.misses} lookups ${hx.hits} found in the heap` +
-        `${hx.hits + hx.misses ? ` (${Math.round((100 * hx.hits) / (hx.hits + hx.misses))}%)` : ''}, ${hx.ramHits} in RAM, ${hx.storeReads} read from storage; ${bytes(hx.copiedBytes)} copied`] as [string, string]] : []),
+        `${hx.hits + hx.misses ? ` (${Math.round((100 * hx.hits) / (hx.hits + hx.misses))}%)` : ''}, ${hx.ramHits} in RAM, ${hx.storeReads} read from storage; ${bytes(hx.copiedBytes)} copied; ` +
+        `prefetch guessed ${hx.guesses ? Math.round((100 * hx.guessHits) / hx.guesses) : 0}% right`] as [string, string]] : []),
     ]);
   } catch (e) {
     showError(e);
