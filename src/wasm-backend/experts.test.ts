@@ -75,6 +75,18 @@ describe('WASM backend: routed experts paged into heap slots', () => {
     resident.close();
   }, 60_000);
 
+  it('paged on 2 threads (cpu-mt.wasm, shared heap): the resident logits too', async () => {
+    const bytes = makeModel({ arch: 'qwen3moe', type: T.Q8_0, seed: 5 });
+    const resident = await WasmModel.load(bytesSource(bytes), { nCtx: 32, maxBatch: 4 });
+    const want = await run(resident);
+    const paged = await WasmModel.load(bytesSource(bytes), { nCtx: 32, maxBatch: 4, threads: 2, expertBudget: HeapExperts.minBudget(resident.plan) });
+    expect(paged.threads).toBe(2);
+    expect(await run(paged)).toEqual(want);
+    expect(paged.kernels.threadedProducts).toBeGreaterThan(0);
+    paged.close();
+    resident.close();
+  }, 60_000);
+
   it('a budget of every expert reads each expert once and then only hits', async () => {
     const bytes = makeModel({ arch: 'qwen3moe', type: T.Q4_K, seed: 5 });
     const m = await WasmModel.load(bytesSource(bytes), { nCtx: 32, maxBatch: 4, expertBudget: 1 << 30 });
