@@ -261,6 +261,23 @@ static float dot_q8_0(const uint8_t *w, const act_q8 *a, int n) {
   return (float)hsum_f64(acc);
 }
 
+// fmaf, inline (libm's is a call): a*b is exact in f64 (24 + 24 bits at most here), so the f64
+// sum p + c is rounded to f32 once, unless that sum was inexact and fell on an f32 midpoint (the
+// double rounding case, ~1 in 2^29): then it is moved one f64 ulp towards the exact sum first.
+// (Results in the f32 subnormal range are not corrected; block sums of weights never get there.)
+static inline float fma32(float a, float b, float c) {
+  const double p = (double)a * b;
+  double s = p + c;
+  const double t = s - p, err = (p - (s - t)) + (c - t); // s + err = p + c exactly (TwoSum)
+  uint64_t u;
+  memcpy(&u, &s, 8);
+  if (err != 0 && (u & 0x1fffffffu) == 0x10000000u) {
+    u += (err > 0) == (s > 0) ? 1 : -1;
+    memcpy(&s, &u, 8);
+  }
+  return (float)s;
+}
+
 // 16 int8 weights times 16 activation quants into 4 i32 lanes, lane i the sum over elements
 // 4i..4i+3: the lanes of ggml's x86 kernels (maddubs, then madd with ones).
 static inline v128_t dot_w8_quads(v128_t w, const int16_t *a) {
@@ -277,10 +294,10 @@ static inline float hsum_f32_8(const float *l) {
 
 // acc[i] = fma(d, lanes i of s (4 i32), acc[i]), f32.
 static inline void fma_lanes(float *acc, float d, v128_t s) {
-  acc[0] = __builtin_fmaf(d, (float)wasm_i32x4_extract_lane(s, 0), acc[0]);
-  acc[1] = __builtin_fmaf(d, (float)wasm_i32x4_extract_lane(s, 1), acc[1]);
-  acc[2] = __builtin_fmaf(d, (float)wasm_i32x4_extract_lane(s, 2), acc[2]);
-  acc[3] = __builtin_fmaf(d, (float)wasm_i32x4_extract_lane(s, 3), acc[3]);
+  acc[0] = fma32(d, (float)wasm_i32x4_extract_lane(s, 0), acc[0]);
+  acc[1] = fma32(d, (float)wasm_i32x4_extract_lane(s, 1), acc[1]);
+  acc[2] = fma32(d, (float)wasm_i32x4_extract_lane(s, 2), acc[2]);
+  acc[3] = fma32(d, (float)wasm_i32x4_extract_lane(s, 3), acc[3]);
 }
 
 static const int8_t KV_IQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
@@ -307,22 +324,21 @@ static float dot_nl32(const uint8_t *w, const act_q8 *a, int n, int path, int mx
   for (int b = 0; b < nb; b++, w += bytes) {
     const float d = (mx ? e8m0_half(w[0]) : f16_to_f32(rd16(w))) * a[b].d;
     const v128_t q = wasm_v128_load(w + bytes - 16);
-    const v128_t s0 = dot_w8_quads(wasm_i8x16_swizzle(kv, wasm_v128_and(q, m4)), a[b].qs);
-    const v128_t s1 = dot_w8_quads(wasm_i8x16_swizzle(kv, wasm_u8x16_shr(q, 4)), a[b].qs + 16);
-    if (path == PATH_VEC && !(nb % 2 && b == nb - 1)) {
-      fma_lanes(lanes[b % 2], d, s0);
-      fma_lanes(lanes[b % 2] + 4, d, s1);
-    } else if (path != PATH_VEC) {
-      acc = __builtin_fmaf((float)hsum_i32(wasm_i32x4_add(s0, s1)), d, acc);
+    const v128_t lo = wasm_i8x16_swizzle(kv, wasm_v128_and(q, m4)), hi = wasm_i8x16_swizzle(kv, wasm_u8x16_shr(q, 4));
+    if (path != PATH_VEC) {
+      acc = fma32((float)hsum_i32(wasm_i32x4_add(dot_w8(lo, a[b].qs), dot_w8(hi, a[b].qs + 16))), d, acc);
+    } else if (!(nb % 2 && b == nb - 1)) {
+      fma_lanes(lanes[b % 2], d, dot_w8_quads(lo, a[b].qs));
+      fma_lanes(lanes[b % 2] + 4, d, dot_w8_quads(hi, a[b].qs + 16));
     } else {
       tail = d;
-      acc = (float)hsum_i32(wasm_i32x4_add(s0, s1));
+      acc = (float)hsum_i32(wasm_i32x4_add(dot_w8(lo, a[b].qs), dot_w8(hi, a[b].qs + 16)));
     }
   }
   if (path != PATH_VEC) return acc;
   for (int u = 0; u < 8; u++) lanes[0][u] += lanes[1][u];
   const float s = hsum_f32_8(lanes[0]);
-  return nb % 2 ? __builtin_fmaf(tail, acc, s) : s;
+  return nb % 2 ? fma32(tail, acc, s) : s;
 }
 
 // Q2_K (84 bytes: 16 bytes of scales, low nibble the scale and high nibble the min of each 16
@@ -352,7 +368,7 @@ static float dot_q2_K(const uint8_t *w, const act_q8k *a, int n, int path) {
     }
     if (path == PATH_VEC) {
       const float d = a[b].d * d16, dmin = -a[b].d * dmin16;
-      for (int u = 0; u < 8; u++) lanes[u] = __builtin_fmaf(dmin, (float)((sc[2 * u] >> 4) * bs[2 * u] + (sc[2 * u + 1] >> 4) * bs[2 * u + 1]), lanes[u]);
+      for (int u = 0; u < 8; u++) lanes[u] = fma32(dmin, (float)((sc[2 * u] >> 4) * bs[2 * u] + (sc[2 * u + 1] >> 4) * bs[2 * u + 1]), lanes[u]);
       fma_lanes(lanes, d, wasm_i32x4_add(sumi[0][0], sumi[1][0]));
       fma_lanes(lanes + 4, d, wasm_i32x4_add(sumi[0][1], sumi[1][1]));
       continue;
@@ -363,8 +379,8 @@ static float dot_q2_K(const uint8_t *w, const act_q8k *a, int n, int path) {
       isum += hsum_i32(wasm_i32x4_add(sumi[h][0], sumi[h][1]));
       for (int s = 8 * h; s < 8 * h + 8; s++) imin += (sc[s] >> 4) * bs[s];
       if (path == PATH_GEMM || h == 1) {
-        acc = __builtin_fmaf((float)isum, dd, acc);
-        accm = __builtin_fmaf((float)imin, ddm, accm);
+        acc = fma32((float)isum, dd, acc);
+        accm = fma32((float)imin, ddm, accm);
         isum = imin = 0;
       }
     }
