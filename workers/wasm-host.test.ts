@@ -134,14 +134,16 @@ describe('the WASM backend behind the client API', () => {
     expect(server.bytesSent('/small.gguf')).toBeLessThan(bytes.length / 2); // the header, not the weights
   }, 60_000);
 
-  it('a model the WASM backend cannot run (Q2_K) is refused by name before its weights are downloaded', async () => {
+  it('a model the WASM backend cannot run (head dimension above 1024) is refused by name before its weights are downloaded', async () => {
     // (auto on a software adapter keeps such a model on WebGPU: choose.test.ts; loading it on
-    // SwiftShader here would take a minute)
-    const q2k = makeModel({ arch: 'llama', type: GGMLType.Q2_K, seed: 3 });
-    server.serve('/q2k-wasm.gguf', q2k);
-    const refused = await WebMoE.load(server.url('/q2k-wasm.gguf'), { connect: connectTo(new EngineHost({ store: memoryStore() })), backend: 'wasm' })
+    // SwiftShader here would take a minute. Every weight type runs on WASM: the head size is what
+    // remains.)
+    const wide = makeModel({ arch: 'llama', type: GGMLType.Q8_0, seed: 3, hp: { headDim: 1056 } });
+    server.serve('/wide-head.gguf', wide);
+    const refused = await WebMoE.load(server.url('/wide-head.gguf'), { connect: connectTo(new EngineHost({ store: memoryStore() })), backend: 'wasm' })
       .catch((x: unknown) => x);
-    expect(refused).toMatchObject({ name: 'WasmBackendError', code: 'unsupported-type' });
-    expect(server.bytesSent('/q2k-wasm.gguf')).toBeLessThan(q2k.length / 2); // the header, not the weights
+    expect(refused).toMatchObject({ name: 'WasmBackendError', code: 'unsupported-model' });
+    expect((refused as Error).message).toMatch(/head dimension 1056/);
+    expect(server.bytesSent('/wide-head.gguf')).toBeLessThan(wide.length / 2); // the header, not the weights
   }, 60_000);
 });

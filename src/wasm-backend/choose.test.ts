@@ -38,7 +38,7 @@ describe('chooseBackend', () => {
   });
 
   it('a model the WASM backend cannot run: auto keeps a software adapter on WebGPU, else the named error', async () => {
-    const cannot = new WasmBackendError('unsupported-type', 'blk.0.ffn_down.weight is IQ4_XS; the WASM backend runs F32, ...');
+    const cannot = new WasmBackendError('unsupported-model', "head dimension 1056 is above the WASM backend's 1024");
     const sw = await chooseBackend('auto', {}, software);
     expect(forModel(sw, undefined)).toBe(sw);
     expect(forModel(sw, cannot)).toMatchObject({ backend: 'webgpu', reason: `google swiftshader is a software adapter, but the WASM backend cannot run this model (${cannot.message})` });
