@@ -21,7 +21,7 @@ npx --no-install vitest run --reporter=default --reporter=json \
 
 echo "== GPU unit tests on lavapipe (shader-f16 path)"
 [[ -x .cache/lavapipe/env ]] || echo "test.sh: no .cache/lavapipe (scripts/lavapipe.sh failed during setup: see above)"
-WEBMOE_REQUIRE_F16=1 .cache/lavapipe/env npx --no-install vitest run src/gpu src/engine/engine-f16.test.ts \
+WEBMOE_REQUIRE_F16=1 .cache/lavapipe/env npx --no-install vitest run src/gpu src/engine/engine-f16.test.ts src/engine/engine-hw.test.ts \
   --reporter=default --reporter=json --outputFile.json="$reports/vitest-lavapipe.json" || failed+=(unit-lavapipe)
 
 echo "== e2e tests (playwright)"

@@ -1,10 +1,12 @@
 // The hardware kernel shapes (src/gpu/variant.ts; 'auto' picks software on this machine's
 // adapters) end to end: 32 greedy tokens of the WebGPU engine with kernels 'hardware' against the
 // CPU reference and llama.cpp, on a factory model of every architecture (gpt-oss: gpt-oss.test.ts),
-// f32 KV cache; qwen3moe's through `webmoe generate --kernels hardware`, whose ids must be
-// llama.cpp's outright. Same models and tolerances as engine.test.ts (tools/oracle/engine-check.ts).
-// Slow on SwiftShader (35-140 s a case at load average 12-15 on 2 cores): compiling the hardware
-// shapes' pipelines is much of it.
+// f32 KV cache; and `webmoe generate --kernels hardware`, whose ids must be the engine's (qwen3moe).
+// Same models and tolerances as engine.test.ts (tools/oracle/engine-check.ts): llama.cpp's tokens,
+// or a difference explained by an ambiguous rounding (lavapipe, for one, sums in another order).
+// Runs on lavapipe (scripts/test.sh's second GPU step: 150-260 s) or where WEBMOE_ENGINE_HW is set;
+// skipped on SwiftShader, where compiling the hardware shapes' pipelines makes it ~17 min (measured
+// at load average 12-15) and the hardware kernels are unit-tested anyway (src/gpu/ops).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMANDS, main } from '../cli/main.ts';
@@ -25,7 +27,7 @@ const CASES = [
   { arch: 'llama', type: T.Q4_K, hp: { nExpert: 4, nExpertUsed: 2, nFf: 256 } }, // Mixtral layout
   { arch: 'qwen2', type: T.Q5_0 },
   { arch: 'qwen3', type: T.Q5_K },
-  { arch: 'qwen3moe', type: T.Q8_0 }, // through the CLI only (below)
+  { arch: 'qwen3moe', type: T.Q8_0 }, // and through the CLI (below)
   { arch: 'qwen2moe', type: T.Q4_K }, // sigmoid-gated shared expert
   { arch: 'olmoe', type: T.Q4_K },
   { arch: 'ernie4_5-moe', type: T.Q8_0, hp: { nFfShexp: 256 } }, // selection bias, shared expert
@@ -33,11 +35,16 @@ const CASES = [
   { arch: 'grok', type: T.Q8_0 },
 ].map((c) => ({ ...c, label: `${c.arch}${c.arch === 'llama' && c.hp ? '-moe' : ''} ${typeName(c.type)}` }));
 
+const RUN = /lvp_icd/.test(process.env.VK_ICD_FILENAMES ?? '') || !!process.env.WEBMOE_ENGINE_HW;
+
 let session: GPUSession;
 const models = new Map<string, { bytes: Uint8Array; path: string }>();
 const oracle = new Map<string, GreedyOutput | Error>();
+/** The engine's greedy ids per case, for the CLI's. */
+const engineIds = new Map<string, number[]>();
 
 beforeAll(async () => {
+  if (!RUN) return;
   session = await GPUSession.create();
   mkdirSync(DIR, { recursive: true });
   for (const c of CASES) {
@@ -54,8 +61,8 @@ beforeAll(async () => {
 
 afterAll(() => session?.destroy());
 
-describe('hardware kernels', () => {
-  it.each(CASES.filter((c) => c.label !== 'qwen3moe Q8_0'))('$label: 32 greedy tokens as the reference and llama.cpp compute them', async (c) => {
+describe.runIf(RUN)('hardware kernels', () => {
+  it.each(CASES)('$label: 32 greedy tokens as the reference and llama.cpp compute them', async (c) => {
     const { bytes } = models.get(c.label)!;
     const engine = await WebGPUEngine.load(bytesSource(bytes), { session, nCtx: 64, maxBatch: 8, kvType: 'f32', kernels: 'hardware' });
     let gpu: GreedyOutput;
@@ -66,11 +73,12 @@ describe('hardware kernels', () => {
       engine.destroy();
     }
     await expectAgreement(bytes, PROMPT, gpu, oracle.get(c.label), { nCtx: 64 });
+    engineIds.set(c.label, gpu.ids);
   });
 
-  it('webmoe generate --kernels hardware: llama.cpp\'s greedy ids (qwen3moe Q8_0)', async () => {
-    const llama = oracle.get('qwen3moe Q8_0');
-    if (llama instanceof Error || !llama) throw llama ?? new Error('no llama.cpp result');
+  it('webmoe generate --kernels hardware: the engine\'s greedy ids, which agree with llama.cpp (qwen3moe Q8_0)', async () => {
+    const want = engineIds.get('qwen3moe Q8_0');
+    expect(want, 'the engine case first').toBeDefined();
     let out = '', err = '';
     const code = await main(['generate', '--model', models.get('qwen3moe Q8_0')!.path, '--prompt-ids', PROMPT.join(','), '--max-tokens', String(N_TOKENS),
       '--ignore-eos', '--backend', 'webgpu', '--kernels', 'hardware', '--kv-type', 'f32', '--json'], { out: (s) => { out += s; }, err: (s) => { err += s; } }, COMMANDS);
@@ -78,6 +86,6 @@ describe('hardware kernels', () => {
     expect(code).toBe(0);
     const j = JSON.parse(out) as { ids: number[]; kernels: string };
     expect(j.kernels).toBe('hardware');
-    expect(j.ids).toEqual(llama.ids);
+    expect(j.ids).toEqual(want);
   });
 });
