@@ -132,20 +132,9 @@ fn convert_q8(r: u32, t: u32, with_s: bool) {
 }
 
 // quantize_row_q8_K_ref: per 256, max = the value of largest |x| (the first of equal ones),
-// iscale = -127 / max, q = min(127, round(iscale * x)), d = 1 / iscale; values d * q. Two shapes
-// (override LANE_PER_BLOCK, from the kernel shape: src/gpu/variant.ts): 0 (software) a lane per
-// 256-value super-block; 1 (hardware) a lane per 32-block, the 8 blocks' (|max|, max) combined
-// through workgroup memory in block order, so the same value wins as in one pass over the 256
-// (8 times the lanes busy).
-override LANE_PER_BLOCK: u32 = 0;
-
-var<workgroup> blk_max: array<vec2<f32>, WG>;
-
+// iscale = -127 / max, q = min(127, round(iscale * x)), d = 1 / iscale; values d * q. A lane per
+// 256-value super-block (the hardware shape, quant_act_hw.wgsl, spreads it over 64 lanes).
 fn convert_q8_k(r: u32, t: u32) {
-  if (LANE_PER_BLOCK == 1u) {
-    convert_q8_k_blocks(r, t);
-    return;
-  }
   let nsb = params.k / 256u;
   for (var b = t; b < nsb; b += WG) {
     var amax = 0.0;
@@ -167,43 +156,6 @@ fn convert_q8_k(r: u32, t: u32) {
       }
       put_sums(r, 8u * b + sb, vec2<f32>(d * lo, d * hi));
       a[aidx(r, 8u * b + sb) + 34u] = d;
-    }
-  }
-}
-
-fn convert_q8_k_blocks(r: u32, t: u32) {
-  let nb = params.k / 32u;
-  for (var b0 = 0u; b0 < nb; b0 += WG) {
-    let b = b0 + t;
-    var amax = 0.0;
-    var mx = 0.0;
-    if (b < nb) {
-      for (var j = 0u; j < 32u; j++) {
-        let v = val(r, 32u * b + j);
-        if (abs(v) > amax) { amax = abs(v); mx = v; }
-      }
-    }
-    blk_max[t] = vec2<f32>(amax, mx);
-    workgroupBarrier();
-    amax = 0.0;
-    mx = 0.0;
-    let first = t & ~7u; // the super-block's first block in this chunk (WG is a multiple of 8)
-    for (var i = first; i < first + 8u; i++) {
-      if (blk_max[i].x > amax) { amax = blk_max[i].x; mx = blk_max[i].y; }
-    }
-    workgroupBarrier(); // blk_max serves the next chunk
-    if (b < nb) {
-      let iscale = select(0.0, -127.0 / mx, amax != 0.0);
-      let d = select(0.0, 1.0 / iscale, amax != 0.0);
-      var lo = 0.0;
-      var hi = 0.0;
-      for (var j = 0u; j < 32u; j++) {
-        let q = min(127.0, round(iscale * val(r, 32u * b + j)));
-        a[aidx(r, b) + j] = (d * q) * pos_scale(j);
-        if (in_sum(j)) { if (j < 16u) { lo += q; } else { hi += q; } }
-      }
-      put_sums(r, b, vec2<f32>(d * lo, d * hi));
-      a[aidx(r, b) + 34u] = d;
     }
   }
 }
