@@ -49,7 +49,7 @@ export interface LoadOptions {
    *  ran and why. The WASM backend has no kernel shapes: with backend 'wasm' kernels other than
    *  'auto' are refused (WasmBackendError 'unsupported-option'); auto without any adapter
    *  ignores them (a notice says so). Expert paging both have (the WASM backend pages experts
-   *  into its heap; it does not prefetch). */
+   *  into its heap and prefetches the next layer's likely experts too). */
   backend?: BackendChoice;
 }
 
