@@ -16,28 +16,16 @@ import { readGGUF } from '../gguf/reader.ts';
 import { bytesSource } from '../gguf/source.ts';
 import { GGMLType } from '../gguf/types.ts';
 import { GPUSession } from '../gpu/session.ts';
-import type { HParams } from '../model/hparams.ts';
 import { planModel } from '../model/plan.ts';
-import { seededRandom } from '../util/random.ts';
-import { makeModel } from '../../tools/factory/make-model.ts';
 import { expectAgreement, gpuGreedy } from '../../tools/oracle/engine-check.ts';
 import { LOGIT_TOL } from '../../tools/oracle/llamacpp-agreement.ts';
 import { greedyResult, runJobs, type GreedyOutput } from '../../tools/oracle/llamacpp.ts';
 import { WebGPUEngine, type EngineOptions } from './engine.ts';
 import { ExpertPool } from './expert-pool.ts';
+import { GPT_OSS } from '../../tools/factory/test-models.ts';
 
 const N_TOKENS = 32;
-const N_CTX = 64;
-const WINDOW = 16;
-/** Random ids of the factory vocabulary (1257 tokens; the last, id 1256, is the end token). */
-const PROMPT = (() => {
-  const r = seededRandom(41);
-  return Array.from({ length: 20 }, () => r.int(1256));
-})();
-const HP: Partial<HParams> = {
-  nLayer: 4, nEmbd: 128, nHead: 4, nHeadKv: 2, headDim: 64, ropeDim: 64, nExpert: 8, nExpertUsed: 4, nFfExp: 128, nFf: 128,
-  nSwa: WINDOW, ropeBase: 150000, ropeBaseSwa: 10000, nCtxTrain: 131072, ropeScaling: 'yarn', ropeScaleFactor: 32, nCtxOrigYarn: 4096,
-};
+const { window: WINDOW, nCtx: N_CTX, prompt: PROMPT, hp: HP } = GPT_OSS;
 const DIR = '.cache/test-models';
 
 let session: GPUSession;
@@ -48,7 +36,7 @@ let resident: number[][] | undefined;
 
 beforeAll(async () => {
   session = await GPUSession.create();
-  bytes = makeModel({ arch: 'gpt-oss', type: GGMLType.Q8_0, seed: 31, hp: HP, typeOverrides: [{ match: /_exps\.weight$/, type: GGMLType.MXFP4 }] });
+  bytes = GPT_OSS.make(GGMLType.MXFP4);
   mkdirSync(DIR, { recursive: true });
   const path = `${DIR}/engine-gpt-oss.gguf`;
   writeFileSync(path, bytes);

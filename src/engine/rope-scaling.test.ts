@@ -14,57 +14,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesSource } from '../gguf/source.ts';
-import type { HParams } from '../model/hparams.ts';
 import { ReferenceModel } from '../reference/model.ts';
-import { seededRandom } from '../util/random.ts';
 import { GPUSession } from '../gpu/session.ts';
-import { makeModel, type FactoryOptions } from '../../tools/factory/make-model.ts';
+import { makeModel } from '../../tools/factory/make-model.ts';
 import { agreement, FlipProbe, LOGIT_TOL } from '../../tools/oracle/llamacpp-agreement.ts';
 import { greedyResult, runJobs, type GreedyOutput } from '../../tools/oracle/llamacpp.ts';
 import { gpuGreedy } from '../../tools/oracle/engine-check.ts';
 import { WebGPUEngine } from './engine.ts';
+import { maxAbsDiff, ROPE_SCALING } from '../../tools/factory/test-models.ts';
 
-const N_PROMPT = 1100;
+const { nCtx: N_CTX, prompt: PROMPT, cases: CASES } = ROPE_SCALING;
+const N_PROMPT = PROMPT.length;
 const N_TOKENS = 16;
-/** Context of all three programs (llama.cpp pads its KV cache view to 256 cells). */
-const N_CTX = 1280;
-/** Random ids of the factory vocabulary (1257 tokens; the last, id 1256, is the end token). */
-const PROMPT = (() => {
-  const r = seededRandom(11);
-  return Array.from({ length: N_PROMPT }, () => r.int(1256));
-})();
-
-/** Narrow (embedding 128, two heads of 64 sharing one kv head, FFN 256) to keep the 1,100-token
- *  prefill quick on SwiftShader; two layers. */
-const SMALL: Partial<HParams> = { nEmbd: 128, nHead: 2, nHeadKv: 1, nFf: 256 };
-const LLAMA: Partial<HParams> = { ...SMALL, ropeBase: 500000, nCtxTrain: 131072 };
-const QWEN3: Partial<HParams> = { ...SMALL, ropeBase: 1e6, nCtxTrain: 131072 };
-const CASES: { label: string; options: FactoryOptions; unscaled: FactoryOptions }[] = [
-  {
-    label: 'llama, Llama 3.2 rope_freqs',
-    options: {
-      arch: 'llama', seed: 21, hp: LLAMA,
-      llama3Rope: { factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 8192 },
-    },
-    unscaled: { arch: 'llama', seed: 21, hp: LLAMA },
-  },
-  {
-    label: 'qwen3, YaRN factor 4 over 32768',
-    options: { arch: 'qwen3', seed: 22, hp: { ...QWEN3, ropeScaling: 'yarn', ropeScaleFactor: 4, nCtxOrigYarn: 32768 } },
-    unscaled: { arch: 'qwen3', seed: 22, hp: QWEN3 },
-  },
-  {
-    label: 'qwen3, linear factor 4',
-    options: { arch: 'qwen3', seed: 23, hp: { ...QWEN3, ropeScaling: 'linear', ropeScaleFactor: 4 } },
-    unscaled: { arch: 'qwen3', seed: 23, hp: QWEN3 },
-  },
-];
-
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let m = 0;
-  for (let i = 0; i < b.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-};
 
 let dir: string;
 let session: GPUSession;

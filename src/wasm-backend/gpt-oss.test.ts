@@ -15,28 +15,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesSource } from '../gguf/source.ts';
 import { GGMLType } from '../gguf/types.ts';
-import type { HParams } from '../model/hparams.ts';
-import { seededRandom } from '../util/random.ts';
 import { COMMANDS, main } from '../cli/main.ts';
-import { makeModel } from '../../tools/factory/make-model.ts';
 import { expectAgreement } from '../../tools/oracle/engine-check.ts';
 import { LOGIT_TOL } from '../../tools/oracle/llamacpp-agreement.ts';
 import { greedyResult, runJobs, type GreedyOutput } from '../../tools/oracle/llamacpp.ts';
 import { HeapExperts } from './experts.ts';
 import { WasmModel, type WasmModelOptions } from './model.ts';
+import { GPT_OSS } from '../../tools/factory/test-models.ts';
 
 const N_TOKENS = 32;
-const N_CTX = 64;
-const WINDOW = 16;
-/** Random ids of the factory vocabulary (1257 tokens; the last, id 1256, is the end token). */
-const PROMPT = (() => {
-  const r = seededRandom(41);
-  return Array.from({ length: 20 }, () => r.int(1256));
-})();
-const HP: Partial<HParams> = {
-  nLayer: 4, nEmbd: 128, nHead: 4, nHeadKv: 2, headDim: 64, ropeDim: 64, nExpert: 8, nExpertUsed: 4, nFfExp: 128, nFf: 128,
-  nSwa: WINDOW, ropeBase: 150000, ropeBaseSwa: 10000, nCtxTrain: 131072, ropeScaling: 'yarn', ropeScaleFactor: 32, nCtxOrigYarn: 4096,
-};
+const { window: WINDOW, nCtx: N_CTX, prompt: PROMPT, hp: HP } = GPT_OSS;
 const EXPERT_TYPE = GGMLType.MXFP4;
 
 let dir: string;
@@ -47,7 +35,7 @@ let oracle: GreedyOutput;
 let resident: number[][] | undefined;
 
 beforeAll(async () => {
-  bytes = makeModel({ arch: 'gpt-oss', type: GGMLType.Q8_0, seed: 31, hp: HP, typeOverrides: [{ match: /_exps\.weight$/, type: EXPERT_TYPE }] });
+  bytes = GPT_OSS.make(EXPERT_TYPE);
   dir = mkdtempSync(join(tmpdir(), 'webmoe-wasm-gpt-oss-'));
   path = join(dir, 'gpt-oss.gguf');
   writeFileSync(path, bytes);
