@@ -12,8 +12,16 @@
 // Q2_K (llama.cpp from the reference at step 21) and llama.cpp's side of olmoe IQ4_NL were the
 // reference's exact sums: it now takes Q2_K/IQ4_NL/Q4_0/MXFP4 products as ggml's x86 kernels do
 // (src/reference/ggml-dot.ts) and gives llama.cpp's logits at all 32 steps of the three files.
-// Still open: olmoe Q2_K (step 16) and IQ4_NL (step 13), GPU from the reference: the kernels sum
-// rows near-exactly, ggml does not. WEBMOE_QUANT_ONLY (labels, comma-separated) picks cases.
+// olmoe Q2_K (step 16) and IQ4_NL (step 13) then parted GPU from reference: the kernels summed
+// rows near-exactly, ggml does not. Since the software kernels take these types in ggml's order
+// (matvec_ggml32.wgsl ...), measured 2026-12-05 on SwiftShader, GPU against llama.cpp directly:
+// olmoe Q2_K and IQ4_NL give llama.cpp's 32 tokens (logits within 2.7e-5 and 7.6e-6 at every step
+// but one of IQ4_NL's, 0.15 at step 14 only), paged runs bit for bit the resident ones; ernie4_5-moe
+// Q2_K parts from llama.cpp's logits at step 3 (0.88) by one Q8 rounding < 2^-17 of a step from
+// its boundary (overturned in the reference, it gives the GPU's step-3 logits within 1.5e-5), not
+// by a product, and its tokens at step 28; the flip search over 28 steps of the emulated Q2_K
+// reference takes tens of minutes here (hence the cases' timeout), so the full check of that case
+// was not run to its end. WEBMOE_QUANT_ONLY (labels, comma-separated) picks cases.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesSource } from '../gguf/source.ts';
 import { GGMLType, typeName } from '../gguf/types.ts';
@@ -107,7 +115,7 @@ describe('WebGPU engine in Q2_K, Q3_K, IQ4_NL, IQ4_XS and mixes', () => {
     for (let s = 0; s < N_TOKENS; s++) expect(paged.out.steps[s].logits, `step ${s}`).toEqual(resident.out.steps[s].logits);
     expect(paged.experts!.slots).toBe(plan.hp.nExpertUsed);
     expect(paged.experts!.misses).toBeGreaterThan(0);
-  });
+  }, 900_000); // the reference's emulated Q2_K products are slow: a case of the full set took over 300 s on a loaded machine
 
   it('matches llama.cpp token for token outright in at least 3 cases of 4', () => {
     expect(exactLlama.length, `exact: ${exactLlama.join(', ')}`).toBeGreaterThanOrEqual(Math.ceil(0.75 * CASES.length));
