@@ -87,7 +87,8 @@ test('the ~300 MB Qwen3-30B-A3B sibling with 10% of its experts on the GPU: the 
   test.setTimeout(600_000);
   const counter = await serveModel(page);
   const ready = () => page.waitForFunction(() => window.webmoe?.state === 'ready', null, { timeout: 300_000 });
-  await page.goto(`/?model=${encodeURIComponent(URL_PATH)}&experts=${gpuMB.toFixed(2)}&ram=20`);
+  // backend=webgpu: auto on SwiftShader takes the WASM backend, which pages too (its heap paging: demo.spec.ts)
+  await page.goto(`/?model=${encodeURIComponent(URL_PATH)}&experts=${gpuMB.toFixed(2)}&ram=20&backend=webgpu`);
   await ready();
   await expect(page.locator('#error')).toBeHidden();
   await greedySettings(page);
