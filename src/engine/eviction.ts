@@ -97,3 +97,43 @@ function argmin(keys: readonly string[], f: (k: string) => number): string {
   }
   return best;
 }
+
+/** Which key holds each of a fixed number of slots, a full set giving one up by the policy: the
+ *  bookkeeping of the GPU expert pool (expert-pool.ts) and the WASM backend's heap slots. */
+export class SlotOwners {
+  private readonly slotOf = new Map<string, number>();
+  private readonly owner: (string | undefined)[];
+
+  constructor(slots: number, private readonly policy: EvictionPolicy) {
+    this.owner = new Array<string | undefined>(slots).fill(undefined);
+  }
+
+  has(key: string): boolean {
+    return this.slotOf.has(key);
+  }
+
+  get(key: string): number | undefined {
+    return this.slotOf.get(key);
+  }
+
+  /** Tells the policy that `key`, which holds a slot, is used at `now`. */
+  touch(key: string, now: number): void {
+    this.policy.touch(key, now);
+  }
+
+  /** Gives `key` a free slot, or the slot of the holder the policy gives up among those not
+   *  `pinned` (returned as `evicted`). */
+  claim(key: string, pinned: ReadonlySet<string>, now: number): { slot: number; evicted?: string } {
+    let slot = this.owner.indexOf(undefined), evicted: string | undefined;
+    if (slot < 0) {
+      evicted = this.policy.victim(this.owner.filter((k): k is string => k !== undefined && !pinned.has(k)), now);
+      slot = this.slotOf.get(evicted)!;
+      this.slotOf.delete(evicted);
+      this.policy.remove(evicted);
+    }
+    this.owner[slot] = key;
+    this.slotOf.set(key, slot);
+    this.policy.touch(key, now);
+    return { slot, evicted };
+  }
+}

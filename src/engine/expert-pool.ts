@@ -14,7 +14,7 @@ import { USAGE } from '../gpu/buffers.ts';
 import type { GPUSession } from '../gpu/session.ts';
 import { typeName } from '../gguf/types.ts';
 import type { ModelPlan } from '../model/plan.ts';
-import { lru, type EvictionPolicy } from './eviction.ts';
+import { lru, SlotOwners, type EvictionPolicy } from './eviction.ts';
 import { expertBytes, expertShapes, shapeKey, type ExpertShape, type ExpertTiers, type RepackedExpert } from './expert-tiers.ts';
 
 export class ExpertBudgetError extends Error {
@@ -61,8 +61,7 @@ export class SlotTable {
 
 export class ExpertPool {
   readonly stats: PoolStats = { hits: 0, misses: 0, uploadedBytes: 0, extraRounds: 0, prefetchUploads: 0, prefetchHits: 0 };
-  private readonly slotOf = new Map<string, number>();
-  private readonly owner: (string | undefined)[];
+  private readonly owners: SlotOwners;
   /** Keys uploaded by a prefetch and not looked up since. */
   private readonly prefetched = new Set<string>();
   private clock = 0;
@@ -75,10 +74,10 @@ export class ExpertPool {
     readonly layers: readonly number[],
     private readonly tiers: ExpertTiers,
     private readonly table: SlotTable,
-    private readonly policy: EvictionPolicy,
+    policy: EvictionPolicy,
     private readonly nExpert: number,
   ) {
-    this.owner = new Array<string | undefined>(slots).fill(undefined);
+    this.owners = new SlotOwners(slots, policy);
     for (const l of layers) table.clear(l, slots);
   }
 
@@ -122,12 +121,12 @@ export class ExpertPool {
   }
 
   has(layer: number, expert: number): boolean {
-    return this.slotOf.has(`${layer}/${expert}`);
+    return this.owners.has(`${layer}/${expert}`);
   }
 
   /** Whether every expert of `layer` is resident (its kernels then need no help from the CPU). */
   allResident(layer: number): boolean {
-    for (let e = 0; e < this.nExpert; e++) if (!this.slotOf.has(`${layer}/${e}`)) return false;
+    for (let e = 0; e < this.nExpert; e++) if (!this.owners.has(`${layer}/${e}`)) return false;
     return true;
   }
 
@@ -135,7 +134,7 @@ export class ExpertPool {
   count(layer: number, experts: Iterable<number>): void {
     for (const e of experts) {
       const key = `${layer}/${e}`;
-      if (!this.slotOf.has(key)) { this.stats.misses++; continue; }
+      if (!this.owners.has(key)) { this.stats.misses++; continue; }
       this.stats.hits++;
       if (this.prefetched.delete(key)) this.stats.prefetchHits++;
     }
@@ -147,12 +146,12 @@ export class ExpertPool {
     if (experts.length > this.slots) throw new RangeError(`${experts.length} experts at once in a pool of ${this.slots} slots`);
     const now = ++this.clock;
     const keys = experts.map((e) => `${layer}/${e}`);
-    for (const k of keys) if (this.slotOf.has(k)) this.policy.touch(k, now);
+    for (const k of keys) if (this.owners.has(k)) this.owners.touch(k, now);
     const missing = experts.filter((e) => !this.has(layer, e));
     const got = await Promise.all(missing.map((e) => this.tiers.get(layer, e)));
     const pinned = new Set(keys);
     missing.forEach((e, i) => this.place(layer, e, got[i], pinned, now));
-    return experts.map((e) => this.slotOf.get(`${layer}/${e}`)!);
+    return experts.map((e) => this.owners.get(`${layer}/${e}`)!);
   }
 
   /** Guessed experts of an upcoming layer: those in RAM are uploaded now (evicting by the policy,
@@ -172,23 +171,14 @@ export class ExpertPool {
 
   /** Writes r into a free slot, or one the policy gives up (not pinned). */
   private place(layer: number, expert: number, r: RepackedExpert, pinned: ReadonlySet<string>, now: number): void {
-    const key = `${layer}/${expert}`;
-    let s = this.owner.indexOf(undefined);
-    if (s < 0) {
-      const cands = this.owner.filter((k): k is string => k !== undefined && !pinned.has(k));
-      const victim = this.policy.victim(cands, now);
-      s = this.slotOf.get(victim)!;
-      this.slotOf.delete(victim);
-      this.prefetched.delete(victim);
-      this.policy.remove(victim);
-      const [vl, ve] = victim.split('/').map(Number);
+    const { slot: s, evicted } = this.owners.claim(`${layer}/${expert}`, pinned, now);
+    if (evicted) {
+      this.prefetched.delete(evicted);
+      const [vl, ve] = evicted.split('/').map(Number);
       this.table.set(vl, ve, this.slots);
     }
     this.put(this.gateUp, s, r.gateUp);
     this.put(this.down, s, r.down);
-    this.owner[s] = key;
-    this.slotOf.set(key, s);
-    this.policy.touch(key, now);
     this.table.set(layer, expert, s);
   }
 

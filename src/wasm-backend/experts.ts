@@ -8,7 +8,7 @@
 // cache of experts as read, over the provider (the file, IndexedDB, the network during a
 // download). The matrix products read a slot as they read an expert of the resident stack, the
 // same bytes, so paged logits equal resident ones bit for bit.
-import { lru, type EvictionPolicy } from '../engine/eviction.ts';
+import { lru, SlotOwners, type EvictionPolicy } from '../engine/eviction.ts';
 import { ExpertBudgetError } from '../engine/expert-pool.ts';
 import type { ExpertForm, ExpertTiers, TierStats } from '../engine/expert-tiers.ts';
 import type { ExpertBytes } from '../model/experts.ts';
@@ -49,10 +49,9 @@ export class HeapExperts {
   readonly stats: HeapExpertStats;
   /** The experts the last token chose, per layer (set by the forward pass). */
   readonly lastPicks: number[][] = [];
-  private readonly slotOf = new Map<string, number>();
+  private readonly owners: SlotOwners;
   /** Keys of the last prefetch not looked up since. */
   private guessed = new Set<string>();
-  private readonly owner: (string | undefined)[];
   private clock = 0;
 
   private constructor(
@@ -64,9 +63,9 @@ export class HeapExperts {
     private readonly pitch: number,
     readonly slots: number,
     private readonly tiers: ExpertTiers<ExpertBytes>,
-    private readonly policy: EvictionPolicy,
+    policy: EvictionPolicy,
   ) {
-    this.owner = new Array<string | undefined>(slots).fill(undefined);
+    this.owners = new SlotOwners(slots, policy);
     this.stats = { ...tiers.stats, slots, slotBytes: slots * pitch, hits: 0, misses: 0, copiedBytes: 0, fetchMs: 0, guesses: 0, guessHits: 0, ramBudget: tiers.ramBudget };
   }
 
@@ -107,10 +106,10 @@ export class HeapExperts {
     const now = ++this.clock;
     const keys = experts.map((e) => `${layer}/${e}`);
     for (const k of keys) {
-      if (this.slotOf.has(k)) { this.stats.hits++; this.policy.touch(k, now); } else this.stats.misses++;
-      if (this.guessed.delete(k) && !this.slotOf.has(k)) this.stats.guessHits++;
+      if (this.owners.has(k)) { this.stats.hits++; this.owners.touch(k, now); } else this.stats.misses++;
+      if (this.guessed.delete(k) && !this.owners.has(k)) this.stats.guessHits++;
     }
-    const missing = experts.filter((_, i) => !this.slotOf.has(keys[i]));
+    const missing = experts.filter((_, i) => !this.owners.has(keys[i]));
     if (missing.length) {
       const t0 = performance.now();
       const got = await Promise.all(missing.map((e) => this.tiers.get(layer, e)));
@@ -119,13 +118,13 @@ export class HeapExperts {
       missing.forEach((e, i) => this.place(`${layer}/${e}`, got[i], pinned, now));
     }
     Object.assign(this.stats, this.tiers.stats);
-    return keys.map((k) => this.at(this.slotOf.get(k)!));
+    return keys.map((k) => this.at(this.owners.get(k)!));
   }
 
   /** Starts reading guessed experts of `layer` that are not in a slot up the tiers (into RAM, or
    *  the tiers' hand-over area when the RAM budget cannot hold them). */
   prefetch(layer: number, experts: readonly number[]): void {
-    const todo = experts.filter((e) => !this.slotOf.has(`${layer}/${e}`));
+    const todo = experts.filter((e) => !this.owners.has(`${layer}/${e}`));
     this.guessed = new Set(todo.map((e) => `${layer}/${e}`));
     this.stats.guesses += todo.length;
     this.tiers.prefetch(layer, todo);
@@ -137,7 +136,7 @@ export class HeapExperts {
     const layers = plan.layers.flatMap((L, l) => (L.moe ? [l] : []));
     const n = plan.hp.nExpert, tier = new Uint8Array(layers.length * n);
     layers.forEach((l, i) => {
-      for (let e = 0; e < n; e++) tier[i * n + e] = this.slotOf.has(`${l}/${e}`) ? 2 : this.tiers.inRam(l, e) ? 1 : 0;
+      for (let e = 0; e < n; e++) tier[i * n + e] = this.owners.has(`${l}/${e}`) ? 2 : this.tiers.inRam(l, e) ? 1 : 0;
     });
     return { layers, tier, lastPicks: layers.map((l) => this.lastPicks[l] ?? []) };
   }
@@ -149,21 +148,11 @@ export class HeapExperts {
 
   /** Copies the expert into a free slot, or one the policy gives up (not pinned). */
   private place(key: string, b: ExpertBytes, pinned: ReadonlySet<string>, now: number): void {
-    let s = this.owner.indexOf(undefined);
-    if (s < 0) {
-      const victim = this.policy.victim(this.owner.filter((k): k is string => k !== undefined && !pinned.has(k)), now);
-      s = this.slotOf.get(victim)!;
-      this.slotOf.delete(victim);
-      this.policy.remove(victim);
-    }
-    const p = this.at(s), u8 = this.kernels.mem.u8;
+    const p = this.at(this.owners.claim(key, pinned, now).slot), u8 = this.kernels.mem.u8;
     u8.set(b.gate, p);
     u8.set(b.up, p + b.gate.length);
     u8.set(b.down, p + b.gate.length + b.up.length);
     this.stats.copiedBytes += GGUF_FORM.bytes(b);
-    this.owner[s] = key;
-    this.slotOf.set(key, s);
-    this.policy.touch(key, now);
   }
 }
 
