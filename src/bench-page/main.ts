@@ -4,7 +4,7 @@
 // With the box ticked, the demo's default model (public/models/) also runs through the library
 // API (a worker, as on the demo page): prefill and decode tokens per second in each kernel shape.
 import { GGMLType } from '../gguf/types.ts';
-import { DECODE_SHAPES, kernelVariants, measureKernels, PREFILL_SHAPES, PREFILL_TOKENS, type KernelBenchOptions, type KernelResult } from '../gpu/bench.ts';
+import { attentionVariants, DECODE_SHAPES, kernelVariants, measureKernels, PREFILL_SHAPES, PREFILL_TOKENS, type KernelBenchOptions, type KernelResult } from '../gpu/bench.ts';
 import { GPUSession } from '../gpu/session.ts';
 import { resolveKernels, type KernelChoice } from '../gpu/variant.ts';
 import { WebMoE } from '../client/webmoe.ts';
@@ -137,8 +137,8 @@ async function run() {
     const nv = kernelVariants(session).length;
     const modelKernels: KernelChoice[] = !withModel.checked ? [] : quick ? ['auto'] : ['software', 'hardware'];
     // copy, each type's matvecs and its two input conversions, each shape's matvecs, the prefill
-    // matmuls (both shapes), attention (both shapes), model runs
-    const total = 1 + p.types.length * (nv + 2) + p.shapes.length * nv + 2 * (p.prefill?.length ?? 0) + (p.attention ? 2 : 0) + modelKernels.length;
+    // matmuls (both shapes), the attention variants, model runs
+    const total = 1 + p.types.length * (nv + 2) + p.shapes.length * nv + 2 * (p.prefill?.length ?? 0) + (p.attention ? attentionVariants(session).length : 0) + modelKernels.length;
     let done = 0;
     progress.max = total;
     progress.value = 0;

@@ -16,6 +16,7 @@ import { MatmulOp } from './ops/matmul.ts';
 import { matvecOps } from './ops/matvec.ts';
 import { createAct, quantOp } from './ops/quant.ts';
 import type { GPUSession } from './session.ts';
+import type { KvType } from './shaders.ts';
 import type { KernelShape } from './variant.ts';
 import { uploadWeight } from './weights.ts';
 
@@ -75,8 +76,8 @@ export interface KernelBenchOptions {
   /** Prefill shapes to time the matmul on in each shape (PREFILL_TOKENS tokens, one launch per
    *  round); default none. */
   prefill?: readonly DecodeShape[];
-  /** Time the decode attention kernels, software and hardware shapes (16/4 heads x 64, 1024
-   *  positions); default true. */
+  /** Time the decode attention kernels (attentionVariants: 16/4 heads x 64, 1024 positions);
+   *  default true. */
   attention?: boolean;
   /** Launches per timed submit (matvec; the conversions take 5x as many); default 10. */
   reps?: number;
@@ -142,6 +143,14 @@ export function kernelVariants(session: GPUSession): [name: string, shape: Kerne
   return variants;
 }
 
+/** The decode attention kernels this session can run, named as in the results: attention.wgsl
+ *  (software) and attention_hw.wgsl (hardware, softmax statistics by subgroups where the adapter
+ *  has them and through workgroup memory), on an f32 cache and, with shader-f16, an f16 one. */
+export function attentionVariants(session: GPUSession): { name: string; kvType: KvType; kernels: KernelShape; subgroups: boolean }[] {
+  const kvTypes: KvType[] = session.features.f16 ? ['f32', 'f16'] : ['f32'];
+  return kvTypes.flatMap((kvType) => kernelVariants(session).map(([v, kernels, subgroups]) => ({ name: `attention ${kvType} ${v}`, kvType, kernels, subgroups })));
+}
+
 /** The decode kernels (and the `prefill` matmuls) on `session`'s device (the session stays the caller's). */
 export async function measureKernels(session: GPUSession, opts: KernelBenchOptions = {}): Promise<KernelBenchResult> {
   const reps = opts.reps ?? 10, rounds = opts.rounds ?? 3;
@@ -192,11 +201,12 @@ export async function measureKernels(session: GPUSession, opts: KernelBenchOptio
     const kv = session.buffers.create(4 * nKv * nHeadKv * hd, USAGE.STORAGE, 'kv', 'scratch');
     const q = session.buffers.create(4 * nHead * hd, USAGE.STORAGE, 'q', 'scratch');
     const o = session.buffers.create(4 * nHead * hd, USAGE.STORAGE, 'o', 'scratch');
-    const att = await AttentionOp.create(session, { nHead, nHeadKv, headDim: hd, nCtx: nKv, maxQueries: 1, q, kCache: kv, vCache: kv, out: o, scale: 0.125, softcap: 0, capScale: 0 });
     const shape = `${nHead}/${nHeadKv} heads x ${hd}, ${nKv} positions`;
-    add('attention', shape, await time(session, att.set(1, nKv - 1), reps, rounds), 2 * 4 * nKv * nHeadKv * hd);
-    const hw = await AttentionHwOp.create(session, { nHead, nHeadKv, headDim: hd, nCtx: nKv, maxQueries: 1, q, kCache: kv, vCache: kv, out: o, scale: 0.125, softcap: 0, capScale: 0 });
-    add('attention hardware', shape, await time(session, hw.set(1, nKv - 1), reps, rounds), 2 * 4 * nKv * nHeadKv * hd);
+    for (const v of attentionVariants(session)) {
+      const args = { nHead, nHeadKv, headDim: hd, nCtx: nKv, maxQueries: 1, q, kCache: kv, vCache: kv, out: o, scale: 0.125, softcap: 0, capScale: 0, kvType: v.kvType };
+      const op = v.kernels === 'software' ? await AttentionOp.create(session, args) : await AttentionHwOp.create(session, { ...args, subgroups: v.subgroups });
+      add(v.name, shape, await time(session, op.set(1, nKv - 1), reps, rounds), 2 * (v.kvType === 'f16' ? 2 : 4) * nKv * nHeadKv * hd);
+    }
   }
   return { adapter: session.adapterName, copyGBs: +copyGBs.toFixed(2), kernels: out };
 }

@@ -4,6 +4,8 @@ import type { KvType } from '../reference/attention.ts';
 import type { KernelSource } from './kernel.ts';
 import attentionWgsl from '../../shaders/attention.wgsl?raw';
 import attentionHwWgsl from '../../shaders/attention_hw.wgsl?raw';
+import attentionHwSgWgsl from '../../shaders/attention_hw_sg.wgsl?raw';
+import attentionHwWgWgsl from '../../shaders/attention_hw_wg.wgsl?raw';
 import attentionCombineWgsl from '../../shaders/attention_combine.wgsl?raw';
 import elementwiseWgsl from '../../shaders/elementwise.wgsl?raw';
 import embedWgsl from '../../shaders/embed.wgsl?raw';
@@ -58,6 +60,8 @@ const src = (name: string, text: string): KernelSource => ({ name, text });
 export const SHADERS = {
   attention: src('attention.wgsl', attentionWgsl),
   attentionHw: src('attention_hw.wgsl', attentionHwWgsl),
+  attentionHwSg: src('attention_hw_sg.wgsl', attentionHwSgWgsl),
+  attentionHwWg: src('attention_hw_wg.wgsl', attentionHwWgWgsl),
   attentionCombine: src('attention_combine.wgsl', attentionCombineWgsl),
   elementwise: src('elementwise.wgsl', elementwiseWgsl),
   embed: src('embed.wgsl', embedWgsl),

@@ -40,8 +40,8 @@ export interface AttentionArgs {
   window?: number;
   /** A logit per query head (nHead f32) that joins the softmax's max and denominator (gpt-oss). */
   sinks?: GPUBuffer;
-  /** 'hardware': one query at a time through attention_hw.wgsl where AttentionHwOp.fits (f32
-   *  cache, no window or sinks, up to 8 query heads per KV head, head_dim up to 128). */
+  /** 'hardware': one query at a time through attention_hw.wgsl where AttentionHwOp.fits (up to
+   *  8 query heads per KV head, head_dim up to 128). */
   kernels?: KernelShape;
   label?: string;
 }
