@@ -172,8 +172,9 @@ export class WebGPUEngine {
     try {
       const nCtx = opts.nCtx ?? Math.min(2048, plan.hp.nCtxTrain);
       const maxBatch = Math.max(1, Math.min(opts.maxBatch ?? 64, nCtx));
-      // auto: f16 where the adapter has it, but f32 for attention with sinks (gpt-oss), whose f16
-      // cache is not yet verified against llama.cpp's (README, gpt-oss)
+      // auto: f16 where the adapter has it, but f32 for attention with sinks (gpt-oss): on the
+      // factory gpt-oss, single f16 roundings of K and V decide the tokens, so an f16 cache meets
+      // llama.cpp's only with K and V bit-identical to its own, which ours are not (README, gpt-oss)
       const kvType = opts.kvType && opts.kvType !== 'auto' ? opts.kvType : session.features.f16 && !plan.arch.attention.sinks ? 'f16' : 'f32';
       if (kvType === 'f16' && !session.features.f16) {
         throw new WebGPUUnavailableError('missing-feature', `an f16 KV cache needs the shader-f16 feature, which ${session.adapterName} lacks: use kvType 'f32' or 'auto'`);
