@@ -9,8 +9,8 @@
 // a ref from before it still runs.
 // Cases (WEBMOE_AB_CASES, comma-separated names; default all): Qwen3-30B-A3B's layer shape (the
 // scale-model preset's widths: d 2048, 32/4 heads of 128, 128 experts of 768, top-8; 2 layers,
-// ~0.7 GB) after 64 and 512 prompt positions, and the engine bench's 8-expert Q4_K model after
-// 64. WEBMOE_AB_ROUNDS (default 5); WEBMOE_AB_OPTS: engine options for both sides as JSON (e.g.
+// ~0.7 GB) and the engine bench's 8-expert Q4_K model, each after 64 and 512 prompt positions.
+// WEBMOE_AB_ROUNDS (default 5); WEBMOE_AB_OPTS: engine options for both sides as JSON (e.g.
 // {"kvType":"f32"} or {"kernels":"hardware"}).
 import { execFile, execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
@@ -83,6 +83,7 @@ export default async function bench() {
     { name: 'qwen3-layers-64', model: () => qwen3LayerModel(), positions: 64, nDecode: 8 },
     { name: 'qwen3-layers-512', model: () => qwen3LayerModel(), positions: 512, nDecode: 8 },
     { name: 'bench-moe-64', model: async () => modelPath(moe), positions: 64, nDecode: 16 },
+    { name: 'bench-moe-512', model: async () => modelPath(moe), positions: 512, nDecode: 16 },
   ];
   const only = process.env.WEBMOE_AB_CASES?.split(',');
   const cases = [];
