@@ -1,4 +1,4 @@
-// The reference's Q2_K, IQ4_NL and Q4_0 products are llama.cpp's own (ggml-dot.ts): teacher forced with
+// The reference's Q2_K, IQ4_NL, Q4_0 and Q8_0 products are llama.cpp's own (ggml-dot.ts): teacher forced with
 // llama.cpp's greedy tokens, its logits equal llama.cpp's at every step, with no rounding to
 // overturn. The two files are the ones whose exact sums parted from llama.cpp: an IQ4_NL olmoe
 // (0.34 apart from step 4 on, a Q8_0 block scale 2 ulps from its f16 midpoint) and a Q2_K
@@ -22,6 +22,9 @@ const CASES = [
   { arch: 'olmoe', type: GGMLType.IQ4_NL },
   { arch: 'ernie4_5-moe', type: GGMLType.Q2_K, hp: { nFfShexp: 256 } },
   { arch: 'qwen3moe', type: GGMLType.Q4_0 }, // repacked like IQ4_NL: bit for bit at every step
+  // Q8_0 is never repacked on x86: vec_dot's 8 lanes, and the same lanes in the prompt's batch
+  // (llamafile's tinyBLAS_Q0_AVX). Exact sums: 0.47 apart at step 5; these lanes: bit for bit.
+  { arch: 'qwen3moe', type: GGMLType.Q8_0 },
 ];
 
 let dir: string;
@@ -44,7 +47,7 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describe("Q2_K, IQ4_NL and Q4_0 products as llama.cpp's x86 kernels take them", () => {
+describe("Q2_K, IQ4_NL, Q4_0 and Q8_0 products as llama.cpp's x86 kernels take them", () => {
   it.each(CASES.map((c, i) => ({ i, name: `${c.arch} ${GGMLType[c.type]}` })))('$name: llama.cpp\'s logits at every step', async ({ i }) => {
     const ref = await ReferenceModel.load(bytesSource(models[i]), { numerics: 'ggml', nCtx: 64 });
     const llama = oracle[i];

@@ -1,7 +1,8 @@
 // llama.cpp's own dot products for the weight types whose f32 accumulation departs from the exact
 // sum by more than rounding noise of the result: Q2_K (two sums, d·Σ and dmin·Σ, each many times
-// their difference, subtracted in f32) and the 32-block 4-bit types IQ4_NL, Q4_0 and MXFP4 (block
-// products accumulated one f32 rounding at a time). The reference's exact sums part from ggml's
+// their difference, subtracted in f32), the 32-block 4-bit types IQ4_NL, Q4_0 and MXFP4 (block
+// products accumulated one f32 rounding at a time), and Q8_0 (an ulp of a K or V row decides its
+// f16 cache rounding). The reference's exact sums part from ggml's
 // by a few ulps of those terms, enough to turn a Q8 rounding downstream (an IQ4_NL olmoe's Q8_0
 // block scale 2 ulps from its f16 midpoint; an ERNIE Q2_K's logits 0.9 apart from one step on).
 // Here each row's integer sums are formed as the x86 kernels form them (ggml-cpu/arch/x86/
@@ -13,8 +14,12 @@
 //    tokens of a batch, by ggml_gemm_*_8x8 (mul_mat_id, the routed experts, always runs gemv);
 //  - any other matrix by ggml_vec_dot_*: 8 f32 lanes (IQ4_NL, MXFP4: two sets, even and odd
 //    blocks), summed by hsum_float_8.
-// Not here (exact sums still): Q3_K, Q4_K..Q6_K, IQ4_XS, and Q8_0, whose AVX2 vec_dot lanes made
-// a Q8_0 mix agree worse with llama.cpp at one step (0.59 vs 7.6e-6): its path is not yet known.
+//  - Q8_0 (no x86 repack) always in vec_dot's lanes: lane u sums elements 4u..4u+3 of a block
+//    (dpbusd, or maddubs + madd), acc_u = fma(d_w * d_a, that sum, acc_u), hsum_float_8. A
+//    batch's dense products (llamafile_sgemm, n >= 2: tinyBLAS_Q0_AVX) keep the same lanes, FMA
+//    and hsum; mul_mat_id runs vec_dot. Measured: factory llama, qwen3moe, a
+//    qwen2moe mix and gpt-oss (f32 cache) give llama.cpp's logits bit for bit (ggml-dot.test.ts).
+// Not here (exact sums still): Q3_K, Q4_K..Q6_K, IQ4_XS.
 import { f16ToF32 } from '../gguf/half.ts';
 import { GGMLType, QK_K } from '../gguf/types.ts';
 import { e8m0Half, KVALUES_IQ4NL, KVALUES_MXFP4 } from '../gguf/dequant.ts';
@@ -30,14 +35,21 @@ export interface Q8Blocks {
 /** How llama.cpp multiplies this token's row: 'vec' (vec_dot), 'gemv' or 'gemm' (repacked). */
 export type DotPath = 'vec' | 'gemv' | 'gemm';
 
-/** Types whose products are taken here in 'ggml' numerics. */
+/** Types whose products are taken here in 'ggml' numerics and that x86 llama.cpp repacks (rows a
+ *  multiple of 8): the ones the GPU's ggml-order kernels follow (gpu/ops/matvec.ts rowOrder). */
 export function hasGgmlDot(type: GGMLType): boolean {
+  return type === GGMLType.Q2_K || (NIBBLE32[type] !== undefined && type !== GGMLType.Q8_0);
+}
+
+/** All types whose products are taken here: the repacked ones and Q8_0 (vec_dot lanes only). */
+export function takesGgmlDot(type: GGMLType): boolean {
   return type === GGMLType.Q2_K || NIBBLE32[type] !== undefined;
 }
 
-/** The path for a matrix of `rows` rows (per expert), stacked experts or not, in a gemm group. */
-export function dotPath(rows: number, stacked: boolean, gemm: boolean): DotPath {
-  if (rows % 8) return 'vec';
+/** The path for a matrix of `rows` rows (per expert), stacked experts or not, in a gemm group.
+ *  Q8_0 is never repacked on x86, and tinyBLAS_Q0_AVX's batch products have vec_dot's lanes. */
+export function dotPath(rows: number, stacked: boolean, gemm: boolean, type?: GGMLType): DotPath {
+  if (rows % 8 || type === GGMLType.Q8_0) return 'vec';
   return gemm && !stacked ? 'gemm' : 'gemv';
 }
 
@@ -118,9 +130,10 @@ const NIBBLE32: Partial<Record<GGMLType, Block32>> = {
   [GGMLType.IQ4_NL]: { bytes: 18, qs: 2, scale: f16At, int: (r, q, e) => KVALUES_IQ4NL[nibble(r, q, e)], pairs: true },
   [GGMLType.MXFP4]: { bytes: 17, qs: 1, scale: (v, o) => e8m0Half(v.getUint8(o)), int: (r, q, e) => KVALUES_MXFP4[nibble(r, q, e)], pairs: true },
   [GGMLType.Q4_0]: { bytes: 18, qs: 2, scale: f16At, int: (r, q, e) => nibble(r, q, e) - 8, pairs: false },
+  [GGMLType.Q8_0]: { bytes: 34, qs: 2, scale: f16At, int: (r, q, e) => (r[q + e] << 24) >> 24, pairs: false },
 };
 
-/** Row of a 32-block 4-bit matrix (first block `rowBlock`, nb blocks) times a Q8_0 activation:
+/** Row of a 32-block matrix (4-bit types, Q8_0; first block `rowBlock`, nb blocks) times a Q8_0 activation:
  *  block sums scaled by d_w * d_a (exact: an f16 or a power of two times an f16), accumulated in
  *  f32 one block at a time (repacked gemv/gemm) or in vec_dot's lanes. */
 export function dotNibble32(type: GGMLType, raw: Uint8Array, view: DataView, rowBlock: number, nb: number, a: Q8Blocks, path: DotPath): number {

@@ -11,7 +11,7 @@
 import { dequantize, UnsupportedTypeError } from '../gguf/dequant.ts';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, roundF16 } from '../gguf/half.ts';
 import { GGMLType, QK_K } from '../gguf/types.ts';
-import { dotNibble32, dotPath, dotQ2K, hasGgmlDot, type Q8Blocks } from './ggml-dot.ts';
+import { dotNibble32, dotPath, dotQ2K, takesGgmlDot, type Q8Blocks } from './ggml-dot.ts';
 import { fr, roundQ, roundTo, type Num, type Vec } from './numerics.ts';
 
 export interface Weight {
@@ -28,7 +28,7 @@ export interface Weight {
   /** Q4_1/Q5_1 only: the offset m of each 32-element block, (count, rows, cols/32). ggml adds
    *  m * s per block, where s is the activation block's stored f16 sum (see convertQ8_1). */
   mins?: Float32Array;
-  /** Q2_K/IQ4_NL: the tensor's bytes, for ggml's own products in 'ggml' numerics (ggml-dot.ts). */
+  /** Q2_K, IQ4_NL, Q4_0, MXFP4, Q8_0: the tensor's bytes, for ggml's own products in 'ggml' numerics (ggml-dot.ts). */
   raw?: Uint8Array;
   /** One routed expert's matrices (multiplied by mul_mat_id, never by a batched gemm). */
   expert?: boolean;
@@ -39,7 +39,7 @@ export function makeWeight(name: string, type: GGMLType, shape: number[], bytes:
   const [cols, rows = 1, count = 1] = shape;
   const n = cols * rows * count;
   const w: Weight = { name, type, cols, rows, count, data: dequantize(type, bytes, n, name), expert: expert || count > 1 };
-  if (hasGgmlDot(type)) w.raw = bytes;
+  if (takesGgmlDot(type)) w.raw = bytes;
   if (type === GGMLType.Q4_1 || type === GGMLType.Q5_1) {
     const blockBytes = type === GGMLType.Q4_1 ? 20 : 24; // d, m (f16) first in both layouts
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -176,7 +176,7 @@ export function matvec(num: Num, w: Weight, x: Vec, mat = 0, act?: Activation): 
 function ggmlProducts(num: Num, w: Weight, mat: number, q8: Q8Blocks, y: Vec): Vec {
   const raw = w.raw!;
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const path = dotPath(w.rows, !!w.expert, !!num.gemm);
+  const path = dotPath(w.rows, !!w.expert, !!num.gemm, w.type);
   const q2k = w.type === GGMLType.Q2_K;
   const nb = w.cols / (q2k ? QK_K : 32);
   for (let r = 0; r < w.rows; r++) {
