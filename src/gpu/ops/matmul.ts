@@ -8,7 +8,7 @@ import type { GPUSession } from '../session.ts';
 import { DEQUANT_SHADERS, SHADERS } from '../shaders.ts';
 import type { KernelShape } from '../variant.ts';
 import type { GpuWeight } from '../weights.ts';
-import { MATVEC_WG, rowOrder, type MatvecMode } from './matvec.ts';
+import { gluOverrides, MATVEC_WG, rowOrder, type MatvecMode } from './matvec.ts';
 import { ShapeError, type ActBuffers } from './quant.ts';
 
 /** Params.mode of matmul_hw.wgsl. */
@@ -57,7 +57,7 @@ export class MatmulOp {
       sources: [SHADERS.half, SHADERS.quantCommon, DEQUANT_SHADERS[t.file], SHADERS.dot32, SHADERS.gluAct, SHADERS.matmulCommon, ...(hw ? [SHADERS.matmulHw] : [...TILES[rowOrder(w.type, numerics, outLen)], SHADERS.matmul])],
       // hardware: one entry point for every mode (Params.mode), one pipeline per weight type
       entry: hw || mode === 'store' ? 'matmul' : mode === 'add' ? 'matmul_add' : `matmul_${mode}`,
-      overrides: hw ? { GGML_GELU: numerics === 'ggml' ? 1 : 0 } : { WG: MATVEC_WG, ...(mode === 'glu_gelu' ? { GGML_GELU: numerics === 'ggml' ? 1 : 0 } : {}) },
+      overrides: hw ? { GGML_GELU: numerics === 'ggml' ? 1 : 0 } : { WG: MATVEC_WG, ...gluOverrides(mode, numerics, rowOrder(w.type, numerics, outLen)) },
     });
     // a gated hardware tile holds its gate rows and their up rows
     const groups = Math.ceil(outLen / (hw && glu ? tile.rows / 2 : tile.rows));

@@ -64,6 +64,18 @@ export function rowOrder(type: GGMLType, numerics: 'ggml' | 'exact', rows: numbe
   if (numerics !== 'ggml' || !hasGgmlDot(type) || dotPath(rows, true, false) === 'vec') return 'twoSum';
   return type === GGMLType.Q2_K ? 'q2k' : 'b32';
 }
+/** The gate activation's overrides (glu_act.wgsl) for a gated mode: ggml's GELU table in 'ggml'
+ *  numerics; ggml's SiLU exp where the software shapes take the products in ggml's order
+ *  (`order` not 'twoSum'), so the gated output is llama.cpp's bit for bit. Elsewhere (near-exact
+ *  sums, hardware shapes) the products already differ from ggml's by ulps, and the WGSL exp stays:
+ *  there ggml's exp moved granitemoe F16's prompt logits (engine.test.ts) by f16 roundings that
+ *  three overturned ones no longer explain. */
+export function gluOverrides(mode: MatvecMode, numerics: 'ggml' | 'exact', order: 'twoSum' | 'b32' | 'q2k' | 'hardware'): Record<string, number> {
+  if (mode === 'glu_gelu') return { GGML_GELU: numerics === 'ggml' ? 1 : 0 };
+  if (mode === 'glu_silu') return { GGML_SILU: numerics === 'ggml' && (order === 'b32' || order === 'q2k') ? 1 : 0 };
+  return {};
+}
+
 const ROWS = { twoSum: [SHADERS.matvecRows], b32: [SHADERS.matvecGgml32], q2k: [SHADERS.ggmlQ2k, SHADERS.matvecGgmlQ2k] };
 
 export async function matvecOps(session: GPUSession, args: MatvecArgs): Promise<Op[]> {
@@ -86,7 +98,7 @@ export async function matvecOps(session: GPUSession, args: MatvecArgs): Promise<
   const kernel = await session.pipelines.get({
     sources: [...front, SHADERS.half, ...(hw ? [SHADERS.sum] : []), SHADERS.quantCommon, DEQUANT_SHADERS[t.file], SHADERS.dot32, SHADERS.gluAct, SHADERS.matvecCommon, ...(hw ? [sg ? SHADERS.reduceSg : SHADERS.reduceWg, SHADERS.matvecHw] : [...ROWS[rowOrder(w.type, numerics, outLen)], SHADERS.matvec])],
     entry: mode === 'store' ? 'matvec' : mode === 'add' ? 'matvec_add' : `matvec_${mode}`,
-    overrides: { WG: hw ? hardwareLanes(w.k / 32) : MATVEC_WG, ...(mode === 'glu_gelu' ? { GGML_GELU: numerics === 'ggml' ? 1 : 0 } : {}) },
+    overrides: { WG: hw ? hardwareLanes(w.k / 32) : MATVEC_WG, ...gluOverrides(mode, numerics, hw ? 'hardware' : rowOrder(w.type, numerics, outLen)) },
   });
   // software: 8 rows per lane; hardware: 8 row products per workgroup (4 outputs when gated)
   const groups = hw ? Math.ceil(outLen / (glu ? 4 : 8)) : Math.ceil(outLen / (MATVEC_R * MATVEC_WG));
