@@ -6,7 +6,8 @@
 // invocations along the rows.
 //
 // tile (a tile's products) comes from the file before this one: matmul_rows.wgsl (TwoSum), or in
-// ggml's order for the types ggml-dot.ts emulates, matmul_ggml32.wgsl or matmul_ggml_q2_k.wgsl.
+// ggml's order for the types ggml-dot.ts emulates, matmul_ggml32.wgsl or matmul_ggml_q2_k.wgsl;
+// row_blocks.wgsl (where the 8 rows start in the weight) before that.
 //
 // dispatch (ceil(n / (8 * WG)), ceil(tokens / 4)). Entry points as matvec.wgsl: matmul,
 // matmul_add, matmul_glu_silu, matmul_glu_gelu. Dense weights only (matrix 0).

@@ -1,6 +1,7 @@
 // Shared by the prefill kernels (matmul.wgsl, the software shape; matmul_hw.wgsl, the hardware
-// shape): their Params and bindings. Token t reads act + t * act_tok and writes
-// y + y_off + t * y_tok; rows outside [row0, row_end) live in another buffer of a split weight.
+// shape): their Params and bindings, and where a software tile's tokens start. Token t reads
+// act + t * act_tok and writes y + y_off + t * y_tok; rows outside [row0, row_end) live in
+// another buffer of a split weight.
 
 struct Params {
   k: u32,          // columns
@@ -30,4 +31,11 @@ struct Params {
 // 0, from a value the compiler cannot know (dot32.wgsl opq4).
 fn rt_zero() -> u32 {
   return select(0u, 1u, params.k == 0u);
+}
+
+// Where the activations of tokens t..t+3 of a tile start (past the batch's last token, the last
+// again), in blocks.
+fn token_blocks(t: u32) -> vec4<u32> {
+  let i = vec4<u32>(t) + vec4<u32>(0u, 1u, 2u, 3u);
+  return min(i, vec4<u32>(params.tokens - 1u)) * params.act_tok;
 }

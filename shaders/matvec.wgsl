@@ -13,7 +13,8 @@
 // rows outside [row0, row_end) of the flattened (matrix, row) index are skipped.
 //
 // dot_rows (8 rows' products) comes from the file before this one: matvec_rows.wgsl (TwoSum), or
-// in ggml's order for the types ggml-dot.ts emulates, matvec_ggml32.wgsl or matvec_ggml_q2_k.wgsl.
+// in ggml's order for the types ggml-dot.ts emulates, matvec_ggml32.wgsl or matvec_ggml_q2_k.wgsl;
+// row_blocks.wgsl (where the 8 rows start in the weight) before that.
 //
 // Entry points: matvec (y = Wa [+ bias]), matvec_add (y += Wa), matvec_glu_silu / _gelu / _oai
 // (y = act(Wg a [+ bias]) * (Wu a [+ bias]); _oai: gpt-oss's clamped SwiGLU): the gate and up matrices are uploaded as one matrix of n rows, gate

@@ -4,17 +4,14 @@
 // Dot products of rows fr..fr+7 (clamped into this buffer) with the activation at vec4 abase.
 fn dot_rows(fr: u32, abase: u32) -> Rows {
   let nb = (params.k >> 5u);
-  let last = params.row_end - 1u - params.row0;
-  let l0 = fr - params.row0;
-  let ga = vec4<u32>(min(l0, last), min(l0 + 1u, last), min(l0 + 2u, last), min(l0 + 3u, last)) * nb;
-  let gb = vec4<u32>(min(l0 + 4u, last), min(l0 + 5u, last), min(l0 + 6u, last), min(l0 + 7u, last)) * nb;
+  let g = row_blocks(fr - params.row0);
   var a = Q2K_ZERO;
   var b4 = Q2K_ZERO;
   for (var b = 0u; b < nb; b++) {
     let x = load_a32(abase, b);
     let flush = (b & 7u) == 7u;
-    a = q2k_step4(a, ga + b, x, flush);
-    b4 = q2k_step4(b4, gb + b, x, flush);
+    a = q2k_step4(a, g.a + b, x, flush);
+    b4 = q2k_step4(b4, g.b + b, x, flush);
   }
   return Rows(q2k_rows(a), q2k_rows(b4));
 }

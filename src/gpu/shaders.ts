@@ -20,6 +20,7 @@ import matmulHwWgsl from '../../shaders/matmul_hw.wgsl?raw';
 import matvecWgsl from '../../shaders/matvec.wgsl?raw';
 import matvecCommonWgsl from '../../shaders/matvec_common.wgsl?raw';
 import matvecRowsWgsl from '../../shaders/matvec_rows.wgsl?raw';
+import rowBlocksWgsl from '../../shaders/row_blocks.wgsl?raw';
 import matvecGgml32Wgsl from '../../shaders/matvec_ggml32.wgsl?raw';
 import matvecGgmlQ2kWgsl from '../../shaders/matvec_ggml_q2_k.wgsl?raw';
 import ggmlQ2kWgsl from '../../shaders/ggml_q2_k.wgsl?raw';
@@ -76,6 +77,7 @@ export const SHADERS = {
   matvec: src('matvec.wgsl', matvecWgsl),
   matvecCommon: src('matvec_common.wgsl', matvecCommonWgsl),
   matvecRows: src('matvec_rows.wgsl', matvecRowsWgsl),
+  rowBlocks: src('row_blocks.wgsl', rowBlocksWgsl),
   matvecGgml32: src('matvec_ggml32.wgsl', matvecGgml32Wgsl),
   matvecGgmlQ2k: src('matvec_ggml_q2_k.wgsl', matvecGgmlQ2kWgsl),
   ggmlQ2k: src('ggml_q2_k.wgsl', ggmlQ2kWgsl),

@@ -96,7 +96,7 @@ export async function matvecOps(session: GPUSession, args: MatvecArgs): Promise<
   if (sg && !session.features.subgroups) throw new ShapeError(`${w.name}: subgroup kernels need the subgroups feature and WGSL subgroup_id, which ${session.adapterName} lacks`);
   const front = sg ? [SHADERS.subgroups] : [];
   const kernel = await session.pipelines.get({
-    sources: [...front, SHADERS.half, ...(hw ? [SHADERS.sum] : []), SHADERS.quantCommon, DEQUANT_SHADERS[t.file], SHADERS.dot32, SHADERS.gluAct, SHADERS.matvecCommon, ...(hw ? [sg ? SHADERS.reduceSg : SHADERS.reduceWg, SHADERS.matvecHw] : [...ROWS[rowOrder(w.type, numerics, outLen)], SHADERS.matvec])],
+    sources: [...front, SHADERS.half, ...(hw ? [SHADERS.sum] : []), SHADERS.quantCommon, DEQUANT_SHADERS[t.file], SHADERS.dot32, SHADERS.gluAct, SHADERS.matvecCommon, ...(hw ? [sg ? SHADERS.reduceSg : SHADERS.reduceWg, SHADERS.matvecHw] : [SHADERS.rowBlocks, ...ROWS[rowOrder(w.type, numerics, outLen)], SHADERS.matvec])],
     entry: mode === 'store' ? 'matvec' : mode === 'add' ? 'matvec_add' : `matvec_${mode}`,
     overrides: { WG: hw ? hardwareLanes(w.k / 32) : MATVEC_WG, ...gluOverrides(mode, numerics, hw ? 'hardware' : rowOrder(w.type, numerics, outLen)) },
   });
