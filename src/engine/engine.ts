@@ -9,7 +9,7 @@ import { Op, runOps } from '../gpu/op.ts';
 import { WebGPUUnavailableError } from '../gpu/device.ts';
 import { GPUEngineError, GPUSession, type SessionOptions } from '../gpu/session.ts';
 import type { KvType } from '../gpu/shaders.ts';
-import { resolveKernels, type KernelChoice, type KernelShape } from '../gpu/variant.ts';
+import { resolveAttentionKernels, resolveKernels, type KernelChoice, type KernelShape } from '../gpu/variant.ts';
 import type { HParams } from '../model/hparams.ts';
 import { expertProvider, type ExpertProvider } from '../model/experts.ts';
 import { planModel, type ModelPlan } from '../model/plan.ts';
@@ -193,7 +193,7 @@ export class WebGPUEngine {
       // their pipelines compiling at once
       const { weights, filled } = allocWeights(session, source, plan, opts.onProgress, paged);
       const [graph] = await Promise.all([
-        session.pipelines.concurrently(() => ForwardGraph.build(session, plan, weights, { nCtx, maxBatch, numerics: opts.numerics ?? 'ggml', kvType, kernels, paging })),
+        session.pipelines.concurrently(() => ForwardGraph.build(session, plan, weights, { nCtx, maxBatch, numerics: opts.numerics ?? 'ggml', kvType, kernels, attnKernels: resolveAttentionKernels(session, opts.kernels), paging })),
         filled,
       ]);
       graph.writeRopeTable(weights.ropeFreqs);

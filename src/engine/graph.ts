@@ -42,6 +42,8 @@ export interface GraphOptions {
   kvType: KvType;
   /** Kernel shape (src/gpu/variant.ts), resolved for the adapter. */
   kernels: KernelShape;
+  /** Decode attention's shape (resolveAttentionKernels; default `kernels`). */
+  attnKernels?: KernelShape;
   /** Routed experts paged through these pools (by layer) instead of resident in `w`. */
   paging?: PagedExperts;
 }
@@ -324,7 +326,7 @@ export class ForwardGraph {
       stages.push((T, pos0) => { rope.set(T, pos0); return [rope.op]; });
       const attn = await AttentionOp.create(session, {
         nHead: hp.nHead, nHeadKv: hp.nHeadKv, headDim: hd, nCtx: opts.nCtx, maxQueries: B, q: qBuf, kCache: kc, vCache: vc, out: att,
-        scale: c.kqScale, softcap: c.attnSoftcap, capScale: c.attnCapScale, kvType: opts.kvType, kernels: opts.kernels, label: `${name}.attn`,
+        scale: c.kqScale, softcap: c.attnSoftcap, capScale: c.attnCapScale, kvType: opts.kvType, kernels: opts.attnKernels ?? opts.kernels, label: `${name}.attn`,
         window: c.swaLayers[il] ? c.swaWindow : 0, sinks: L.sinks,
       });
       stages.push((T, pos0) => attn.set(T, pos0));

@@ -23,6 +23,16 @@ export function resolveKernels(session: GPUSession, choice: KernelChoice = 'auto
   return session.software ? 'software' : 'hardware';
 }
 
+/** The shape of decode attention (one query), which `choice` 'auto' picks apart from the rest:
+ *  attention_hw.wgsl reads each K and V row once per KV head where attn reads it once per query
+ *  head, and on llvmpipe (lavapipe) that is faster at every length measured (f16 cache, 32/4 heads
+ *  of 128: 0.66 vs 1.4 ms at 64 positions, 9.8 vs 39 ms at 1024), so auto gives it to every adapter
+ *  but SwiftShader and other fallback adapters, where it is not faster below ~1024 positions. */
+export function resolveAttentionKernels(session: GPUSession, choice: KernelChoice = 'auto'): KernelShape {
+  if (choice !== 'auto') return resolveKernels(session, choice);
+  return session.software && !/llvmpipe|lavapipe/i.test(session.adapterName) ? 'software' : 'hardware';
+}
+
 /** Workgroup size of a hardware kernel whose lanes walk `blocks` units of a row: 64, or 128
  *  when there are more blocks than that (workgroup memory for the reduction of 8 rows without
  *  subgroups: 64 bytes a lane, 8 KiB at 128, half the smallest limit). */
