@@ -24,6 +24,9 @@ import rowBlocksWgsl from '../../shaders/row_blocks.wgsl?raw';
 import matvecGgml32Wgsl from '../../shaders/matvec_ggml32.wgsl?raw';
 import matvecGgmlQ2kWgsl from '../../shaders/matvec_ggml_q2_k.wgsl?raw';
 import ggmlQ2kWgsl from '../../shaders/ggml_q2_k.wgsl?raw';
+import ggmlLanesWgsl from '../../shaders/ggml_lanes.wgsl?raw';
+import matvecGgmlLanesWgsl from '../../shaders/matvec_ggml_lanes.wgsl?raw';
+import matmulGgmlLanesWgsl from '../../shaders/matmul_ggml_lanes.wgsl?raw';
 import matmulRowsWgsl from '../../shaders/matmul_rows.wgsl?raw';
 import matmulGgml32Wgsl from '../../shaders/matmul_ggml32.wgsl?raw';
 import matmulGgmlQ2kWgsl from '../../shaders/matmul_ggml_q2_k.wgsl?raw';
@@ -81,6 +84,9 @@ export const SHADERS = {
   matvecGgml32: src('matvec_ggml32.wgsl', matvecGgml32Wgsl),
   matvecGgmlQ2k: src('matvec_ggml_q2_k.wgsl', matvecGgmlQ2kWgsl),
   ggmlQ2k: src('ggml_q2_k.wgsl', ggmlQ2kWgsl),
+  ggmlLanes: src('ggml_lanes.wgsl', ggmlLanesWgsl),
+  matvecGgmlLanes: src('matvec_ggml_lanes.wgsl', matvecGgmlLanesWgsl),
+  matmulGgmlLanes: src('matmul_ggml_lanes.wgsl', matmulGgmlLanesWgsl),
   matmulRows: src('matmul_rows.wgsl', matmulRowsWgsl),
   matmulGgml32: src('matmul_ggml32.wgsl', matmulGgml32Wgsl),
   matmulGgmlQ2k: src('matmul_ggml_q2_k.wgsl', matmulGgmlQ2kWgsl),

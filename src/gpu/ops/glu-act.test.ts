@@ -2,13 +2,13 @@
 // llama.cpp's AVX-512 build takes it on full vectors, against the CPU reference's (ops.ts swiglu,
 // numerics.ts vExpf, which follow ggml-cpu/vec.h) bit for bit: the function itself over a wide
 // range of inputs, and Q2_K gated products in ggml's order (decode of 2 of 3 experts, a 6-token
-// prefill) whose products the reference takes as llama.cpp does (ggml-dot.ts), so the whole
-// gated output must match. WGSL's exp is not ggml's (on SwiftShader 13% of exps differed by an
-// ulp or two, which turned a Q8 rounding of ernie4_5-moe Q2_K at step 3 of the engine test). The
-// kernels take ggml's SiLU where their products are ggml's (matvec.ts gluOverrides).
+// prefill; Q8_0's decode, in vec_dot's lanes) whose products the reference takes as llama.cpp does
+// (ggml-dot.ts), so the whole gated output must match. WGSL's exp is not ggml's (on SwiftShader
+// 13% of exps differed by an ulp or two, which turned a Q8 rounding of ernie4_5-moe Q2_K at step 3
+// of the engine test). The kernels take ggml's SiLU where their products are ggml's (matvec.ts gluOverrides).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quantize } from '../../gguf/quant.ts';
-import { GGMLType } from '../../gguf/types.ts';
+import { GGMLType, typeName } from '../../gguf/types.ts';
 import { actKind } from '../layout.ts';
 import { Op, runOps } from '../op.ts';
 import type { GPUSession } from '../session.ts';
@@ -59,11 +59,12 @@ fn rt_zero() -> u32 { return select(0u, 1u, params.k == 0u); }
   });
 
   const k = 512, width = 16; // gate and up halves of 16 rows each: ggml's order (rows a multiple of 8)
-  it('Q2_K matvec_glu_silu of 2 of 3 experts equals the reference\'s SwiGLU of its products', async () => {
-    const count = 3, slots = 2, type = GGMLType.Q2_K;
+  // Q8_0: vec_dot's lanes (any rows)
+  it.each([GGMLType.Q2_K, GGMLType.Q8_0].map((type) => ({ type, name: typeName(type) })))('$name matvec_glu_silu of 2 of 3 experts equals the reference\'s SwiGLU of its products', async ({ type }) => {
+    const count = 3, slots = 2;
     const r = rng(41);
     const bytes = quantize(type, r.vec(count * 2 * width * k, 1 / Math.sqrt(k)));
-    const weight = uploadWeight(session.device, session.buffers, 'w_q2k_glu', type, k, 2 * width, count, bytes, session.limits.maxStorageBufferBindingSize);
+    const weight = uploadWeight(session.device, session.buffers, `w_${typeName(type)}_glu`, type, k, 2 * width, count, bytes, session.limits.maxStorageBufferBindingSize);
     const x = Float32Array.from(r.vec(k), (v) => 3 * v); // gates of a few units, both signs
     const act = createAct(session, actKind(type, 'ggml'), k, 1, 'act');
     const ids = Uint32Array.from([2, 0]);

@@ -15,7 +15,7 @@ import { ShapeError, type ActBuffers } from './quant.ts';
 const MODES: readonly MatvecMode[] = ['store', 'add', 'glu_silu', 'glu_gelu'];
 
 /** matmul.wgsl's tile, by rowOrder. */
-const TILES = { twoSum: [SHADERS.matmulRows], b32: [SHADERS.matmulGgml32], q2k: [SHADERS.ggmlQ2k, SHADERS.matmulGgmlQ2k] };
+const TILES = { twoSum: [SHADERS.matmulRows], b32: [SHADERS.matmulGgml32], q2k: [SHADERS.ggmlQ2k, SHADERS.matmulGgmlQ2k], lanes: [SHADERS.ggmlLanes, SHADERS.matmulGgmlLanes] };
 
 /** Rows and tokens of a tile: per lane in matmul.wgsl, per workgroup in matmul_hw.wgsl. */
 const TILE = { software: { rows: 8 * MATVEC_WG, tokens: 4 }, hardware: { rows: 64, tokens: 32 } } as const;

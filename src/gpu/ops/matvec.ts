@@ -58,9 +58,12 @@ export interface MatvecArgs {
 /** How the software shapes (matvec.wgsl, matmul.wgsl) sum a row: in ggml's order ('b32':
  *  matvec_ggml32.wgsl / matmul_ggml32.wgsl; 'q2k': ggml_q2_k.wgsl's) where the CPU reference takes
  *  llama.cpp's own products (ggml-dot.ts: Q2_K, IQ4_NL, Q4_0, MXFP4 in 'ggml' numerics) and
- *  llama.cpp repacks the matrix (rows a multiple of 8; a fused matrix is judged by its total),
- *  else near-exactly ('twoSum': matvec_rows.wgsl / matmul_rows.wgsl). */
-export function rowOrder(type: GGMLType, numerics: 'ggml' | 'exact', rows: number): 'twoSum' | 'b32' | 'q2k' {
+ *  llama.cpp repacks the matrix (rows a multiple of 8; a fused matrix is judged by its total);
+ *  Q8_0, never repacked, in vec_dot's 8 lanes for any rows ('lanes': ggml_lanes.wgsl); else
+ *  near-exactly ('twoSum': matvec_rows.wgsl / matmul_rows.wgsl). */
+export type RowOrder = 'twoSum' | 'b32' | 'q2k' | 'lanes';
+export function rowOrder(type: GGMLType, numerics: 'ggml' | 'exact', rows: number): RowOrder {
+  if (numerics === 'ggml' && type === GGMLType.Q8_0) return 'lanes';
   if (numerics !== 'ggml' || !hasGgmlDot(type) || dotPath(rows, true, false) === 'vec') return 'twoSum';
   return type === GGMLType.Q2_K ? 'q2k' : 'b32';
 }
@@ -70,13 +73,13 @@ export function rowOrder(type: GGMLType, numerics: 'ggml' | 'exact', rows: numbe
  *  sums, hardware shapes) the products already differ from ggml's by ulps, and the WGSL exp stays:
  *  there ggml's exp moved granitemoe F16's prompt logits (engine.test.ts) by f16 roundings that
  *  three overturned ones no longer explain. */
-export function gluOverrides(mode: MatvecMode, numerics: 'ggml' | 'exact', order: 'twoSum' | 'b32' | 'q2k' | 'hardware'): Record<string, number> {
+export function gluOverrides(mode: MatvecMode, numerics: 'ggml' | 'exact', order: RowOrder | 'hardware'): Record<string, number> {
   if (mode === 'glu_gelu') return { GGML_GELU: numerics === 'ggml' ? 1 : 0 };
-  if (mode === 'glu_silu') return { GGML_SILU: numerics === 'ggml' && (order === 'b32' || order === 'q2k') ? 1 : 0 };
+  if (mode === 'glu_silu') return { GGML_SILU: numerics === 'ggml' && order !== 'twoSum' && order !== 'hardware' ? 1 : 0 };
   return {};
 }
 
-const ROWS = { twoSum: [SHADERS.matvecRows], b32: [SHADERS.matvecGgml32], q2k: [SHADERS.ggmlQ2k, SHADERS.matvecGgmlQ2k] };
+const ROWS = { twoSum: [SHADERS.matvecRows], b32: [SHADERS.matvecGgml32], q2k: [SHADERS.ggmlQ2k, SHADERS.matvecGgmlQ2k], lanes: [SHADERS.ggmlLanes, SHADERS.matvecGgmlLanes] };
 
 export async function matvecOps(session: GPUSession, args: MatvecArgs): Promise<Op[]> {
   const { weight: w, act } = args;

@@ -128,9 +128,9 @@ function fmaF32(a: number, b: number, c: number): number {
 }
 
 describe('ggml\'s order', () => {
-  const GGML_CASES = [T.Q2_K, T.IQ4_NL, T.Q4_0, T.MXFP4].map((type) => ({ type, name: typeName(type) }));
+  const GGML_CASES = [T.Q2_K, T.IQ4_NL, T.Q4_0, T.MXFP4, T.Q8_0].map((type) => ({ type, name: typeName(type) }));
   it.each(GGML_CASES)('$name matvec of 2 of 3 experts: the reference\'s llama.cpp products bit for bit', async ({ type }) => {
-    const k = type === T.Q2_K ? 512 : 288, n = 24, count = 3, slots = 2;
+    const k = type === T.Q2_K ? 512 : 288, n = type === T.Q8_0 ? 20 : 24, count = 3, slots = 2; // Q8_0: vec_dot's lanes at any rows
     expect(rowOrder(type, 'ggml', n)).not.toBe('twoSum');
     const r = rng(k + n + type);
     const bytes = quantize(type, r.vec(count * n * k, 1 / Math.sqrt(k)));
@@ -151,7 +151,7 @@ describe('ggml\'s order', () => {
   });
 
   it.each(GGML_CASES)('$name matmul of 6 tokens (a 4-token gemm, 2 by gemv): the reference\'s products bit for bit', async ({ type }) => {
-    const k = type === T.Q2_K ? 512 : 288, n = 24, tokens = 6;
+    const k = type === T.Q2_K ? 512 : 288, n = type === T.Q8_0 ? 20 : 24, tokens = 6;
     const r = rng(k + n + type + 5);
     const bytes = quantize(type, r.vec(n * k, 1 / Math.sqrt(k)));
     const weight = uploadWeight(session.device, session.buffers, `w_${typeName(type)}_ggmm`, type, k, n, 1, bytes, session.limits.maxStorageBufferBindingSize);
