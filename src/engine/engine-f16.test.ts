@@ -13,8 +13,6 @@ import { bytesSource } from '../gguf/source.ts';
 import { GGMLType, typeName } from '../gguf/types.ts';
 import { GPUSession } from '../gpu/session.ts';
 import { needF16, rng } from '../gpu/testing.ts';
-import { greedy } from '../reference/generate.ts';
-import { ReferenceModel } from '../reference/model.ts';
 import { makeModel } from '../../tools/factory/make-model.ts';
 import { greedyResult, runJobs, type GreedyOutput } from '../../tools/oracle/llamacpp.ts';
 import { WebGPUEngine } from './engine.ts';
@@ -76,16 +74,22 @@ describe('WebGPU engine, f16 KV cache, vs CPU reference and llama.cpp (F16 cache
     expect(exactLlama.length, `exact: ${exactLlama.join(', ')}`).toBeGreaterThanOrEqual(Math.ceil(0.75 * CASES.length));
   });
 
-  it('a 1100-token prompt (attention over 3 splits) then 16 greedy tokens equal the reference', async (ctx) => {
+  // Against llama.cpp, not the CPU reference: on this file the reference parts from the GPU with
+  // an f16 cache at position 63 (a 64-token prompt's last logits 0.45 apart; 63 tokens, or an f32
+  // cache: bit for bit, lavapipe, software kernels) and its 8th generated token from llama.cpp's,
+  // cause not found yet (the f16 cache's path; the products, Q8_0 in vec_dot's lanes, are
+  // llama.cpp's); the GPU gives llama.cpp's 16 tokens.
+  it('a 1100-token prompt (attention over 3 splits) then 16 greedy tokens equal llama.cpp\'s', async (ctx) => {
     needF16(session, (note) => ctx.skip(note));
     const bytes = makeModel({ arch: 'qwen3moe', type: GGMLType.Q8_0, seed: 11 });
     const r = rng(5);
     const prompt = Array.from({ length: 1100 }, () => r.int(1200));
+    const path = `${DIR}/engine-f16-long-qwen3moe-Q8_0.gguf`;
+    writeFileSync(path, bytes);
+    const [want] = await runJobs([{ type: 'greedy', model: path, prompt, nTokens: 16, contextSize: 1280, kvType: 'f16' }]);
     const engine = await WebGPUEngine.load(bytesSource(bytes), { session, nCtx: 1200, maxBatch: 64 });
     try {
-      const ids = await engine.generate(prompt, 16);
-      const ref = await ReferenceModel.load(bytesSource(bytes), { numerics: 'ggml', nCtx: 1200, kvType: 'f16' });
-      expect(ids).toEqual(greedy(ref, prompt, 16));
+      expect(await engine.generate(prompt, 16)).toEqual(greedyResult(want).ids);
     } finally {
       engine.destroy();
     }
