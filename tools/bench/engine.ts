@@ -5,7 +5,9 @@
 //  - lavapipe (the comparison the engine issue asks for: one device, both sides): Mesa 25's
 //    software Vulkan from scripts/lavapipe.sh. Our engine through Dawn, llama.cpp through its
 //    Vulkan backend (GGML_VK_VISIBLE_DEVICES=0: ggml hides CPU-type devices by default).
-//    Rounds are interleaved (ours, llama.cpp, ours, ...) and the best of each kept.
+//    Rounds are interleaved (ours, llama.cpp, ours, ...) and the best of each kept. Beside them,
+//    in the same rounds, ours with `kernels: 'software'` (auto against the software shapes) and
+//    with `numerics: 'exact'` (near-exact sums instead of llama.cpp's CPU order).
 //  - swiftshader: the device CI and Chromium use. Our engine runs; llama.cpp's Vulkan backend
 //    refuses it (no VK_KHR_16bit_storage): reported as its error, not a number.
 //  - llama.cpp's CPU build with cpuMathCores threads, for scale.
@@ -16,6 +18,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { GGMLType } from '../../src/gguf/types.ts';
+import type { EngineOptions } from '../../src/engine/engine.ts';
 import { SWIFTSHADER_ICD } from '../../src/gpu/device.ts';
 import { makeModel } from '../factory/make-model.ts';
 
@@ -74,7 +77,8 @@ function child(name: string, device: Device, args: object): Promise<Speed> {
 /** Both sides use the same KV cache type: f16 (llama.cpp's default) where the device has
  *  shader-f16 (lavapipe), f32 on SwiftShader and for the CPU peer beside it. */
 const kvType = (device: Device) => (device === 'lavapipe' ? 'f16' : 'f32');
-const ours = (model: string, device: Device) => child('webgpu-speed', device, { model, prompt: PROMPT, nDecode: N_DECODE, kvType: kvType(device) });
+const ours = (model: string, device: Device, opts: EngineOptions = {}) =>
+  child('webgpu-speed', device, { model, prompt: PROMPT, nDecode: N_DECODE, kvType: kvType(device), opts });
 const llamaCpp = (model: string, device: Device) =>
   child('llamacpp-speed', device, { model, prompt: PROMPT, nDecode: N_DECODE, backend: device === 'cpu' ? 'cpu' : 'vulkan', kvType: kvType(device) });
 
@@ -116,10 +120,13 @@ export default async function bench() {
     process.stderr.write(`bench engine: ${m.name}\n`);
     const best = (a: Speed, b: Speed): Speed => (a.decodeTokS ?? 0) + (a.prefillTokS ?? 0) >= (b.decodeTokS ?? 0) + (b.prefillTokS ?? 0) ? a : b;
     let oursLvp: Speed = { error: lavapipe ?? undefined }, vkLvp: Speed = { error: lavapipe ?? undefined }, oursSws: Speed = {}, cpu: Speed = {};
+    let softLvp: Speed = {}, exactLvp: Speed = {};
     for (let r = 0; r < ROUNDS; r++) {
       if (!lavapipe) {
         oursLvp = best(oursLvp, await ours(path, 'lavapipe'));
         vkLvp = best(vkLvp, await llamaCpp(path, 'lavapipe'));
+        softLvp = best(softLvp, await ours(path, 'lavapipe', { kernels: 'software' }));
+        exactLvp = best(exactLvp, await ours(path, 'lavapipe', { numerics: 'exact' }));
       }
       oursSws = best(oursSws, await ours(path, 'swiftshader'));
       cpu = best(cpu, await llamaCpp(path, 'cpu'));
@@ -134,6 +141,11 @@ export default async function bench() {
         webgpu: strip(oursLvp), llamacppVulkan: strip(vkLvp),
         ratio: { decode: ratio(oursLvp.decodeTokS, vkLvp.decodeTokS), prefill: ratio(oursLvp.prefillTokS, vkLvp.prefillTokS) },
         sameGreedyTokens: same(oursLvp, vkLvp),
+        // the same engine forced to today's software shapes, and with near-exact sums instead of
+        // llama.cpp's CPU order (numerics 'exact': Q8_0's emulated FMA lanes cost prefill most)
+        webgpuSoftwareKernels: strip(softLvp),
+        webgpuExactNumerics: strip(exactLvp),
+        ratioAutoToSoftware: { decode: ratio(oursLvp.decodeTokS, softLvp.decodeTokS), prefill: ratio(oursLvp.prefillTokS, softLvp.prefillTokS) },
       },
       swiftshader: { webgpu: strip(oursSws), llamacppVulkan: strip(vkSws) },
       llamacppCpu: {

@@ -1,15 +1,15 @@
 // Child process of tools/bench/engine.ts: our WebGPU engine's prefill and decode speed on one
 // GGUF, printed as one JSON line. A child process so that the parent can pick the device by
 // environment (VK_ICD_FILENAMES, and the patched node of scripts/lavapipe.sh for lavapipe).
-//   argv[2]: JSON { model, prompt: number[], nDecode, kvType: 'f32' | 'f16' }
+//   argv[2]: JSON { model, prompt: number[], nDecode, kvType: 'f32' | 'f16', opts?: engine options }
 import { fileSource } from '../../../src/gguf/source-node.ts';
-import { WebGPUEngine } from '../../../src/engine/engine.ts';
+import { WebGPUEngine, type EngineOptions } from '../../../src/engine/engine.ts';
 
-const args = JSON.parse(process.argv[2]) as { model: string; prompt: number[]; nDecode: number; kvType: 'f32' | 'f16' };
+const args = JSON.parse(process.argv[2]) as { model: string; prompt: number[]; nDecode: number; kvType: 'f32' | 'f16'; opts?: EngineOptions };
 try {
   const t0 = performance.now();
   const source = fileSource(args.model);
-  const engine = await WebGPUEngine.load(source, { nCtx: 256, maxBatch: args.prompt.length, kvType: args.kvType });
+  const engine = await WebGPUEngine.load(source, { nCtx: 256, maxBatch: args.prompt.length, kvType: args.kvType, ...args.opts });
   const loadS = (performance.now() - t0) / 1000;
   await source.close?.();
   await engine.forward(args.prompt.slice(0, 4)); // compile and warm up
