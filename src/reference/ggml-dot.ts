@@ -36,7 +36,9 @@ export interface Q8Blocks {
 export type DotPath = 'vec' | 'gemv' | 'gemm';
 
 /** Types whose products are taken here in 'ggml' numerics and that x86 llama.cpp repacks (rows a
- *  multiple of 8): the ones the GPU's ggml-order kernels follow (gpu/ops/matvec.ts rowOrder). */
+ *  multiple of 8): Q2_K, IQ4_NL, Q4_0, MXFP4. In such matrices the GPU's software kernels take
+ *  them in the same order (gpu/ops/matvec.ts rowOrder: 'q2k' for Q2_K, 'b32' for the others).
+ *  Q8_0 is in takesGgmlDot only: never repacked, the GPU takes it in vec_dot's lanes ('lanes'). */
 export function hasGgmlDot(type: GGMLType): boolean {
   return type === GGMLType.Q2_K || (NIBBLE32[type] !== undefined && type !== GGMLType.Q8_0);
 }

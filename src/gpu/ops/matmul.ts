@@ -53,11 +53,12 @@ export class MatmulOp {
     const outLen = glu ? w.n / 2 : w.n;
     const hw = args.kernels === 'hardware';
     const tile = TILE[hw ? 'hardware' : 'software'];
+    const order = rowOrder(w.type, numerics, outLen);
     const kernel = await session.pipelines.get({
-      sources: [SHADERS.half, SHADERS.quantCommon, DEQUANT_SHADERS[t.file], SHADERS.dot32, SHADERS.gluAct, SHADERS.matmulCommon, ...(hw ? [SHADERS.matmulHw] : [SHADERS.rowBlocks, ...TILES[rowOrder(w.type, numerics, outLen)], SHADERS.matmul])],
+      sources: [SHADERS.half, SHADERS.quantCommon, DEQUANT_SHADERS[t.file], SHADERS.dot32, SHADERS.gluAct, SHADERS.matmulCommon, ...(hw ? [SHADERS.matmulHw] : [SHADERS.rowBlocks, ...TILES[order], SHADERS.matmul])],
       // hardware: one entry point for every mode (Params.mode), one pipeline per weight type
       entry: hw || mode === 'store' ? 'matmul' : mode === 'add' ? 'matmul_add' : `matmul_${mode}`,
-      overrides: hw ? { GGML_GELU: numerics === 'ggml' ? 1 : 0 } : { WG: MATVEC_WG, ...gluOverrides(mode, numerics, rowOrder(w.type, numerics, outLen)) },
+      overrides: hw ? { GGML_GELU: numerics === 'ggml' ? 1 : 0 } : { WG: MATVEC_WG, ...gluOverrides(mode, numerics, order) },
     });
     // a gated hardware tile holds its gate rows and their up rows
     const groups = Math.ceil(outLen / (hw && glu ? tile.rows / 2 : tile.rows));

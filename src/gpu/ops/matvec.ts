@@ -55,12 +55,15 @@ export interface MatvecArgs {
   label?: string;
 }
 
-/** How the software shapes (matvec.wgsl, matmul.wgsl) sum a row: in ggml's order ('b32':
- *  matvec_ggml32.wgsl / matmul_ggml32.wgsl; 'q2k': ggml_q2_k.wgsl's) where the CPU reference takes
- *  llama.cpp's own products (ggml-dot.ts: Q2_K, IQ4_NL, Q4_0, MXFP4 in 'ggml' numerics) and
- *  llama.cpp repacks the matrix (rows a multiple of 8; a fused matrix is judged by its total);
- *  Q8_0, never repacked, in vec_dot's 8 lanes for any rows ('lanes': ggml_lanes.wgsl); else
- *  near-exactly ('twoSum': matvec_rows.wgsl / matmul_rows.wgsl). */
+/** How the software shapes (matvec.wgsl, matmul.wgsl) sum a row. In 'ggml' numerics, in
+ *  llama.cpp's x86 order as the CPU reference takes it (ggml-dot.ts):
+ *  - Q2_K ('q2k': ggml_q2_k.wgsl), IQ4_NL, Q4_0, MXFP4 ('b32': matvec_ggml32.wgsl /
+ *    matmul_ggml32.wgsl) where llama.cpp repacks the matrix (hasGgmlDot; rows a multiple of 8, a
+ *    fused matrix judged by its total);
+ *  - Q8_0, never repacked, in vec_dot's 8 lanes for any rows ('lanes': ggml_lanes.wgsl).
+ *  Else near-exactly ('twoSum': matvec_rows.wgsl / matmul_rows.wgsl): 'exact' numerics, the other
+ *  types, and those four types' matrices that llama.cpp multiplies by vec_dot (rows not a
+ *  multiple of 8). */
 export type RowOrder = 'twoSum' | 'b32' | 'q2k' | 'lanes';
 export function rowOrder(type: GGMLType, numerics: 'ggml' | 'exact', rows: number): RowOrder {
   if (numerics === 'ggml' && type === GGMLType.Q8_0) return 'lanes';
@@ -98,10 +101,11 @@ export async function matvecOps(session: GPUSession, args: MatvecArgs): Promise<
   const sg = hw && (args.subgroups ?? session.features.subgroups);
   if (sg && !session.features.subgroups) throw new ShapeError(`${w.name}: subgroup kernels need the subgroups feature and WGSL subgroup_id, which ${session.adapterName} lacks`);
   const front = sg ? [SHADERS.subgroups] : [];
+  const order = rowOrder(w.type, numerics, outLen);
   const kernel = await session.pipelines.get({
-    sources: [...front, SHADERS.half, ...(hw ? [SHADERS.sum] : []), SHADERS.quantCommon, DEQUANT_SHADERS[t.file], SHADERS.dot32, SHADERS.gluAct, SHADERS.matvecCommon, ...(hw ? [sg ? SHADERS.reduceSg : SHADERS.reduceWg, SHADERS.matvecHw] : [SHADERS.rowBlocks, ...ROWS[rowOrder(w.type, numerics, outLen)], SHADERS.matvec])],
+    sources: [...front, SHADERS.half, ...(hw ? [SHADERS.sum] : []), SHADERS.quantCommon, DEQUANT_SHADERS[t.file], SHADERS.dot32, SHADERS.gluAct, SHADERS.matvecCommon, ...(hw ? [sg ? SHADERS.reduceSg : SHADERS.reduceWg, SHADERS.matvecHw] : [SHADERS.rowBlocks, ...ROWS[order], SHADERS.matvec])],
     entry: mode === 'store' ? 'matvec' : mode === 'add' ? 'matvec_add' : `matvec_${mode}`,
-    overrides: { WG: hw ? hardwareLanes(w.k / 32) : MATVEC_WG, ...gluOverrides(mode, numerics, hw ? 'hardware' : rowOrder(w.type, numerics, outLen)) },
+    overrides: { WG: hw ? hardwareLanes(w.k / 32) : MATVEC_WG, ...gluOverrides(mode, numerics, hw ? 'hardware' : order) },
   });
   // software: 8 rows per lane; hardware: 8 row products per workgroup (4 outputs when gated)
   const groups = hw ? Math.ceil(outLen / (glu ? 4 : 8)) : Math.ceil(outLen / (MATVEC_R * MATVEC_WG));
