@@ -1,6 +1,7 @@
 // Test helpers for the kernels: a shared device, buffer upload and readback, seeded random data,
-// and plain CPU versions of the activation conversions (ggml's algorithms in f32 arithmetic via
-// Math.fround), written from ggml's C code independently of the kernels.
+// plain CPU versions of the activation conversions (ggml's algorithms in f32 arithmetic via
+// Math.fround), written from ggml's C code independently of the kernels, and attention in
+// float64 (attention.test.ts, attention-hw.test.ts).
 import { roundF16, f32ToBf16, bf16ToF32 } from '../gguf/half.ts';
 import { USAGE } from './buffers.ts';
 import { parseActKind, type ActKind } from './layout.ts';
@@ -111,12 +112,62 @@ export function cpuConvert(actKind: ActKind, x: Float32Array): { a: Float64Array
   return { a, s };
 }
 
-/** Largest |got - want| relative to the largest |want| (a scale-free error for a whole vector). */
-export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
+/** Largest |got - want| relative to the largest |want| (a scale-free error for a whole vector),
+ *  each output's `slack` (if given) forgiven. */
+export function relErr(got: ArrayLike<number>, want: ArrayLike<number>, slack?: ArrayLike<number>): number {
   let err = 0, scale = 0;
   for (let i = 0; i < want.length; i++) {
-    err = Math.max(err, Math.abs(got[i] - want[i]));
+    err = Math.max(err, Math.abs(got[i] - want[i]) - (slack ? slack[i] : 0));
     scale = Math.max(scale, Math.abs(want[i]));
   }
   return err / (scale || 1);
+}
+
+/** An attention kernel test's shape: `queries` causal queries at positions pos0.., nHead query
+ *  heads over nHeadKv KV heads of headDim, Grok's soft cap (0: off), gpt-oss's sliding window
+ *  (positions seen) and sink logits. */
+export interface AttentionCase { nHead: number; nHeadKv: number; headDim: number; queries: number; pos0: number; softcap: number; window?: number; sinks?: boolean }
+
+/** Outputs (queries, nHead, headDim) in float64: what attention.wgsl computes from K and V
+ *  (nCtx, nHeadKv * headDim), q (queries, nHead * headDim) and the sinks (nHead) as the kernel
+ *  sees them (f16 cache: the caller rounds K, V and q to f16); with f16, p = f16(e / l) as ggml's
+ *  f16 cache takes it (src/reference/attention.ts). `either(p)`, if given: how far a weight p
+ *  may move an output per unit of |V| (returned summed per output as `slack`). */
+export function attentionRef(
+  c: AttentionCase, x: { k: Float32Array; v: Float32Array; q: Float32Array; sinks?: Float32Array },
+  o: { scale: number; capScale: number; f16: boolean; either?: (p: number) => number },
+): { want: Float64Array; slack: Float64Array } {
+  const kv = c.nHeadKv * c.headDim, qd = c.nHead * c.headDim;
+  const want = new Float64Array(c.queries * qd), slack = new Float64Array(c.queries * qd);
+  const group = c.nHead / c.nHeadKv;
+  for (let z = 0; z < c.queries; z++) {
+    const n = c.pos0 + z + 1;
+    const first = c.window ? Math.max(0, n - c.window) : 0;
+    for (let h = 0; h < c.nHead; h++) {
+      const ko = Math.floor(h / group) * c.headDim, qo = z * qd + h * c.headDim;
+      const s = Array.from({ length: n }, (_, p) => {
+        if (p < first) return -Infinity;
+        let d = 0;
+        for (let i = 0; i < c.headDim; i++) d += x.k[p * kv + ko + i] * x.q[qo + i];
+        return c.softcap ? Math.tanh(d * o.capScale) * c.softcap : d * o.scale;
+      });
+      const sink = x.sinks ? x.sinks[h] : -Infinity;
+      const m = Math.max(...s, sink);
+      const e = s.map((v) => Math.exp(v - m));
+      const l = e.reduce((a, b) => a + b, 0) + Math.exp(sink - m);
+      // f32 cache: sum e * V, then / l; f16: the rounded weights
+      const w = o.f16 ? e.map((v) => roundF16(fr(v / l))) : e;
+      const either = o.either ? e.map((v) => o.either!(v / l)) : undefined;
+      for (let i = 0; i < c.headDim; i++) {
+        let acc = 0, sl = 0;
+        for (let p = 0; p < n; p++) {
+          acc += w[p] * x.v[p * kv + ko + i];
+          if (either) sl += either[p] * Math.abs(x.v[p * kv + ko + i]);
+        }
+        want[qo + i] = o.f16 ? acc : acc / l;
+        slack[qo + i] = sl;
+      }
+    }
+  }
+  return { want, slack };
 }

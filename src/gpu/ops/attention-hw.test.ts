@@ -13,7 +13,7 @@ import { f32ToF16, roundF16 } from '../../gguf/half.ts';
 import { runOps } from '../op.ts';
 import type { GPUSession } from '../session.ts';
 import type { KvType } from '../shaders.ts';
-import { needF16, readF32, rng, testSession, upload, zeros } from '../testing.ts';
+import { attentionRef, needF16, readF32, relErr, rng, testSession, upload, zeros, type AttentionCase } from '../testing.ts';
 import { AttentionOp } from './attention.ts';
 import { AttentionHwOp, ATTN_HW_CHUNK } from './attention-hw.ts';
 import { ShapeError } from './quant.ts';
@@ -22,9 +22,7 @@ let session: GPUSession;
 beforeAll(async () => { session = await testSession(); });
 afterAll(() => session?.destroy());
 
-interface Case { nHead: number; nHeadKv: number; headDim: number; queries: number; pos0: number; softcap: number; window?: number; sinks?: boolean }
-
-const CASES: Case[] = [
+const CASES: AttentionCase[] = [
   { nHead: 2, nHeadKv: 2, headDim: 64, queries: 1, pos0: 0, softcap: 0 },
   { nHead: 8, nHeadKv: 2, headDim: 128, queries: 1, pos0: ATTN_HW_CHUNK + 44, softcap: 0 },
   { nHead: 8, nHeadKv: 1, headDim: 64, queries: 1, pos0: 2 * ATTN_HW_CHUNK + 100, softcap: 0 },
@@ -45,53 +43,6 @@ function ambiguousF16(p: number): number {
   const ulp = p < 2 ** -14 ? 2 ** -24 : 2 ** (Math.floor(Math.log2(p)) - 10);
   const mid = (Math.floor(p / ulp) + 0.5) * ulp;
   return Math.abs(p - mid) <= p * 2 ** -19 ? ulp : 0;
-}
-
-/** Outputs (queries, nHead, headDim) in float64: what attention.wgsl computes, with K, V and q as
- *  the kernel sees them (f16 cache: rounded) and, with an f16 cache, p = f16(e / l); `slack`: per
- *  output, how far the f16 roundings of p that could go either way (ambiguousF16) may move it. */
-function reference(c: Case, K: Float32Array, V: Float32Array, Q: Float32Array, sinks: Float32Array | undefined, f16: boolean, scale: number, capScale: number) {
-  const kv = c.nHeadKv * c.headDim, qd = c.nHead * c.headDim;
-  const want = new Float64Array(c.queries * qd), slack = new Float64Array(c.queries * qd);
-  const group = c.nHead / c.nHeadKv;
-  for (let z = 0; z < c.queries; z++) {
-    const n = c.pos0 + z + 1;
-    const first = c.window ? Math.max(0, n - c.window) : 0;
-    for (let h = 0; h < c.nHead; h++) {
-      const ko = Math.floor(h / group) * c.headDim, qo = z * qd + h * c.headDim;
-      const s = Array.from({ length: n }, (_, p) => {
-        if (p < first) return -Infinity;
-        let d = 0;
-        for (let i = 0; i < c.headDim; i++) d += K[p * kv + ko + i] * Q[qo + i];
-        return c.softcap ? Math.tanh(d * capScale) * c.softcap : d * scale;
-      });
-      const m = Math.max(...s, sinks ? sinks[h] : -Infinity);
-      const e = s.map((v) => Math.exp(v - m));
-      const l = e.reduce((a, b) => a + b, 0) + (sinks ? Math.exp(sinks[h] - m) : 0);
-      const w = f16 ? e.map((v) => roundF16(Math.fround(v / l))) : e.map((v) => v / l);
-      const either = e.map((v) => (f16 ? ambiguousF16(v / l) : 0));
-      for (let i = 0; i < c.headDim; i++) {
-        let acc = 0, sl = 0;
-        for (let p = 0; p < n; p++) {
-          acc += w[p] * V[p * kv + ko + i];
-          sl += either[p] * Math.abs(V[p * kv + ko + i]);
-        }
-        want[qo + i] = acc;
-        slack[qo + i] = sl;
-      }
-    }
-  }
-  return { want, slack };
-}
-
-/** relErr with each output's slack forgiven. */
-function relErrSlack(got: ArrayLike<number>, want: ArrayLike<number>, slack: ArrayLike<number>): number {
-  let err = 0, scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    err = Math.max(err, Math.abs(got[i] - want[i]) - slack[i]);
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  return err / (scale || 1);
 }
 
 const VARIANTS: { kvType: KvType; subgroups: boolean }[] = [
@@ -126,14 +77,16 @@ describe.each(VARIANTS)('attention_hw.wgsl, $kvType cache, subgroups $subgroups'
     const got = await readF32(session, out, c.queries * qd);
 
     const h16 = (x: Float32Array) => (f16 ? Float32Array.from(x, roundF16) : x);
-    const { want, slack } = reference(c, h16(K), h16(V), h16(Q), sinks, f16, scale, capScale);
+    // attention.test.ts's reference, with a slack per output: how far the f16 roundings of p that
+    // could go either way (ambiguousF16) may move it
+    const { want, slack } = attentionRef(c, { k: h16(K), v: h16(V), q: h16(Q), sinks }, { scale, capScale, f16, either: f16 ? ambiguousF16 : undefined });
     // attention.test.ts's tolerances; f16: a p next to an f16 rounding boundary may round either
     // way, the kernels' exp and sums being f32 (the soft-cap case has a p of 0.91723647, 1.6e-7
     // of itself from a midpoint, rounded up in float64 and down by both kernels: 4e-4 apart
     // without the slack), and so between the two kernels, whose sums run in different orders
     const tol = f16 ? 5e-5 : 2e-5;
-    expect(relErrSlack(got, want, slack)).toBeLessThan(tol);
-    if (c.queries === 1) expect(relErrSlack(got, await readF32(session, soft, qd), slack)).toBeLessThan(tol);
+    expect(relErr(got, want, slack)).toBeLessThan(tol);
+    if (c.queries === 1) expect(relErr(got, await readF32(session, soft, qd), slack)).toBeLessThan(tol);
   });
 });
 

@@ -8,16 +8,14 @@ import { runOps } from '../op.ts';
 import type { GPUSession } from '../session.ts';
 import { f32ToF16, roundF16 } from '../../gguf/half.ts';
 import type { KvType } from '../shaders.ts';
-import { needF16, readF32, relErr, rng, testSession, upload, zeros } from '../testing.ts';
+import { attentionRef, needF16, readF32, relErr, rng, testSession, upload, zeros, type AttentionCase } from '../testing.ts';
 import { AttentionOp, ATTN_CHUNK } from './attention.ts';
 
 let session: GPUSession;
 beforeAll(async () => { session = await testSession(); });
 afterAll(() => session?.destroy());
 
-interface Case { nHead: number; nHeadKv: number; headDim: number; queries: number; pos0: number; softcap: number; window?: number; sinks?: boolean }
-
-const CASES: Case[] = [
+const CASES: AttentionCase[] = [
   { nHead: 4, nHeadKv: 2, headDim: 64, queries: 1, pos0: 0, softcap: 0 },
   { nHead: 4, nHeadKv: 2, headDim: 64, queries: 1, pos0: 36, softcap: 0 },
   { nHead: 2, nHeadKv: 1, headDim: 128, queries: 1, pos0: ATTN_CHUNK + 187, softcap: 0 },
@@ -43,8 +41,7 @@ describe.each(KV_TYPES)('attention.wgsl, %s cache', (kvType) => {
     const r = rng(c.pos0 + c.headDim);
     const nCtx = c.pos0 + c.queries + 3;
     const kv = c.nHeadKv * c.headDim, qd = c.nHead * c.headDim;
-    let K = r.vec(nCtx * kv), V = r.vec(nCtx * kv);
-    const Q = r.vec(c.queries * qd);
+    const K = r.vec(nCtx * kv), V = r.vec(nCtx * kv), Q = r.vec(c.queries * qd);
     const sinks = c.sinks ? Float32Array.from(r.vec(c.nHead), (v) => 4 * v) : undefined;
     const scale = 1 / Math.sqrt(c.headDim), capScale = 0.08;
     const out = zeros(session, 4 * c.queries * qd);
@@ -54,37 +51,12 @@ describe.each(KV_TYPES)('attention.wgsl, %s cache', (kvType) => {
       q: upload(session, Q), kCache: upload(session, asCache(K)), vCache: upload(session, asCache(V)), out,
       scale: c.softcap ? 1 : scale, softcap: c.softcap, capScale, kvType, window: c.window, sinks: sinks && upload(session, sinks),
     });
-    // what the kernel sees and rounds: f16 K, V and q; p rounded after normalization
-    const h16 = (x: Float32Array) => (f16 ? Float32Array.from(x, roundF16) : x);
-    K = h16(K); V = h16(V);
-    const Qr = h16(Q);
     runOps(session, op.set(c.queries, c.pos0));
     const got = await readF32(session, out, c.queries * qd);
 
-    const want = new Float64Array(c.queries * qd);
-    const group = c.nHead / c.nHeadKv;
-    for (let z = 0; z < c.queries; z++) {
-      const n = c.pos0 + z + 1;
-      const first = c.window ? Math.max(0, n - c.window) : 0;
-      for (let h = 0; h < c.nHead; h++) {
-        const ko = Math.floor(h / group) * c.headDim, qo = z * qd + h * c.headDim;
-        const s = Array.from({ length: n }, (_, p) => {
-          let d = 0;
-          for (let i = 0; i < c.headDim; i++) d += K[p * kv + ko + i] * Qr[qo + i];
-          if (p < first) return -Infinity;
-          return c.softcap ? Math.tanh(d * capScale) * c.softcap : d * scale;
-        });
-        const m = Math.max(...s, sinks ? sinks[h] : -Infinity);
-        const e = s.map((v) => Math.exp(v - m));
-        const l = e.reduce((a, b) => a + b, 0) + (sinks ? Math.exp(sinks[h] - m) : 0);
-        const p16 = e.map((v) => roundF16(Math.fround(v / l)));
-        for (let i = 0; i < c.headDim; i++) {
-          let acc = 0;
-          for (let p = 0; p < n; p++) acc += f16 ? p16[p] * V[p * kv + ko + i] : e[p] * V[p * kv + ko + i];
-          want[qo + i] = f16 ? acc : acc / l;
-        }
-      }
-    }
+    // what the kernel sees and rounds: f16 K, V and q; p rounded after normalization
+    const h16 = (x: Float32Array) => (f16 ? Float32Array.from(x, roundF16) : x);
+    const { want } = attentionRef(c, { k: h16(K), v: h16(V), q: h16(Q), sinks }, { scale, capScale, f16 });
     // f16: a p within an ulp of an f16 rounding boundary may round the other way (the GPU's exp
     // and sums are f32), moving an output by ~2^-11 of one term: seen up to 2e-5. (Leaving p
     // unrounded misses by 1.2e-4 to 3.6e-4 on these cases.)
