@@ -6,7 +6,8 @@
 // positions 0..pos0 + z (the last `window` of them with a window); a split takes `chunk`
 // positions (long contexts: many workgroups, merged by attention_combine.wgsl).
 // Sources: kv_f32.wgsl or kv_f16.wgsl, half.wgsl, the softmax statistics (attention_hw_sg.wgsl
-// with subgroups, subgroups.wgsl first; attention_hw_wg.wgsl without), then this file.
+// with subgroups: subgroups.wgsl first, lanes_sg.wgsl after the kv file; attention_hw_wg.wgsl
+// without), then this file.
 //
 // - scores: lane t takes positions p0 + t, p0 + t + WG, ...; it reads its K row along head_dim
 //   (vec4 loads) and meets every head's query (in workgroup memory) with each load; the dot

@@ -1,15 +1,7 @@
-// attention_hw.wgsl's softmax statistics with subgroups (subgroups.wgsl first): subgroup s takes
-// heads s, s + count, ...: its lanes take the head's scores in turn, subgroupMax and subgroupAdd
-// combine them, and one barrier at the end publishes stat and sc. Lanes: the entry point's
-// builtins.
-
-struct Lanes {
-  @builtin(local_invocation_index) t: u32,
-  @builtin(subgroup_id) sg: u32,
-  @builtin(subgroup_invocation_id) lane: u32,
-  @builtin(subgroup_size) size: u32,
-  @builtin(num_subgroups) count: u32,
-}
+// attention_hw.wgsl's softmax statistics with subgroups (subgroups.wgsl, then after the KV file
+// lanes_sg.wgsl: the entry point's builtins): subgroup s takes heads s, s + count, ...: its lanes
+// take the head's scores in turn, subgroupMax and subgroupAdd combine them, and one barrier at
+// the end publishes stat and sc.
 
 // stat[g] = (max, sum of exp(s - max)) of head g's scores j0..n-1 of the split, for every head
 // of KV head kvh (sc: weigh). Ends with a barrier. Uniform control flow.

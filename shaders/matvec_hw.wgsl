@@ -7,9 +7,10 @@
 // adjacent 16- or 32-byte pieces of the same row: each vec4 load of a subgroup covers one
 // contiguous stretch. Each lane sums its blocks' exact partials with TwoSum as matvec.wgsl does,
 // then the lanes' (sum, error) pairs are combined by reduce_rows: reduce_sg.wgsl (subgroup
-// shuffles, then one partial per subgroup through workgroup memory) or reduce_wg.wgsl (workgroup
-// memory only), which also define the entry points' `Lanes` builtins. sum.wgsl comes first. Same rounding behaviour,
-// same tolerances as matvec.wgsl; the order of the sum differs, so the last bit may.
+// shuffles, then one partial per subgroup through workgroup memory; the entry points' `Lanes`
+// builtins in lanes_sg.wgsl) or reduce_wg.wgsl (workgroup memory only; defines `Lanes`). sum.wgsl
+// comes first. Same rounding behaviour, same tolerances as matvec.wgsl; the order of the sum
+// differs, so the last bit may.
 //
 // dispatch (ceil(outputs / 8) or, gated, ceil(outputs / 4), slots, tokens).
 

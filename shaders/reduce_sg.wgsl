@@ -1,16 +1,8 @@
-// reduce_rows with subgroups (subgroups.wgsl first): the lanes' (sum, error) pairs of 8 rows
-// (matvec_hw.wgsl Part) combined within each subgroup by a butterfly of shuffles (TwoSum at every
-// step: subgroupAdd would drop the errors), then the subgroups' totals through workgroup memory
-// (one barrier), summed by lanes 0..7 in order of subgroup id. Needs `override WG` and sum.wgsl;
-// call it in uniform control flow. Lanes: the entry points' builtins.
-
-struct Lanes {
-  @builtin(local_invocation_index) t: u32,
-  @builtin(subgroup_id) sg: u32,
-  @builtin(subgroup_invocation_id) lane: u32,
-  @builtin(subgroup_size) size: u32,
-  @builtin(num_subgroups) count: u32,
-}
+// reduce_rows with subgroups (subgroups.wgsl first, then lanes_sg.wgsl: the entry points'
+// builtins): the lanes' (sum, error) pairs of 8 rows (matvec_hw.wgsl Part) combined within each
+// subgroup by a butterfly of shuffles (TwoSum at every step: subgroupAdd would drop the errors),
+// then the subgroups' totals through workgroup memory (one barrier), summed by lanes 0..7 in
+// order of subgroup id. Needs `override WG` and sum.wgsl; call it in uniform control flow.
 
 var<workgroup> part: array<array<vec2<f32>, 8>, WG>;
 var<workgroup> total: array<f32, 8>;

@@ -36,6 +36,7 @@ import matvecHwWgsl from '../../shaders/matvec_hw.wgsl?raw';
 import reduceSgWgsl from '../../shaders/reduce_sg.wgsl?raw';
 import reduceWgWgsl from '../../shaders/reduce_wg.wgsl?raw';
 import subgroupsWgsl from '../../shaders/subgroups.wgsl?raw';
+import lanesSgWgsl from '../../shaders/lanes_sg.wgsl?raw';
 import qBf16 from '../../shaders/q_bf16.wgsl?raw';
 import qF16 from '../../shaders/q_f16.wgsl?raw';
 import qF32 from '../../shaders/q_f32.wgsl?raw';
@@ -96,6 +97,8 @@ export const SHADERS = {
   reduceSg: src('reduce_sg.wgsl', reduceSgWgsl),
   reduceWg: src('reduce_wg.wgsl', reduceWgWgsl),
   subgroups: src('subgroups.wgsl', subgroupsWgsl),
+  /** After every file with an `enable` directive (subgroups.wgsl, kv_f16.wgsl). */
+  lanesSg: src('lanes_sg.wgsl', lanesSgWgsl),
   quantAct: src('quant_act.wgsl', quantActWgsl),
   quantActHw: src('quant_act_hw.wgsl', quantActHwWgsl),
   quantCommon: src('quant_common.wgsl', quantCommonWgsl),

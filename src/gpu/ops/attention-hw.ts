@@ -45,7 +45,9 @@ export class AttentionHwOp {
     const sg = a.subgroups ?? session.features.subgroups;
     if (sg && !session.features.subgroups) throw new ShapeError(`attention_hw.wgsl with subgroups needs the subgroups feature and WGSL subgroup_id, which ${session.adapterName} lacks`);
     const f16 = a.kvType === 'f16';
-    const sources = [...(sg ? [SHADERS.subgroups] : []), KV_SHADERS[a.kvType ?? 'f32'], SHADERS.half, sg ? SHADERS.attentionHwSg : SHADERS.attentionHwWg, SHADERS.attentionHw];
+    const kv = KV_SHADERS[a.kvType ?? 'f32'];
+    // lanes_sg.wgsl after kv_f16.wgsl's `enable f16;`
+    const sources = [...(sg ? [SHADERS.subgroups, kv, SHADERS.lanesSg] : [kv]), SHADERS.half, sg ? SHADERS.attentionHwSg : SHADERS.attentionHwWg, SHADERS.attentionHw];
     const ka = await session.pipelines.get({ sources, entry: 'attn_hw', overrides: { WG, G: group } });
     const maxSplit = Math.ceil(a.nCtx / ATTN_HW_CHUNK);
     const label = a.label ?? 'attn_hw';

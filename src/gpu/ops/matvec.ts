@@ -100,7 +100,7 @@ export async function matvecOps(session: GPUSession, args: MatvecArgs): Promise<
   const hw = args.kernels === 'hardware';
   const sg = hw && (args.subgroups ?? session.features.subgroups);
   if (sg && !session.features.subgroups) throw new ShapeError(`${w.name}: subgroup kernels need the subgroups feature and WGSL subgroup_id, which ${session.adapterName} lacks`);
-  const front = sg ? [SHADERS.subgroups] : [];
+  const front = sg ? [SHADERS.subgroups, SHADERS.lanesSg] : [];
   const order = rowOrder(w.type, numerics, outLen);
   const kernel = await session.pipelines.get({
     sources: [...front, SHADERS.half, ...(hw ? [SHADERS.sum] : []), SHADERS.quantCommon, DEQUANT_SHADERS[t.file], SHADERS.dot32, SHADERS.gluAct, SHADERS.matvecCommon, ...(hw ? [sg ? SHADERS.reduceSg : SHADERS.reduceWg, SHADERS.matvecHw] : [SHADERS.rowBlocks, ...ROWS[order], SHADERS.matvec])],
