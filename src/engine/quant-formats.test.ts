@@ -5,28 +5,17 @@
 // same run with experts paged through the fewest slots (one token's experts, a RAM tier, overlap)
 // must give the resident engine's logits bit for bit.
 // CI runs each format on a MoE architecture (the dense ones run the same kernels).
-// WEBMOE_QUANT_ALL=1 runs every architecture in every format: on 2026-12-05, 38 of 43 files
-// passed; of the 5 others, qwen3 and ernie4_5-moe IQ4_XS pass since the IQ4 kernels take the
-// table's +128 off exactly instead of through the block sum, whose f32 rounding turned Q8
-// roundings downstream (those 5 re-run; the 38, the CI 4 only). Of the 3 left, ernie4_5-moe
-// Q2_K (llama.cpp from the reference at step 21) and llama.cpp's side of olmoe IQ4_NL were the
-// reference's exact sums: it now takes Q2_K/IQ4_NL/Q4_0/MXFP4 products as ggml's x86 kernels do
-// (src/reference/ggml-dot.ts) and gives llama.cpp's logits at all 32 steps of the three files.
-// olmoe Q2_K (step 16) and IQ4_NL (step 13) then parted GPU from reference: the kernels summed
-// rows near-exactly, ggml does not. Since the software kernels take these types in ggml's order
-// (matvec_ggml32.wgsl ...), measured 2026-12-05 on SwiftShader, GPU against llama.cpp directly:
-// olmoe Q2_K and IQ4_NL give llama.cpp's 32 tokens (logits within 2.7e-5 and 7.6e-6 at every step
-// but one of IQ4_NL's, 0.15 at step 14 only), paged runs bit for bit the resident ones, and both
-// pass this test, equal to llama.cpp outright (108 s for the two). ernie4_5-moe Q2_K then parted
-// from llama.cpp's logits at step 3 (0.88; tokens at step 28) by one Q8 rounding < 2^-17 of a step
-// from its boundary, and this test's flip search over 28 steps of the emulated reference did not
-// end within 900 s. Each op of step 3 against the reference's on the GPU's own inputs (bitwise)
-// found it: the SwiGLU was 1-4 ulps off in ~38% of elements (WGSL's exp is not ggml_v_expf, and
-// SwiftShader's fma is not fused), which in the shared expert moved a Q8_K block's scale. The
-// kernels whose products are ggml's now take ggml's SiLU (glu_act.wgsl, through the emulated FMA;
-// src/gpu/ops/glu-act.test.ts: bit for bit), and, measured 2026-12-05 on SwiftShader, ernie4_5-moe
-// Q2_K gives llama.cpp's 32 tokens outright with logits within 2.3e-5 at every step; the three
-// files pass, 3 of 3 equal to llama.cpp outright (101 s), the CI set 4 of 4 (216 s). Still
+// WEBMOE_QUANT_ALL=1 runs every architecture in every format (43 files): on 2026-12-05 all 43
+// pass on SwiftShader (42 equal to llama.cpp's tokens outright; 272 s) and on lavapipe (40
+// outright; 636 s). The last open cases closed as follows (README, "llama.cpp's own products"):
+// qwen3 and ernie4_5-moe IQ4_XS once the IQ4 kernels took the table's +128 off exactly instead
+// of through the block sum, whose f32 rounding turned Q8 roundings downstream; ernie4_5-moe Q2_K
+// and llama.cpp's side of olmoe IQ4_NL once the reference took Q2_K/IQ4_NL/Q4_0/MXFP4 (later
+// Q8_0) products as ggml's x86 kernels do (src/reference/ggml-dot.ts); olmoe Q2_K and IQ4_NL
+// once the software kernels took those types in ggml's order too (matvec_ggml32.wgsl ...); and
+// ernie4_5-moe Q2_K on the GPU once the SwiGLU took ggml's exp (glu_act.wgsl; found by running
+// decode step 3 op by op against the reference's ops on the GPU's own inputs: the SwiGLU was 1-4
+// ulps off in ~38% of elements and moved a Q8_K block scale in the shared expert). Still
 // bitwise apart from the reference at a decode step, absorbed by the Q8 conversions there:
 // attention outputs (the reference sums in float64), the f32 router's logits (so the expert
 // weights, 1-3 ulps), and a 1257-row output matrix (not a multiple of 8: near-exact sums).
