@@ -8,9 +8,10 @@
 //  - 'f16' (llama.cpp's default): K and V are stored rounded to f16, and ggml_mul_mat converts
 //    its f32 operand to the f16 cache's vec_dot_type, so q (for K·q) and the softmax output p
 //    (for V·p) are rounded to f16 too; the products of f16 values are exact in f32 and summed
-//    in f32.
+//    in f32, in ggml's order in 'ggml' numerics (dotLanes).
 import { roundF16 } from '../gguf/half.ts';
 import { f16Neighbours } from './matmul.ts';
+import { dotLanes } from './ggml-dot.ts';
 import { roundTo, SIMD_F32, type Num, type Vec } from './numerics.ts';
 import { softmax, tanh } from './ops.ts';
 
@@ -69,12 +70,18 @@ export function attend(num: Num, q: Vec, cache: LayerCache, pos: number, s: Atte
   const out = num.vec(nHead * headDim);
   const kq = num.vec(nPad);
   const f16 = s.kvType === 'f16';
+  // ggml's order for f16 products; the f32 cache's products are summed exactly
+  const lanesF16 = f16 && num.mode === 'ggml';
+  const batch = !!num.batch;
+  // llama.cpp's n_kv: the cache view padded to 256 cells (a row length of the V·p product)
+  const nKv = Math.ceil(n / 256) * 256;
   if (f16) q = toF16(num, q);
   for (let h = 0; h < nHead; h++) {
     const qo = h * headDim, ko = Math.floor(h / group) * headDim;
     for (let t = 0; t < n; t++) {
       let dot = 0;
-      for (let d = 0; d < headDim; d++) dot += cache.k[t * kvDim + ko + d] * q[qo + d];
+      if (lanesF16) dot = dotLanes(cache.k, t * kvDim + ko, 1, q, qo, headDim, headDim, nKv, batch);
+      else for (let d = 0; d < headDim; d++) dot += cache.k[t * kvDim + ko + d] * q[qo + d];
       kq[t] = dot; // (n_kv) per head: f32 result of the K·q dot product
       if (s.softcap) kq[t] = tanh(num, num.r(kq[t] * s.capScale)) * s.softcap;
     }
@@ -84,7 +91,8 @@ export function attend(num: Num, q: Vec, cache: LayerCache, pos: number, s: Atte
     if (f16) p = toF16(num, p, 0, n);
     for (let d = 0; d < headDim; d++) {
       let acc = 0;
-      for (let t = 0; t < n; t++) acc += cache.v[t * kvDim + ko + d] * p[t];
+      if (lanesF16) acc = dotLanes(cache.v, ko + d, kvDim, p, 0, n, nKv, headDim, batch);
+      else for (let t = 0; t < n; t++) acc += cache.v[t * kvDim + ko + d] * p[t];
       out[qo + d] = acc;
     }
   }

@@ -5,12 +5,17 @@
 // ERNIE-4.5 MoE (0.89 apart from step 20, tokens from step 21). The 6-token prompt takes the
 // dense matrices through llama.cpp's 4-row gemm (tokens 0..3) and its gemv (4, 5); the 1257-row
 // output matrix is not repacked (vec_dot).
+// With an F16 cache, a 512-token prompt (qwen3moe Q8_0, engine-f16.test.ts's long model) checks
+// the f16 attention products in llama.cpp's lanes (dotLanes: tinyBLAS for the prompt,
+// ggml_vec_dot_f16 for a token) and RoPE's FMA contraction (ops.ts rope): 0.27 apart at the
+// prompt step with exact f16 sums, 0.39 without the FMA; with both, bit for bit.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesSource } from '../gguf/source.ts';
 import { GGMLType } from '../gguf/types.ts';
+import { rng } from '../gpu/testing.ts';
 import { makeModel } from '../../tools/factory/make-model.ts';
 import { greedyResult, runJobs, type GreedyOutput } from '../../tools/oracle/llamacpp.ts';
 import { ReferenceModel } from './model.ts';
@@ -62,4 +67,26 @@ describe("Q2_K, IQ4_NL, Q4_0 and Q8_0 products as llama.cpp's x86 kernels take t
     // other ops still sum in another order (a few f32 ulps of logits ~50); a turned rounding is ~0.1-1
     expect(worst).toBeLessThan(1e-4);
   });
+});
+
+describe('F16 cache: attention products in llama.cpp\'s lanes, RoPE with its FMA', () => {
+  it('qwen3moe Q8_0, a 512-token prompt then a token: llama.cpp\'s logits', async () => {
+    const bytes = makeModel({ arch: 'qwen3moe', type: GGMLType.Q8_0, seed: 11 });
+    const r = rng(5);
+    const prompt = Array.from({ length: 512 }, () => r.int(1200));
+    const path = join(dir, 'f16-long.gguf');
+    writeFileSync(path, bytes);
+    const [res] = await runJobs([{ type: 'greedy', model: path, prompt, nTokens: 2, logits: true, contextSize: 768, kvType: 'f16' }]);
+    const llama = greedyResult(res);
+    const ref = await ReferenceModel.load(bytesSource(bytes), { numerics: 'ggml', nCtx: 768, kvType: 'f16' });
+    let logits = ref.forward(prompt)[0];
+    let worst = 0;
+    for (let s = 0; s < 2; s++) {
+      const want = llama.steps[s].logits!;
+      for (let j = 0; j < want.length; j++) worst = Math.max(worst, Math.abs(logits[j] - want[j]));
+      expect(argmax(logits), `step ${s}`).toBe(llama.ids[s]);
+      if (s === 0) logits = ref.forward([llama.ids[0]])[0];
+    }
+    expect(worst).toBeLessThan(1e-4);
+  }, 120_000);
 });

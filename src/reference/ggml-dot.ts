@@ -23,7 +23,7 @@
 import { f16ToF32 } from '../gguf/half.ts';
 import { GGMLType, QK_K } from '../gguf/types.ts';
 import { e8m0Half, KVALUES_IQ4NL, KVALUES_MXFP4 } from '../gguf/dequant.ts';
-import { fma32, fr } from './numerics.ts';
+import { fma32, fr, reduceAdd16, SIMD_F32 } from './numerics.ts';
 
 /** A Q8_0 or Q8_K activation as ggml stores it: the integer quants and each block's scale (Q8_0:
  *  the f16 value per 32, Q8_K: the f32 d per 256). */
@@ -163,4 +163,32 @@ export function dotNibble32(type: GGMLType, raw: Uint8Array, view: DataView, row
   if (path !== 'vec') return acc;
   const s = hsum8(t.pairs ? lanes[0].map((x, u) => fr(x + lanes[1][u])) : lanes[0]);
   return t.pairs && nb % 2 ? fr(s + tail) : s; // sumf += d * sumi, contracted to an FMA
+}
+
+const lanes = new Float64Array(4 * SIMD_F32);
+
+/** Σ x[xo + i*xs] * y[yo + i] over i < n, of f16 values (each product exact in f32), as llama.cpp's
+ *  x86 (AVX-512) build sums an F16 product whose rows have `len` >= n elements (the rest are zeros
+ *  and add nothing) against an operand of `m` rows:
+ *  - in a batch of 2 or more tokens, when len % 16 == 0 and m % 4 == 0 (llamafile_sgemm's
+ *    tinyBLAS<16>): one accumulator of 16 lanes, element i FMA-ed into lane i % 16 in order,
+ *    then _mm512_reduce_add_ps;
+ *  - otherwise (one token) ggml_vec_dot_f16: 4 accumulators of 16 lanes over each 64 elements
+ *    (element i into lane i % 64), added as (a0 + a2) + (a1 + a3), reduced likewise, then the
+ *    last len % 64 products added in f64.
+ *  Checked under gdb against the prebuilt binary's ggml_vec_dot_f16: 5 calls (64 and 256 long),
+ *  bit for bit, where the batch order and an exact sum each differ in one. */
+export function dotLanes(x: ArrayLike<number>, xo: number, xs: number, y: ArrayLike<number>, yo: number, n: number, len: number, m: number, batch: boolean): number {
+  const w = batch && len % SIMD_F32 === 0 && m % 4 === 0 ? SIMD_F32 : 4 * SIMD_F32;
+  const np = len - (len % w);
+  lanes.fill(0, 0, w);
+  let i = 0;
+  for (; i < Math.min(n, np); i++) lanes[i % w] = fma32(x[xo + i * xs], y[yo + i], lanes[i % w]);
+  if (w > SIMD_F32) {
+    for (let u = 0; u < 2 * SIMD_F32; u++) lanes[u] = fr(lanes[u] + lanes[u + 2 * SIMD_F32]);
+    for (let u = 0; u < SIMD_F32; u++) lanes[u] = fr(lanes[u] + lanes[u + SIMD_F32]);
+  }
+  let sum = reduceAdd16(lanes, 0);
+  for (; i < n; i++) sum += x[xo + i * xs] * y[yo + i];
+  return fr(sum);
 }

@@ -166,7 +166,7 @@ export class ReferenceModel {
     const start = this.nPast;
     const out: Vec[] = [];
     tokens.forEach((t, i) => {
-      const r = this.step(t, inGemm(i, tokens.length)).next();
+      const r = this.step(t, inGemm(i, tokens.length), tokens.length > 1).next();
       if (!r.done) {
         this.nPast = start; // the cache entries past it are overwritten by the next run
         throw new ExpertsNotLoadedError(r.value.layer, r.value.experts);
@@ -184,7 +184,7 @@ export class ReferenceModel {
     const out: Vec[] = [];
     try {
       for (let i = 0; i < tokens.length; i++) {
-        const s = this.step(tokens[i], inGemm(i, tokens.length));
+        const s = this.step(tokens[i], inGemm(i, tokens.length), tokens.length > 1);
         let r = s.next();
         while (!r.done) {
           await this.experts!.load(r.value.layer, r.value.experts);
@@ -199,11 +199,12 @@ export class ReferenceModel {
     return out;
   }
 
-  /** One token through the whole model at position nPast; returns its logits (nVocab). Yields
-   *  (once per MoE layer at most) the routed experts it needs that are not loaded yet. */
-  private *step(token: number, gemm: boolean): Generator<ExpertNeed, Vec, void> {
+  /** One token of a batch (`batch`: of 2 or more) through the whole model at position nPast;
+   *  returns its logits (nVocab). Yields (once per MoE layer at most) the routed experts it needs
+   *  that are not loaded yet. */
+  private *step(token: number, gemm: boolean, batch: boolean): Generator<ExpertNeed, Vec, void> {
     const { hp, plan } = this;
-    const num = gemm && this.num.mode === 'ggml' ? { ...this.num, gemm } : this.num;
+    const num = (gemm || batch) && this.num.mode === 'ggml' ? { ...this.num, gemm, batch } : this.num;
     const { arch } = plan;
     if (!Number.isInteger(token) || token < 0 || token >= hp.nVocab) throw new RangeError(`token id ${token} is outside the vocabulary (0..${hp.nVocab - 1})`);
     if (this.nPast >= this.nCtx) throw new RangeError(`context full: ${this.nCtx} positions`);

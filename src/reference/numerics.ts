@@ -5,9 +5,11 @@
 //            than f32 rounding noise: activations are stored as f32, matmul inputs are converted
 //            to the weight type's `vec_dot_type` (Q8_0/Q8_1/Q8_K/F16/BF16), GELU reads an f16
 //            table, exp in softmax/SiLU is ggml's vectorised polynomial, RoPE's theta accumulates
-//            in f32, scales are f32 reciprocals. What it does not reproduce: the summation order
-//            inside SIMD dot products and FMA contraction chosen by the compiler; both move results
-//            by a few f32 ulps only.
+//            in f32, scales are f32 reciprocals, and the SIMD lanes of the Q8_0 / repacked products
+//            (ggml-dot.ts), of the f16 KV cache's attention products and RoPE's FMA contraction.
+//            What it does not reproduce: the summation order inside other SIMD dot products (F32
+//            weights, the f32 cache) and other FMA contraction chosen by the compiler; both move
+//            results by a few f32 ulps only.
 //  'exact' — plain float64 math on the dequantized weights: no activation quantization, no f16
 //            tables, f64 storage. The WebGPU engine can be compared against either.
 //
@@ -30,6 +32,9 @@ export interface Num {
   /** 'ggml' only: this token is in a full group of 4 of a batch, which llama.cpp multiplies by a
    *  repacked matrix with its 4-row gemm (ggml-dot.ts). */
   readonly gemm?: boolean;
+  /** 'ggml' only: this token is one of a batch of 2 or more, whose f16 attention products llama.cpp
+   *  runs through llamafile_sgemm instead of ggml_vec_dot_f16 (attention.ts). */
+  readonly batch?: boolean;
 }
 
 /** Watches, and may overturn, the ambiguous roundings of 'ggml' numerics: those where an activation

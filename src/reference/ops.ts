@@ -4,7 +4,7 @@
 import { f16ToF32, f32ToF16, roundF16 } from '../gguf/half.ts';
 import { f16Neighbours } from './matmul.ts';
 import type { RopeConstants } from '../model/plan.ts';
-import { expf, fr, reduceAdd16, roundTo, SIMD_F32, vExpf, type Num, type Vec } from './numerics.ts';
+import { expf, fma32, fr, reduceAdd16, roundTo, SIMD_F32, vExpf, type Num, type Vec } from './numerics.ts';
 
 /** RMSNorm of each `len`-element row of x, times w (broadcast over rows; null = no weight).
  *  ggml_compute_forward_rms_norm_f32: sum of f32 squares in double, mean and 1/sqrt in f32,
@@ -60,7 +60,10 @@ export function ropeCosSin(num: Num, pos: number, nDims: number, c: RopeConstant
 
 /** Rotates, in place, the first nDims elements of each of the nHeads heads (headDim each) of x by
  *  the angles whose cos/sin ropeCosSin gives. 'norm' pairs (x[2i], x[2i+1]); 'neox' pairs (x[i],
- *  x[i + nDims/2]). ggml rotate_pairs: x0 cos - x1 sin, x0 sin + x1 cos. */
+ *  x[i + nDims/2]). ggml rotate_pairs: x0 cos - x1 sin, x0 sin + x1 cos, which GCC contracts
+ *  (the prebuilt x86 binary's scalar and vector loops, both modes) to fma(x0, cos, -(x1 sin)) and
+ *  fma(x0, sin, x1 cos), the inner products rounded to f32: 'ggml' numerics do the same. Without
+ *  it, one K element of a qwen3moe Q8_0 factory model at position 77 was an f16 step off. */
 export function rope(num: Num, x: Vec, nHeads: number, headDim: number, nDims: number, cs: { cos: Float64Array; sin: Float64Array }, mode: RopeMode): void {
   const half = nDims / 2;
   const { cos, sin } = cs;
@@ -71,8 +74,13 @@ export function rope(num: Num, x: Vec, nHeads: number, headDim: number, nDims: n
       const a = mode === 'norm' ? o + 2 * i : o + i;
       const b = mode === 'norm' ? a + 1 : a + half;
       const x0 = x[a], x1 = x[b];
-      x[a] = r(x0 * cos[i]) - r(x1 * sin[i]);
-      x[b] = r(x0 * sin[i]) + r(x1 * cos[i]);
+      if (num.mode === 'ggml') {
+        x[a] = fma32(x0, cos[i], -r(x1 * sin[i]));
+        x[b] = fma32(x0, sin[i], r(x1 * cos[i]));
+      } else {
+        x[a] = x0 * cos[i] - x1 * sin[i];
+        x[b] = x0 * sin[i] + x1 * cos[i];
+      }
     }
   }
 }
