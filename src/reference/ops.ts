@@ -60,10 +60,11 @@ export function ropeCosSin(num: Num, pos: number, nDims: number, c: RopeConstant
 
 /** Rotates, in place, the first nDims elements of each of the nHeads heads (headDim each) of x by
  *  the angles whose cos/sin ropeCosSin gives. 'norm' pairs (x[2i], x[2i+1]); 'neox' pairs (x[i],
- *  x[i + nDims/2]). ggml rotate_pairs: x0 cos - x1 sin, x0 sin + x1 cos, which GCC contracts
- *  (the prebuilt x86 binary's scalar and vector loops, both modes) to fma(x0, cos, -(x1 sin)) and
- *  fma(x0, sin, x1 cos), the inner products rounded to f32: 'ggml' numerics do the same. Without
- *  it, one K element of a qwen3moe Q8_0 factory model at position 77 was an f16 step off. */
+ *  x[i + nDims/2]). ggml rotate_pairs: x0 cos - x1 sin, x0 sin + x1 cos, which GCC contracts to
+ *  fma(x0, cos, -(x1 sin)) and fma(x0, sin, x1 cos), the inner products rounded to f32 (the
+ *  prebuilt x86 binary's neox loop, operands traced; its norm loops contract too, roles not traced,
+ *  and this form gives llama Q8_0's logits bit for bit): 'ggml' numerics do the same. Without it,
+ *  one K element of a qwen3moe Q8_0 factory model at position 77 was an f16 step off. */
 export function rope(num: Num, x: Vec, nHeads: number, headDim: number, nDims: number, cs: { cos: Float64Array; sin: Float64Array }, mode: RopeMode): void {
   const half = nDims / 2;
   const { cos, sin } = cs;
